@@ -1,0 +1,52 @@
+# The developer interface. `make run` and `make test` are the two commands a new user needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install run test test-fast lint format typecheck migrations-check bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed; set PYTHON=/path/to/python3.13")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate, seed a demo admin and data on an empty database, start web + worker + beat.
+run: install
+	$(BIN)/python manage.py migrate --no-input -v0
+	$(BIN)/python manage.py bootstrap_demo
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
+
+## test: install and run the whole suite (embedded defaults unless DATABASE_URL / REDIS_URL are set).
+test: install
+	VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py makemigrations --check --dry-run -v0
+	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy agents_admin dashboard
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## lock: refresh requirements.lock from the current resolution of pyproject.toml.
+lock:
+	rm -rf /tmp/agents-admin-lock && $(PYTHON) -m venv /tmp/agents-admin-lock
+	/tmp/agents-admin-lock/bin/pip install -q --upgrade pip && /tmp/agents-admin-lock/bin/pip install -q -e '.[dev]'
+	/tmp/agents-admin-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) var staticfiles

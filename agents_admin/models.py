@@ -1,0 +1,297 @@
+"""State of the service: projects, agents (versioned), threads, messages, runs and run steps.
+
+Ids are public, opaque strings in the Foundry shape, and are the primary keys, so the console, the REST API
+and the logs all speak the same ids.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from agents_admin import ids
+
+
+class Project(models.Model):
+    """A namespace for agents and threads, like a Foundry project. ``default`` always exists."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    DEFAULT_NAME = "default"
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+
+class Agent(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_agent_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=256)
+    description = models.CharField(max_length=512, blank=True)
+    model = models.CharField(max_length=256)
+    instructions = models.TextField(blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    tool_resources = models.JSONField(null=True, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    response_format = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="agent_project_created")]
+
+    def __str__(self) -> str:
+        return self.name or self.id
+
+    def snapshot(self) -> dict[str, object]:
+        """The definition a version keeps: everything that changes what a run does."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "model": self.model,
+            "instructions": self.instructions,
+            "tools": self.tools,
+            "tool_resources": self.tool_resources,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "response_format": self.response_format,
+            "metadata": self.metadata,
+        }
+
+    @property
+    def function_names(self) -> list[str]:
+        return [t["function"]["name"] for t in self.tools if t.get("type") == "function"]
+
+
+class AgentVersion(models.Model):
+    """An immutable copy of an agent's definition, written on every saved change."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["agent", "version"], name="agentversion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} v{self.version}"
+
+
+class Thread(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_thread_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="threads")
+    metadata = models.JSONField(default=dict, blank=True)
+    tool_resources = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Moves on every message and run; what lists sort by and retention measures inactivity from.
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    # Denormalised so lists never COUNT(*) messages; also the next message's sequence number.
+    message_count = models.PositiveIntegerField(default=0)
+    # The agent of the latest run, for lists and filters without a join over runs.
+    last_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_run_status = models.CharField(max_length=20, blank=True, default="")
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        indexes = [
+            models.Index(fields=["-last_activity_at", "-id"], name="thread_activity"),
+            models.Index(fields=["project", "-last_activity_at", "-id"], name="thread_project_activity"),
+            models.Index(fields=["last_agent", "-last_activity_at"], name="thread_agent_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        INCOMPLETE = "incomplete"
+        COMPLETED = "completed"
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_message_id, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # Position in the thread (1, 2, …): a total order that timestamps cannot give, and the keyset cursor.
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # Content parts in the API's output shape: [{"type": "text", "text": {"value", "annotations"}}, …].
+    content = models.JSONField(default=list)
+    # Plain text of all text parts, for display, search and token counting.
+    text = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    incomplete_details = models.JSONField(null=True, blank=True)
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["thread", "seq"]
+        constraints = [models.UniqueConstraint(fields=["thread", "seq"], name="message_thread_seq")]
+        indexes = [models.Index(fields=["created_at"], name="message_created")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_ACTION = "requires_action"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    INCOMPLETE = "incomplete"
+
+
+ACTIVE_RUN_STATUSES = (
+    RunStatus.QUEUED,
+    RunStatus.IN_PROGRESS,
+    RunStatus.REQUIRES_ACTION,
+    RunStatus.CANCELLING,
+)
+TERMINAL_RUN_STATUSES = (
+    RunStatus.CANCELLED,
+    RunStatus.FAILED,
+    RunStatus.COMPLETED,
+    RunStatus.EXPIRED,
+    RunStatus.INCOMPLETE,
+)
+
+
+class Run(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_run_id, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    # The agent's id and version at creation, kept even if the agent is deleted later.
+    agent_ref = models.CharField(max_length=40)
+    agent_version = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    # Effective settings for this run (agent's, unless overridden at creation).
+    model = models.CharField(max_length=256)
+    instructions = models.TextField(blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    max_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    max_completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    truncation_strategy = models.JSONField(null=True, blank=True)
+    tool_choice = models.JSONField(null=True, blank=True)
+    response_format = models.JSONField(null=True, blank=True)
+    parallel_tool_calls = models.BooleanField(default=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    required_action = models.JSONField(null=True, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    incomplete_details = models.JSONField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    # Run-engine bookkeeping: when the task was last sent, when a worker last showed life, how often claimed.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One active run per thread, enforced by the database so two requests cannot both win.
+            models.UniqueConstraint(
+                fields=["thread"],
+                condition=Q(status__in=["queued", "in_progress", "requires_action", "cancelling"]),
+                name="run_one_active_per_thread",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["thread", "-created_at"], name="run_thread_created"),
+            models.Index(fields=["status", "expires_at"], name="run_status_expires"),
+            models.Index(fields=["-created_at", "-id"], name="run_created"),
+            models.Index(fields=["agent", "-created_at"], name="run_agent_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def pending_tool_calls(self) -> list[dict[str, object]]:
+        if not self.required_action:
+            return []
+        return list(self.required_action.get("submit_tool_outputs", {}).get("tool_calls", []))
+
+    @property
+    def duration_seconds(self) -> float | None:
+        end = self.completed_at or self.failed_at or self.cancelled_at
+        if not (self.started_at and end):
+            return None
+        return (end - self.started_at).total_seconds()
+
+
+class RunStep(models.Model):
+    class Type(models.TextChoices):
+        MESSAGE_CREATION = "message_creation"
+        TOOL_CALLS = "tool_calls"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+        COMPLETED = "completed"
+        EXPIRED = "expired"
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_step_id, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=20, choices=Type.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    step_details = models.JSONField(default=dict)
+    last_error = models.JSONField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["run", "created_at"], name="runstep_run_created")]
+
+    def __str__(self) -> str:
+        return self.id

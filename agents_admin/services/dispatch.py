@@ -1,0 +1,17 @@
+"""Sending work to Celery, always after the surrounding transaction commits.
+
+Tasks are sent by name so that services never import the tasks module (tasks import services).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from dashboard.celery import app
+
+RUN_EXECUTE_TASK = "agents_admin.tasks.run_execute"
+
+
+def run_dispatch(run_id: str) -> None:
+    """Ask a worker to execute the run once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: app.send_task(RUN_EXECUTE_TASK, args=[run_id]))

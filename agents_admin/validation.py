@@ -1,0 +1,150 @@
+"""Validation shared by the console's forms and the REST API. Raises InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agents_admin.services.errors import InvalidInput
+
+METADATA_MAX_PAIRS = 16
+METADATA_MAX_KEY = 64
+METADATA_MAX_VALUE = 512
+MAX_TOOLS = 128
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+KNOWN_TOOL_TYPES = {
+    "function",
+    "code_interpreter",
+    "file_search",
+    "bing_grounding",
+    "azure_ai_search",
+    "openapi",
+    "azure_function",
+    "connected_agent",
+}
+
+
+def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("Metadata must be an object of string keys and string values.", param=param)
+    if len(value) > METADATA_MAX_PAIRS:
+        raise InvalidInput(f"Metadata can have at most {METADATA_MAX_PAIRS} pairs.", param=param)
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInput("Metadata keys must be non-empty strings.", param=param)
+        if len(key) > METADATA_MAX_KEY:
+            raise InvalidInput(f"Metadata key '{key[:20]}…' is longer than {METADATA_MAX_KEY} characters.", param=param)
+        if not isinstance(item, str):
+            raise InvalidInput(f"Metadata value for '{key}' must be a string.", param=param)
+        if len(item) > METADATA_MAX_VALUE:
+            raise InvalidInput(
+                f"Metadata value for '{key}' is longer than {METADATA_MAX_VALUE} characters.", param=param
+            )
+    return dict(value)
+
+
+def validate_tools(value: Any, *, param: str = "tools") -> list[dict[str, Any]]:
+    """Tool definitions in the API's shape. Function tools need a valid name and a JSON Schema object."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput("Tools must be a list of tool definitions.", param=param)
+    if len(value) > MAX_TOOLS:
+        raise InvalidInput(f"An agent can have at most {MAX_TOOLS} tools.", param=param)
+    seen: set[str] = set()
+    for index, tool in enumerate(value):
+        where = f"{param}[{index}]"
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise InvalidInput(f"{where} must be an object with a 'type'.", param=where)
+        if tool["type"] not in KNOWN_TOOL_TYPES:
+            raise InvalidInput(f"{where}: unknown tool type '{tool['type']}'.", param=f"{where}.type")
+        if tool["type"] == "function":
+            _validate_function(tool.get("function"), where=where, seen=seen)
+    return value
+
+
+def _validate_function(function: Any, *, where: str, seen: set[str]) -> None:
+    if not isinstance(function, dict):
+        raise InvalidInput(f"{where}: a function tool needs a 'function' object.", param=f"{where}.function")
+    name = function.get("name")
+    if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+        raise InvalidInput(
+            f"{where}: function name must be 1-64 letters, digits, '_' or '-'.",
+            param=f"{where}.function.name",
+        )
+    if name in seen:
+        raise InvalidInput(f"{where}: function '{name}' is defined twice.", param=f"{where}.function.name")
+    seen.add(name)
+    parameters = function.get("parameters", {"type": "object", "properties": {}})
+    if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
+        raise InvalidInput(
+            f"{where}: function parameters must be a JSON Schema of type 'object'.",
+            param=f"{where}.function.parameters",
+        )
+    properties = parameters.get("properties", {})
+    if not isinstance(properties, dict) or not all(isinstance(p, dict) for p in properties.values()):
+        raise InvalidInput(
+            f"{where}: 'properties' must map names to JSON Schemas.", param=f"{where}.function.parameters"
+        )
+    required = parameters.get("required", [])
+    if not isinstance(required, list) or not set(required) <= set(properties):
+        raise InvalidInput(
+            f"{where}: 'required' must list names defined in 'properties'.",
+            param=f"{where}.function.parameters",
+        )
+
+
+def validate_range(value: Any, *, param: str, low: float, high: float) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{param} must be a number between {low} and {high}.", param=param)
+    if not low <= value <= high:
+        raise InvalidInput(f"{param} must be between {low} and {high}.", param=param)
+    return float(value)
+
+
+def validate_response_format(value: Any, *, param: str = "response_format") -> Any:
+    if value is None or value == "auto":
+        return value
+    if value == "none":
+        raise InvalidInput("response_format 'none' is not supported.", param=param)
+    if isinstance(value, dict) and value.get("type") in {"text", "json_object"}:
+        return value
+    if isinstance(value, dict) and value.get("type") == "json_schema":
+        schema = value.get("json_schema")
+        if isinstance(schema, dict) and isinstance(schema.get("name"), str) and isinstance(schema.get("schema"), dict):
+            return value
+        raise InvalidInput("json_schema needs a 'name' and a 'schema' object.", param=param)
+    raise InvalidInput(
+        "response_format must be 'auto', {'type': 'text'}, {'type': 'json_object'} or a json_schema.",
+        param=param,
+    )
+
+
+def validate_truncation_strategy(value: Any, *, param: str = "truncation_strategy") -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in {"auto", "last_messages"}:
+        raise InvalidInput("truncation_strategy.type must be 'auto' or 'last_messages'.", param=param)
+    if value["type"] == "last_messages":
+        n = value.get("last_messages")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidInput("last_messages must be an integer of at least 1.", param=f"{param}.last_messages")
+        return {"type": "last_messages", "last_messages": n}
+    return {"type": "auto", "last_messages": None}
+
+
+def validate_name(value: Any, *, param: str = "name", max_length: int = 256, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{param} must be a string.", param=param)
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{param} is required.", param=param)
+    if len(value) > max_length:
+        raise InvalidInput(f"{param} must be at most {max_length} characters.", param=param)
+    return value

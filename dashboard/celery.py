@@ -1,0 +1,26 @@
+"""The Celery app. Settings come from Django's, prefixed CELERY_."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("dashboard", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Queues in one place: interactive runs never wait behind background maintenance.
+QUEUE_RUNS = "runs"
+QUEUE_MAINTENANCE = "maintenance"
+
+app.conf.task_routes = {
+    "agents_admin.tasks.run_execute": {"queue": QUEUE_RUNS},
+    "agents_admin.tasks.*": {"queue": QUEUE_MAINTENANCE},
+}
+app.conf.beat_schedule = {
+    "expire-runs": {"task": "agents_admin.tasks.runs_expire", "schedule": 15.0},
+    "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 30.0},
+}

@@ -1,0 +1,174 @@
+"""Shared fixtures: personas, and a real Celery worker on the configured broker for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+
+from agents_admin.models import Run, RunStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return User.objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def anon_client() -> Client:
+    return Client()
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """Environment for a worker process that talks to the test database and the test broker."""
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+        auth = db.get("USER") or ""
+        if db.get("PASSWORD"):
+            auth += f":{db['PASSWORD']}"
+        env["DATABASE_URL"] = f"postgres://{auth}{'@' if auth else ''}{host}:{port}/{db['NAME']}"
+    env["VAR_DIR"] = str(settings.VAR_DIR)
+    env["RUN_HEARTBEAT_STALE_SECONDS"] = str(settings.RUN_HEARTBEAT_STALE_SECONDS)
+    env["OFFLINE_SLOW_SECONDS"] = str(settings.OFFLINE_SLOW_SECONDS)
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """A real ``celery worker`` subprocess on the configured broker (Redis, or the embedded filesystem one)."""
+
+    def __init__(self, **env: str) -> None:
+        self.log = Path(settings.VAR_DIR) / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-Q", "runs,maintenance",
+             "--concurrency", "2", "--pool", "prefork", "-l", "info", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=worker_env(**env), stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited at start:\n{self.log.read_text()}")
+            if " ready." in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as an OOM killer or a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def purge_queues() -> None:
+    from dashboard.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("runs", "maintenance"):
+            # A queue that does not exist yet has nothing to purge.
+            with contextlib.suppress(Exception):
+                conn.default_channel.queue_purge(queue)
+
+
+class _SharedWorker:
+    """One worker shared by the tests that need one; tests that kill workers stop it first."""
+
+    current: Worker | None = None
+
+    @classmethod
+    def get(cls) -> Worker:
+        if cls.current is None or cls.current.process.poll() is not None:
+            purge_queues()
+            cls.current = Worker()
+        return cls.current
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.current is not None:
+            cls.current.stop()
+            cls.current = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_worker_at_exit() -> Iterator[None]:
+    yield
+    _SharedWorker.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Worker:
+    """A real worker (shared by the session); data must be committed (transactional_db) for it to see it."""
+    return _SharedWorker.get()
+
+
+@pytest.fixture
+def own_workers(transactional_db: None) -> Iterator[list[Worker]]:
+    """For tests that start (and kill) their own workers: no shared worker competes for their runs."""
+    _SharedWorker.stop()
+    purge_queues()
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until ``predicate()`` is truthy; returns its value or fails the test with a clear message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def wait_for_status(run: Run, *statuses: str, timeout: float = 20.0) -> Run:
+    def reached() -> Run | None:
+        run.refresh_from_db()
+        return run if run.status in statuses else None
+
+    try:
+        return wait_for(reached, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"run {run.id} stayed {run.status}, expected {statuses}") from None
+
+
+TERMINAL = [s.value for s in RunStatus if s not in ("queued", "in_progress", "requires_action", "cancelling")]

@@ -1,0 +1,139 @@
+"""End to end on a real Celery worker and the real broker: the run lifecycle as a user sees it."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents_admin.models import Message, Run, RunStep
+from agents_admin.services.errors import Conflict, LimitExceeded
+from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs, runs_expire, runs_reconcile
+from agents_admin.services.threads import message_create
+from tests.conftest import Worker, purge_queues, wait_for_status
+from tests.factories import WEATHER_TOOL, make_agent, make_run, make_thread
+
+pytestmark = pytest.mark.worker
+
+
+def test_a_run_completes_with_the_assistant_reply(celery_worker: Worker) -> None:
+    run = make_run(text="Hello, agent")
+    wait_for_status(run, "completed")
+    reply = Message.objects.get(thread=run.thread, role="assistant")
+    assert "Hello, agent" in reply.text
+    assert reply.run_id == run.id and reply.seq == 2
+    assert run.total_tokens and run.total_tokens == run.prompt_tokens + run.completion_tokens
+    assert run.started_at and run.completed_at and run.started_at <= run.completed_at
+    step = RunStep.objects.get(run=run)
+    assert step.type == "message_creation" and step.step_details["message_creation"]["message_id"] == reply.id
+    run.thread.refresh_from_db()
+    assert run.thread.last_run_status == "completed" and run.thread.message_count == 2
+
+
+def test_a_tool_call_pauses_the_run_and_submitted_outputs_continue_it(celery_worker: Worker) -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    run = make_run(agent=agent, text='/tool get_weather {"city": "Paris"}')
+    wait_for_status(run, "requires_action")
+    [call] = run.pending_tool_calls
+    assert call["function"]["name"] == "get_weather"
+    assert call["function"]["arguments"] == '{"city": "Paris"}'
+    run_submit_tool_outputs(run=run, tool_outputs=[{"tool_call_id": call["id"], "output": "22C and sunny"}])
+    wait_for_status(run, "completed")
+    reply = Message.objects.get(thread=run.thread, role="assistant")
+    assert "22C and sunny" in reply.text
+    assert list(RunStep.objects.filter(run=run).values_list("type", "status")) == [
+        ("tool_calls", "completed"),
+        ("message_creation", "completed"),
+    ]
+
+
+def test_a_model_failure_fails_the_run_with_last_error(celery_worker: Worker) -> None:
+    run = make_run(text="please /fail")
+    wait_for_status(run, "failed")
+    assert run.last_error == {
+        "code": "offline_model_failure",
+        "message": "The offline model was asked to fail (/fail).",
+    }
+    assert run.failed_at is not None
+    assert not Message.objects.filter(thread=run.thread, role="assistant").exists()
+
+
+def test_cancelling_a_slow_run_ends_it_cancelled(celery_worker: Worker, settings) -> None:
+    run = make_run(text="/slow please")
+    wait_for_status(run, "in_progress")
+    run_cancel(run=run)
+    wait_for_status(run, "cancelled")
+    assert run.cancelled_at is not None
+    partial = Message.objects.filter(thread=run.thread, role="assistant").first()
+    assert partial is None or partial.status == "incomplete"
+
+
+def test_one_active_run_per_thread(celery_worker: Worker) -> None:
+    run = make_run(text="/slow")
+    with pytest.raises(Conflict, match="already has an active run"):
+        make_run(thread=run.thread, agent=run.agent)
+    with pytest.raises(Conflict):
+        message_create(thread=run.thread, role="user", content="more")
+    run_cancel(run=run)
+    wait_for_status(run, "cancelled")
+    second = make_run(thread=run.thread, agent=run.agent)
+    wait_for_status(second, "completed")
+
+
+def test_a_run_waiting_on_tools_past_its_deadline_expires(celery_worker: Worker) -> None:
+    run = make_run(agent=make_agent(tools=[WEATHER_TOOL]), text="/tool")
+    wait_for_status(run, "requires_action")
+    assert runs_expire(now=timezone.now() + timedelta(minutes=11)) == 1
+    run.refresh_from_db()
+    assert run.status == "expired" and run.required_action is None
+    assert RunStep.objects.get(run=run).status == "expired"
+    # The thread is free again.
+    message_create(thread=run.thread, role="user", content="never mind")
+    again = make_run(thread=run.thread, agent=run.agent)
+    wait_for_status(again, "completed")
+
+
+def test_a_run_survives_its_worker_being_killed(own_workers: list[Worker], settings) -> None:
+    """SIGKILL the worker mid-run; the reconciler hands the run to a new worker, which finishes it."""
+    settings.RUN_HEARTBEAT_STALE_SECONDS = 2
+    first = Worker(RUN_HEARTBEAT_STALE_SECONDS="2", OFFLINE_SLOW_SECONDS="3")
+    own_workers.append(first)
+    run = make_run(text="/slow")
+    wait_for_status(run, "in_progress")
+    first.kill()
+    own_workers.append(Worker(RUN_HEARTBEAT_STALE_SECONDS="2", OFFLINE_SLOW_SECONDS="3"))
+    time.sleep(2.5)  # let the dead worker's heartbeat go stale
+    assert runs_reconcile() == 1
+    wait_for_status(run, "completed", timeout=30)
+    assert run.attempts == 2
+    assert Message.objects.filter(thread=run.thread, role="assistant", status="completed").count() == 1
+
+
+def test_the_reconciler_resends_a_queued_run_the_broker_lost(own_workers: list[Worker], settings) -> None:
+    settings.RUN_HEARTBEAT_STALE_SECONDS = 1
+    run = make_run(text="lost message")
+    purge_queues()  # the broker forgets the message, as a Redis restart without persistence would
+    Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now() - timedelta(seconds=5))
+    own_workers.append(Worker())
+    assert runs_reconcile() == 1
+    wait_for_status(run, "completed")
+    assert runs_reconcile() == 0
+    assert Message.objects.filter(thread=run.thread, role="assistant").count() == 1
+
+
+def test_a_redelivered_task_does_nothing_twice(celery_worker: Worker) -> None:
+    run = make_run(text="once")
+    wait_for_status(run, "completed")
+    run_execute(run_id=run.id)
+    run_execute(run_id=run.id)
+    assert Message.objects.filter(thread=run.thread, role="assistant").count() == 1
+
+
+def test_a_thread_refuses_messages_past_its_limit(db, settings) -> None:
+    settings.MAX_MESSAGES_PER_THREAD = 3
+    thread = make_thread(messages=["a", "b", "c"])
+    with pytest.raises(LimitExceeded, match="limit of 3 messages"):
+        message_create(thread=thread, role="user", content="d")
+    assert thread.messages.count() == 3
