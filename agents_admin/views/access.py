@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,13 +17,13 @@ from django.http import HttpRequest, HttpResponse
 
 from agents_admin.roles import perm
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+ViewFunc = Callable[..., HttpResponse]
 
 
-def capability_required(*codenames: str) -> Callable[[View], View]:
+def capability_required(*codenames: str) -> Callable[[ViewFunc], ViewFunc]:
     """Sign-in required (else redirect to sign-in); then every named capability (else 403)."""
 
-    def decorator(view: View) -> View:
+    def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not all(request.user.has_perm(perm(c)) for c in codenames):
@@ -31,15 +31,15 @@ def capability_required(*codenames: str) -> Callable[[View], View]:
             return view(request, *args, **kwargs)
 
         wrapped.required_capabilities = codenames  # type: ignore[attr-defined]
-        return login_required(wrapped)  # type: ignore[return-value]
+        return login_required(wrapped)
 
     return decorator
 
 
-def signed_in(view: View) -> View:
+def signed_in(view: ViewFunc) -> ViewFunc:
     """For pages every role may open (home, own profile)."""
     view.required_capabilities = ()  # type: ignore[attr-defined]
-    return login_required(view)  # type: ignore[return-value]
+    return login_required(view)
 
 
 def can(user: Any, codename: str) -> bool:
