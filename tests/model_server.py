@@ -100,9 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         with self.server.lock:
-            self.server.requests.append(
-                Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            )
+            self.server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         behaviour = self.server.next()
         try:
             self._respond(behaviour, stream=bool(body.get("stream")))

@@ -112,7 +112,11 @@ def test_tool_results_go_back_as_an_assistant_turn_and_tool_messages(model_serve
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+                {
+                    "id": "call_9",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
             ],
         },
         {"role": "tool", "tool_call_id": "call_9", "content": "22C"},
