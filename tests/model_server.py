@@ -7,6 +7,7 @@ with ``"stream": true`` gets the same behaviour as server-sent events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -102,10 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         behaviour = self.server.next()
-        try:
+        # The client may have given up (a timeout test).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._respond(behaviour, stream=bool(body.get("stream")))
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout test)
 
     def _respond(self, b: Behaviour, *, stream: bool) -> None:
         if b.kind == "hang":
@@ -183,6 +183,24 @@ def model_server() -> Iterator[FakeModelServer]:
     yield server
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class AccessToken:
+    token: str
+    expires_on: int
+
+
+class CountingCredential:
+    """A stand-in TokenCredential (a real Entra credential cannot be had here): counts and records calls."""
+
+    def __init__(self, lifetime: int = 3600) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.lifetime = lifetime
+
+    def get_token(self, *scopes: str) -> AccessToken:
+        self.calls.append(scopes)
+        return AccessToken(f"entra-token-{len(self.calls)}", int(time.time()) + self.lifetime)
 
 
 # --- console URLs ---------------------------------------------------------------------------------------

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -26,7 +24,7 @@ from agents_admin.providers.chat_completions import (
     retry_after,
 )
 from tests.factories import WEATHER_TOOL
-from tests.model_server import FakeModelServer, answer, error, hang, model_server, raw, tool_calls  # noqa: F401
+from tests.model_server import CountingCredential, FakeModelServer, answer, error, hang, raw, tool_calls
 
 HELLO = ModelRequest(model="gpt-4o", messages=[ChatMessage(role="user", content="Hi")])
 
@@ -175,7 +173,7 @@ def test_a_closed_port_is_a_transient_connection_error() -> None:
 @pytest.mark.parametrize(
     ("status", "code", "message", "expected"),
     [
-        (400, "content_filter", "The response was filtered due to the prompt triggering content management policy.", "content_filter"),
+        (400, "content_filter", "The prompt triggered the content management policy.", "content_filter"),
         (400, "invalid_value", "Invalid value for 'temperature'.", "bad_request"),
         (401, "invalid_api_key", "Incorrect API key provided.", "auth_error"),
         (403, "", "Principal does not have access to API/Operation.", "auth_error"),
@@ -241,24 +239,6 @@ def test_azure_calls_the_deployment_url_with_the_api_key_header(model_server: Fa
     assert sent.body["max_completion_tokens"] == 9
 
 
-@dataclass
-class AccessToken:
-    token: str
-    expires_on: int
-
-
-class CountingCredential:
-    """A stand-in TokenCredential (a real Entra credential cannot be had here): counts and records calls."""
-
-    def __init__(self, lifetime: int = 3600) -> None:
-        self.calls: list[tuple[str, ...]] = []
-        self.lifetime = lifetime
-
-    def get_token(self, *scopes: str) -> AccessToken:
-        self.calls.append(scopes)
-        return AccessToken(f"entra-token-{len(self.calls)}", int(time.time()) + self.lifetime)
-
-
 def test_azure_with_entra_sends_a_cached_bearer_token_for_the_cognitive_services_scope(
     model_server: FakeModelServer,
 ) -> None:
@@ -283,7 +263,7 @@ def test_an_entra_token_close_to_expiry_is_refreshed(model_server: FakeModelServ
 
 def test_a_credential_that_cannot_get_a_token_is_an_auth_error(model_server: FakeModelServer) -> None:
     class Broken:
-        def get_token(self, *scopes: str) -> AccessToken:
+        def get_token(self, *scopes: str) -> object:
             raise RuntimeError("DefaultAzureCredential failed to retrieve a token\nmore detail")
 
     with pytest.raises(PermanentProviderError) as info:

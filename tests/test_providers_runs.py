@@ -13,8 +13,7 @@ from agents_admin.providers.offline import OfflineProvider
 from agents_admin.services.connections import connection_create
 from agents_admin.services.runs import run_execute, run_submit_tool_outputs
 from tests.factories import WEATHER_TOOL, make_agent, make_project, make_run, make_thread
-from tests.model_server import FakeModelServer, answer, error, hang, model_server, raw, tool_calls  # noqa: F401
-from tests.test_providers_chat_completions import CountingCredential
+from tests.model_server import CountingCredential, FakeModelServer, answer, error, hang, raw, tool_calls
 
 pytestmark = pytest.mark.django_db
 SECRET = "sk-very-secret-key-0123456789"
