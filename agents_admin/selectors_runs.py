@@ -17,11 +17,12 @@ class RunPage:
     next_cursor: str | None
 
 
-def runs_needing_action(*, before: str | None = None, per_page: int = NEEDS_ACTION_PER_PAGE) -> RunPage:
+def runs_needing_action(*, before: str | None = None, per_page: int | None = None) -> RunPage:
     """Runs waiting for tool outputs across all threads, newest first; ``before`` is the last run id seen.
 
     Two queries at most (the cursor's row, then the page), served by the partial index run_needs_action.
     """
+    per_page = per_page or NEEDS_ACTION_PER_PAGE
     queryset = (
         Run.objects.filter(status=RunStatus.REQUIRES_ACTION)
         .select_related("agent", "thread__project")
