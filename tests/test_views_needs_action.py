@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -74,3 +75,9 @@ def test_a_page_costs_a_fixed_number_of_queries(admin_client: Client, django_ass
 def test_signed_out_visitors_are_sent_to_sign_in(anon_client: Client) -> None:
     response = anon_client.get(URL)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_people_who_cannot_operate_runs_are_refused(db: None) -> None:
+    client = Client()
+    client.force_login(User.objects.create_user("reader", password="reader-pass-123"))
+    assert client.get(URL).status_code == 403

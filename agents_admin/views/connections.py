@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,13 +18,14 @@ from agents_admin.services.connections import (
     connection_update,
 )
 from agents_admin.services.errors import InvalidInput
+from agents_admin.views.access import capability_required
 
 FORM_TEMPLATE = "agents_admin/connection_form.html"
-can_manage = permission_required("agents_admin.change_modelconnection", raise_exception=True)
+# Connections hold credentials: only roles that manage them may see or change them.
+can_manage = capability_required("manage_connections")
 
 
 @require_GET
-@login_required
 @can_manage
 def connection_list(request: HttpRequest) -> HttpResponse:
     connections = ModelConnection.objects.select_related("project").order_by("name")
@@ -33,7 +33,6 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 @can_manage
 def connection_create_view(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
@@ -46,7 +45,6 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 @can_manage
 def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
@@ -58,7 +56,6 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @can_manage
 def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
@@ -68,7 +65,6 @@ def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResp
 
 
 @require_POST
-@login_required
 @can_manage
 def connection_test_view(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)

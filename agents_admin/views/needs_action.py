@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from agents_admin.selectors_runs import runs_needing_action
+from agents_admin.views.access import capability_required
 
 
 @require_GET
-@login_required
+# The inbox is for people who answer tool calls.
+@capability_required("operate_runs")
 def needs_action(request: HttpRequest) -> HttpResponse:
     page = runs_needing_action(before=request.GET.get("before") or None)
     htmx = getattr(request, "htmx", None)
