@@ -8,7 +8,7 @@ import pytest
 
 from agents_admin.models import Message, ModelConnection, RunStep
 from agents_admin.services.connections import connection_create
-from agents_admin.services.runs import run_submit_tool_outputs
+from agents_admin.services.runs import run_cancel, run_submit_tool_outputs
 from tests.conftest import Worker, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_run, make_thread
 from tests.model_server import FakeModelServer, answer, error, raw, tool_calls
@@ -117,3 +117,20 @@ def test_truncation_by_last_messages_through_the_worker(celery_worker: Worker, m
     run = make_run(thread=thread, truncation_strategy={"type": "last_messages", "last_messages": 1})
     wait_for_status(run, "completed")
     assert [m["content"] for m in model_server.requests[0].body["messages"]] == ["You are helpful.", "three"]
+
+
+def test_cancelling_while_the_model_streams_ends_the_run_cancelled(
+    celery_worker: Worker, model_server: FakeModelServer
+) -> None:
+    connect(model_server)
+    gate = threading.Event()
+    model_server.add(answer("A long story that will be cut off", gate=gate, gate_after=1))
+    run = make_run(text="Tell me a story")
+    try:
+        wait_for(lambda: Message.objects.filter(thread=run.thread, role="assistant", status="in_progress").exists())
+        run_cancel(run=run)
+    finally:
+        gate.set()
+    wait_for_status(run, "cancelled")
+    partial = Message.objects.get(thread=run.thread, role="assistant")
+    assert partial.status == "incomplete"
