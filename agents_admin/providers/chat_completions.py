@@ -155,6 +155,10 @@ class ChatCompletionsProvider:
                 if response.status_code >= 400:
                     response.read()
                     _raise_for_status(response)
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    # Some servers ignore "stream": true and answer in one piece.
+                    response.read()
+                    return _reply_from_json(response, request)
                 return _reply_from_stream(response, request, checkpoint)
         except httpx.TimeoutException as exc:
             raise TransientProviderError(
