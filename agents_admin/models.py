@@ -333,11 +333,12 @@ class ModelConnection(models.Model):
     # Where a model name that is not in ``deployments`` goes; empty: such names are not served here.
     default_deployment = models.CharField(max_length=256, blank=True)
     auth = models.CharField(max_length=24, choices=Auth.choices, default=Auth.API_KEY)
-    api_key = models.CharField(max_length=500, blank=True)
+    # Secrets are stored sealed (agents_admin.lib.sealed), never in clear text.
+    api_key = models.CharField(max_length=1000, blank=True)
     api_key_env = models.CharField(max_length=100, blank=True)
     tenant_id = models.CharField(max_length=64, blank=True)
     client_id = models.CharField(max_length=64, blank=True)
-    client_secret = models.CharField(max_length=500, blank=True)
+    client_secret = models.CharField(max_length=1000, blank=True)
     client_secret_env = models.CharField(max_length=100, blank=True)
     context_window = models.PositiveIntegerField(default=128_000)
     # Seconds to wait for the model's next bytes; local models on a CPU may need more.

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from agents_admin.lib.sealed import unseal
 from agents_admin.models import ModelConnection
 from agents_admin.services.connections import connection_create
 from tests.factories import make_project
@@ -67,7 +68,7 @@ def test_creating_a_connection_stores_it_and_never_renders_the_key_back(
     connection = ModelConnection.objects.get(name="ollama")
     assert response.status_code == 302
     assert response["Location"] == reverse("agents_admin:connection_edit", args=[connection.pk])
-    assert connection.api_key == SECRET
+    assert SECRET not in connection.api_key and unseal(connection.api_key) == SECRET  # sealed at rest
     assert connection.deployments == {"gpt-4o": "llama3.2", "small": "qwen2.5:0.5b"}
     assert connection.context_window == 8192
     page = admin_client.get(response["Location"])
@@ -117,7 +118,7 @@ def test_editing_with_an_empty_key_keeps_the_stored_one(admin_client: Client) ->
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.endpoint == "https://other.openai.azure.com"
-    assert connection.api_key == SECRET
+    assert unseal(connection.api_key) == SECRET
 
 
 def test_editing_can_erase_the_stored_secrets_in_favour_of_an_environment_variable(admin_client: Client) -> None:

@@ -262,3 +262,25 @@ def test_an_azure_connection_with_entra_asks_for_one_token_across_runs(
         "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
     }
     assert {r.headers["authorization"] for r in model_server.requests} == {"Bearer entra-token-1"}
+
+
+def test_secrets_are_sealed_at_rest_and_survive_a_key_rotation_through_fallbacks(
+    model_server: FakeModelServer, settings
+) -> None:
+    connection = connect(model_server)
+    stored = ModelConnection.objects.values_list("api_key", flat=True).get(pk=connection.pk)
+    assert stored.startswith("sealed:") and SECRET not in stored
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-brand-new-secret-key-after-rotation"
+    assert execute(make_run()).status == "completed"
+    assert model_server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+
+
+def test_a_secret_sealed_with_a_lost_key_fails_the_run_asking_for_it_again(
+    model_server: FakeModelServer, settings
+) -> None:
+    connect(model_server)
+    settings.SECRET_KEY = "a-key-that-never-saw-this-secret"
+    run = execute(make_run())
+    assert run.status == "failed" and run.last_error["code"] == "configuration_error"
+    assert model_server.requests == []

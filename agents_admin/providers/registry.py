@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from agents_admin.lib.sealed import unseal
 from agents_admin.models import ModelConnection
 from agents_admin.providers.base import PermanentProviderError, Provider
 from agents_admin.providers.chat_completions import (
@@ -133,6 +134,9 @@ def _secret(value: str, env_name: str, *, connection: ModelConnection, what: str
                 f"Connection '{connection.name}' reads its {what} from ${env_name}, which is not set.",
             )
         return from_env
-    if not value:
-        raise PermanentProviderError("configuration_error", f"Connection '{connection.name}' has no {what}.")
-    return value
+    secret = unseal(value)
+    if not secret:
+        raise PermanentProviderError(
+            "configuration_error", f"Connection '{connection.name}' has no {what} (or it was sealed with another key)."
+        )
+    return secret

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
+from agents_admin.lib.sealed import seal
 from agents_admin.models import ModelConnection, Project
 from agents_admin.providers.base import ChatMessage, ModelRequest, ProviderError
 from agents_admin.providers.registry import provider_from_connection
@@ -97,7 +98,7 @@ def _save(connection: ModelConnection, fields: dict[str, Any], *, creating: bool
     for name in SECRET_FIELDS:
         value = fields.get(name)
         if isinstance(value, str) and value.strip():
-            setattr(connection, name, value.strip())
+            setattr(connection, name, seal(value.strip()))
     _check_complete(connection)
     with transaction.atomic():
         if connection.is_default:
