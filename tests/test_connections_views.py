@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from agents_admin.lib.sealed import unseal
 from agents_admin.models import ModelConnection
+from agents_admin.services import connections as connections_service
 from agents_admin.services.connections import connection_create
 from tests.factories import make_project
-from tests.model_server import FakeModelServer, answer, error
+from tests.model_server import FakeModelServer, answer, error, hang
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("console_urls")]
 SECRET = "sk-do-not-show-me-4242"
@@ -209,3 +210,13 @@ def test_people_without_the_permission_cannot_see_or_change_connections(db: None
     assert client.post(reverse("agents_admin:connection_test", args=[connection.pk])).status_code == 403
     assert client.post(reverse("agents_admin:connection_delete", args=[connection.pk])).status_code == 403
     assert ModelConnection.objects.filter(pk=connection.pk).exists()
+
+
+def test_test_connection_gives_up_on_a_hanging_model_after_its_own_short_timeout(
+    admin_client: Client, model_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connections_service, "TEST_READ_TIMEOUT", 0.3)
+    connection = make_connection(endpoint=model_server.url, read_timeout=600)
+    model_server.add(hang(3))
+    response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
+    assert "Failed. timeout: The model endpoint did not answer in time" in response.content.decode()

@@ -6,6 +6,7 @@ and nothing here logs or returns a secret.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from django.db import transaction
 
 from agents_admin.lib.sealed import seal
 from agents_admin.models import ModelConnection, Project
-from agents_admin.providers.base import ChatMessage, ModelRequest, ProviderError
+from agents_admin.providers.base import ChatMessage, ModelRequest, Provider, ProviderError
+from agents_admin.providers.chat_completions import ChatCompletionsProvider
 from agents_admin.providers.registry import provider_from_connection
 from agents_admin.services.errors import InvalidInput
 
@@ -41,6 +43,8 @@ FIELDS = (
     "is_default",
 )
 SECRET_FIELDS = ("api_key", "client_secret")
+# Seconds the Test connection button waits for an answer.
+TEST_READ_TIMEOUT = 30.0
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
@@ -75,7 +79,10 @@ def connection_test(*, connection: ModelConnection, model: str = "") -> Connecti
         max_completion_tokens=16,
     )
     try:
-        provider = provider_from_connection(connection, model=model)
+        provider: Provider = provider_from_connection(connection, model=model)
+        if isinstance(provider, ChatCompletionsProvider):
+            # A person is waiting on the page: do not hold a web worker for a slow model's full timeout.
+            provider = dataclasses.replace(provider, read_timeout=min(provider.read_timeout, TEST_READ_TIMEOUT))
         reply = provider.complete(request, lambda _text: None)
     except ProviderError as exc:
         logger.info("connection %s test failed: %s", connection.pk, exc.code)
