@@ -220,3 +220,9 @@ def test_test_connection_gives_up_on_a_hanging_model_after_its_own_short_timeout
     model_server.add(hang(3))
     response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
     assert "Failed. timeout: The model endpoint did not answer in time" in response.content.decode()
+
+
+def test_an_offline_connection_needs_no_endpoint_and_tests_fine(admin_client: Client) -> None:
+    connection = connection_create(fields={"name": "built-in", "kind": "offline", "auth": "none"})
+    response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
+    assert "Success. Model &#x27;test&#x27; answered “(offline model)" in response.content.decode()
