@@ -16,12 +16,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from agents_admin.models import Run
 from agents_admin.roles import ROLES, perm, roles_sync
+from agents_admin.services.connections import connection_create
 from tests.factories import make_agent, make_run
 
 # Views reachable without a role on purpose.
 PUBLIC = {"login", "logout", "healthz"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
-OTHER_DOORS = ("api/", "django-admin/")
+OTHER_DOORS = ("api/", "django-admin/", "__placeholder__/")
 
 
 def console_patterns() -> Iterator[tuple[str, URLPattern]]:
@@ -31,7 +32,7 @@ def console_patterns() -> Iterator[tuple[str, URLPattern]]:
             if isinstance(entry, URLResolver):
                 if not route.startswith(OTHER_DOORS):
                     yield from walk(entry.url_patterns, route)
-            elif entry.name not in PUBLIC:
+            elif entry.name not in PUBLIC and not route.startswith(OTHER_DOORS):
                 yield route, entry
 
     yield from walk(get_resolver().url_patterns, "")
@@ -46,7 +47,14 @@ def test_every_console_view_declares_its_capabilities() -> None:
 def objects(db: None) -> dict[str, str]:
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
-    return {"agent_id": run.agent_ref, "thread_id": run.thread_id, "run_id": run.id, "version": "1"}
+    connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
+    return {
+        "agent_id": run.agent_ref,
+        "thread_id": run.thread_id,
+        "run_id": run.id,
+        "version": "1",
+        "connection_id": str(connection.pk),
+    }
 
 
 def client_for(role: str | None) -> Client:
@@ -69,6 +77,7 @@ def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
     return url
 
 
+@pytest.mark.usefixtures("console_urls")
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_the_permission_matrix(role: str | None, objects: dict[str, str]) -> None:
     client = client_for(role)
