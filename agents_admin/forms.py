@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 
@@ -44,9 +45,7 @@ class JSONTextField(forms.CharField):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
 
 
 class AgentForm(ServiceErrorMixin, forms.Form):
@@ -110,7 +109,9 @@ class ToolOutputsForm(ServiceErrorMixin, forms.Form):
             )
 
     def tool_outputs(self) -> list[dict[str, str]]:
-        return [{"tool_call_id": c["id"], "output": self.cleaned_data.get(f"output_{c['id']}", "")} for c in self.calls]
+        return [
+            {"tool_call_id": str(c["id"]), "output": self.cleaned_data.get(f"output_{c['id']}", "")} for c in self.calls
+        ]
 
     def call_rows(self) -> list[tuple[dict[str, Any], forms.BoundField]]:
         return [(call, self[f"output_{call['id']}"]) for call in self.calls]
@@ -141,6 +142,5 @@ class ThreadFilterForm(forms.Form):
     def query_without_cursor(self) -> str:
         if not self.is_bound:
             return ""
-        params = self.data.copy()
-        params.pop("cursor", None)
-        return str(params.urlencode())
+        params = {key: value for key, value in self.data.items() if key != "cursor" and value}
+        return urlencode(params)

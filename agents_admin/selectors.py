@@ -70,9 +70,7 @@ def table_count_estimate(model: type[Thread]) -> int:
 
 def home_stats() -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=24)
-    by_status = dict(
-        Run.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by()
-    )
+    by_status = dict(Run.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by())
     return {
         "agent_count": Agent.objects.count(),
         "thread_count": table_count_estimate(Thread),
@@ -210,6 +208,8 @@ class RunPanel:
     messages: list[Message]
     polling: bool
     timings: dict[str, float | None]
+    # False when the thread moved on after the run: its messages then sit in the history instead.
+    show_messages: bool = True
 
 
 def run_panel(run: Run) -> RunPanel:
@@ -228,6 +228,14 @@ def run_panel(run: Run) -> RunPanel:
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,
     )
+
+
+def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
+    """Whether the run's messages are the thread's last ones (nothing was added after), so the run panel,
+    placed below the history, can show them in order. One probe on the (thread, seq) index."""
+    if not panel.messages:
+        return True
+    return not Message.objects.filter(thread=thread, seq__gt=panel.messages[-1].seq).exists()
 
 
 def thread_latest_run(thread: Thread) -> Run | None:

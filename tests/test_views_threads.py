@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from agents_admin.models import Message, Run, RunStep, Thread
 from agents_admin.services.runs import run_cancel
+from agents_admin.services.threads import message_create
 from tests.conftest import Worker, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
 
@@ -188,7 +189,7 @@ def test_the_detail_page_shows_the_latest_page_and_loads_earlier_ones(admin_clie
     body = admin_client.get(_detail(thread)).content.decode()
     assert "<html" in body and "acme" in body and "120" in body
     assert "message number 120" in body and "message number 71<" in body and "message number 70<" not in body
-    assert f"?before=71" in body
+    assert "?before=71" in body
     partial = admin_client.get(_detail(thread), {"before": 71}, **HX).content.decode()
     assert "<html" not in partial
     assert "message number 21<" in partial and "message number 70<" in partial and "message number 71<" not in partial
@@ -208,9 +209,7 @@ def test_user_and_assistant_messages_look_different_and_content_is_escaped(admin
     assert body.count("msg msg-user") == 1 and body.count("msg msg-assistant") == 1
 
 
-def test_the_detail_page_costs_a_fixed_number_of_queries(
-    admin_client: Client, django_assert_max_num_queries
-) -> None:
+def test_the_detail_page_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
     agent = make_agent(tools=[WEATHER_TOOL])
     thread = make_thread(messages=["first"])
     for _ in range(5):
@@ -374,3 +373,15 @@ def test_a_slow_run_streams_into_the_panel_and_can_be_cancelled(celery_worker: W
     assert response.status_code == 302
     wait_for_status(run, "cancelled")
     assert "badge-cancelled" in _poll_until_stopped(admin_client, run)
+
+
+def test_a_runs_reply_shows_once_and_in_order_before_and_after_the_thread_moves_on(admin_client: Client) -> None:
+    run = make_run(text="question one")
+    message_create(thread=run.thread, role="assistant", content="answer one", run=run)
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert body.count("answer one") == 1 and body.index("question one") < body.index("answer one")
+    make_message(run.thread, "question two")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert body.count("answer one") == 1
+    assert body.index("question one") < body.index("answer one") < body.index("question two")

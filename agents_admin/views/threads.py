@@ -55,10 +55,14 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     latest = selectors.thread_latest_run(thread)
     shown = run or latest
     panel = selectors.run_panel(shown) if shown else None
+    # The latest run's messages live in the run panel (they change while it runs) as long as they are the
+    # thread's last ones; once the conversation moved on they show in the history, in order.
+    live = panel is not None and shown == latest and selectors.run_messages_at_tail(thread, panel)
+    if panel is not None and shown == latest:
+        panel.show_messages = live
     return {
         "thread": thread,
-        # The latest run's messages live in the run panel (they change while it runs), not in the history.
-        "page": selectors.message_page(thread, before=_before(request), exclude_run=latest),
+        "page": selectors.message_page(thread, before=_before(request), exclude_run=latest if live else None),
         "panel": panel,
         "runs": selectors.thread_runs(thread),
         "message_form": forms.get("message_form") or MessageForm(),
@@ -74,8 +78,8 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     """The thread page; an htmx request gets one page of messages (``?before=seq`` for earlier ones)."""
     thread = selectors.thread_get(thread_id)
     if wants_partial(request):
-        latest = selectors.thread_latest_run(thread)
-        page = selectors.message_page(thread, before=_before(request), exclude_run=latest)
+        # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
+        page = selectors.message_page(thread, before=_before(request))
         return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
     return render_page(request, DETAIL, _detail(request, thread), partial="messages")
 
