@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
@@ -54,3 +55,10 @@ def test_recent_runs_stop_polling_when_no_run_is_active(admin_client: Client) ->
     body = partial.content.decode()
     assert partial.status_code == 286
     assert "<html" not in body and run.id in body and "hx-trigger" not in body
+
+
+def test_error_pages_explain_what_happened(admin_client: Client) -> None:
+    assert "Something went wrong" in render_to_string("500.html")
+    assert "Not allowed" in render_to_string("403.html")
+    response = admin_client.get("/no-such-page/")
+    assert response.status_code == 404 and "Not found" in response.content.decode()
