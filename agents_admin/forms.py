@@ -65,13 +65,13 @@ class AgentForm(ServiceErrorMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
-        try:
-            return agent_clean(cleaned)
-        except ServiceError as error:
-            self.add_service_error(error)
-            return cleaned
+        # Field by field, so every bad field is reported at once rather than only the first.
+        for name in list(cleaned):
+            try:
+                cleaned.update(agent_clean({name: cleaned[name]}))
+            except ServiceError as error:
+                self.add_service_error(error)
+        return cleaned
 
 
 class ThreadCreateForm(ServiceErrorMixin, forms.Form):

@@ -155,3 +155,11 @@ def test_unknown_agents_are_404(admin_client: Client, name: str) -> None:
     response = admin_client.get(reverse(f"agents_admin:{name}", args=["asst_nope"]))
     assert response.status_code == 404
     assert "Not found" in response.content.decode()
+
+
+def test_every_bad_field_is_reported_at_once(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("agents_admin:agent_create"), _form(tools='[{"type": "teleport"}]', temperature="5", metadata="[]")
+    )
+    assert set(response.context["form"].errors) == {"tools", "temperature", "metadata"}
+    assert not Agent.objects.exists()
