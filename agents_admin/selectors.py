@@ -60,7 +60,7 @@ def table_count_estimate(model: type[Thread]) -> int:
     """Exact for small tables, PostgreSQL's planner estimate for big ones (COUNT(*) scans the whole table)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [model._meta.db_table])
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [model._meta.db_table])
             row = cursor.fetchone()
         estimate = int(row[0]) if row else -1
         if estimate >= EXACT_COUNT_LIMIT:

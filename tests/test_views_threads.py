@@ -385,3 +385,20 @@ def test_a_runs_reply_shows_once_and_in_order_before_and_after_the_thread_moves_
     body = admin_client.get(_detail(run.thread)).content.decode()
     assert body.count("answer one") == 1
     assert body.index("question one") < body.index("answer one") < body.index("question two")
+
+
+def test_the_message_limit_is_explained_beside_the_form(admin_client: Client, settings) -> None:
+    settings.MAX_MESSAGES_PER_THREAD = 1
+    thread = make_thread(messages=["the only one"])
+    response = admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "one more"})
+    assert response.status_code == 200 and "reached the limit of 1 messages" in response.content.decode()
+    assert thread.messages.count() == 1
+
+
+@pytest.mark.worker
+def test_a_failed_run_shows_its_error_in_the_panel(celery_worker: Worker, admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(messages=["please /fail"])
+    admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    body = _poll_until_stopped(admin_client, thread.runs.get())
+    assert "badge-failed" in body and "offline_model_failure" in body and "asked to fail" in body
