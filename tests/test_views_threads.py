@@ -332,6 +332,8 @@ def test_a_run_started_from_the_page_completes_and_the_panel_stops_polling(
     run.refresh_from_db()
     assert run.status == "completed"
     assert "badge-completed" in body and "Hello from the console" in body and "offline model" in body
+    # The runs list and the thread header are refreshed out of band.
+    assert f'id="run-status-{run.id}" hx-swap-oob="true"' in body and 'id="thread-last-run" hx-swap-oob="true"' in body
     assert "Total tokens" in body and str(run.total_tokens) in body
     assert "hx-trigger" not in body
 

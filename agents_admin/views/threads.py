@@ -93,7 +93,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
     if not wants_partial(request):
         return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
     panel = selectors.run_panel(run)
-    context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run)}
+    context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
     response = render_page(request, DETAIL, context, partial="run_panel")
     return response if panel.polling else HttpResponseStopPolling(response.content)
 
