@@ -62,3 +62,12 @@ def test_error_pages_explain_what_happened(admin_client: Client) -> None:
     assert "Not allowed" in render_to_string("403.html")
     response = admin_client.get("/no-such-page/")
     assert response.status_code == 404 and "Not found" in response.content.decode()
+
+
+def test_home_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
+    agent = make_agent()
+    for _ in range(15):
+        make_run(agent=agent)
+    with django_assert_max_num_queries(6):
+        response = admin_client.get(reverse("agents_admin:home"))
+    assert len(response.context["runs"]) == 10

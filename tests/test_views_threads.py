@@ -404,3 +404,11 @@ def test_a_failed_run_shows_its_error_in_the_panel(celery_worker: Worker, admin_
     admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
     body = _poll_until_stopped(admin_client, thread.runs.get())
     assert "badge-failed" in body and "offline_model_failure" in body and "asked to fail" in body
+
+
+def test_boosted_navigation_and_history_restore_get_the_full_page(admin_client: Client) -> None:
+    thread = make_thread(messages=["hello"])
+    boosted = admin_client.get(_detail(thread), HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
+    restore = admin_client.get(_detail(thread), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    for response in (boosted, restore):
+        assert "<html" in response.content.decode() and "Start a run" in response.content.decode()
