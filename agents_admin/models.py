@@ -356,6 +356,8 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("Audit events are append-only")
+
+
 class ModelConnection(models.Model):
     """Where a model name is answered: an Azure OpenAI / Foundry resource, an OpenAI-compatible server, or the
     built-in offline model. ``project`` empty means instance-wide. Secrets are write-only in the console and
