@@ -1,0 +1,1 @@
+"""Reads: querysets with their joins and pagination baked in, one module per topic."""
