@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTransform
 
 from agents_admin.models import ACTIVE_RUN_STATUSES, PurgeReport, RetentionPolicy, Run, Thread, ThreadHold
 
@@ -76,8 +76,8 @@ def plan_scope(plan: Plan) -> QuerySet[Thread]:
     if plan.agent_ids:
         qs = qs.filter(last_agent_id__in=plan.agent_ids)
     if plan.metadata_key:
-        # KeyTextTransform takes the key literally, so a key like "a__b" cannot become a lookup.
-        qs = qs.alias(_retention_mv=KeyTextTransform(plan.metadata_key, "metadata")).filter(
+        # KeyTransform takes the key literally, so a key like "a__b" cannot become a lookup.
+        qs = qs.alias(_retention_mv=KeyTransform(plan.metadata_key, "metadata")).filter(
             _retention_mv=plan.metadata_value
         )
     if plan.action == RetentionPolicy.Action.TRIM and plan.keep_last is not None:

@@ -329,7 +329,7 @@ def purge_execute(*, report_id: int, batch_size: int = BATCH_SIZE) -> PurgeRepor
     now = timezone.now()
     try:
         plan = plan_for(policy, now=now, cutoff=report.cutoff)
-        if report.cutoff is None:
+        if report.cursor is None:
             # First start: fix the selection (cutoff) and the figures progress is measured against.
             report.cutoff = plan.cutoff
             report.total_candidates = sel.candidate_count(plan)
