@@ -390,6 +390,10 @@ class ThreadHold(models.Model):
     def is_active_at(self, now: datetime) -> bool:
         return self.released_at is None and (self.expires_at is None or self.expires_at > now)
 
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_at(timezone.now())
+
 
 class PurgeReport(models.Model):
     """What one retention run did (or, dry, would do): ids and counts only, never content."""
