@@ -424,6 +424,8 @@ class PurgeReport(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     # Checked between batches; set by the Stop button.
     stop_requested = models.BooleanField(default=False)
+    # Written at the claim and after every batch: a running report whose worker died goes stale and is taken over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)

@@ -327,3 +327,19 @@ def test_a_hold_needs_a_reason_and_a_future_expiry() -> None:
     with pytest.raises(Conflict):
         retention.hold_release(hold=hold, user=None)
     assert ThreadHold.objects.count() == 1
+
+
+def test_a_purge_whose_worker_died_is_taken_over_but_a_live_one_is_not() -> None:
+    make_aged_thread(days=40)
+    policy = make_policy()
+    live = retention.purge_start(policy=policy, trigger="manual", enqueue=False)
+    dead = retention.purge_start(policy=policy, trigger="manual", enqueue=False)
+    PurgeReport.objects.filter(pk=live.pk).update(status="running", heartbeat_at=timezone.now())
+    PurgeReport.objects.filter(pk=dead.pk).update(
+        status="running", heartbeat_at=timezone.now() - retention.STALE_AFTER - timedelta(seconds=1)
+    )
+    assert retention.purge_execute(report_id=live.pk) is None
+    with pytest.raises(Conflict):
+        retention.purge_resume(report=live, enqueue=False)
+    taken_over = retention.purge_execute(report_id=dead.pk)
+    assert taken_over is not None and taken_over.status == "completed" and taken_over.threads == 1

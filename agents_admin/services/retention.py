@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -53,6 +53,8 @@ SAMPLE_SIZE = 20
 MAX_ERRORS = 50
 MAX_DAYS = 36_500
 MAX_EVERY_HOURS = 24 * 30
+# A running purge whose heartbeat is older than this lost its worker (a batch takes well under a second).
+STALE_AFTER = timedelta(minutes=5)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -301,10 +303,14 @@ def purge_stop(*, report: PurgeReport) -> PurgeReport:
 
 
 def purge_resume(*, report: PurgeReport, enqueue: bool = True) -> PurgeReport:
-    """Queue a stopped or failed purge again; it continues from its cursor. Conflict for any other state."""
-    updated = PurgeReport.objects.filter(
-        pk=report.pk, status__in=[PurgeReport.Status.STOPPED, PurgeReport.Status.FAILED], policy__isnull=False
-    ).update(status=PurgeReport.Status.QUEUED, stop_requested=False, finished_at=None)
+    """Queue a stopped or failed purge (or a running one whose worker died) again; it continues from its cursor.
+    Conflict for any other state."""
+    resumable = Q(status__in=[PurgeReport.Status.STOPPED, PurgeReport.Status.FAILED]) | Q(
+        status=PurgeReport.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER
+    )
+    updated = PurgeReport.objects.filter(resumable, pk=report.pk, policy__isnull=False).update(
+        status=PurgeReport.Status.QUEUED, stop_requested=False, finished_at=None
+    )
     if not updated:
         raise Conflict("Only a stopped or failed purge of an existing policy can be resumed.", param="report_id")
     report.refresh_from_db()
@@ -314,10 +320,15 @@ def purge_resume(*, report: PurgeReport, enqueue: bool = True) -> PurgeReport:
 
 
 def purge_execute(*, report_id: int, batch_size: int = BATCH_SIZE) -> PurgeReport | None:
-    """Run a queued report to the end, a stop, or a failure. Returns None when the report was not queued
-    (already taken by another worker, or finished): so a redelivered task does nothing."""
-    claimed = PurgeReport.objects.filter(pk=report_id, status=PurgeReport.Status.QUEUED).update(
-        status=PurgeReport.Status.RUNNING
+    """Run a queued report to the end, a stop, or a failure. Returns None when the report is not claimable
+    (another worker is on it, or it finished): so a redelivered task does nothing. A running report whose worker
+    died (stale heartbeat) is taken over and continues from its cursor."""
+    now = timezone.now()
+    claimable = Q(status=PurgeReport.Status.QUEUED) | Q(
+        status=PurgeReport.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    claimed = PurgeReport.objects.filter(claimable, pk=report_id).update(
+        status=PurgeReport.Status.RUNNING, heartbeat_at=now
     )
     if not claimed:
         return None
@@ -326,7 +337,6 @@ def purge_execute(*, report_id: int, batch_size: int = BATCH_SIZE) -> PurgeRepor
     if policy is None:
         return _finish(report, PurgeReport.Status.FAILED, error="The policy was deleted.")
     began = time.monotonic()
-    now = timezone.now()
     try:
         plan = plan_for(policy, now=now, cutoff=report.cutoff)
         if report.cursor is None:
@@ -334,7 +344,8 @@ def purge_execute(*, report_id: int, batch_size: int = BATCH_SIZE) -> PurgeRepor
             report.cutoff = plan.cutoff
             report.total_candidates = sel.candidate_count(plan)
             report.skipped_held, report.skipped_active = sel.skipped_counts(plan)
-            report.save(update_fields=["cutoff", "total_candidates", "skipped_held", "skipped_active"])
+            report.heartbeat_at = timezone.now()
+            report.save(update_fields=["cutoff", "total_candidates", "skipped_held", "skipped_active", "heartbeat_at"])
         after = _cursor_decode(report.cursor)
         for batch in sel.candidate_batches(plan, after=after, batch_size=batch_size):
             if PurgeReport.objects.filter(pk=report.pk, stop_requested=True).exists():
@@ -373,6 +384,7 @@ def _advance(report: PurgeReport, batch: list[sel.Candidate], affected: list[sel
     last = batch[-1]
     fields: dict[str, Any] = {name: F(name) + value for name, value in counts.items() if value}
     fields["processed"] = F("processed") + len(batch)
+    fields["heartbeat_at"] = timezone.now()
     fields["cursor"] = {"ts": last.ts.isoformat(), "id": last.id}
     if affected:
         if report.oldest_at is None:
