@@ -243,7 +243,7 @@ def test_a_project_policy_may_only_be_stricter_than_the_default(admin_user: User
         make_policy(name="Sales", project=project, days=120, allow_less_strict=True, user=staff)
     assert not_admin.value.param == "allow_less_strict"
     allowed = make_policy(name="Sales", project=project, days=120, allow_less_strict=True, user=admin_user)
-    assert retention.policy_effective(allowed) == (120, None)
+    assert retention.policy_effective(allowed, default=retention.policy_default()) == (120, None)
 
 
 def test_a_stricter_default_tightens_an_existing_project_policy_at_run_time() -> None:
@@ -251,7 +251,7 @@ def test_a_stricter_default_tightens_an_existing_project_policy_at_run_time() ->
     project = make_project("sales")
     sales = make_policy(name="Sales", project=project, days=60)
     retention.policy_save(policy=default, user=None, name="Default", project=None, days=30, daily_at=time(3, 0))
-    assert retention.policy_effective(sales) == (30, None)
+    assert retention.policy_effective(sales, default=retention.policy_default()) == (30, None)
     thread = make_aged_thread(days=45, project=project)
     assert selected(sales) == [thread.pk]
 

@@ -206,3 +206,14 @@ def test_the_active_holds_page_lists_only_active_holds(admin_client: Client) -> 
     assert "<html" in full and "audit 2026" in full and "old case" not in full
     partial = admin_client.get(url, **HX).content.decode()
     assert "<html" not in partial and held.pk in partial
+
+
+def test_lists_cost_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
+    policy = make_policy(name="Default")
+    for index in range(30):
+        make_policy(name=f"P{index}", project=make_project(f"p{index}"), days=10)
+        retention.purge_start(policy=policy, trigger="manual", enqueue=False, user=None)
+        retention.hold_place(thread=make_aged_thread(days=1), reason=f"case {index}", user=None)
+    for name in ("retention_policy_list", "purge_report_list", "hold_list"):
+        with django_assert_max_num_queries(8):
+            assert admin_client.get(reverse(f"agents_admin:{name}")).status_code == 200

@@ -66,12 +66,12 @@ def policy_default() -> RetentionPolicy | None:
     return RetentionPolicy.objects.filter(project__isnull=True).order_by("id").first()
 
 
-def policy_effective(policy: RetentionPolicy, *, default: RetentionPolicy | None = None) -> tuple[int, int | None]:
-    """(days, keep_last) this policy really applies, after the stricter-than-default rule."""
+def policy_effective(policy: RetentionPolicy, *, default: RetentionPolicy | None) -> tuple[int, int | None]:
+    """(days, keep_last) this policy really applies, after the stricter-than-default rule (``default`` is
+    ``policy_default()``, passed in so a list computes it once)."""
     days, keep = policy.days, policy.keep_last_messages
     if policy.is_default or policy.allow_less_strict:
         return days, keep
-    default = default if default is not None else policy_default()
     if default is None or not default.enabled:
         return days, keep
     if default.criterion == policy.criterion:
@@ -215,7 +215,7 @@ def policy_delete(*, policy: RetentionPolicy) -> None:
 
 
 def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None = None) -> sel.Plan:
-    days, keep = policy_effective(policy)
+    days, keep = policy_effective(policy, default=policy_default())
     return sel.Plan(
         policy_id=policy.pk,
         is_default=policy.is_default,

@@ -84,7 +84,7 @@ def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpRespons
     context: dict[str, Any] = {
         "policy": policy,
         "agents": list(policy.agents.all()[:50]),
-        "effective": retention.policy_effective(policy),
+        "effective": retention.policy_effective(policy, default=retention.policy_default()),
         "preview": sel.latest_preview(policy.pk),
         "reports": reports[:10],
     }
