@@ -343,3 +343,13 @@ def test_a_purge_whose_worker_died_is_taken_over_but_a_live_one_is_not() -> None
         retention.purge_resume(report=live, enqueue=False)
     taken_over = retention.purge_execute(report_id=dead.pk)
     assert taken_over is not None and taken_over.status == "completed" and taken_over.threads == 1
+
+
+def test_batches_walk_threads_with_identical_timestamps_exactly_once() -> None:
+    threads = [make_aged_thread(days=40) for _ in range(7)]
+    Thread.objects.update(last_activity_at=timezone.now() - timedelta(days=40))
+    policy = make_policy(days=30)
+    plan = retention.plan_for(policy, now=timezone.now())
+    walked = [c.id for batch in sel.candidate_batches(plan, batch_size=2) for c in batch]
+    assert walked == sorted(t.pk for t in threads)
+    assert run_now(policy, batch_size=2).threads == 7

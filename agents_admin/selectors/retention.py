@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
 from agents_admin.models import ACTIVE_RUN_STATUSES, PurgeReport, RetentionPolicy, Run, Thread, ThreadHold
 
@@ -103,8 +104,9 @@ def candidate_batches(
     while True:
         qs = plan_eligible(plan)
         if position is not None:
-            ts, pk = position
-            qs = qs.filter(Q(**{f"{field}__gt": ts}) | Q(**{field: ts, "id__gt": pk}))
+            # A row-value comparison, (ts, id) > (…, …), so PostgreSQL walks the index in order from the position
+            # and stops at the limit; the OR-spelled form made it collect and sort every remaining row per batch.
+            qs = qs.filter(TupleGreaterThan(Tuple(F(field), F("id")), position))
         rows = [
             Candidate(*row) for row in qs.order_by(field, "id").values_list(field, "id", "message_count")[:batch_size]
         ]
