@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
+from agents_admin.models import Project, PurgeReport, RetentionPolicy, Thread, ThreadHold
 from agents_admin.services import retention
 from tests.factories import make_project
 from tests.retention_helpers import make_aged_thread, make_policy
@@ -72,16 +73,46 @@ def test_a_less_strict_project_policy_is_refused_beside_the_days_field(admin_cli
     assert RetentionPolicy.objects.count() == 1
 
 
-def test_a_staff_user_cannot_allow_less_strict_but_an_admin_can(admin_client: Client, client: Client) -> None:
+def user_with(username: str, *codenames: str) -> User:
+    """A user holding these console capabilities (the permission rows exist once roles are migrated)."""
+    user = User.objects.create_user(username, password="x-pass-123")
+    content_type = ContentType.objects.get_for_model(Project)
+    for codename in codenames:
+        permission, _ = Permission.objects.get_or_create(
+            codename=codename, content_type=content_type, defaults={"name": codename}
+        )
+        user.user_permissions.add(permission)
+    return User.objects.get(pk=user.pk)
+
+
+def test_a_retention_manager_cannot_allow_less_strict_but_a_superuser_can(admin_client: Client, client: Client) -> None:
     make_policy(name="Default", days=30)
     project = make_project("legal")
-    staff = User.objects.create_user("staff", password="x-pass-123", is_staff=True)
-    client.force_login(staff)
+    client.force_login(user_with("manager", "manage_retention"))
     data = form_data(name="Legal", project=project.pk, days="365", allow_less_strict="on")
     refused = client.post(reverse("agents_admin:retention_policy_create"), data)
-    assert 'id="id_allow_less_strict_error"' in refused.content.decode()
+    assert refused.status_code == 200 and 'id="id_allow_less_strict_error"' in refused.content.decode()
     assert admin_client.post(reverse("agents_admin:retention_policy_create"), data).status_code == 302
     assert RetentionPolicy.objects.get(name="Legal").allow_less_strict
+
+
+def test_capabilities_gate_policies_reports_and_holds(client: Client, db: None) -> None:
+    policy = make_policy()
+    thread = make_aged_thread(days=1)
+    hold = retention.hold_place(thread=thread, reason="case", user=None)
+    client.force_login(user_with("reviewer", "view_conversations", "review_conversations"))
+    assert client.get(reverse("agents_admin:retention_policy_list")).status_code == 403
+    assert client.post(reverse("agents_admin:retention_policy_run", args=[policy.pk])).status_code == 403
+    assert client.get(reverse("agents_admin:purge_report_list")).status_code == 403
+    assert client.get(reverse("agents_admin:hold_list")).status_code == 200
+    placed = client.post(reverse("agents_admin:thread_hold_place", args=[thread.pk]), {"reason": "please keep"})
+    assert placed.status_code == 302 and ThreadHold.objects.filter(reason="please keep").exists()
+    release = client.post(reverse("agents_admin:thread_hold_release", args=[thread.pk, hold.pk]))
+    assert release.status_code == 403 and ThreadHold.objects.get(pk=hold.pk).released_at is None
+    assert not PurgeReport.objects.exists()
+    client.force_login(user_with("auditor", "view_audit"))
+    assert client.get(reverse("agents_admin:purge_report_list")).status_code == 200
+    assert client.get(reverse("agents_admin:retention_policy_list")).status_code == 403
 
 
 def test_editing_a_policy_keeps_errors_beside_fields_and_saves_valid_input(admin_client: Client) -> None:

@@ -1,22 +1,26 @@
-"""Console pages for retention: policies, purge reports (live progress), holds."""
+"""Console pages for retention: policies, purge reports (live progress), holds.
+
+Capabilities (agents_admin.roles): policies, purges, stop/resume and releasing a hold need manage_retention;
+reading purge reports needs view_audit; placing a hold (a reviewer asking for one) needs review_conversations.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents_admin.forms import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
+from agents_admin.forms_retention import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
 from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
 from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
 from agents_admin.services.errors import ServiceError
+from agents_admin.views.access import capability_required
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
@@ -37,7 +41,7 @@ def _before(request: HttpRequest) -> int | None:
 
 
 @require_GET
-@login_required
+@capability_required("manage_retention")
 def retention_policy_list(request: HttpRequest) -> HttpResponse:
     policies = list(sel.policy_list())
     default = next((p for p in policies if p.is_default), None)
@@ -46,7 +50,7 @@ def retention_policy_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@capability_required("manage_retention")
 def retention_policy_create(request: HttpRequest) -> HttpResponse:
     form = RetentionPolicyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -61,7 +65,7 @@ def retention_policy_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@capability_required("manage_retention")
 def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     form = RetentionPolicyForm(request.POST or None, initial=RetentionPolicyForm.initial_for(policy))
@@ -77,7 +81,7 @@ def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@capability_required("manage_retention")
 def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
     reports, _ = sel.report_page(policy_id=policy.pk)
@@ -92,7 +96,7 @@ def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpRespons
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     retention.policy_delete(policy=policy)
@@ -101,7 +105,7 @@ def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpRespons
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, user=request.user, dry_run=True)
@@ -109,7 +113,7 @@ def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpRespon
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     """Run now; with ``preview=<report id>`` the run reuses that dry run's cutoff, so it picks the same threads."""
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
@@ -123,7 +127,7 @@ def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@capability_required("view_audit")
 def purge_report_list(request: HttpRequest) -> HttpResponse:
     reports, next_before = sel.report_page(before=_before(request))
     context = {"reports": reports, "next_before": next_before}
@@ -131,21 +135,21 @@ def purge_report_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@capability_required("view_audit")
 def purge_report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(PurgeReport.objects.select_related("policy", "triggered_by"), pk=report_id)
     return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def purge_report_stop(request: HttpRequest, report_id: int) -> HttpResponse:
     report = retention.purge_stop(report=get_object_or_404(PurgeReport, pk=report_id))
     return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def purge_report_resume(request: HttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(PurgeReport, pk=report_id)
     try:
@@ -156,7 +160,7 @@ def purge_report_resume(request: HttpRequest, report_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@capability_required("view_conversations")
 def hold_list(request: HttpRequest) -> HttpResponse:
     holds, next_before = sel.hold_page(now=timezone.now(), before=_before(request))
     return render(request, _template(request, "hold_list", "rows"), {"holds": holds, "next_before": next_before})
@@ -168,7 +172,7 @@ def _holds_response(request: HttpRequest, thread: Thread, form: HoldForm, status
 
 
 @require_GET
-@login_required
+@capability_required("view_conversations")
 def thread_holds(request: HttpRequest, thread_id: str) -> HttpResponse:
     """The holds pane of a thread: a page of its own, and the fragment the thread page loads."""
     thread = get_object_or_404(Thread, pk=thread_id)
@@ -176,7 +180,7 @@ def thread_holds(request: HttpRequest, thread_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@capability_required("review_conversations")
 def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_object_or_404(Thread, pk=thread_id)
     form = HoldForm(request.POST)
@@ -193,7 +197,7 @@ def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@capability_required("manage_retention")
 def thread_hold_release(request: HttpRequest, thread_id: str, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(ThreadHold.objects.select_related("thread"), pk=hold_id, thread_id=thread_id)
     try:
