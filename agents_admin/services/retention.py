@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from agents_admin import selectors_retention as sel
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -42,7 +43,6 @@ from agents_admin.models import (
     Thread,
     ThreadHold,
 )
-from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch
 from agents_admin.services.errors import Conflict, InvalidInput
 

@@ -1,1 +1,0 @@
-"""Reads: querysets with their joins and pagination baked in, one module per topic."""
