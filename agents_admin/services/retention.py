@@ -498,7 +498,8 @@ def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> P
     began = time.monotonic()
     now = timezone.now()
     with transaction.atomic():
-        Thread.objects.select_for_update().filter(pk=thread.pk).exists()
+        # Lock the row: a hold or a run created meanwhile waits for us, or we see it below.
+        list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
         if sel.thread_is_held(thread.pk, now):
             raise Conflict(
                 f"Thread {thread.pk} is on hold; release the hold before deleting it.",
