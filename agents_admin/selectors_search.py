@@ -292,7 +292,7 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
 _PG_MATCH = "to_tsvector('english', agents_admin_message.text) @@ websearch_to_tsquery('english', %s)"
 _PG_HEADLINE = (
     "ts_headline('english', agents_admin_message.text, websearch_to_tsquery('english', %s), "
-    "'StartSel=" + MARK_START + ", StopSel=" + MARK_END + ", MaxWords=30, MinWords=12, MaxFragments=1')"
+    "'StartSel=" + MARK_START + ", StopSel=" + MARK_END + ", MaxWords=35, MinWords=15')"
 )
 
 

@@ -110,12 +110,12 @@ def test_the_date_range_applies_to_the_messages_created_in_it() -> None:
 
 
 def test_the_snippet_escapes_the_message_and_marks_the_match() -> None:
-    make_thread(messages=['<script>alert("x")</script> please refund <b>now</b>'])
-    [hit] = message_search(q="refund").hits
-    assert "<script>" not in hit.snippet
-    assert "&lt;script&gt;" in hit.snippet
-    assert "<mark>refund</mark>" in hit.snippet
-    assert "&lt;b&gt;now" in hit.snippet
+    make_thread(messages=['<script>alert("x")</script> please refund <b>now</b>', "is 5 < 6 & can I get a refund"])
+    tagged, plain = sorted(message_search(q="refund").hits, key=lambda hit: hit.message.seq)
+    # PostgreSQL's headline drops tag-like tokens, SQLite keeps and escapes them: never raw markup either way.
+    assert "<script>" not in tagged.snippet and "<b>" not in tagged.snippet
+    assert "<mark>refund</mark>" in tagged.snippet
+    assert "5 &lt; 6 &amp; can" in plain.snippet and "<mark>refund</mark>" in plain.snippet
 
 
 def test_marker_characters_inside_a_message_cannot_make_unbalanced_tags() -> None:
@@ -162,13 +162,13 @@ def test_threads_filtered_pages_by_last_activity_with_flags() -> None:
 
 
 def test_the_search_page_renders_results_as_a_page_and_as_a_partial(admin_client: Client) -> None:
-    thread = make_thread(messages=["the <em>router</em> keeps rebooting"])
+    thread = make_thread(messages=["the router <keeps> rebooting"])
     url = reverse("agents_admin:search") + "?q=router&flag=&meta="
     page = admin_client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
     assert "<html" in body and thread.id in body and "<mark>router</mark>" in body
-    assert "&lt;em&gt;" in body
+    assert "<keeps>" not in body
     partial = admin_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and 'id="search-results"' in partial and thread.id in partial
 
