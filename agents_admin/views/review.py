@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from agents_admin import selectors_search
@@ -12,9 +12,10 @@ from agents_admin.forms_search import FlagForm, NoteForm
 from agents_admin.models import Thread
 from agents_admin.services.errors import ServiceError
 from agents_admin.services.review import thread_flag_set, thread_note_add
-from agents_admin.views.htmx_helpers import HtmxHttpRequest, render_page, wants_partial
+from agents_admin.views.htmx_helpers import HtmxHttpRequest, wants_partial
 
 PAGE = "agents_admin/thread_review.html"
+FRAGMENT = "agents_admin/_thread_review.html"
 
 
 def review_context(thread: Thread, **extra: object) -> dict[str, object]:
@@ -41,7 +42,7 @@ def thread_notes(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
                 return redirect("agents_admin:thread_notes", thread_id=thread.id)
             form = NoteForm()
     context = review_context(thread, note_form=form)
-    return render_page(request, PAGE, context, partial="notes")
+    return render(request, f"{FRAGMENT}#notes" if wants_partial(request) else PAGE, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,4 +64,4 @@ def thread_flags(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         else:
             flag_error = "; ".join(e for errors in form.errors.values() for e in errors)
     context = review_context(thread, flag_error=flag_error)
-    return render_page(request, PAGE, context, partial="flags")
+    return render(request, f"{FRAGMENT}#flags" if wants_partial(request) else PAGE, context)
