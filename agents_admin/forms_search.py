@@ -6,7 +6,7 @@ Kept apart from the console's forms.py so the two branches merge without touchin
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -42,12 +42,13 @@ class SearchForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Small tables (projects, agents); one query each, only when the form is rendered.
-        self.fields["project"].choices = lambda: [("", "Any")] + [
-            (p.name, str(p)) for p in Project.objects.order_by("name")
-        ]
-        self.fields["agent"].choices = lambda: [("", "Any")] + [
-            (a.id, f"{a.name} ({a.id})") for a in Agent.objects.only("id", "name").order_by("name", "id")
-        ]
+        cast(forms.ChoiceField, self.fields["project"]).choices = lambda: (
+            [("", "Any")] + [(p.name, str(p)) for p in Project.objects.order_by("name")]
+        )
+        cast(forms.ChoiceField, self.fields["agent"]).choices = lambda: (
+            [("", "Any")]
+            + [(a.id, f"{a.name} ({a.id})") for a in Agent.objects.only("id", "name").order_by("name", "id")]
+        )
         if hold_model() is None:
             del self.fields["on_hold"]
 
@@ -104,7 +105,7 @@ class SearchForm(forms.Form):
         return str(self._valid("q", "")).strip()
 
     @property
-    def cursor(self) -> str:
+    def cursor_value(self) -> str:
         self.is_valid()
         return str(self._valid("cursor", ""))
 

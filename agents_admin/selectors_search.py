@@ -98,10 +98,7 @@ def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -
 
 def hold_model() -> Any:
     """The ThreadHold model once the retention branch provides it; None until then."""
-    try:
-        return apps.get_model("agents_admin", "ThreadHold")
-    except LookupError:
-        return None
+    return apps.get_app_config("agents_admin").models.get("threadhold")
 
 
 def _on_hold_q() -> Q:
@@ -240,8 +237,7 @@ def fts5_query(text: str) -> str:
 
 def highlight(snippet: str) -> SafeString:
     """Escape untrusted message text, then turn the match markers into <mark> (the only markup it can hold)."""
-    escaped = escape(snippet)
-    escaped = escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    escaped = str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
     # A message could contain the marker characters itself; keep the tags balanced.
     if escaped.count("<mark>") != escaped.count("</mark>"):
         escaped = escaped.replace("<mark>", "").replace("</mark>", "")
@@ -319,9 +315,7 @@ def _search_postgres(q: str, filters: ThreadFilters, cursor: str, limit: int) ->
     ids = [row[0] for row in rows[:limit]]
     # Headlines for the page's rows only: ts_headline re-parses the text, too dear for every match.
     snippets = dict(
-        Message.objects.filter(pk__in=ids)
-        .annotate(snippet=RawSQL(_PG_HEADLINE, [q]))
-        .values_list("id", "snippet")
+        Message.objects.filter(pk__in=ids).annotate(snippet=RawSQL(_PG_HEADLINE, [q])).values_list("id", "snippet")
     )
     return [(message_id, snippets.get(message_id, "")) for message_id in ids], next_cursor
 

@@ -95,14 +95,14 @@ def test_filters_combine_with_the_search_words() -> None:
 
 
 def test_the_date_range_applies_to_the_messages_created_in_it() -> None:
-    from datetime import date, datetime, timedelta
+    from datetime import UTC, date, datetime, timedelta
 
     from agents_admin.models import Message
 
     thread = make_thread(messages=["old invoice question", "new invoice question"])
     old = Message.objects.get(thread=thread, seq=1)
-    Message.objects.filter(pk=old.pk).update(created_at=datetime(2024, 1, 10, 12, tzinfo=__import__("datetime").UTC))
-    today = date.today()
+    Message.objects.filter(pk=old.pk).update(created_at=datetime(2024, 1, 10, 12, tzinfo=UTC))
+    today = datetime.now(UTC).date()
     assert found("invoice", ThreadFilters(date_from=today - timedelta(days=1))) == {"new invoice question"}
     assert found("invoice", ThreadFilters(date_from=date(2024, 1, 10), date_to=date(2024, 1, 10))) == {
         "old invoice question"
@@ -248,3 +248,18 @@ def test_the_full_text_index_follows_updates_and_deletes() -> None:
     Message.objects.filter(thread=thread).delete()
     assert found("wording") == set()
     assert connection.vendor in {"sqlite", "postgresql"}
+
+
+def test_the_older_matches_link_carries_the_filters_and_the_cursor(admin_client: Client) -> None:
+    thread = make_thread(messages=[f"modem light blinking {i}" for i in range(25)], metadata={"plan": "gold"})
+    make_thread(messages=["modem light blinking elsewhere"])
+    first = admin_client.get(reverse("agents_admin:search"), {"q": "modem", "meta": "plan=gold"})
+    body = first.content.decode()
+    assert body.count('class="card hit"') == 20
+    cursor = first.context["results"].next_cursor
+    assert f"?q=modem&amp;meta=plan%3Dgold&amp;cursor={cursor}" in body
+    second = admin_client.get(reverse("agents_admin:search"), {"q": "modem", "meta": "plan=gold", "cursor": cursor})
+    seqs = [hit.message.seq for hit in first.context["results"].hits + second.context["results"].hits]
+    assert sorted(seqs) == list(range(1, 26))
+    assert {hit.message.thread_id for hit in second.context["results"].hits} == {thread.id}
+    assert second.context["results"].next_cursor == ""

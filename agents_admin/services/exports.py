@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -27,6 +26,7 @@ from django.utils import timezone
 from agents_admin.models import ExportJob, Message, Thread
 from agents_admin.selectors_search import ThreadFilters, threads_filtered_qs
 from agents_admin.services.errors import InvalidInput
+from agents_admin.services.review import user_or_none
 from dashboard.celery import app
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,10 @@ def filtered_message_batches(
     last_id = ""
     while True:
         ids = list(
-            threads_filtered_qs(filters).filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:thread_batch]
+            threads_filtered_qs(filters)
+            .filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:thread_batch]
         )
         if not ids:
             return
@@ -216,7 +219,7 @@ def filters_from_params(params: dict[str, Any]) -> ThreadFilters:
 
 def export_job_create(
     *,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: Any,
     fmt: str,
     thread: Thread | None = None,
     filters: ThreadFilters | None = None,
@@ -233,7 +236,7 @@ def export_job_create(
         params = {"filters": filters_to_params(filters or ThreadFilters())}
     with transaction.atomic():
         job = ExportJob.objects.create(
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=user_or_none(user),
             params=params,
             format=fmt,
             messages_total=estimate,
@@ -247,9 +250,7 @@ def export_job_run(*, job_id: int) -> bool:
 
     Returns whether this call did the work. A failure ends the job as failed with the reason.
     """
-    if not ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING
-    ):
+    if not ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(status=ExportJob.Status.RUNNING):
         return False
     job = ExportJob.objects.get(pk=job_id)
     path = exports_dir() / f"export-{job.pk}.{job.format}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from agents_admin.models import Thread, ThreadFlag, ThreadNote
@@ -15,20 +16,21 @@ MAX_FLAGS_PER_THREAD = 20
 FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
-def _user_or_none(user: AbstractBaseUser | AnonymousUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+def user_or_none(user: Any) -> User | None:
+    """The signed-in user to record as author, or None (anonymous, or a system action)."""
+    return user if user is not None and user.is_authenticated else None
 
 
-def thread_note_add(*, thread: Thread, author: AbstractBaseUser | AnonymousUser | None, body: str) -> ThreadNote:
+def thread_note_add(*, thread: Thread, author: Any, body: str) -> ThreadNote:
     body = body.strip()
     if not body:
         raise InvalidInput("A note must not be empty.", param="body")
     if len(body) > MAX_NOTE_LENGTH:
         raise InvalidInput(f"A note is at most {MAX_NOTE_LENGTH} characters.", param="body")
-    return ThreadNote.objects.create(thread=thread, author=_user_or_none(author), body=body)
+    return ThreadNote.objects.create(thread=thread, author=user_or_none(author), body=body)
 
 
-def thread_flag_set(*, thread: Thread, name: str, on: bool, user: AbstractBaseUser | AnonymousUser | None) -> bool:
+def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
     """Set or clear one flag; returns whether the thread now has it.
 
     Idempotent (setting a set flag or clearing a clear one changes nothing), so a double click or a retried
@@ -47,7 +49,7 @@ def thread_flag_set(*, thread: Thread, name: str, on: bool, user: AbstractBaseUs
             raise LimitExceeded(f"A thread has at most {MAX_FLAGS_PER_THREAD} flags.", param="name")
         try:
             with transaction.atomic():
-                ThreadFlag.objects.create(thread=thread, name=name, created_by=_user_or_none(user))
+                ThreadFlag.objects.create(thread=thread, name=name, created_by=user_or_none(user))
         except IntegrityError:  # set concurrently by someone else: the outcome is the same
             pass
     return True

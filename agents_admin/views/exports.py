@@ -8,6 +8,7 @@ from pathlib import Path
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -27,7 +28,7 @@ def _stream(chunks: Iterator[tuple[str, int]], fmt: str, filename: str) -> Strea
 
 @require_GET
 @login_required
-def thread_export(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+def thread_export(request: HtmxHttpRequest, thread_id: str) -> HttpResponseBase:
     """One thread as ?format=jsonl|csv|md, streamed; past the inline limit, a page offering a background job."""
     thread = get_object_or_404(Thread, pk=thread_id)
     form = ExportForm(data=request.GET)
@@ -42,7 +43,7 @@ def thread_export(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def threads_export(request: HtmxHttpRequest) -> HttpResponse:
+def threads_export(request: HtmxHttpRequest) -> HttpResponseBase:
     """Every thread matching the search form's filters, as ?format=jsonl|csv; big ones become a job."""
     search, form = SearchForm(data=request.GET), ExportForm(data=request.GET)
     filters = search.filters()
@@ -71,7 +72,9 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     else:
         filters = SearchForm(data=QueryDict(request.POST.get("query", ""))).filters()
         estimate = exports.filtered_export_estimate(filters)
-        job = exports.export_job_create(user=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate)
+        job = exports.export_job_create(
+            user=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate
+        )
     return redirect("agents_admin:export_job", job_id=job.pk)
 
 
@@ -91,7 +94,7 @@ def export_job(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def export_download(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+def export_download(request: HtmxHttpRequest, job_id: int) -> HttpResponseBase:
     job = _job_for(request, job_id)
     if job.status != ExportJob.Status.COMPLETED or not job.file_path or not Path(job.file_path).exists():
         raise Http404("This export has no file (yet).")

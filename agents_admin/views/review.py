@@ -55,13 +55,15 @@ def thread_flags(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                thread_flag_set(thread=thread, name=form.cleaned_data["name"], on=form.cleaned_data["on"], user=request.user)
+                thread_flag_set(
+                    thread=thread, name=form.cleaned_data["name"], on=form.cleaned_data["on"], user=request.user
+                )
             except ServiceError as error:
                 flag_error = error.message
             else:
                 if not wants_partial(request):
                     return redirect("agents_admin:thread_flags", thread_id=thread.id)
         else:
-            flag_error = "; ".join(e for errors in form.errors.values() for e in errors)
+            flag_error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     context = review_context(thread, flag_error=flag_error)
     return render(request, f"{FRAGMENT}#flags" if wants_partial(request) else PAGE, context)

@@ -19,7 +19,7 @@ PAGE = "agents_admin/search.html"
 def search(request: HtmxHttpRequest) -> HttpResponse:
     """Messages matching the words, or (without words) the threads matching the filters; newest first."""
     form = SearchForm(data=request.GET or None)
-    filters, q, cursor = form.filters(), form.search_text, form.cursor
+    filters, q, cursor = form.filters(), form.search_text, form.cursor_value
     context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": STANDARD_FLAGS}
     if q:
         context["results"] = selectors_search.message_search(q=q, filters=filters, cursor=cursor)

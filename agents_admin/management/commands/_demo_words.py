@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-COMMON = (
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+COMMON = _words(
     "the to and a of I you is it for my in that this on with can be have your we are not was do please "
     "thanks thank hello hi help need want would could will just if so but what when how why there here "
     "again still now today yesterday tomorrow already also very really sure ok yes no sorry great"
-).split()
+)
 
-SUPPORT = (
+SUPPORT = _words(
     "account password reset login email address order delivery parcel package refund return invoice payment "
     "card charge charged subscription plan upgrade downgrade cancel cancellation billing receipt price discount "
     "coupon shipping tracking number courier warehouse stock item product size colour replacement damaged broken "
@@ -21,12 +26,12 @@ SUPPORT = (
     "warranty guarantee repair technician visit engineer manual instructions guide steps step first then "
     "finally weather forecast rain sunny temperature tool function call result summary escalate manager "
     "complaint feedback review rating experience quality service team response answer question thanks"
-).split()
+)
 
-RARE = (
+RARE = _words(
     "zeppelin quasar obsidian marmalade kaleidoscope labyrinth narwhal saxophone tundra xylophone "
     "aubergine bergamot cinnabar dirigible ephemeral filigree gossamer hinterland isthmus juniper"
-).split()
+)
 
 OPENERS = (
     "Hello, ",

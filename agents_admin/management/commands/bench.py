@@ -97,7 +97,10 @@ class Command(BaseCommand):
             ("search 'password reset' (AND)", "/search/?q=password+reset"),
             ('search phrase "delivery address"', "/search/?q=%22delivery+address%22"),
             ("search rare word 'zeppelin'", "/search/?q=zeppelin"),
-            ("search 'refund' + project + failed run", f"/search/?q=refund&project=support&run_status={HAS_FAILED_RUN}"),
+            (
+                "search 'refund' + project + failed run",
+                f"/search/?q=refund&project=support&run_status={HAS_FAILED_RUN}",
+            ),
             ("jump to a message id", f"/jump/?id={message}"),
             ("agent list /agents/", "/agents/"),
             ("home /", "/"),

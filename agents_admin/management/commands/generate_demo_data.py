@@ -23,6 +23,7 @@ from agents_admin.management.commands import _demo_words as words
 from agents_admin.models import Agent, Message, Project, Run, RunStatus, Thread, ThreadFlag
 
 BATCH = 5_000
+DEMO_ERROR = {"code": "server_error", "message": "demo failure"}
 ALPHABET = string.ascii_letters + string.digits
 
 
@@ -119,7 +120,9 @@ class Command(BaseCommand):
 
     def _projects(self) -> list[Project]:
         default = Project.objects.get_or_create(name=Project.DEFAULT_NAME)[0]
-        extra = [Project.objects.get_or_create(name=n, defaults={"display_name": n.title()})[0] for n in ("support", "sales")]
+        extra = [
+            Project.objects.get_or_create(name=n, defaults={"display_name": n.title()})[0] for n in ("support", "sales")
+        ]
         return [default, default, *extra]
 
     def _message_counts(self, gen: Generator, threads: int, small_messages: int, big: int, big_size: int) -> list[int]:
@@ -141,9 +144,7 @@ class Command(BaseCommand):
                 i += 1
         return [big_size] * big + counts
 
-    def _write(
-        self, gen: Generator, counts: list[int], agents: list[Agent], projects: list[Project], days: int
-    ) -> int:
+    def _write(self, gen: Generator, counts: list[int], agents: list[Agent], projects: list[Project], days: int) -> int:
         now = timezone.now()
         rng = gen.rng
         written = 0
@@ -162,7 +163,10 @@ class Command(BaseCommand):
                 thread = Thread(
                     id=gen.new_id("thread"),
                     project=rng.choice(projects),
-                    metadata={"customer": f"cust-{rng.randint(1, 5000)}", "channel": rng.choice(("web", "email", "app"))},
+                    metadata={
+                        "customer": f"cust-{rng.randint(1, 5000)}",
+                        "channel": rng.choice(("web", "email", "app")),
+                    },
                     created_at=created,
                     last_activity_at=last,
                     message_count=count,
@@ -178,7 +182,7 @@ class Command(BaseCommand):
                             status=status, model="offline", created_at=last, expires_at=last + timedelta(minutes=10),
                             completed_at=last if status == RunStatus.COMPLETED else None,
                             failed_at=last if status == RunStatus.FAILED else None,
-                            last_error={"code": "server_error", "message": "demo failure"} if status == RunStatus.FAILED else None,
+                            last_error=DEMO_ERROR if status == RunStatus.FAILED else None,
                         )
                     )  # fmt: skip
                 roll = rng.random()
