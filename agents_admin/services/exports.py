@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_JOB_TASK = "agents_admin.tasks.export_job_run"
 # Above this many messages an export is a background job rather than a streamed response.
-EXPORT_INLINE_LIMIT = getattr(settings, "EXPORT_INLINE_LIMIT", 5_000)
+EXPORT_INLINE_LIMIT: int = settings.EXPORT_INLINE_LIMIT
 MESSAGE_BATCH = 2_000
 THREAD_BATCH = 500
 FIELDS = (
