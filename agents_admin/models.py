@@ -235,6 +235,8 @@ class Run(models.Model):
             models.Index(fields=["status", "expires_at"], name="run_status_expires"),
             models.Index(fields=["-created_at", "-id"], name="run_created"),
             models.Index(fields=["agent", "-created_at"], name="run_agent_created"),
+            # "Threads with a failed run": an EXISTS probe per thread on (thread, status).
+            models.Index(fields=["thread", "status"], name="run_thread_status"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ so later pages never show a duplicate or skip one). Nothing here counts matches.
 from __future__ import annotations
 
 import base64
+import json
 import binascii
 import re
 from collections.abc import Iterable
@@ -131,7 +132,14 @@ def threads_filtered_qs(filters: ThreadFilters, *, dates_on_threads: bool = True
         qs = qs.filter(Exists(Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.FAILED)))
     elif filters.run_status:
         qs = qs.filter(last_run_status=filters.run_status)
-    if filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
+    if filters.metadata_key and METADATA_KEY.match(filters.metadata_key) and connection.vendor == "postgresql":
+        # jsonb containment, which the GIN index thread_metadata_gin serves.
+        qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
+    elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
+        # SQLite cannot index arbitrary keys: a substring test on the stored JSON text (as Django writes it)
+        # rules out most rows cheaply, then the exact JSON comparison below decides.
+        needle = json.dumps({filters.metadata_key: filters.metadata_value})[1:-1]
+        qs = qs.filter(RawSQL('instr("agents_admin_thread"."metadata", %s) > 0', [needle], output_field=BooleanField()))
         qs = qs.alias(meta_value=KeyTransform(filters.metadata_key, "metadata")).filter(
             meta_value=filters.metadata_value
         )

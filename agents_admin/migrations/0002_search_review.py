@@ -31,8 +31,10 @@ SQLITE_BACKWARD = [
 ]
 POSTGRES_FORWARD = [
     "CREATE INDEX IF NOT EXISTS message_text_fts ON agents_admin_message USING gin (to_tsvector('english', text))",
+    # Thread metadata key=value filters as jsonb containment (metadata @> '{"k": "v"}').
+    "CREATE INDEX IF NOT EXISTS thread_metadata_gin ON agents_admin_thread USING gin (metadata jsonb_path_ops)",
 ]
-POSTGRES_BACKWARD = ["DROP INDEX IF EXISTS message_text_fts"]
+POSTGRES_BACKWARD = ["DROP INDEX IF EXISTS message_text_fts", "DROP INDEX IF EXISTS thread_metadata_gin"]
 
 
 def _run(statements_by_vendor):
@@ -98,6 +100,10 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-id'],
                 'indexes': [models.Index(fields=['thread', '-created_at'], name='threadnote_thread_created')],
             },
+        ),
+        migrations.AddIndex(
+            model_name='run',
+            index=models.Index(fields=['thread', 'status'], name='run_thread_status'),
         ),
         migrations.RunPython(
             _run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRES_FORWARD}),

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents_admin.management.commands import _demo_words as words
@@ -103,6 +103,9 @@ class Command(BaseCommand):
             ThreadFlag._meta.get_field("created_at"),  # type: ignore[arg-type]
         ):
             written = self._write(gen, counts, agents, projects, options["days"])
+        # Fresh statistics after a bulk load, so the planner knows e.g. that a run status is not selective.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"Generated {threads} threads ({big} of {big_size} messages) and {written} messages "
