@@ -13,8 +13,8 @@ so later pages never show a duplicate or skip one). Nothing here counts matches.
 from __future__ import annotations
 
 import base64
-import json
 import binascii
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
