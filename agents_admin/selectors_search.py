@@ -137,9 +137,17 @@ def threads_filtered_qs(filters: ThreadFilters, *, dates_on_threads: bool = True
         qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
     elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
         # SQLite cannot index arbitrary keys: a substring test on the stored JSON text (as Django writes it)
-        # rules out most rows cheaply, then the exact JSON comparison below decides.
+        # rules out most rows cheaply, then the exact JSON comparison below decides. likelihood() tells the planner
+        # the test is selective, so it scans the table once and sorts the few matches instead of walking the
+        # activity index with a random row read per thread (50 ms instead of 250+ ms on 100k threads).
         needle = json.dumps({filters.metadata_key: filters.metadata_value})[1:-1]
-        qs = qs.filter(RawSQL('instr("agents_admin_thread"."metadata", %s) > 0', [needle], output_field=BooleanField()))
+        qs = qs.filter(
+            RawSQL(
+                'likelihood(instr("agents_admin_thread"."metadata", %s) > 0, 0.001)',
+                [needle],
+                output_field=BooleanField(),
+            )
+        )
         qs = qs.alias(meta_value=KeyTransform(filters.metadata_key, "metadata")).filter(
             meta_value=filters.metadata_value
         )
