@@ -1,7 +1,7 @@
 """Reads for support review: thread filters, full-text search over messages, and their keyset pages.
 
-One interface over two backends. PostgreSQL: ``to_tsvector('english', text) @@ websearch_to_tsquery(…)`` on a
-GIN expression index (stemming, "phrases", -exclusions, OR). SQLite: an FTS5 table with the porter tokenizer
+One interface over two backends. PostgreSQL: ``search_vector @@ websearch_to_tsquery('english', …)`` where
+search_vector is a stored ``to_tsvector('english', text)`` with a GIN index (stemming, "phrases", -exclusions, OR). SQLite: an FTS5 table with the porter tokenizer
 (stemming, "phrases", -exclusions, OR, prefix*), queried with MATCH and snippet().
 
 Search results are ordered newest first (SQLite: by the message's rowid, i.e. insertion order; PostgreSQL: by
@@ -301,7 +301,11 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     return [(row[0], row[1]) for row in rows[:limit]], next_cursor
 
 
-_PG_MATCH = "to_tsvector('english', agents_admin_message.text) @@ websearch_to_tsquery('english', %s)"
+# search_vector is a stored generated column, to_tsvector('english', text), made by migration 0002 on PostgreSQL.
+_PG_MATCH = "agents_admin_message.search_vector @@ websearch_to_tsquery('english', %s)"
+# Up to this many threads match the filters: search their messages by id (the planner ANDs the full-text and the
+# thread_id index bitmaps). More: walk all messages newest first, where the filters pass often enough.
+THREAD_FIRST_LIMIT = 5_000
 _PG_HEADLINE = (
     "ts_headline('english', agents_admin_message.text, websearch_to_tsquery('english', %s), "
     "'StartSel=" + MARK_START + ", StopSel=" + MARK_END + ", MaxWords=35, MinWords=15')"
@@ -317,7 +321,14 @@ def _search_postgres(q: str, filters: ThreadFilters, cursor: str, limit: int) ->
     if filters.date_to:
         qs = qs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if _thread_subquery(filters) is not None:
-        qs = qs.filter(thread__in=threads_filtered_qs(filters, dates_on_threads=False).values("id"))
+        threads = threads_filtered_qs(filters, dates_on_threads=False)
+        thread_ids = list(threads.values_list("id", flat=True)[: THREAD_FIRST_LIMIT + 1])
+        if not thread_ids:
+            return [], ""
+        if len(thread_ids) <= THREAD_FIRST_LIMIT:
+            qs = qs.filter(thread_id__in=thread_ids)
+        else:
+            qs = qs.filter(thread__in=threads.values("id"))
     values = _decode(cursor, 2) if cursor else None
     if values is not None:
         try:

@@ -275,3 +275,19 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
         window = messages_around(thread, seq=20, before=3, after=4)
     assert [m.seq for m in window] == [17, 18, 19, 20, 21, 22, 23, 24]
     assert [m.seq for m in messages_around(thread, seq=2, before=5, after=1)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("thread_first_limit", [0, 5_000])
+def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int
+) -> None:
+    import agents_admin.selectors_search as selectors
+
+    monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
+    tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
+    for thread in tagged:
+        thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)
+    make_thread(messages=["screen flickers too"])
+    hits = message_search(q="flicker", filters=ThreadFilters(flag="needs-follow-up")).hits
+    assert sorted(hit.message.thread_id for hit in hits) == sorted([t.id for t in tagged] * 2)
+    assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
