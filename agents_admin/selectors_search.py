@@ -1,7 +1,8 @@
 """Reads for support review: thread filters, full-text search over messages, and their keyset pages.
 
-One interface over two backends. PostgreSQL: ``search_vector @@ websearch_to_tsquery('english', …)`` where
-search_vector is a stored ``to_tsvector('english', text)`` with a GIN index (stemming, "phrases", -exclusions, OR). SQLite: an FTS5 table with the porter tokenizer
+One interface over two backends. PostgreSQL: ``search_vector @@ websearch_to_tsquery('english', …)``, where
+search_vector is a stored ``to_tsvector('english', text)`` with a GIN index (stemming, "phrases", -exclusions,
+OR). SQLite: an FTS5 table with the porter tokenizer
 (stemming, "phrases", -exclusions, OR, prefix*), queried with MATCH and snippet().
 
 Search results are ordered newest first (SQLite: by the message's rowid, i.e. insertion order; PostgreSQL: by
