@@ -88,7 +88,8 @@ class SearchPage:
 
 
 def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -> str:
-    """The thread page; ``around`` asks it to open at that message sequence number (the console honours it)."""
+    """The thread page; ``around`` asks it to open at that message sequence number, ``anchor`` scrolls to an
+    element (the console's message elements have the message id as their id)."""
     try:
         url = reverse("agents_admin:thread_detail", args=[thread_id])
     except NoReverseMatch:  # the console's thread page is on another branch
@@ -370,7 +371,7 @@ def message_search(
         SearchHit(
             message=messages[message_id],
             snippet=highlight(snippet),
-            url=thread_url(messages[message_id].thread_id, around=messages[message_id].seq, anchor=f"msg-{message_id}"),
+            url=thread_url(messages[message_id].thread_id, around=messages[message_id].seq, anchor=message_id),
         )
         for message_id, snippet in matches
         if message_id in messages
@@ -390,6 +391,14 @@ def agent_url(agent_id: str) -> str:
         return f"/agents/{agent_id}/"
 
 
+def run_url(thread_id: str, run_id: str) -> str:
+    """The thread page showing that run's panel (the console's run_panel URL renders the whole page)."""
+    try:
+        return reverse("agents_admin:run_panel", args=[thread_id, run_id]) + "#run-panel"
+    except NoReverseMatch:
+        return thread_url(thread_id, anchor=f"run-{run_id}")
+
+
 def object_url(object_id: str) -> str | None:
     """The console page of the object an id names, or None when there is no such object. One query."""
     kind = ids.kind_of(object_id)
@@ -400,11 +409,11 @@ def object_url(object_id: str) -> str | None:
     if kind == "message":
         found = Message.objects.filter(pk=object_id).values_list("thread_id", "seq").first()
         if found:
-            return thread_url(found[0], around=found[1], anchor=f"msg-{object_id}")
+            return thread_url(found[0], around=found[1], anchor=object_id)
     if kind == "run":
         thread_id = Run.objects.filter(pk=object_id).values_list("thread_id", flat=True).first()
         if thread_id:
-            return thread_url(thread_id, anchor=f"run-{object_id}")
+            return run_url(thread_id, object_id)
     return None
 
 

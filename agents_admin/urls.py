@@ -28,4 +28,5 @@ urlpatterns += [
     path("agents/<str:agent_id>/", placeholders.placeholder, name="agent_edit"),
     path("threads/", placeholders.placeholder, name="thread_list"),
     path("threads/<str:thread_id>/", placeholders.placeholder, name="thread_detail"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/", placeholders.placeholder, name="run_panel"),
 ]

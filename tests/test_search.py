@@ -126,7 +126,7 @@ def test_marker_characters_inside_a_message_cannot_make_unbalanced_tags() -> Non
 def test_a_hit_links_to_its_thread_at_that_message() -> None:
     thread = make_thread(messages=["first", "second with the keyword"])
     [hit] = message_search(q="keyword").hits
-    assert hit.url == f"/threads/{thread.id}/?around=2#msg-{hit.message.id}"
+    assert hit.url == f"/threads/{thread.id}/?around=2#{hit.message.id}"
 
 
 def test_pages_of_results_neither_repeat_nor_skip_while_new_messages_arrive() -> None:
@@ -221,9 +221,9 @@ def test_the_jump_box_goes_to_the_page_of_each_kind_of_id(admin_client: Client) 
     assert admin_client.get(jump, {"id": agent.id})["Location"] == f"/agents/{agent.id}/"
     assert admin_client.get(jump, {"id": run.thread_id})["Location"] == f"/threads/{run.thread_id}/"
     assert admin_client.get(jump, {"id": f" {message.id} "})["Location"] == (
-        f"/threads/{run.thread_id}/?around=1#msg-{message.id}"
+        f"/threads/{run.thread_id}/?around=1#{message.id}"
     )
-    assert admin_client.get(jump, {"id": run.id})["Location"] == f"/threads/{run.thread_id}/#run-{run.id}"
+    assert admin_client.get(jump, {"id": run.id})["Location"] == f"/threads/{run.thread_id}/runs/{run.id}/#run-panel"
 
 
 @pytest.mark.parametrize("object_id", ["thread_doesnotexist", "msg_nope", "run_nope", "asst_nope", "hello", ""])
