@@ -30,6 +30,7 @@ def test_it_generates_threads_with_consistent_counts_sequences_and_activity() ->
         if thread.last_run_status:
             run = Run.objects.get(thread=thread)
             assert run.status == thread.last_run_status and run.agent_id == thread.last_agent_id
+            assert run.messages.filter(role="assistant").count() == (1 if thread.message_count >= 2 else 0)
     assert set(Run.objects.values_list("status", flat=True)) <= {RunStatus.COMPLETED, RunStatus.FAILED}
 
 

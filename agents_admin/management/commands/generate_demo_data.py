@@ -157,7 +157,7 @@ class Command(BaseCommand):
             threads: list[Thread] = []
             runs: list[Run] = []
             flags: list[ThreadFlag] = []
-            plans: list[tuple[Thread, int, datetime, float]] = []
+            plans: list[tuple[Thread, int, datetime, float, Run | None]] = []
             for count in chunk:
                 created = now - timedelta(seconds=rng.uniform(0, days * 86400))
                 # Big threads tick every second; others every 5 s to 20 min, so they end before now.
@@ -174,31 +174,31 @@ class Command(BaseCommand):
                     last_activity_at=last,
                     message_count=count,
                 )
+                run = None
                 if rng.random() < 0.3:
                     agent = rng.choice(agents)
                     status = RunStatus.FAILED if rng.random() < 0.1 else RunStatus.COMPLETED
                     thread.last_agent = agent
                     thread.last_run_status = status
-                    runs.append(
-                        Run(
-                            id=gen.new_id("run"), thread=thread, agent=agent, agent_ref=agent.id, agent_version=1,
-                            status=status, model="offline", created_at=last, expires_at=last + timedelta(minutes=10),
-                            completed_at=last if status == RunStatus.COMPLETED else None,
-                            failed_at=last if status == RunStatus.FAILED else None,
-                            last_error=DEMO_ERROR if status == RunStatus.FAILED else None,
-                        )
+                    run = Run(
+                        id=gen.new_id("run"), thread=thread, agent=agent, agent_ref=agent.id, agent_version=1,
+                        status=status, model="offline", created_at=last, expires_at=last + timedelta(minutes=10),
+                        completed_at=last if status == RunStatus.COMPLETED else None,
+                        failed_at=last if status == RunStatus.FAILED else None,
+                        last_error=DEMO_ERROR if status == RunStatus.FAILED else None,
                     )  # fmt: skip
+                    runs.append(run)
                 roll = rng.random()
                 if roll < 0.02:
                     name = ThreadFlag.STANDARD[int(roll * 150) % 3]
                     flags.append(ThreadFlag(thread=thread, name=name, created_at=last))
                 threads.append(thread)
-                plans.append((thread, count, created, step))
+                plans.append((thread, count, created, step, run))
             with transaction.atomic():
                 Thread.objects.bulk_create(threads, batch_size=BATCH)
                 Run.objects.bulk_create(runs, batch_size=BATCH)
                 ThreadFlag.objects.bulk_create(flags, batch_size=BATCH)
-            for thread, count, created, step in plans:
+            for thread, count, created, step, run in plans:
                 for seq in range(1, count + 1):
                     role = "user" if seq % 2 else "assistant"
                     text = gen.text(role)
@@ -207,6 +207,8 @@ class Command(BaseCommand):
                             id=gen.new_id("msg"), thread=thread, seq=seq, role=role, text=text,
                             content=[{"type": "text", "text": {"value": text, "annotations": []}}],
                             agent=thread.last_agent if role == "assistant" else None,
+                            # The thread's one run wrote its last reply, as the run engine would have.
+                            run=run if role == "assistant" and seq >= count - 1 else None,
                             created_at=min(created + timedelta(seconds=step * (seq - 1)), now),
                         )
                     )  # fmt: skip
