@@ -49,3 +49,18 @@ def test_it_refuses_impossible_sizes() -> None:
     with pytest.raises(CommandError):
         call_command("generate_demo_data", threads=2, messages=100, big_threads=1, big_size=1000, stdout=None)
     assert not Thread.objects.exists()
+
+
+def test_the_benchmark_generates_missing_data_and_writes_its_figures(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    call_command(
+        "bench", threads=20, messages=300, big_threads=1, big_size=100, repeat=2, warmup=0, output=str(tmp_path)
+    )
+    [report] = list(Path(str(tmp_path)).glob("bench-*.json"))
+    data = json.loads(report.read_text())
+    assert data["meta"]["threads"] == 20 and data["meta"]["messages"] == 300
+    names = {r["name"] for r in data["results"]}
+    assert {"search 'refund'", "admin changelist (threads)", "jump to a message id"} <= names
+    assert all(r["n"] == 2 and r["p95_ms"] >= r["p50_ms"] > 0 for r in data["results"])

@@ -44,6 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=100_000)
         parser.add_argument("--messages", type=int, default=1_000_000)
         parser.add_argument("--big-threads", type=int, default=None)
+        parser.add_argument("--big-size", type=int, default=settings.MAX_MESSAGES_PER_THREAD)
         parser.add_argument("--repeat", type=int, default=20)
         parser.add_argument("--warmup", type=int, default=3)
         parser.add_argument("--output", default=str(settings.BASE_DIR / "bench-results"))
@@ -57,6 +58,7 @@ class Command(BaseCommand):
                 "generate_demo_data",
                 threads=options["threads"] - have,
                 messages=options["messages"],
+                big_size=options["big_size"],
                 stdout=self.stdout,
                 **extra,
             )
@@ -153,6 +155,7 @@ class Command(BaseCommand):
         admin = next((r for r in results if r["target"] == ADMIN_CHANGELIST), None)
         for r in results:
             r["admin_p95_ratio"] = round(admin["p95_ms"] / r["p95_ms"], 1) if admin and r["p95_ms"] else None
+            r["admin_p50_ratio"] = round(admin["p50_ms"] / r["p50_ms"], 1) if admin and r["p50_ms"] else None
         vendor = connection.vendor
         meta = {
             "vendor": vendor,
@@ -167,10 +170,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\n{vendor}: {meta['threads']:,} threads, {meta['messages']:,} messages, {self.repeat} requests each\n"
         )
-        self.stdout.write(f"{'case':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'admin/p95':>9}")
+        # How many times faster than the admin changelist, at the median and at p95.
+        self.stdout.write(f"{'case':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'x admin p50':>11}  {'x admin p95':>11}")
         for r in results:
-            ratio = f"{r['admin_p95_ratio']}x" if r["admin_p95_ratio"] else "-"
-            self.stdout.write(f"{r['name']:<{width}}  {r['p50_ms']:>9.1f}  {r['p95_ms']:>9.1f}  {ratio:>9}")
+            p50 = f"{r['admin_p50_ratio']}x" if r["admin_p50_ratio"] else "-"
+            p95 = f"{r['admin_p95_ratio']}x" if r["admin_p95_ratio"] else "-"
+            self.stdout.write(f"{r['name']:<{width}}  {r['p50_ms']:>8.1f}  {r['p95_ms']:>8.1f}  {p50:>11}  {p95:>11}")
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"bench-{vendor}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
