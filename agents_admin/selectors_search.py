@@ -108,8 +108,15 @@ def _on_hold_q() -> Q:
     model = hold_model()
     if model is None:
         return Q(pk__in=[])
-    # A hold row with a thread FK; if holds can be released, the retention branch adds that condition here.
-    return Q(Exists(model.objects.filter(thread=OuterRef("pk"))))
+    # In force: not released and not expired, as the retention branch's selectors_retention.holds_active says
+    # (at merge this may call that instead).
+    holds = model.objects.filter(thread=OuterRef("pk"))
+    fields = {f.name for f in model._meta.get_fields()}
+    if "released_at" in fields:
+        holds = holds.filter(released_at__isnull=True)
+    if "expires_at" in fields:
+        holds = holds.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    return Q(Exists(holds))
 
 
 # --- threads ---------------------------------------------------------------------------------------------
