@@ -126,3 +126,18 @@ def test_threads_can_be_filtered_by_flag_and_by_having_notes() -> None:
     assert [t.id for t in threads_filtered(ThreadFilters(flag="reviewed")).threads] == [flagged.id]
     assert [t.id for t in threads_filtered(ThreadFilters(has_notes=True)).threads] == [noted.id]
     assert {t.id for t in threads_filtered(ThreadFilters()).threads} == {flagged.id, noted.id, plain.id}
+
+
+def test_the_review_panel_costs_the_same_few_queries_however_many_notes_and_flags(
+    admin_client: Client, django_assert_max_num_queries: object
+) -> None:
+    thread = make_thread()
+    for i in range(60):
+        thread_note_add(thread=thread, author=None, body=f"note {i}")
+    for name in ("reviewed", "escalated", "vip", "billing"):
+        thread_flag_set(thread=thread, name=name, on=True, user=None)
+    url = reverse("agents_admin:thread_notes", args=[thread.id])
+    with django_assert_max_num_queries(6):  # type: ignore[operator]
+        body = admin_client.get(url).content.decode()
+    assert body.count('class="note"') == 50 and "Older notes are not shown." in body
+    assert '<span class="tag">vip</span>' in body and 'aria-pressed="true">escalated' in body
