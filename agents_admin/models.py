@@ -255,6 +255,8 @@ class Run(models.Model):
             models.Index(fields=["status", "expires_at"], name="run_status_expires"),
             models.Index(fields=["-created_at", "-id"], name="run_created"),
             models.Index(fields=["agent", "-created_at"], name="run_agent_created"),
+            # "Threads with a failed run": an EXISTS probe per thread on (thread, status).
+            models.Index(fields=["thread", "status"], name="run_thread_status"),
             # The "Needs action" inbox: runs waiting on tool outputs, newest first, without scanning the rest.
             models.Index(
                 fields=["-created_at", "-id"],
@@ -608,3 +610,96 @@ class PurgeReport(models.Model):
         if not self.total_candidates:
             return 0
         return min(100, int(self.processed * 100 / self.total_candidates))
+
+
+# --- Support review: notes, flags and exports (issue 7) ----------------------------------------------------
+
+
+class ThreadNote(models.Model):
+    """An internal note a reviewer leaves on a thread; never shown to the agent or over the API."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["thread", "-created_at"], name="threadnote_thread_created")]
+
+    def __str__(self) -> str:
+        return f"note on {self.thread_id}"
+
+
+class ThreadFlag(models.Model):
+    """A flag or free tag on a thread ("needs-follow-up", "escalated", "reviewed", …); one row per (thread, name)."""
+
+    NEEDS_FOLLOW_UP = "needs-follow-up"
+    ESCALATED = "escalated"
+    REVIEWED = "reviewed"
+    STANDARD = (NEEDS_FOLLOW_UP, ESCALATED, REVIEWED)
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="flags")
+    name = models.SlugField(max_length=40)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["thread", "name"], name="threadflag_unique")]
+        # Filtering threads by flag is an EXISTS probe on (name, thread).
+        indexes = [models.Index(fields=["name", "thread"], name="threadflag_name_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.thread_id}"
+
+
+class ExportJob(models.Model):
+    """A large export written to a file by a worker; the console polls this row for progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    class Format(models.TextChoices):
+        JSONL = "jsonl", "JSON Lines"
+        CSV = "csv", "CSV"
+        MARKDOWN = "md", "Markdown"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What to export: {"thread_id": …} for one thread, or the thread filters (as the search form's query).
+    params = models.JSONField(default=dict)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    messages_total = models.PositiveIntegerField(default=0)  # an estimate, from Thread.message_count
+    messages_done = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.messages_total:
+            return 0
+        return min(99, self.messages_done * 100 // self.messages_total)

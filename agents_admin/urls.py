@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents_admin.views import agents, connections, home, needs_action, retention, threads
+from agents_admin.views import agents, connections, exports, home, needs_action, retention, review, search, threads
 
 app_name = "agents_admin"
 
@@ -57,4 +57,17 @@ urlpatterns: list = [
         retention.thread_hold_release,
         name="thread_hold_release",
     ),
+]
+
+# Support review: search, jump, notes, flags, exports (issue 7).
+urlpatterns += [
+    path("search/", search.search, name="search"),
+    path("jump/", search.jump, name="jump"),
+    path("threads/<str:thread_id>/notes/", review.thread_notes, name="thread_notes"),
+    path("threads/<str:thread_id>/flags/", review.thread_flags, name="thread_flags"),
+    path("threads/<str:thread_id>/export/", exports.thread_export, name="thread_export"),
+    path("exports/threads/", exports.threads_export, name="threads_export"),
+    path("exports/", exports.export_start, name="export_start"),
+    path("exports/<int:job_id>/", exports.export_job, name="export_job"),
+    path("exports/<int:job_id>/download/", exports.export_download, name="export_download"),
 ]

@@ -20,6 +20,7 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h).
+- ``EXPORT_INLINE_LIMIT`` (int, default 5000): exports of more messages run as a background job.
 """
 
 from __future__ import annotations
@@ -259,3 +260,5 @@ LOGGING = {
 }
 # An in-progress run whose worker has not written a heartbeat for this long is taken back and re-dispatched.
 RUN_HEARTBEAT_STALE_SECONDS = env_int("RUN_HEARTBEAT_STALE_SECONDS", 120)
+# Exports of more messages than this are written by a worker instead of streamed into the response.
+EXPORT_INLINE_LIMIT = env_int("EXPORT_INLINE_LIMIT", 5_000)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import Run
+from agents_admin.models import ExportJob, Run
 from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention
 from agents_admin.services.connections import connection_create
@@ -56,6 +56,7 @@ def objects(db: None) -> dict[str, str]:
     report = retention.purge_start(policy=policy, trigger="manual", dry_run=True, enqueue=False)
     other = make_thread()
     hold = retention.hold_place(thread=other, reason="legal", user=None)
+    job = ExportJob.objects.create(format="jsonl", params={})
     return {
         "agent_id": run.agent_ref,
         "thread_id": run.thread_id,
@@ -65,6 +66,7 @@ def objects(db: None) -> dict[str, str]:
         "policy_id": str(policy.pk),
         "report_id": str(report.pk),
         "hold_id": str(hold.pk),
+        "job_id": str(job.pk),
     }
 
 
@@ -93,6 +95,8 @@ def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
 def test_the_permission_matrix(role: str | None, objects: dict[str, str]) -> None:
     client = client_for(role)
     user = User.objects.filter(username=f"user-{(role or '').lower()}").first()
+    if user is not None:  # an export job is only visible to its creator
+        objects = {**objects, "job_id": str(ExportJob.objects.create(format="jsonl", params={}, created_by=user).pk)}
     failures = []
     for route, entry in console_patterns():
         needed = getattr(entry.callback, "required_capabilities", ())
