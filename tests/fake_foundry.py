@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,12 +60,12 @@ class FakeFoundry:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
-        self.clock = 1_763_900_000
+        self.clock = int(time.time()) - 3600  # an hour ago, advancing one second per object
         # Optional hook that may rewrite a list envelope before it is sent (tests of paging edge cases).
         self.envelope_hook: Any = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -307,6 +308,11 @@ class FakeFoundry:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms each.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None

@@ -58,6 +58,8 @@ class FoundryError(Exception):
     """Any failure talking to the remote. ``status`` is None when no HTTP response was received."""
 
     transient = False
+    # Seconds the server asked us to wait (Retry-After), on throttling and 5xx answers.
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -212,7 +214,9 @@ def credential_for(
             raise FoundryAuthError("A client secret credential needs a tenant id, a client id and a secret.")
         return identity.ClientSecretCredential(tenant_id, client_id, secret)
     if kind == "managed_identity":
-        return identity.ManagedIdentityCredential(**({"client_id": client_id} if client_id else {}))
+        if client_id:  # a user-assigned identity; without it, the system-assigned one
+            return identity.ManagedIdentityCredential(client_id=client_id)
+        return identity.ManagedIdentityCredential()
     if kind == "workload_identity":
         # Without arguments it reads AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE.
         kwargs = {
@@ -392,14 +396,14 @@ class FoundryClient:
             try:
                 return self._attempt(method, path, params=params, body=body, idempotent=idempotent)
             except _Ambiguous as ambiguous:
-                error = ambiguous.error
+                pending = ambiguous.error
                 if recover is not None:
                     found = recover()
                     if found is not None:
                         logger.info("%s %s: recovered the object created before the failure", method, path)
                         return found
                 elif not resend_after_ambiguous:
-                    raise error from None
+                    raise pending from None
             except FoundryAuthError as error:
                 # One fresh token is worth a try (a revoked or rotated one); a second 401 is final.
                 if error.status == 401 and not reauthenticated:
@@ -411,14 +415,14 @@ class FoundryClient:
             except FoundryError as error:
                 if not error.transient or attempt >= self.config.max_attempts:
                     raise
-                retry_after = getattr(error, "retry_after", None)
-                if retry_after is not None and retry_after > self.config.max_retry_after:
+                if error.retry_after is not None and error.retry_after > self.config.max_retry_after:
                     raise
-                self._wait(attempt, retry_after, error)
+                self._wait(attempt, error.retry_after, error)
                 continue
+            # Only an ambiguous write that was not found by ``recover`` (or may be resent) gets here.
             if attempt >= self.config.max_attempts:
-                raise error
-            self._wait(attempt, getattr(error, "retry_after", None), error)
+                raise pending
+            self._wait(attempt, pending.retry_after, pending)
 
     def _wait(self, attempt: int, retry_after: float | None, error: FoundryError) -> None:
         delay = backoff_seconds(
@@ -436,10 +440,10 @@ class FoundryClient:
             raise FoundryUnavailable(f"{type(exc).__name__}: could not connect", method=method, path=path) from exc
         except httpx.TransportError as exc:
             # Read timeouts, a connection cut mid-response: the server may have acted on the request.
-            error = FoundryUnavailable(f"{type(exc).__name__}: no complete response", method=method, path=path)
+            lost = FoundryUnavailable(f"{type(exc).__name__}: no complete response", method=method, path=path)
             if idempotent:
-                raise error from exc
-            raise _Ambiguous(error) from exc
+                raise lost from exc
+            raise _Ambiguous(lost) from exc
         if response.status_code == 200:
             try:
                 data = response.json()
@@ -450,7 +454,7 @@ class FoundryClient:
             return data
         error = _error_from(response, method, path)
         if response.status_code in RETRYABLE_STATUSES:
-            error.retry_after = retry_after_seconds(response)  # type: ignore[attr-defined]
+            error.retry_after = retry_after_seconds(response)
             # A 429 (and 408) means the request was turned away before being processed; a 5xx may have been
             # processed (ref §7.2: the service may fail after creating a run or a message).
             if not idempotent and response.status_code >= 500:

@@ -210,7 +210,11 @@ def runs_expire(*, now: datetime | None = None) -> int:
     """Expire every unfinished run past its expires_at; returns how many. Safe to run anywhere, any time."""
     now = now or timezone.now()
     expired = 0
-    due = Run.objects.filter(status__in=ACTIVE_RUN_STATUSES, expires_at__lte=now).values_list("id", "thread_id")
+    due = Run.objects.filter(
+        status__in=ACTIVE_RUN_STATUSES,
+        expires_at__lte=now,
+        remote_project__isnull=True,  # a remote run's lifecycle is the remote's (services/remote.py)
+    ).values_list("id", "thread_id")
     for run_id, thread_id in list(due[:1000]):
         with transaction.atomic():
             if _transition(run_id, list(ACTIVE_RUN_STATUSES), RunStatus.EXPIRED, required_action=None):
@@ -231,7 +235,9 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_STALE_SECONDS)
     redispatched = 0
-    lost_queued = Run.objects.filter(status=RunStatus.QUEUED, enqueued_at__lt=stale, expires_at__gt=now)
+    lost_queued = Run.objects.filter(
+        status=RunStatus.QUEUED, enqueued_at__lt=stale, expires_at__gt=now, remote_project__isnull=True
+    )
     for run_id in list(lost_queued.values_list("id", flat=True)[:500]):
         with transaction.atomic():
             if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, enqueued_at__lt=stale).update(enqueued_at=now):
@@ -241,6 +247,7 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True),
         status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING],
         started_at__lt=stale,
+        remote_project__isnull=True,
     )
     for run in list(dead.only("id", "status", "attempts", "thread_id")[:500]):
         with transaction.atomic():
@@ -265,7 +272,7 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
 def run_claim(run_id: str) -> bool:
     """queued -> in_progress. True for exactly one caller; a redelivered task gets False and does nothing."""
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, expires_at__gt=now).update(
+    claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, expires_at__gt=now, remote_project=None).update(
         status=RunStatus.IN_PROGRESS,
         started_at=now,
         heartbeat_at=now,
