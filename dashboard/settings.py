@@ -20,7 +20,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h).
 - Remote Foundry projects: ``REMOTE_FULL_SYNC_HOURS`` (24), ``REMOTE_HOT_DAYS`` (7),
   ``REMOTE_POLL_INITIAL_SECONDS`` (0.5), ``REMOTE_POLL_MAX_SECONDS`` (5), ``REMOTE_RUN_FOLLOW_BUDGET_SECONDS``
-  (400), ``REMOTE_CA_BUNDLE`` (empty), ``REMOTE_MAX_ATTEMPTS`` (5), ``REMOTE_BACKOFF_BASE_SECONDS`` (0.5).
+  (400), ``REMOTE_CA_BUNDLE`` (empty), ``REMOTE_MAX_ATTEMPTS`` (5), ``REMOTE_BACKOFF_BASE_SECONDS`` (0.5),
+  ``REMOTE_TIMEOUT_SECONDS`` (30).
 """
 
 from __future__ import annotations
@@ -264,3 +265,5 @@ REMOTE_CA_BUNDLE = env_str("REMOTE_CA_BUNDLE")
 # Retries of one remote call (429/5xx/timeouts): attempts in all, and the first backoff (doubling, jittered).
 REMOTE_MAX_ATTEMPTS = env_int("REMOTE_MAX_ATTEMPTS", 5)
 REMOTE_BACKOFF_BASE_SECONDS = env_float("REMOTE_BACKOFF_BASE_SECONDS", 0.5)
+# Read/write timeout of one remote call (connect: 5 s). A timed-out create is checked before it is resent.
+REMOTE_TIMEOUT_SECONDS = env_float("REMOTE_TIMEOUT_SECONDS", 30.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 
+import httpx
 from django.conf import settings
 
 from agents_admin.models import RemoteProject
@@ -66,5 +67,6 @@ def remote_client(remote: RemoteProject) -> FoundryClient:
         verify=verify,
         max_attempts=settings.REMOTE_MAX_ATTEMPTS,
         backoff_base=settings.REMOTE_BACKOFF_BASE_SECONDS,
+        timeout=httpx.Timeout(settings.REMOTE_TIMEOUT_SECONDS, connect=5.0),
     )
     return FoundryClient(config)
