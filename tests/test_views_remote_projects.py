@@ -157,3 +157,15 @@ def test_a_failed_sync_shows_its_errors(admin_client: Client, remote: RemoteProj
     page = admin_client.get(reverse("agents_admin:remote_sync_detail", args=[remote.pk, record.pk]))
     assert b"failed" in page.content and b"HTTP 401" in page.content
     assert SECRET.encode() not in page.content
+
+
+def test_the_origin_fragment_shows_where_a_mirrored_thread_lives(remote: RemoteProject) -> None:
+    from django.template.loader import render_to_string
+
+    from agents_admin.models import Thread
+
+    thread = Thread.objects.create(project=remote.project, remote_project=remote, remote_id="thread_abc")
+    html = render_to_string("agents_admin/_remote_origin.html", {"obj": thread})
+    assert "azure-east" in html and "thread_abc" in html and "deleted" not in html
+    local = Thread.objects.create(project=remote.project)
+    assert render_to_string("agents_admin/_remote_origin.html", {"obj": local}).strip() == ""
