@@ -201,3 +201,26 @@ def test_a_remote_tool_call_waits_for_outputs_then_completes_on_a_worker(
     wait_for_status(run, "completed", timeout=30)
     assert "(tool said 21C)" in Message.objects.get(thread=thread, role="assistant").text
     assert set(Run.objects.get(pk=run.pk).steps.values_list("type", flat=True)) == {"tool_calls", "message_creation"}
+
+
+def test_the_ordinary_services_act_on_mirrored_objects_remote_first(
+    remote: RemoteProject, fake_foundry: FakeFoundry
+) -> None:
+    """The console and the API call the ordinary services; for a mirrored thread they go to the remote."""
+    from agents_admin.services.runs import run_cancel, run_create
+    from agents_admin.services.threads import message_create, thread_delete
+
+    agent = remote_agent_create(remote=remote, name="Bot", model="gpt-4o")
+    thread = remote_thread_create(remote=remote)
+    message = message_create(thread=thread, role="user", content="/slow")
+    assert message.remote_id in fake_foundry.store.objects["messages"]
+    run = run_create(thread=thread, agent=agent, instructions="Be brief.")
+    assert fake_foundry.store.objects["runs"][run.remote_id]["instructions"] == "Be brief."
+    run = run_cancel(run=run)
+    assert run.status == "cancelling" and fake_foundry.store.objects["runs"][run.remote_id]["status"] == "cancelling"
+    remote_run_follow(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    remote_id = thread.remote_id
+    thread_delete(thread=thread)
+    assert remote_id not in fake_foundry.store.objects["threads"] and not Thread.objects.filter(pk=thread.pk).exists()

@@ -227,13 +227,14 @@ def remote_thread_create(*, remote: RemoteProject, metadata: dict[str, Any] | No
     return thread_mirror(remote, obj)
 
 
-def remote_message_create(*, thread: Thread, content: str, role: str = "user") -> Message:
+def remote_message_create(*, thread: Thread, content: Any, role: str = "user") -> Message:
+    """Add a message on the remote (a string, or input content blocks as the wire takes them), then mirror it."""
     remote = _remote_of(thread)
     assert thread.remote_id is not None
     if role not in ("user", "assistant"):
         raise InvalidInput("role must be 'user' or 'assistant'.", param="role")
-    if not isinstance(content, str) or not content.strip():
-        raise InvalidInput("Message content must not be empty.", param="content")
+    if not ((isinstance(content, str) and content.strip()) or (isinstance(content, list) and content)):
+        raise InvalidInput("Message content must be a string or a non-empty list of content blocks.", param="content")
     try:
         obj = remote_client(remote).message_create(thread.remote_id, {"role": role, "content": content})
     except FoundryError as exc:
@@ -273,15 +274,38 @@ def remote_thread_delete(*, thread: Thread) -> None:
 # --- runs -----------------------------------------------------------------------------------------------------------
 
 
-def remote_run_create(*, thread: Thread, agent: Agent, instructions: str | None = None) -> Run:
-    """Start a run on the remote, mirror it, and have a worker follow it to its end (after commit)."""
+RUN_OVERRIDES = (
+    "model",
+    "instructions",
+    "additional_instructions",
+    "additional_messages",
+    "tools",
+    "temperature",
+    "top_p",
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "tool_choice",
+    "response_format",
+    "parallel_tool_calls",
+    "metadata",
+)
+
+
+def remote_run_create(*, thread: Thread, agent: Agent, **overrides: Any) -> Run:
+    """Start a run on the remote, mirror it, and have a worker follow it to its end (after commit).
+
+    ``overrides`` are CreateRun fields (ref §2.2); None values are not sent.
+    """
     remote = _remote_of(thread)
     if agent.remote_project_id != remote.pk or agent.remote_id is None:
         raise InvalidInput("The agent must live in the same remote project as the thread.", param="assistant_id")
+    unknown = set(overrides) - set(RUN_OVERRIDES)
+    if unknown:
+        raise InvalidInput(f"Unknown run field '{sorted(unknown)[0]}'.", param=sorted(unknown)[0])
     assert thread.remote_id is not None
     body: dict[str, Any] = {"assistant_id": agent.remote_id}
-    if instructions:
-        body["instructions"] = instructions
+    body.update({k: v for k, v in overrides.items() if v is not None})
     try:
         obj = remote_client(remote).run_create(thread.remote_id, body)
     except FoundryError as exc:
@@ -362,12 +386,13 @@ def remote_run_follow(*, run_id: str) -> None:
                     raise
                 logger.info("run %s: polling failed (%s); trying again", run.pk, exc)
                 continue
+            if obj.get("status") in TERMINAL_RUN_STATUSES or obj.get("status") == RunStatus.REQUIRES_ACTION:
+                run = _run_settle(client, run, obj, agents)
+                break
             run, outcome = run_mirror(run.thread, obj, agents)
             Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
             if outcome != "unchanged":
                 Thread.objects.filter(pk=run.thread_id).update(last_run_status=run.status)
-        # Settled for now: bring in the reply, the steps and anything else that happened on the thread.
-        _run_settle(client, run, agents)
     except FoundryNotFound:
         logger.warning("run %s is gone on the remote", run.pk)
     except FoundryError as exc:
@@ -376,15 +401,22 @@ def remote_run_follow(*, run_id: str) -> None:
         Run.objects.filter(pk=run.pk).update(heartbeat_at=None)
 
 
-def _run_settle(client: Any, run: Run, agents: AgentLookup) -> None:
+def _run_settle(client: Any, run: Run, obj: dict[str, Any], agents: AgentLookup) -> Run:
+    """The run reached a resting state: mirror its messages and steps, and only then its status, in one
+    transaction, so whoever sees "completed" also sees the reply (the remote calls happen before it)."""
     thread = run.thread
     assert thread.remote_id is not None and run.remote_id is not None
+    messages = list(client.messages(thread.remote_id, after=message_cursor(thread)))
+    steps = list(client.run_steps(thread.remote_id, run.remote_id))
     runs: dict[str, Run | None] = {run.remote_id: run}
-    for obj in client.messages(thread.remote_id, after=message_cursor(thread)):
-        message_mirror(thread, obj, agents, runs)
-    for obj in client.run_steps(thread.remote_id, run.remote_id):
-        step_mirror(run, obj)
-    thread_summary_refresh(thread)
+    with transaction.atomic():
+        for message in messages:
+            message_mirror(thread, message, agents, runs)
+        for step in steps:
+            step_mirror(run, step)
+        run, _ = run_mirror(thread, obj, agents)
+        thread_summary_refresh(thread)
+    return run
 
 
 def remote_thread_refresh(*, thread: Thread) -> None:

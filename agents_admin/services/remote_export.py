@@ -27,8 +27,9 @@ def _thread_ids(client: FoundryClient, remote: RemoteProject) -> Iterator[str]:
             for thread in page:
                 yield thread["id"]
     except FoundryNotFound:
-        known = Thread.objects.filter(remote_project=remote, remote_deleted_at__isnull=True)
-        yield from known.order_by("pk").values_list("remote_id", flat=True).iterator(chunk_size=1000)
+        known = Thread.objects.filter(remote_project=remote, remote_deleted_at__isnull=True, remote_id__isnull=False)
+        for remote_id in known.order_by("pk").values_list("remote_id", flat=True).iterator(chunk_size=1000):
+            yield str(remote_id)
 
 
 def remote_project_export_lines(*, remote: RemoteProject) -> Iterator[str]:

@@ -30,6 +30,7 @@ from agents_admin.providers.base import (
     TransientProviderError,
 )
 from agents_admin.providers.registry import provider_for
+from agents_admin.services import remote
 from agents_admin.services.context import run_model_input
 from agents_admin.services.dispatch import run_dispatch
 from agents_admin.services.errors import Conflict, InvalidInput
@@ -74,6 +75,24 @@ def run_create(
 
     Raises Conflict when the thread already has an active run, InvalidInput naming the bad field.
     """
+    if thread.remote_project_id is not None:  # mirrored: started on the remote and followed by a worker
+        overrides = {
+            "model": model,
+            "instructions": instructions,
+            "additional_instructions": additional_instructions,
+            "additional_messages": additional_messages,
+            "tools": tools,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_prompt_tokens": max_prompt_tokens,
+            "max_completion_tokens": max_completion_tokens,
+            "truncation_strategy": truncation_strategy,
+            "tool_choice": tool_choice,
+            "response_format": response_format,
+            "parallel_tool_calls": parallel_tool_calls,
+            "metadata": metadata,
+        }
+        return remote.remote_run_create(thread=thread, agent=agent, **overrides)
     if agent.project_id != thread.project_id:
         raise InvalidInput("The agent belongs to another project than the thread.", param="assistant_id")
     effective_instructions = agent.instructions if instructions is None else instructions
@@ -150,6 +169,8 @@ def run_cancel(*, run: Run) -> Run:
 
     Cancelling a run that already ended raises Conflict; cancelling twice is harmless.
     """
+    if run.remote_project_id is not None:
+        return remote.remote_run_cancel(run=run)
     now = timezone.now()
     with transaction.atomic():
         if _transition(run.id, [RunStatus.QUEUED, RunStatus.REQUIRES_ACTION], RunStatus.CANCELLED, cancelled_at=now):
@@ -168,6 +189,8 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any]]) -> 
 
     Every pending call needs exactly one output; anything else raises InvalidInput and changes nothing.
     """
+    if run.remote_project_id is not None:
+        return remote.remote_run_submit_tool_outputs(run=run, tool_outputs=tool_outputs)
     if run.status != RunStatus.REQUIRES_ACTION:
         raise Conflict(f"Run {run.id} is {run.status}, not waiting for tool outputs.", param="run_id")
     if not isinstance(tool_outputs, list):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents_admin import validation
 from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, Run, Thread
+from agents_admin.services import remote
 from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
@@ -45,6 +46,8 @@ def thread_update(*, thread: Thread, metadata: dict[str, Any] | None) -> Thread:
 
 def thread_delete(*, thread: Thread) -> None:
     """Delete a thread with its messages, runs and steps, in one transaction. Refused while a run is active."""
+    if thread.remote_project_id is not None:  # mirrored: the remote first (services/remote.py)
+        return remote.remote_thread_delete(thread=thread)
     with transaction.atomic():
         active = Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES).first()
         if active is not None:
@@ -112,6 +115,8 @@ def message_create(
 ) -> Message:
     """Append a message. Refused while another run is active on the thread (unless it is that run writing),
     and once the thread holds MAX_MESSAGES_PER_THREAD messages."""
+    if thread.remote_project_id is not None and run is None:  # mirrored: added on the remote, then mirrored
+        return remote.remote_message_create(thread=thread, content=content, role=role)
     if role not in Message.Role.values:
         raise InvalidInput("role must be 'user' or 'assistant'.", param="role")
     parts, text = content_parts(content)
