@@ -14,10 +14,13 @@ import json
 import re
 import secrets
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,7 +54,9 @@ class Store:
 
 
 class FakeFoundry:
-    def __init__(self, *, project: str = "p1", key: str = "test-key", list_threads: bool = True) -> None:
+    def __init__(
+        self, *, project: str = "p1", key: str = "test-key", list_threads: bool = True, tls_dir: Path | None = None
+    ) -> None:
         self.project = project
         self.key = key
         self.list_threads = list_threads
@@ -65,6 +70,21 @@ class FakeFoundry:
         self.envelope_hook: Any = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
+        self.scheme = "http"
+        self.cert: Path | None = None
+        if tls_dir is not None:
+            # HTTPS with a self-signed certificate for 127.0.0.1 (ref §8.3); clients trust it via ``cert``.
+            self.cert, key_file = tls_dir / "cert.pem", tls_dir / "key.pem"
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key_file),
+                 "-out", str(self.cert), "-days", "2", "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.cert), str(key_file))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -72,7 +92,7 @@ class FakeFoundry:
     @property
     def endpoint(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{PROJECT_PREFIX}{self.project}"
+        return f"{self.scheme}://{host}:{port}{PROJECT_PREFIX}{self.project}"
 
     def start(self) -> FakeFoundry:
         self.thread.start()

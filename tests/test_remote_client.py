@@ -20,6 +20,7 @@ from agents_admin.remote.foundry import (
     FoundryNotFound,
     FoundryServerError,
     FoundryThrottled,
+    FoundryUnavailable,
 )
 from tests.fake_foundry import FakeFoundry, Fault
 
@@ -205,3 +206,16 @@ def test_a_401_drops_the_cached_token_and_tries_once_more(fake_foundry: FakeFoun
     client.check()
     assert len(credential.calls) == 2
     assert len(fake_foundry.requests_to("GET", "/assistants")) == 2
+
+
+def test_https_with_a_trusted_certificate_works_and_an_untrusted_one_says_why(tmp_path: Any) -> None:
+    server = FakeFoundry(tls_dir=tmp_path).start()
+    try:
+        assert server.endpoint.startswith("https://127.0.0.1:")
+        trusted = client_for(server, verify=str(server.cert))
+        assert "Connected" in trusted.check()
+        with pytest.raises(FoundryUnavailable) as caught:
+            client_for(server, max_attempts=1).check()
+        assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+    finally:
+        server.stop()

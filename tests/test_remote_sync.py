@@ -202,3 +202,25 @@ def test_without_a_thread_listing_known_threads_are_still_synced(
 
 def test_the_client_of_a_remote_project_uses_its_api_key(remote: RemoteProject, fake_foundry: FakeFoundry) -> None:
     assert "Connected" in remote_client(remote).check()
+
+
+def test_the_schedule_starts_due_syncs_full_first_then_incremental(remote: RemoteProject) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents_admin.services.remote import remote_syncs_due
+
+    assert remote_syncs_due() == 1
+    first = SyncRecord.objects.get(remote_project=remote)
+    assert first.mode == "full"
+    assert remote_syncs_due() == 0  # one at a time
+    now = timezone.now()
+    SyncRecord.objects.filter(pk=first.pk).update(status="succeeded")
+    RemoteProject.objects.filter(pk=remote.pk).update(last_sync_at=now, last_full_sync_at=now)
+    assert remote_syncs_due(now=now + timedelta(minutes=30)) == 0  # not due before the interval (60 min)
+    assert remote_syncs_due(now=now + timedelta(minutes=61)) == 1
+    assert SyncRecord.objects.filter(remote_project=remote).latest("created_at").mode == "incremental"
+    RemoteProject.objects.filter(pk=remote.pk).update(enabled=False)
+    SyncRecord.objects.filter(remote_project=remote).update(status="succeeded")
+    assert remote_syncs_due(now=now + timedelta(days=2)) == 0

@@ -27,6 +27,7 @@ import email.utils
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -246,7 +247,11 @@ def http_client(verify: str | bool = True) -> httpx.Client:
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS, verify=verify)
+                # A CA bundle path becomes an SSL context (httpx deprecates verify=<str>).
+                tls: ssl.SSLContext | bool = (
+                    ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+                )
+                client = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS, verify=tls)
                 _clients[key] = client
     return client
 
@@ -437,7 +442,9 @@ class FoundryClient:
         try:
             response = self._send(method, path, params=params, body=body)
         except _NOT_SENT as exc:
-            raise FoundryUnavailable(f"{type(exc).__name__}: could not connect", method=method, path=path) from exc
+            # The transport's text (e.g. a certificate problem) is what an admin needs; it holds no headers.
+            detail = str(exc) or "could not connect"
+            raise FoundryUnavailable(f"{type(exc).__name__}: {detail}", method=method, path=path) from exc
         except httpx.TransportError as exc:
             # Read timeouts, a connection cut mid-response: the server may have acted on the request.
             lost = FoundryUnavailable(f"{type(exc).__name__}: no complete response", method=method, path=path)
