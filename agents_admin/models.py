@@ -425,6 +425,8 @@ class SyncRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with every progress update; a running sync silent for long lost its worker (remote_syncs_due).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # {"agents": {"created": n, "updated": n, "deleted": n, "unchanged": n}, "threads": {...}, ...}
     counts = models.JSONField(default=dict, blank=True)
     # [{"where": "thread thread_x", "error": "..."}], capped so a broken remote cannot grow the row forever.

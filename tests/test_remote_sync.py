@@ -224,3 +224,33 @@ def test_the_schedule_starts_due_syncs_full_first_then_incremental(remote: Remot
     RemoteProject.objects.filter(pk=remote.pk).update(enabled=False)
     SyncRecord.objects.filter(remote_project=remote).update(status="succeeded")
     assert remote_syncs_due(now=now + timedelta(days=2)) == 0
+
+
+def test_a_sync_whose_worker_vanished_is_failed_so_the_next_one_can_start(remote: RemoteProject) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents_admin.services.remote import remote_syncs_due
+
+    record = remote_sync_start(remote=remote)
+    long_ago = timezone.now() - timedelta(hours=1)
+    SyncRecord.objects.filter(pk=record.pk).update(status="running", started_at=long_ago, heartbeat_at=long_ago)
+    assert remote_syncs_due() == 1
+    record.refresh_from_db()
+    assert record.status == "failed" and "worker stopped" in record.errors[0]["error"]
+    assert SyncRecord.objects.filter(remote_project=remote, status="queued").count() == 1
+
+
+def test_the_list_page_costs_a_fixed_number_of_queries(
+    remote: RemoteProject, fake_foundry: FakeFoundry, django_assert_max_num_queries, admin_client, settings
+) -> None:
+    from django.urls import reverse
+
+    settings.ROOT_URLCONF = "tests.remote_urls"
+    for i in range(5):
+        other = remote_project_create(name=f"p{i}", endpoint=fake_foundry.endpoint, auth_kind="api_key", secret="k")
+        remote_sync_start(remote=other)
+    with django_assert_max_num_queries(6):
+        response = admin_client.get(reverse("agents_admin:remote_project_list"))
+    assert response.content.count(b">queued</span>") == 5

@@ -19,6 +19,10 @@ from agents_admin.services import remote_sync as sync_service
     retry_backoff=2,
     retry_jitter=True,
     max_retries=3,
+    # A full sync of a big project takes long: the soft limit ends it as "partial" (the next one continues),
+    # the hard limit stays below the Redis visibility_timeout (3600 s) so the message is not redelivered.
+    soft_time_limit=3000,
+    time_limit=3300,
 )
 def remote_sync(sync_id: int) -> None:
     sync_service.remote_sync_execute(sync_id=sync_id)

@@ -41,6 +41,7 @@ from agents_admin.services.remote_sync import (
     message_mirror,
     run_mirror,
     step_mirror,
+    syncs_reap,
     thread_contents_sync,
     thread_mirror,
     thread_summary_refresh,
@@ -142,6 +143,7 @@ def remote_sync_start(*, remote: RemoteProject, mode: str = SyncRecord.Mode.FULL
 def remote_syncs_due(*, now: datetime | None = None) -> int:
     """Beat: start the syncs that are due (full when the last full one is old), and re-follow orphaned runs."""
     now = now or timezone.now()
+    syncs_reap(now=now)
     started = 0
     for remote in RemoteProject.objects.filter(enabled=True):
         due = remote.last_sync_at is None or remote.last_sync_at <= now - timedelta(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
@@ -46,6 +47,8 @@ MAX_RECORDED_ERRORS = 50
 # How far back an incremental sync looks before the last sync started (clock skew, late writes).
 WATERMARK_SKEW = timedelta(minutes=10)
 THREAD_BATCH = 200
+# A sync that wrote no progress for this long lost its worker (each thread writes progress, so this is generous).
+SYNC_STALE = timedelta(minutes=15)
 
 
 def ts(value: Any) -> datetime | None:
@@ -360,7 +363,8 @@ class _Progress:
         if total is not None:
             self.record.progress_total = total
         self.record.counts = self.counts.by_kind
-        self.record.save(update_fields=["phase", "progress_done", "progress_total", "counts", "errors"])
+        self.record.heartbeat_at = timezone.now()
+        self.record.save(update_fields=["phase", "progress_done", "progress_total", "counts", "errors", "heartbeat_at"])
 
     def error(self, where: str, exc: Exception) -> None:
         logger.warning("sync %s: %s: %s", self.record.pk, where, exc)
@@ -368,11 +372,28 @@ class _Progress:
             self.record.errors.append({"where": where, "error": str(exc)})
 
 
+def syncs_reap(*, now: datetime | None = None) -> int:
+    """Fail syncs whose worker vanished (running, silent for SYNC_STALE) or whose task never came (queued as
+    long): otherwise the one-active-sync constraint would block every later sync. Returns how many."""
+    now = now or timezone.now()
+    stale = now - SYNC_STALE
+    lost = SyncRecord.objects.filter(
+        Q(status=SyncRecord.Status.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=SyncRecord.Status.QUEUED, created_at__lt=stale)
+    )
+    return lost.update(
+        status=SyncRecord.Status.FAILED,
+        finished_at=now,
+        phase="done",
+        errors=[{"where": "sync", "error": "The worker stopped before the sync finished; a new sync will start."}],
+    )
+
+
 def remote_sync_execute(*, sync_id: int) -> None:
     """Run one queued sync to its end. A sync that is not queued is left alone (a redelivered task)."""
     now = timezone.now()
     if not SyncRecord.objects.filter(pk=sync_id, status=SyncRecord.Status.QUEUED).update(
-        status=SyncRecord.Status.RUNNING, started_at=now
+        status=SyncRecord.Status.RUNNING, started_at=now, heartbeat_at=now
     ):
         return
     record = SyncRecord.objects.select_related("remote_project").get(pk=sync_id)
@@ -391,6 +412,10 @@ def remote_sync_execute(*, sync_id: int) -> None:
     except FoundryError as exc:
         progress.error("sync", exc)
         status = SyncRecord.Status.FAILED
+    except SoftTimeLimitExceeded:
+        # What was mirrored stays; cursors live in the rows, so the next sync carries on from here.
+        progress.error("sync", RuntimeError("The time budget ran out; the next sync continues from here."))
+        status = SyncRecord.Status.PARTIAL
     except Exception as exc:  # record what happened, never leave the record "running"
         logger.exception("sync %s crashed", sync_id)
         progress.error("sync", RuntimeError(f"internal error: {type(exc).__name__}"))
