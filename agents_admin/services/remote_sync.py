@@ -177,9 +177,17 @@ def run_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup) -> tupl
     fields = run_fields(obj, agents)
     run = Run.objects.filter(remote_project=remote, remote_id=obj["id"]).first()
     if run is None:
-        run = Run.objects.create(thread=thread, remote_project=remote, remote_id=obj["id"], **fields)
-        Run.objects.filter(pk=run.pk).update(created_at=ts(obj.get("created_at")) or run.created_at)
-        return run, "created"
+        try:
+            with transaction.atomic():
+                run = Run.objects.create(thread=thread, remote_project=remote, remote_id=obj["id"], **fields)
+        except IntegrityError:
+            # Mirrored at the same moment by the web request that started it, or by a follower: update that one.
+            run = Run.objects.filter(remote_project=remote, remote_id=obj["id"]).first()
+            if run is None:
+                raise
+        else:
+            Run.objects.filter(pk=run.pk).update(created_at=ts(obj.get("created_at")) or run.created_at)
+            return run, "created"
     if run.status in TERMINAL_RUN_STATUSES:
         return run, "unchanged"
     changed = [name for name, value in fields.items() if getattr(run, name) != value]
@@ -219,18 +227,28 @@ def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, run
     run_remote_id = obj.get("run_id")
     if run_remote_id and run_remote_id not in runs:
         runs[run_remote_id] = Run.objects.filter(remote_project=remote, remote_id=run_remote_id).first()
-    seq = (Message.objects.filter(thread=thread).aggregate(m=Max("seq"))["m"] or 0) + 1
-    message = Message.objects.create(
-        thread=thread,
-        seq=seq,
-        remote_project=remote,
-        remote_id=obj["id"],
-        agent=agents.get(obj.get("assistant_id")),
-        run=runs.get(run_remote_id) if run_remote_id else None,
-        **fields,
-    )
-    Message.objects.filter(pk=message.pk).update(created_at=ts(obj.get("created_at")) or message.created_at)
-    return "created"
+    # A sync and a run follower may mirror the same thread at once: the unique constraints decide, and the
+    # loser either finds the message there (unchanged) or takes the next free seq.
+    for _ in range(3):
+        seq = (Message.objects.filter(thread=thread).aggregate(m=Max("seq"))["m"] or 0) + 1
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    thread=thread,
+                    seq=seq,
+                    remote_project=remote,
+                    remote_id=obj["id"],
+                    agent=agents.get(obj.get("assistant_id")),
+                    run=runs.get(run_remote_id) if run_remote_id else None,
+                    **fields,
+                )
+        except IntegrityError:
+            if Message.objects.filter(remote_project=remote, remote_id=obj["id"]).exists():
+                return "unchanged"
+            continue
+        Message.objects.filter(pk=message.pk).update(created_at=ts(obj.get("created_at")) or message.created_at)
+        return "created"
+    raise FoundryError(f"message {obj['id']} could not be given a position in thread {thread.pk}")
 
 
 def step_mirror(run: Run, obj: dict[str, Any]) -> str:
@@ -250,9 +268,13 @@ def step_mirror(run: Run, obj: dict[str, Any]) -> str:
     }
     existing = RunStep.objects.filter(remote_project=remote, remote_id=obj["id"]).first()
     if existing is None:
-        step = RunStep.objects.create(
-            run=run, thread_id=run.thread_id, remote_project=remote, remote_id=obj["id"], **fields
-        )
+        try:
+            with transaction.atomic():
+                step = RunStep.objects.create(
+                    run=run, thread_id=run.thread_id, remote_project=remote, remote_id=obj["id"], **fields
+                )
+        except IntegrityError:  # mirrored concurrently by a sync or a follower
+            return "unchanged"
         RunStep.objects.filter(pk=step.pk).update(created_at=ts(obj.get("created_at")) or step.created_at)
         return "created"
     changed = {name: value for name, value in fields.items() if getattr(existing, name) != value}
