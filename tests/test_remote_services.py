@@ -224,3 +224,27 @@ def test_the_ordinary_services_act_on_mirrored_objects_remote_first(
     remote_id = thread.remote_id
     thread_delete(thread=thread)
     assert remote_id not in fake_foundry.store.objects["threads"] and not Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_the_retention_batch_seam_deletes_remotely_first_and_reports_failures(
+    remote: RemoteProject, fake_foundry: FakeFoundry
+) -> None:
+    from agents_admin.services.remote import remote_threads_delete_remote_first
+    from agents_admin.services.threads import thread_create
+    from tests.factories import make_project
+
+    local = thread_create(project=make_project())
+    fine = remote_thread_create(remote=remote)
+    failing = remote_thread_create(remote=remote)
+    gone = remote_thread_create(remote=remote)
+    fake_foundry.delete_remote("threads", gone.remote_id)
+    fake_foundry.faults.append(Fault("DELETE", f"/threads/{failing.remote_id}", status=500, times=10))
+    deletable, failures = remote_threads_delete_remote_first(thread_ids=[local.pk, fine.pk, failing.pk, gone.pk])
+    assert deletable == [local.pk, fine.pk, gone.pk]
+    assert [(f["thread_id"], f["remote_id"]) for f in failures] == [(failing.pk, failing.remote_id)]
+    assert "HTTP 500" in failures[0]["error"] and failures[0]["remote_project"] == "azure-east"
+    assert fine.remote_id not in fake_foundry.store.objects["threads"]
+    assert failing.remote_id in fake_foundry.store.objects["threads"]
+    assert (
+        Thread.objects.filter(pk__in=[local.pk, fine.pk, failing.pk, gone.pk]).count() == 4
+    )  # local delete is the caller's

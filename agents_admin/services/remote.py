@@ -273,6 +273,45 @@ def remote_thread_delete(*, thread: Thread) -> None:
         thread.delete()
 
 
+def remote_threads_delete_remote_first(*, thread_ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """Batch seam for retention: DELETE the mirrored threads among ``thread_ids`` on their remotes.
+
+    Returns ``(deletable, failures)``: ``deletable`` is every id the caller may now delete locally (local
+    threads, and mirrored ones the remote deleted or no longer had); ``failures`` lists the others as
+    ``{"thread_id", "remote_project", "remote_id", "error"}`` for the purge report. Call it *before* the local
+    batch delete and outside its transaction (these are HTTP calls); a failed thread is left entirely in place.
+    If the local delete then fails, the next purge finds the thread gone remotely (404) and deletes it locally.
+    """
+    deletable: list[str] = []
+    failures: list[dict[str, str]] = []
+    mirrored = {
+        t.pk: t
+        for t in Thread.objects.filter(pk__in=thread_ids, remote_project__isnull=False).select_related("remote_project")
+    }
+    for thread_id in thread_ids:
+        thread = mirrored.get(thread_id)
+        if thread is None:
+            deletable.append(thread_id)
+            continue
+        assert thread.remote_project is not None and thread.remote_id is not None
+        try:
+            remote_client(thread.remote_project).thread_delete(thread.remote_id)
+        except FoundryNotFound:
+            pass
+        except FoundryError as exc:
+            failures.append(
+                {
+                    "thread_id": thread_id,
+                    "remote_project": thread.remote_project.name,
+                    "remote_id": thread.remote_id,
+                    "error": str(exc),
+                }
+            )
+            continue
+        deletable.append(thread_id)
+    return deletable, failures
+
+
 # --- runs -----------------------------------------------------------------------------------------------------------
 
 
