@@ -254,3 +254,21 @@ def test_the_list_page_costs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(6):
         response = admin_client.get(reverse("agents_admin:remote_project_list"))
     assert response.content.count(b">queued</span>") == 5
+
+
+def test_a_page_of_messages_is_mirrored_in_a_bounded_number_of_queries(
+    remote: RemoteProject, fake_foundry: FakeFoundry, django_assert_max_num_queries
+) -> None:
+    from datetime import UTC, datetime
+
+    thread = fake_foundry.seed_thread(messages=[f"m{i}" for i in range(250)])
+    record = remote_sync_start(remote=remote)
+    with django_assert_max_num_queries(60):  # 3 pages of messages: not one query (or three) per message
+        remote_sync_execute(sync_id=record.pk)
+    record.refresh_from_db()
+    assert record.counts["messages"] == {"created": 250}
+    local = Thread.objects.get(remote_id=thread["id"])
+    assert list(Message.objects.filter(thread=local).values_list("seq", flat=True)) == list(range(1, 251))
+    first = next(m for m in fake_foundry.store.objects["messages"].values() if m["thread_id"] == thread["id"])
+    mirrored = Message.objects.get(remote_id=first["id"])
+    assert mirrored.seq == 1 and mirrored.created_at == datetime.fromtimestamp(first["created_at"], tz=UTC)

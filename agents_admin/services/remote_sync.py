@@ -203,11 +203,9 @@ def run_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup) -> tupl
     return run, "updated" if updated else "unchanged"
 
 
-def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, runs: dict[str, Run | None]) -> str:
-    remote = thread.remote_project
-    assert remote is not None
+def _message_fields(obj: dict[str, Any]) -> dict[str, Any]:
     content = obj.get("content") or []
-    fields = {
+    return {
         "role": obj.get("role") or "user",
         "content": content,
         "text": _text_of(content),
@@ -217,6 +215,12 @@ def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, run
         "incomplete_details": obj.get("incomplete_details"),
         "completed_at": ts(obj.get("completed_at")),
     }
+
+
+def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, runs: dict[str, Run | None]) -> str:
+    remote = thread.remote_project
+    assert remote is not None
+    fields = _message_fields(obj)
     existing = Message.objects.filter(remote_project=remote, remote_id=obj["id"]).first()
     if existing is not None:
         changed = {name: value for name, value in fields.items() if getattr(existing, name) != value}
@@ -249,6 +253,55 @@ def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, run
         Message.objects.filter(pk=message.pk).update(created_at=ts(obj.get("created_at")) or message.created_at)
         return "created"
     raise FoundryError(f"message {obj['id']} could not be given a position in thread {thread.pk}")
+
+
+def messages_page_mirror(
+    thread: Thread, page: list[dict[str, Any]], agents: AgentLookup, runs: dict[str, Run | None], counts: Counts
+) -> None:
+    """A page of messages in a few queries (a first sync of a big project inserts millions): one lookup,
+    one bulk insert with consecutive seqs, one bulk update of created_at. If a follower mirrors the same
+    thread at that moment the insert conflicts, and the page falls back to one message at a time."""
+    remote = thread.remote_project
+    assert remote is not None
+    existing = set(
+        Message.objects.filter(remote_project=remote, remote_id__in=[o["id"] for o in page]).values_list(
+            "remote_id", flat=True
+        )
+    )
+    for obj in page:
+        if obj["id"] in existing:
+            counts.add("messages", message_mirror(thread, obj, agents, runs))
+    fresh = [obj for obj in page if obj["id"] not in existing]
+    if not fresh:
+        return
+    missing_runs = {o["run_id"] for o in fresh if o.get("run_id") and o["run_id"] not in runs}
+    for run in Run.objects.filter(remote_project=remote, remote_id__in=missing_runs):
+        runs[str(run.remote_id)] = run
+    try:
+        with transaction.atomic():
+            base = Message.objects.filter(thread=thread).aggregate(m=Max("seq"))["m"] or 0
+            rows = [
+                Message(
+                    thread=thread,
+                    seq=base + offset,
+                    remote_project=remote,
+                    remote_id=obj["id"],
+                    agent=agents.get(obj.get("assistant_id")),
+                    run=runs.get(obj.get("run_id") or ""),
+                    **_message_fields(obj),
+                )
+                for offset, obj in enumerate(fresh, start=1)
+            ]
+            Message.objects.bulk_create(rows)
+            for row, obj in zip(rows, fresh, strict=True):
+                row.created_at = ts(obj.get("created_at")) or row.created_at
+            # bulk_update writes the attribute values as they are (auto_now_add applies only on insert).
+            Message.objects.bulk_update(rows, ["created_at"])
+    except IntegrityError:
+        for obj in fresh:
+            counts.add("messages", message_mirror(thread, obj, agents, runs))
+        return
+    counts.add("messages", "created", len(rows))
 
 
 def step_mirror(run: Run, obj: dict[str, Any]) -> str:
@@ -360,8 +413,9 @@ def thread_contents_sync(client: FoundryClient, thread: Thread, counts: Counts, 
         if outcome != "unchanged":
             changed_runs.append(run)
     runs: dict[str, Run | None] = {r.remote_id: r for r in changed_runs if r.remote_id}
-    for obj in client.messages(thread.remote_id, after=message_cursor(thread)):
-        counts.add("messages", message_mirror(thread, obj, agents, runs))
+    params = {"order": "asc", "limit": 100, "after": message_cursor(thread)}
+    for page in client.iter_pages(f"/threads/{thread.remote_id}/messages", params=params):
+        messages_page_mirror(thread, page, agents, runs, counts)
     for run in changed_runs:
         assert run.remote_id is not None
         for obj in client.run_steps(thread.remote_id, run.remote_id):
