@@ -28,6 +28,11 @@ urlpatterns += [
         name="remote_project_syncs",
     ),
     path(
+        "settings/remote-projects/<int:remote_id>/export.jsonl",
+        remote_projects.remote_project_export,
+        name="remote_project_export",
+    ),
+    path(
         "settings/remote-projects/<int:remote_id>/syncs/<int:sync_id>/",
         remote_projects.remote_sync_detail,
         name="remote_sync_detail",

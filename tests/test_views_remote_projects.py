@@ -169,3 +169,24 @@ def test_the_origin_fragment_shows_where_a_mirrored_thread_lives(remote: RemoteP
     assert "azure-east" in html and "thread_abc" in html and "deleted" not in html
     local = Thread.objects.create(project=remote.project)
     assert render_to_string("agents_admin/_remote_origin.html", {"obj": local}).strip() == ""
+
+
+def test_the_export_downloads_as_streamed_json_lines(admin_client: Client, fake_foundry: FakeFoundry, db: None) -> None:
+    import json
+
+    remote = remote_project_create(
+        name="ok", endpoint=fake_foundry.endpoint, auth_kind="api_key", secret=fake_foundry.key
+    )
+    fake_foundry.seed_thread(messages=["hi"])
+    response = admin_client.get(reverse("agents_admin:remote_project_export", args=[remote.pk]))
+    assert response.streaming and response["Content-Disposition"] == 'attachment; filename="ok.jsonl"'
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert [line["type"] for line in lines] == ["thread", "message"]
+
+
+def test_an_export_that_fails_midway_ends_with_an_error_line(admin_client: Client, remote: RemoteProject) -> None:
+    import json
+
+    response = admin_client.get(reverse("agents_admin:remote_project_export", args=[remote.pk]))
+    [line] = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert line["type"] == "error" and "HTTP 401" in line["error"] and SECRET not in line["error"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from agents_admin.models import RemoteProject, Thread
 from agents_admin.remote.connection import remote_client
-from agents_admin.remote.foundry import FoundryClient, FoundryNotFound
+from agents_admin.remote.foundry import FoundryClient, FoundryError, FoundryNotFound
 
 
 def _line(kind: str, remote: RemoteProject, data: dict[str, Any]) -> str:
@@ -49,3 +49,12 @@ def remote_project_export_lines(*, remote: RemoteProject) -> Iterator[str]:
             yield _line("run", remote, run)
             for step in client.run_steps(thread_id, run["id"]):
                 yield _line("run_step", remote, step)
+
+
+def remote_project_export_stream(*, remote: RemoteProject) -> Iterator[str]:
+    """The lines for an HTTP download: the status is sent before the first line, so a remote failure on the
+    way ends the file with an ``{"type": "error"}`` line instead of an error page."""
+    try:
+        yield from remote_project_export_lines(remote=remote)
+    except FoundryError as exc:
+        yield json.dumps({"type": "error", "remote_project": remote.name, "error": str(exc)}) + "\n"

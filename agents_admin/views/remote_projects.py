@@ -10,7 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -24,15 +25,16 @@ from agents_admin.services.remote import (
     remote_project_update,
     remote_sync_start,
 )
+from agents_admin.services.remote_export import remote_project_export_stream
 
 RECENT_SYNCS = 10
 
 
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def admin_required[R: HttpResponseBase](view: Callable[..., R]) -> Callable[..., R]:
     """Connections hold credentials: only superusers see or change them."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> R:
         if not request.user.is_superuser:
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -143,3 +145,14 @@ def remote_sync_detail(request: HttpRequest, remote_id: int, sync_id: int) -> Ht
         SyncRecord.objects.select_related("remote_project"), pk=sync_id, remote_project_id=remote_id
     )
     return render(request, _partial(request, "agents_admin/remote_sync_detail.html", "progress"), {"record": record})
+
+
+@require_GET
+@login_required
+@admin_required
+def remote_project_export(request: HttpRequest, remote_id: int) -> StreamingHttpResponse:
+    """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size)."""
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    response = StreamingHttpResponse(remote_project_export_stream(remote=remote), content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{remote.name}.jsonl"'
+    return response
