@@ -367,7 +367,8 @@ class RemoteProject(models.Model):
 
     Its agents, threads, messages, runs and steps are mirrored into ``project`` (a local namespace created with
     the connection), each row keeping ``remote_project`` and ``remote_id``. ``secret`` is write-only: forms
-    never render it and nothing logs it; ``secret_env`` names an environment variable to read it from instead.
+    never render it and nothing logs it, and it is stored sealed (agents_admin.lib.sealed); ``secret_env`` names an
+    environment variable to read it from instead.
     """
 
     class AuthKind(models.TextChoices):

@@ -16,6 +16,7 @@ from agents_admin.services.remote import (
     remote_message_create,
     remote_project_create,
     remote_project_test,
+    remote_project_update,
     remote_run_create,
     remote_run_follow,
     remote_run_submit_tool_outputs,
@@ -155,8 +156,7 @@ def test_secrets_stay_out_of_errors_and_logs(
     remote: RemoteProject, fake_foundry: FakeFoundry, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    remote.secret = "sup3r-s3cret-value"
-    remote.save()
+    remote_project_update(remote=remote, secret="sup3r-s3cret-value")
     with pytest.raises(RemoteFailed) as caught:
         remote_project_test(remote=remote)
     assert "HTTP 401" in caught.value.message

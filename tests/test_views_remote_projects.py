@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.models import RemoteProject, SyncRecord
+from agents_admin.remote.connection import remote_secret
 from agents_admin.services.remote import remote_project_create
 from agents_admin.services.remote_sync import remote_sync_execute
 from tests.fake_foundry import FakeFoundry
@@ -66,7 +67,8 @@ def test_creating_a_connection_stores_the_secret_and_never_shows_it(admin_client
     response = admin_client.post(reverse("agents_admin:remote_project_create"), form_data())
     remote = RemoteProject.objects.get(name="azure-west")
     assert response.status_code == 302 and response["Location"].endswith(f"/settings/remote-projects/{remote.pk}/")
-    assert remote.secret == SECRET and remote.project.name == "remote-azure-west"
+    assert remote.secret.startswith("sealed:") and SECRET not in remote.secret  # sealed at rest
+    assert remote_secret(remote) == SECRET and remote.project.name == "remote-azure-west"
     page = admin_client.get(response["Location"])
     assert SECRET.encode() not in page.content and b"A secret is stored" in page.content
 
@@ -95,7 +97,7 @@ def test_editing_with_a_blank_secret_keeps_the_stored_one(admin_client: Client, 
     response = admin_client.post(url, data)
     assert response.status_code == 302
     remote.refresh_from_db()
-    assert remote.secret == SECRET and remote.sync_interval_minutes == 15
+    assert remote_secret(remote) == SECRET and remote.sync_interval_minutes == 15
 
 
 def test_test_connection_shows_success(admin_client: Client, fake_foundry: FakeFoundry, db: None) -> None:

@@ -12,6 +12,7 @@ import threading
 import httpx
 from django.conf import settings
 
+from agents_admin.lib.sealed import unseal
 from agents_admin.models import RemoteProject
 from agents_admin.remote.foundry import (
     ApiKeyAuth,
@@ -33,7 +34,7 @@ def remote_secret(remote: RemoteProject) -> str:
         value = os.environ.get(remote.secret_env, "")
         if value:
             return value
-    return remote.secret
+    return unseal(remote.secret)
 
 
 def remote_auth(remote: RemoteProject) -> Auth:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agents_admin.lib.sealed import seal
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
@@ -97,14 +98,17 @@ def _endpoint_clean(endpoint: str) -> str:
 
 
 def remote_project_create(*, name: str, endpoint: str, secret: str = "", **fields: Any) -> RemoteProject:
-    """A connection plus the local project its mirrored objects live in (``remote-<name>``)."""
+    """A connection plus the local project its mirrored objects live in (``remote-<name>``). The secret is
+    stored sealed (agents_admin.lib.sealed), like model connection secrets."""
     endpoint = _endpoint_clean(endpoint)
     local_name = f"remote-{name}"[:64]
     with transaction.atomic():
         if RemoteProject.objects.filter(name=name).exists() or Project.objects.filter(name=local_name).exists():
             raise InvalidInput(f"A remote project named '{name}' exists already.", param="name")
         project = Project.objects.create(name=local_name, display_name=f"{name} (Foundry)")
-        return RemoteProject.objects.create(name=name, endpoint=endpoint, secret=secret, project=project, **fields)
+        return RemoteProject.objects.create(
+            name=name, endpoint=endpoint, secret=seal(secret.strip()), project=project, **fields
+        )
 
 
 def remote_project_update(*, remote: RemoteProject, secret: str = "", **fields: Any) -> RemoteProject:
@@ -113,8 +117,8 @@ def remote_project_update(*, remote: RemoteProject, secret: str = "", **fields: 
         fields["endpoint"] = _endpoint_clean(fields["endpoint"])
     for name, value in fields.items():
         setattr(remote, name, value)
-    if secret:
-        remote.secret = secret
+    if secret.strip():
+        remote.secret = seal(secret.strip())
     remote.save()
     return remote
 
