@@ -1,17 +1,13 @@
-"""Settings pages for remote Foundry projects (admins only): connections, test, sync now, sync progress."""
+"""Settings pages for remote Foundry projects (capability manage_connections): connections, test connection,
+sync now, sync progress, export."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -26,20 +22,11 @@ from agents_admin.services.remote import (
     remote_sync_start,
 )
 from agents_admin.services.remote_export import remote_project_export_stream
+from agents_admin.views.access import capability_required
 
 RECENT_SYNCS = 10
-
-
-def admin_required[R: HttpResponseBase](view: Callable[..., R]) -> Callable[..., R]:
-    """Connections hold credentials: only superusers see or change them."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> R:
-        if not request.user.is_superuser:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Connections hold credentials: the same capability as model connections (Admin role, and superusers).
+MANAGE = "manage_connections"
 
 
 def _partial(request: HttpRequest, template: str, name: str) -> str:
@@ -48,8 +35,7 @@ def _partial(request: HttpRequest, template: str, name: str) -> str:
 
 
 @require_GET
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_list(request: HttpRequest) -> HttpResponse:
     latest = SyncRecord.objects.filter(remote_project=OuterRef("pk")).order_by("-created_at", "-id")
     remotes = RemoteProject.objects.select_related("project").annotate(
@@ -60,8 +46,7 @@ def remote_project_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_create_view(request: HttpRequest) -> HttpResponse:
     form = RemoteProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -76,8 +61,7 @@ def remote_project_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     form = RemoteProjectForm(request.POST or None, instance=remote)
@@ -100,8 +84,7 @@ def _edit_context(remote: RemoteProject, form: RemoteProjectForm, **extra: Any) 
 
 
 @require_POST
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_test_view(request: HttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
@@ -113,8 +96,7 @@ def remote_project_test_view(request: HttpRequest, remote_id: int) -> HttpRespon
 
 
 @require_POST
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
@@ -128,8 +110,7 @@ def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpRespon
 
 
 @require_GET
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_project_syncs(request: HttpRequest, remote_id: int) -> HttpResponse:
     """The recent syncs table (polled while one is active)."""
     remote = get_object_or_404(RemoteProject, pk=remote_id)
@@ -138,8 +119,7 @@ def remote_project_syncs(request: HttpRequest, remote_id: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
-@admin_required
+@capability_required(MANAGE)
 def remote_sync_detail(request: HttpRequest, remote_id: int, sync_id: int) -> HttpResponse:
     record = get_object_or_404(
         SyncRecord.objects.select_related("remote_project"), pk=sync_id, remote_project_id=remote_id
@@ -148,11 +128,10 @@ def remote_sync_detail(request: HttpRequest, remote_id: int, sync_id: int) -> Ht
 
 
 @require_GET
-@login_required
-@admin_required
-def remote_project_export(request: HttpRequest, remote_id: int) -> StreamingHttpResponse:
+@capability_required(MANAGE)
+def remote_project_export(request: HttpRequest, remote_id: int) -> HttpResponse:
     """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size)."""
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     response = StreamingHttpResponse(remote_project_export_stream(remote=remote), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="{remote.name}.jsonl"'
-    return response
+    return response  # type: ignore[return-value]  # access.py's decorator types views as returning HttpResponse
