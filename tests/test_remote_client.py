@@ -219,3 +219,19 @@ def test_https_with_a_trusted_certificate_works_and_an_untrusted_one_says_why(tm
         assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     finally:
         server.stop()
+
+
+class FailingCredential:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        raise RuntimeError("ManagedIdentityCredential: no managed identity endpoint found.")
+
+
+def test_a_credential_that_cannot_get_a_token_says_why(fake_foundry: FakeFoundry) -> None:
+    client = FoundryClient(
+        FoundryConfig(endpoint=fake_foundry.endpoint, auth=BearerTokenAuth(FailingCredential()), sleep=Sleeps())
+    )
+    with pytest.raises(FoundryAuthError) as caught:
+        client.check()
+    assert "https://ai.azure.com/.default" in str(caught.value)
+    assert "no managed identity endpoint found" in str(caught.value)
+    assert fake_foundry.requests == []  # nothing was sent without a token

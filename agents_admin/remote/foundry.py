@@ -186,7 +186,11 @@ class BearerTokenAuth:
                 try:
                     access = self.credential.get_token(self.scope)
                 except Exception as exc:  # azure-identity raises its own ClientAuthenticationError family
-                    raise FoundryAuthError(f"Could not get a token for {self.scope}: {type(exc).__name__}") from exc
+                    # azure-identity's text says which sources it tried and why each failed (no secrets in it).
+                    detail = " ".join(str(exc).split())[:600]
+                    raise FoundryAuthError(
+                        f"Could not get a token for {self.scope}: {type(exc).__name__}: {detail}"
+                    ) from exc
                 self._token = str(access.token)
                 self._expires_on = float(access.expires_on)
             return f"Bearer {self._token}"
