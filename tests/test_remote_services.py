@@ -248,3 +248,22 @@ def test_the_retention_batch_seam_deletes_remotely_first_and_reports_failures(
     assert (
         Thread.objects.filter(pk__in=[local.pk, fine.pk, failing.pk, gone.pk]).count() == 4
     )  # local delete is the caller's
+
+
+def test_the_ordinary_agent_services_act_on_the_remote_for_a_remote_project(
+    remote: RemoteProject, fake_foundry: FakeFoundry
+) -> None:
+    from agents_admin.models import AgentVersion
+    from agents_admin.services.agents import agent_create, agent_delete, agent_update
+
+    agent = agent_create(project=remote.project, name="Triage", model="gpt-4o", instructions="Sort.")
+    assert (
+        agent.remote_project == remote and fake_foundry.store.objects["assistants"][agent.remote_id]["name"] == "Triage"
+    )
+    agent = agent_update(agent=agent, instructions="Sort by urgency.")
+    assert fake_foundry.store.objects["assistants"][agent.remote_id]["instructions"] == "Sort by urgency."
+    assert agent.version == 2
+    assert list(AgentVersion.objects.filter(agent=agent).values_list("version", flat=True)) == [2, 1]
+    remote_id = agent.remote_id
+    agent_delete(agent=agent)
+    assert remote_id not in fake_foundry.store.objects["assistants"] and not Agent.objects.filter(pk=agent.pk).exists()

@@ -177,7 +177,18 @@ def remote_syncs_due(*, now: datetime | None = None) -> int:
 
 # --- agents ------------------------------------------------------------------------------------------------------
 
-AGENT_FIELDS = ("name", "description", "model", "instructions", "tools", "temperature", "top_p", "metadata")
+AGENT_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "tool_resources",
+    "temperature",
+    "top_p",
+    "response_format",
+    "metadata",
+)
 
 
 def _agent_body(fields: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
     Agent,
+    AgentVersion,
     Message,
     RemoteProject,
     Run,
@@ -88,7 +89,11 @@ def agent_mirror(remote: RemoteProject, obj: dict[str, Any]) -> tuple[Agent, str
     }
     agent = Agent.objects.filter(remote_project=remote, remote_id=obj["id"]).first()
     if agent is None:
-        agent = Agent.objects.create(project_id=remote.project_id, remote_project=remote, remote_id=obj["id"], **fields)
+        with transaction.atomic():
+            agent = Agent.objects.create(
+                project_id=remote.project_id, remote_project=remote, remote_id=obj["id"], version=1, **fields
+            )
+            AgentVersion.objects.create(agent=agent, version=1, definition=agent.snapshot())
         created_at = ts(obj.get("created_at"))
         if created_at:
             Agent.objects.filter(pk=agent.pk).update(created_at=created_at)
@@ -96,9 +101,14 @@ def agent_mirror(remote: RemoteProject, obj: dict[str, Any]) -> tuple[Agent, str
     changed = [name for name, value in fields.items() if getattr(agent, name) != value]
     if not changed:
         return agent, "unchanged"
-    for name in changed:
-        setattr(agent, name, fields[name])
-    agent.save(update_fields=[*changed, "updated_at"])
+    # A change seen on the remote is a new version here too, so the versions page tells the agent's history.
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        for name in changed:
+            setattr(agent, name, fields[name])
+        agent.version += 1
+        agent.save(update_fields=[*changed, "version", "updated_at"])
+        AgentVersion.objects.create(agent=agent, version=agent.version, definition=agent.snapshot())
     return agent, "updated"
 
 
