@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents_admin.views import agents, connections, exports, home, needs_action, retention, review, search, threads
+from agents_admin.views import (
+    agents,
+    connections,
+    exports,
+    home,
+    needs_action,
+    remote_projects,
+    retention,
+    review,
+    search,
+    threads,
+)
 
 app_name = "agents_admin"
 
@@ -70,4 +81,35 @@ urlpatterns += [
     path("exports/", exports.export_start, name="export_start"),
     path("exports/<int:job_id>/", exports.export_job, name="export_job"),
     path("exports/<int:job_id>/download/", exports.export_download, name="export_download"),
+]
+
+urlpatterns += [
+    path("settings/remote-projects/", remote_projects.remote_project_list, name="remote_project_list"),
+    path("settings/remote-projects/new/", remote_projects.remote_project_create_view, name="remote_project_create"),
+    path("settings/remote-projects/<int:remote_id>/", remote_projects.remote_project_edit, name="remote_project_edit"),
+    path(
+        "settings/remote-projects/<int:remote_id>/test/",
+        remote_projects.remote_project_test_view,
+        name="remote_project_test",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/sync/",
+        remote_projects.remote_project_sync_view,
+        name="remote_project_sync",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/syncs/",
+        remote_projects.remote_project_syncs,
+        name="remote_project_syncs",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/export.jsonl",
+        remote_projects.remote_project_export,
+        name="remote_project_export",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/syncs/<int:sync_id>/",
+        remote_projects.remote_sync_detail,
+        name="remote_sync_detail",
+    ),
 ]
