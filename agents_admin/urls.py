@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents_admin.views import agents, connections, home, needs_action, threads
+from agents_admin.views import agents, audit, connections, home, needs_action, threads, users
 
 app_name = "agents_admin"
 
@@ -16,6 +16,11 @@ urlpatterns: list = [
         name="connection_delete",
     ),
     path("settings/connections/<int:connection_id>/test/", connections.connection_test_view, name="connection_test"),
+    path("settings/users/", users.user_list_view, name="user_list"),
+    path("settings/users/new/", users.user_create_view, name="user_create"),
+    path("settings/users/<int:user_id>/", users.user_edit, name="user_edit"),
+    path("settings/users/<int:user_id>/active/", users.user_active, name="user_active"),
+    path("audit/", audit.audit_list, name="audit_list"),
     path("runs/needs-action/", needs_action.needs_action, name="needs_action"),
     path("", home.home, name="home"),
     path("agents/", agents.agent_list, name="agent_list"),

@@ -19,7 +19,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``LOG_LEVEL`` (default INFO).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
-- ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h).
+- ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
+- ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (bool, default true): the session cookie also ends with the browser.
 """
 
 from __future__ import annotations
@@ -147,6 +148,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents_admin:home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Absolute expiry (above) plus a browser-session cookie. Not SESSION_SAVE_EVERY_REQUEST for idle expiry: the run
+# panel polls every second, which would write the session row on every poll.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SIGNIN_MAX_FAILURES_PER_USER = env_int("SIGNIN_MAX_FAILURES_PER_USER", 5)
 SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 20)
 SIGNIN_THROTTLE_WINDOW = env_int("SIGNIN_THROTTLE_WINDOW", 15 * 60)

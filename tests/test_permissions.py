@@ -48,7 +48,9 @@ def objects(db: None) -> dict[str, str]:
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
     connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
+    someone = User.objects.create_user("someone-else", password="pw-1234567890")
     return {
+        "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
         "thread_id": run.thread_id,
         "run_id": run.id,

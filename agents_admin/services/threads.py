@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents_admin import validation
 from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, Run, Thread
+from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
@@ -43,7 +44,7 @@ def thread_update(*, thread: Thread, metadata: dict[str, Any] | None) -> Thread:
     return thread
 
 
-def thread_delete(*, thread: Thread) -> None:
+def thread_delete(*, thread: Thread, actor: Actor = None, actor_label: str = "") -> None:
     """Delete a thread with its messages, runs and steps, in one transaction. Refused while a run is active."""
     with transaction.atomic():
         active = Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES).first()
@@ -53,6 +54,11 @@ def thread_delete(*, thread: Thread) -> None:
                 param="thread_id",
                 code="thread_has_active_run",
             )
+        audit_record(
+            action="thread.delete", actor=actor, actor_label=actor_label, object_type="thread", object_id=thread.id,
+            project_id=thread.project_id,
+            before={"message_count": thread.message_count, "metadata": thread.metadata},
+        )  # fmt: skip
         thread.delete()
 
 
