@@ -45,6 +45,11 @@ def test_every_console_view_declares_its_capabilities() -> None:
 
 @pytest.fixture
 def objects(db: None) -> dict[str, str]:
+    return sample_objects()
+
+
+def sample_objects() -> dict[str, str]:
+    """One object per URL parameter, for walking every console URL (used by the security tests too)."""
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
     connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
