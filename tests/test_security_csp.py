@@ -76,7 +76,7 @@ def rich_objects(url_objects: dict[str, str], admin_user: User) -> dict[str, str
 
 @pytest.mark.usefixtures("console_urls")
 def test_every_console_page_and_partial_renders_without_inline_script_or_style(
-    admin_client: Client, rich_url_objects: dict[str, str]
+    admin_client: Client, rich_objects: dict[str, str]
 ) -> None:
     found = []
     pages = 0
