@@ -83,6 +83,7 @@ def content_parts(content: Any, *, param: str = "content") -> tuple[list[dict[st
                 value = value.get("value")
             if not isinstance(value, str):
                 raise InvalidInput("A text block needs a string 'text'.", param=f"{where}.text")
+            validation.reject_nul(value, param=param if isinstance(content, str) else f"{where}.text")
             parts.append({"type": "text", "text": {"value": value, "annotations": []}})
             texts.append(value)
         elif kind == "image_file":
