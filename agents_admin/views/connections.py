@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.forms_connections import ConnectionForm
@@ -24,6 +25,8 @@ from agents_admin.views.access import capability_required
 FORM_TEMPLATE = "agents_admin/connection_form.html"
 # Connections hold credentials: only roles that manage them may see or change them.
 can_manage = capability_required("manage_connections")
+# Masked in Django's error reports, should a request ever fail with a server error.
+SECRETS = ("api_key", "client_secret")
 
 
 @require_GET
@@ -34,6 +37,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRETS)
 @can_manage
 def connection_create_view(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
@@ -46,6 +50,7 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRETS)
 @can_manage
 def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
