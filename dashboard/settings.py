@@ -21,6 +21,11 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
 - ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (bool, default true): the session cookie also ends with the browser.
+- ``ENTRA_TENANT_ID``, ``ENTRA_CLIENT_ID``, ``ENTRA_CLIENT_SECRET`` (default empty): sign-in with Microsoft Entra
+  ID, on when all are set. ``ENTRA_ISSUER`` (default ``https://login.microsoftonline.com/<tenant>/v2.0``; any
+  OpenID Connect issuer works). ``ENTRA_ROLE_MAP`` (comma list ``<app role>=<console role>``, default empty:
+  only existing console users may sign in) and ``ENTRA_ROLE_CLAIM`` (default ``roles``; ``groups`` for group
+  ids). ``ENTRA_REDIRECT_URI`` (default: this site's ``/login/entra/callback/``).
 """
 
 from __future__ import annotations
@@ -153,6 +158,15 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
 # htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
+ENTRA_TENANT_ID = env_str("ENTRA_TENANT_ID")
+ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID")
+ENTRA_CLIENT_SECRET = env_str("ENTRA_CLIENT_SECRET")
+ENTRA_ISSUER = env_str(
+    "ENTRA_ISSUER", f"https://login.microsoftonline.com/{ENTRA_TENANT_ID}/v2.0" if ENTRA_TENANT_ID else ""
+)
+ENTRA_ROLE_CLAIM = env_str("ENTRA_ROLE_CLAIM", "roles")
+ENTRA_ROLE_MAP = dict(item.split("=", 1) for item in env_list("ENTRA_ROLE_MAP", "") if "=" in item)
+ENTRA_REDIRECT_URI = env_str("ENTRA_REDIRECT_URI")
 SIGNIN_MAX_FAILURES_PER_USER = env_int("SIGNIN_MAX_FAILURES_PER_USER", 5)
 SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 20)
 SIGNIN_THROTTLE_WINDOW = env_int("SIGNIN_THROTTLE_WINDOW", 15 * 60)

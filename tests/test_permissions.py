@@ -20,7 +20,7 @@ from agents_admin.services.connections import connection_create
 from tests.factories import make_agent, make_run
 
 # Views reachable without a role on purpose.
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {"login", "logout", "healthz", "entra_login", "entra_callback"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
 OTHER_DOORS = ("api/", "django-admin/", "__placeholder__/")
 

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    # A production process, not this test run: the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for themselves.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
