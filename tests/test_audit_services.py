@@ -171,6 +171,8 @@ def test_opening_a_conversation_is_audited_but_its_htmx_pages_are_not(admin_clie
     assert AuditEvent.objects.filter(action="thread.view").count() == 1
     admin_client.get(url)
     assert AuditEvent.objects.filter(action="thread.view").count() == 2
+    admin_client.get(reverse("agents_admin:run_panel", args=[thread.id, run.id]))  # the run's own page shows it all
+    assert AuditEvent.objects.filter(action="thread.view", object_id=thread.id).count() == 3
 
 
 def test_console_actions_name_the_signed_in_user(admin_client: Client, admin_user: User) -> None:

@@ -60,6 +60,8 @@ def test_a_taken_username_or_missing_role_is_refused_beside_the_field(admin: Use
     assert response.status_code == 200 and "already exists" in response.context["form"].errors["username"][0]
     response = client.post(reverse("agents_admin:user_create"), {"username": "x"})
     assert "role" in response.context["form"].errors
+    response = client.post(reverse("agents_admin:user_create"), {"username": "<b>x</b>", "role": "Reviewer"})
+    assert "username" in response.context["form"].errors
     assert not User.objects.filter(username="x").exists()
 
 
@@ -112,6 +114,15 @@ def test_only_admins_see_the_users_and_audit_links() -> None:
         assert reverse("agents_admin:user_list") not in body and reverse("agents_admin:audit_list") not in body
     auditor = client_for(user_with_role("Auditor")).get(reverse("agents_admin:home")).content.decode()
     assert reverse("agents_admin:audit_list") in auditor and reverse("agents_admin:user_list") not in auditor
+
+
+def test_the_user_pages_render_as_page_and_partial(admin: User) -> None:
+    rita = user_with_role("Reviewer", "rita")
+    client = client_for(admin)
+    for url in (reverse("agents_admin:user_create"), reverse("agents_admin:user_edit", args=[rita.pk])):
+        assert "<html" in client.get(url).content.decode()
+        partial = client.get(url, **HX).content.decode()
+        assert "<html" not in partial and "<form" in partial
 
 
 def test_unknown_users_are_404(admin: User) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents_admin.roles import ROLES
@@ -30,6 +31,10 @@ def user_create(
     username = (username or "").strip()
     if not username or len(username) > 150:
         raise InvalidInput("Enter a username of at most 150 characters.", param="username")
+    try:
+        User.username_validator(username)
+    except ValidationError as error:
+        raise InvalidInput(" ".join(error.messages), param="username") from None
     if role not in ROLES:
         raise InvalidInput("Choose a role.", param="role")
     password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)

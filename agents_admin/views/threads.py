@@ -94,6 +94,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
     thread = selectors.thread_get(thread_id)
     run = selectors.run_get(thread, run_id)
     if not wants_partial(request):
+        thread_view_record(thread=thread, actor=request.user, request=request)  # the whole conversation page
         return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
     panel = selectors.run_panel(run)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
