@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from agents_admin.models import Agent, AgentVersion, Message, Project, Run, RunStep, Thread
+from django.contrib import admin
+from django.http import HttpRequest
+
+from agents_admin.models import Agent, AgentVersion, AuditEvent, Message, Project, Run, RunStep, Thread
 
 
 @admin.register(Project)
@@ -47,3 +50,22 @@ class RunAdmin(admin.ModelAdmin):
 class RunStepAdmin(admin.ModelAdmin):
     list_display = ("id", "run", "type", "status", "created_at")
     raw_id_fields = ("run", "thread")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is append-only from the app, the Django admin included."""
+
+    list_display = ("at", "actor_label", "action", "object_type", "object_id", "ip")
+    list_filter = ("action",)
+    search_fields = ("object_id", "actor_label")
+    show_full_result_count = False  # no COUNT(*) over the whole log
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

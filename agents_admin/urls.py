@@ -4,6 +4,7 @@ from django.urls import path
 
 from agents_admin.views import (
     agents,
+    audit,
     connections,
     exports,
     home,
@@ -13,6 +14,7 @@ from agents_admin.views import (
     review,
     search,
     threads,
+    users,
 )
 
 app_name = "agents_admin"
@@ -27,6 +29,11 @@ urlpatterns: list = [
         name="connection_delete",
     ),
     path("settings/connections/<int:connection_id>/test/", connections.connection_test_view, name="connection_test"),
+    path("settings/users/", users.user_list_view, name="user_list"),
+    path("settings/users/new/", users.user_create_view, name="user_create"),
+    path("settings/users/<int:user_id>/", users.user_edit, name="user_edit"),
+    path("settings/users/<int:user_id>/active/", users.user_active, name="user_active"),
+    path("audit/", audit.audit_list, name="audit_list"),
     path("runs/needs-action/", needs_action.needs_action, name="needs_action"),
     path("", home.home, name="home"),
     path("agents/", agents.agent_list, name="agent_list"),

@@ -24,6 +24,13 @@ KNOWN_TOOL_TYPES = {
 }
 
 
+def reject_nul(value: str, *, param: str) -> str:
+    """PostgreSQL text cannot hold NUL (it would fail as a server error); refuse it as bad input instead."""
+    if "\x00" in value:
+        raise InvalidInput(f"{param} must not contain NUL (\\x00) characters.", param=param)
+    return value
+
+
 def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:
     if value is None:
         return {}
@@ -42,6 +49,7 @@ def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:
             raise InvalidInput(
                 f"Metadata value for '{key}' is longer than {METADATA_MAX_VALUE} characters.", param=param
             )
+        reject_nul(key + item, param=param)
     return dict(value)
 
 
@@ -147,4 +155,4 @@ def validate_name(value: Any, *, param: str = "name", max_length: int = 256, req
         raise InvalidInput(f"{param} is required.", param=param)
     if len(value) > max_length:
         raise InvalidInput(f"{param} must be at most {max_length} characters.", param=param)
-    return value
+    return reject_nul(value, param=param)

@@ -19,7 +19,13 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``LOG_LEVEL`` (default INFO).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
-- ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h).
+- ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
+- ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (bool, default true): the session cookie also ends with the browser.
+- ``ENTRA_TENANT_ID``, ``ENTRA_CLIENT_ID``, ``ENTRA_CLIENT_SECRET`` (default empty): sign-in with Microsoft Entra
+  ID, on when all are set. ``ENTRA_ISSUER`` (default ``https://login.microsoftonline.com/<tenant>/v2.0``; any
+  OpenID Connect issuer works). ``ENTRA_ROLE_MAP`` (comma list ``<app role>=<console role>``, default empty:
+  only existing console users may sign in) and ``ENTRA_ROLE_CLAIM`` (default ``roles``; ``groups`` for group
+  ids). ``ENTRA_REDIRECT_URI`` (default: this site's ``/login/entra/callback/``).
 - ``EXPORT_INLINE_LIMIT`` (int, default 5000): exports of more messages run as a background job.
 - Remote Foundry projects: ``REMOTE_FULL_SYNC_HOURS`` (24), ``REMOTE_HOT_DAYS`` (7),
   ``REMOTE_POLL_INITIAL_SECONDS`` (0.5), ``REMOTE_POLL_MAX_SECONDS`` (5), ``REMOTE_RUN_FOLLOW_BUDGET_SECONDS``
@@ -152,6 +158,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents_admin:home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Absolute expiry (above) plus a browser-session cookie. Not SESSION_SAVE_EVERY_REQUEST for idle expiry: the run
+# panel polls every second, which would write the session row on every poll.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+ENTRA_TENANT_ID = env_str("ENTRA_TENANT_ID")
+ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID")
+ENTRA_CLIENT_SECRET = env_str("ENTRA_CLIENT_SECRET")
+ENTRA_ISSUER = env_str(
+    "ENTRA_ISSUER", f"https://login.microsoftonline.com/{ENTRA_TENANT_ID}/v2.0" if ENTRA_TENANT_ID else ""
+)
+ENTRA_ROLE_CLAIM = env_str("ENTRA_ROLE_CLAIM", "roles")
+ENTRA_ROLE_MAP = dict(item.split("=", 1) for item in env_list("ENTRA_ROLE_MAP", "") if "=" in item)
+ENTRA_REDIRECT_URI = env_str("ENTRA_REDIRECT_URI")
 SIGNIN_MAX_FAILURES_PER_USER = env_int("SIGNIN_MAX_FAILURES_PER_USER", 5)
 SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 20)
 SIGNIN_THROTTLE_WINDOW = env_int("SIGNIN_THROTTLE_WINDOW", 15 * 60)

@@ -23,7 +23,7 @@ from agents_admin.services.remote import remote_project_create
 from tests.factories import make_agent, make_run, make_thread
 
 # Views reachable without a role on purpose.
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {"login", "logout", "healthz", "entra_login", "entra_callback"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
 OTHER_DOORS = ("api/", "django-admin/", "__placeholder__/")
 
@@ -48,9 +48,15 @@ def test_every_console_view_declares_its_capabilities() -> None:
 
 @pytest.fixture
 def objects(db: None) -> dict[str, str]:
+    return sample_objects()
+
+
+def sample_objects() -> dict[str, str]:
+    """One object per URL parameter, for walking every console URL (used by the security tests too)."""
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
     connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
+    someone = User.objects.create_user("someone-else", password="pw-1234567890")
     policy = retention.policy_save(
         policy=None, user=None, name="perm", project=None, days=3650, daily_at=datetime.time(3, 0)
     )
@@ -63,6 +69,7 @@ def objects(db: None) -> dict[str, str]:
     )
     sync = SyncRecord.objects.create(remote_project=remote_project)
     return {
+        "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
         "thread_id": run.thread_id,
         "run_id": run.id,

@@ -11,6 +11,7 @@ from django.db import transaction
 from agents_admin import validation
 from agents_admin.models import Agent, AgentVersion, Project, RemoteProject
 from agents_admin.services import remote
+from agents_admin.services.audit import audit_record, changed_fields
 from agents_admin.services.errors import InvalidInput
 
 EDITABLE_FIELDS = (
@@ -62,7 +63,11 @@ def agent_clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def agent_create(*, project: Project, user: User = None, **fields: Any) -> Agent:
+def agent_create(
+    *, project: Project, user: User = None, actor: User = None, actor_label: str = "", **fields: Any
+) -> Agent:
+    """A new agent at version 1. ``actor`` (or the older ``user``) is who the audit log names."""
+    actor = actor if actor is not None else user
     cleaned = agent_clean(fields)
     if not cleaned.get("model"):
         raise InvalidInput("model is required.", param="model")
@@ -71,12 +76,17 @@ def agent_create(*, project: Project, user: User = None, **fields: Any) -> Agent
         return remote.remote_agent_create(remote=remote_project, **cleaned)
     with transaction.atomic():
         agent = Agent.objects.create(project=project, version=1, **cleaned)
-        _version_record(agent, user)
+        _version_record(agent, actor)
+        audit_record(
+            action="agent.create", actor=actor, actor_label=actor_label, object_type="agent", object_id=agent.id,
+            project=project, after=agent.snapshot(),
+        )  # fmt: skip
     return agent
 
 
-def agent_update(*, agent: Agent, user: User = None, **fields: Any) -> Agent:
-    """Apply changed fields. A save that changes nothing keeps the version number."""
+def agent_update(*, agent: Agent, user: User = None, actor: User = None, actor_label: str = "", **fields: Any) -> Agent:
+    """Apply changed fields. A save that changes nothing keeps the version number and writes no audit record."""
+    actor = actor if actor is not None else user
     cleaned = agent_clean(fields)
     changed = {k: v for k, v in cleaned.items() if getattr(agent, k) != v}
     if not changed:
@@ -85,19 +95,32 @@ def agent_update(*, agent: Agent, user: User = None, **fields: Any) -> Agent:
         return remote.remote_agent_update(agent=agent, **changed)
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        before = locked.snapshot()
         for key, value in changed.items():
             setattr(locked, key, value)
         locked.version += 1
         locked.save(update_fields=[*changed, "version", "updated_at"])
-        _version_record(locked, user)
+        _version_record(locked, actor)
+        old, new = changed_fields(before, locked.snapshot())
+        audit_record(
+            action="agent.update", actor=actor, actor_label=actor_label, object_type="agent", object_id=locked.id,
+            project_id=locked.project_id, before={**old, "version": locked.version - 1},
+            after={**new, "version": locked.version},
+        )  # fmt: skip
     return locked
 
 
-def agent_delete(*, agent: Agent) -> None:
+def agent_delete(*, agent: Agent, actor: User = None, actor_label: str = "") -> None:
     """Delete an agent and its versions. Threads and runs stay; runs keep the agent id and version."""
-    if agent.remote_project_id is not None:  # mirrored: deleted on the remote first
-        return remote.remote_agent_delete(agent=agent)
-    agent.delete()
+    with transaction.atomic():
+        audit_record(
+            action="agent.delete", actor=actor, actor_label=actor_label, object_type="agent", object_id=agent.id,
+            project_id=agent.project_id, before={**agent.snapshot(), "version": agent.version},
+        )  # fmt: skip
+        if agent.remote_project_id is not None:  # mirrored: deleted on the remote first
+            remote.remote_agent_delete(agent=agent)
+        else:
+            agent.delete()
 
 
 def _version_record(agent: Agent, user: User) -> None:

@@ -8,13 +8,38 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
-from agents_admin.models import AuditEvent, Project
+from agents_admin.models import AuditEvent, Project, Thread
+
+# Every action the app records, for the audit page's filter (other branches append theirs).
+ACTIONS = (
+    "auth.sign_in",
+    "auth.sign_out",
+    "auth.sign_in_failed",
+    "agent.create",
+    "agent.update",
+    "agent.delete",
+    "thread.view",
+    "thread.delete",
+    "run.start",
+    "run.cancel",
+    "run.submit_tool_outputs",
+    "connection.create",
+    "connection.update",
+    "connection.delete",
+    "user.create",
+    "user.role_change",
+    "user.deactivate",
+    "user.reactivate",
+)
+
+# Who did something: a user, or None with an ``actor_label`` naming another actor (an API key, beat, a command).
+Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def audit_record(
     *,
     action: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor: Actor = None,
     actor_label: str = "",
     object_type: str = "",
     object_id: str = "",
@@ -49,3 +74,11 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[
     """Only the fields that differ, as (before, after), so records stay small and readable."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def thread_view_record(*, thread: Thread, actor: Actor, request: HttpRequest | None = None) -> AuditEvent:
+    """A person opened a conversation: who, which thread, when (the full page; not its polling partials)."""
+    return audit_record(
+        action="thread.view", actor=actor, object_type="thread", object_id=thread.id, project_id=thread.project_id,
+        request=request,
+    )  # fmt: skip

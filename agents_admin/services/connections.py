@@ -20,6 +20,7 @@ from agents_admin.models import ModelConnection, Project
 from agents_admin.providers.base import ChatMessage, ModelRequest, Provider, ProviderError
 from agents_admin.providers.chat_completions import ChatCompletionsProvider
 from agents_admin.providers.registry import provider_from_connection
+from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -49,19 +50,35 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
 
-def connection_create(*, fields: dict[str, Any]) -> ModelConnection:
+def connection_create(*, fields: dict[str, Any], actor: Actor = None, actor_label: str = "") -> ModelConnection:
     """A new connection; raises InvalidInput naming the bad field. Becoming default unsets the old default."""
     connection = ModelConnection()
-    return _save(connection, fields, creating=True)
+    return _save(connection, fields, creating=True, actor=actor, actor_label=actor_label)
 
 
-def connection_update(*, connection: ModelConnection, fields: dict[str, Any]) -> ModelConnection:
+def connection_update(
+    *, connection: ModelConnection, fields: dict[str, Any], actor: Actor = None, actor_label: str = ""
+) -> ModelConnection:
     """Change a connection. A blank secret keeps the stored one; ``clear_secrets=True`` erases both."""
-    return _save(connection, fields, creating=False)
+    return _save(connection, fields, creating=False, actor=actor, actor_label=actor_label)
 
 
-def connection_delete(*, connection: ModelConnection) -> None:
-    connection.delete()
+def connection_delete(*, connection: ModelConnection, actor: Actor = None, actor_label: str = "") -> None:
+    with transaction.atomic():
+        audit_record(
+            action="connection.delete", actor=actor, actor_label=actor_label, object_type="connection",
+            object_id=str(connection.pk), project_id=connection.project_id, before=_audit_view(connection),
+        )  # fmt: skip
+        connection.delete()
+
+
+def _audit_view(connection: ModelConnection) -> dict[str, Any]:
+    """What the audit log keeps of a connection: its settings, and only whether each secret is set, never it."""
+    view: dict[str, Any] = {name: getattr(connection, name) for name in FIELDS if name != "project"}
+    view["project"] = connection.project_id
+    for name in SECRET_FIELDS:
+        view[name] = "(set)" if getattr(connection, name) else "(empty)"
+    return view
 
 
 @dataclass(frozen=True)
@@ -94,7 +111,10 @@ def connection_test(*, connection: ModelConnection, model: str = "") -> Connecti
     )
 
 
-def _save(connection: ModelConnection, fields: dict[str, Any], *, creating: bool) -> ModelConnection:
+def _save(
+    connection: ModelConnection, fields: dict[str, Any], *, creating: bool, actor: Actor, actor_label: str
+) -> ModelConnection:
+    before = {} if creating else _audit_view(connection)
     cleaned = _clean(fields)
     for name in FIELDS:
         if name in cleaned:
@@ -102,10 +122,12 @@ def _save(connection: ModelConnection, fields: dict[str, Any], *, creating: bool
     if fields.get("clear_secrets"):
         connection.api_key = ""
         connection.client_secret = ""
+    replaced = []
     for name in SECRET_FIELDS:
         value = fields.get(name)
         if isinstance(value, str) and value.strip():
             setattr(connection, name, seal(value.strip()))
+            replaced.append(name)
     _check_complete(connection)
     with transaction.atomic():
         if connection.is_default:
@@ -117,6 +139,16 @@ def _save(connection: ModelConnection, fields: dict[str, Any], *, creating: bool
         if clash:
             raise InvalidInput(f"A connection named '{connection.name}' already exists.", param="name")
         connection.save()
+        after = _audit_view(connection)
+        for name in replaced:
+            after[name] = "(replaced)"  # a new value, even if one was set before; the value itself never
+        old, new = changed_fields(before, after)
+        if creating or new:
+            audit_record(
+                action="connection.create" if creating else "connection.update", actor=actor,
+                actor_label=actor_label, object_type="connection", object_id=str(connection.pk),
+                project_id=connection.project_id, before=None if creating else old, after=after if creating else new,
+            )  # fmt: skip
     return connection
 
 

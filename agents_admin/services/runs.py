@@ -16,6 +16,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,6 +32,7 @@ from agents_admin.providers.base import (
 )
 from agents_admin.providers.registry import provider_for
 from agents_admin.services import remote
+from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.context import run_model_input
 from agents_admin.services.dispatch import run_dispatch
 from agents_admin.services.errors import Conflict, InvalidInput
@@ -56,6 +58,8 @@ def run_create(
     thread: Thread,
     agent: Agent,
     user: Any = None,
+    actor: Actor = None,
+    actor_label: str = "",
     model: str | None = None,
     instructions: str | None = None,
     additional_instructions: str | None = None,
@@ -74,6 +78,7 @@ def run_create(
     """Queue a run of ``agent`` on ``thread``; the worker is told once the transaction commits.
 
     Raises Conflict when the thread already has an active run, InvalidInput naming the bad field.
+    ``actor`` (or the older ``user``) is who the audit log names.
     """
     if thread.remote_project_id is not None:  # mirrored: started on the remote and followed by a worker
         overrides = {
@@ -93,6 +98,8 @@ def run_create(
             "metadata": metadata,
         }
         return remote.remote_run_create(thread=thread, agent=agent, **overrides)
+    actor = actor if actor is not None else user
+    created_by = actor if isinstance(actor, get_user_model()) and actor.is_authenticated else None
     if agent.project_id != thread.project_id:
         raise InvalidInput("The agent belongs to another project than the thread.", param="assistant_id")
     effective_instructions = agent.instructions if instructions is None else instructions
@@ -142,12 +149,18 @@ def run_create(
                 agent_version=agent.version,
                 expires_at=now + timedelta(seconds=settings.RUN_EXPIRY_SECONDS),
                 enqueued_at=now,
-                created_by=user if user is not None and getattr(user, "is_authenticated", False) else None,
+                created_by=created_by,
                 **fields,
             )
             Thread.objects.filter(pk=thread.pk).update(
                 last_activity_at=now, last_agent=agent, last_run_status=RunStatus.QUEUED
             )
+            audit_record(
+                action="run.start", actor=actor, actor_label=actor_label, object_type="run", object_id=run.id,
+                project_id=thread.project_id,
+                after={"thread_id": thread.id, "agent_id": agent.id, "agent_version": agent.version,
+                       "model": run.model},
+            )  # fmt: skip
             run_dispatch(run.id)
     except IntegrityError as exc:
         active = Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES).only("id").first()
@@ -164,27 +177,39 @@ def run_create(
 # --- state changes from outside the worker ---------------------------------------------------------------
 
 
-def run_cancel(*, run: Run) -> Run:
+def run_cancel(*, run: Run, actor: Actor = None, actor_label: str = "") -> Run:
     """Cancel a run: at once when no worker holds it (queued, requires_action), else via ``cancelling``.
 
-    Cancelling a run that already ended raises Conflict; cancelling twice is harmless.
+    Cancelling a run that already ended raises Conflict; cancelling twice is harmless (and audited once: only
+    the call that changed the status writes a record).
     """
     if run.remote_project_id is not None:
         return remote.remote_run_cancel(run=run)
     now = timezone.now()
     with transaction.atomic():
+        before = Run.objects.filter(pk=run.id).values_list("status", flat=True).first()
+        target = None
         if _transition(run.id, [RunStatus.QUEUED, RunStatus.REQUIRES_ACTION], RunStatus.CANCELLED, cancelled_at=now):
             _steps_close(run.id, RunStep.Status.CANCELLED, now)
             _thread_touch(run.thread_id, RunStatus.CANCELLED, now)
+            target = RunStatus.CANCELLED
         elif _transition(run.id, [RunStatus.IN_PROGRESS], RunStatus.CANCELLING):
             _thread_touch(run.thread_id, RunStatus.CANCELLING, now)
+            target = RunStatus.CANCELLING
+        if target is not None:
+            audit_record(
+                action="run.cancel", actor=actor, actor_label=actor_label, object_type="run", object_id=run.id,
+                project_id=run.thread.project_id, before={"status": before}, after={"status": str(target)},
+            )  # fmt: skip
     run.refresh_from_db()
     if run.status not in (RunStatus.CANCELLED, RunStatus.CANCELLING):
         raise Conflict(f"Run {run.id} has already ended ({run.status}); it cannot be cancelled.", param="run_id")
     return run
 
 
-def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any]]) -> Run:
+def run_submit_tool_outputs(
+    *, run: Run, tool_outputs: list[dict[str, Any]], actor: Actor = None, actor_label: str = ""
+) -> Run:
     """Record outputs for every pending tool call and queue the run again.
 
     Every pending call needs exactly one output; anything else raises InvalidInput and changes nothing.
@@ -224,6 +249,11 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any]]) -> 
         step.completed_at = now
         step.save(update_fields=["step_details", "status", "completed_at"])
         _thread_touch(run.thread_id, RunStatus.QUEUED, now)
+        audit_record(
+            action="run.submit_tool_outputs", actor=actor, actor_label=actor_label, object_type="run",
+            object_id=run.id, project_id=run.thread.project_id, before={"status": RunStatus.REQUIRES_ACTION.value},
+            after={"status": RunStatus.QUEUED.value, "tool_call_ids": sorted(outputs)},
+        )  # fmt: skip
         run_dispatch(run.id)
     run.refresh_from_db()
     return run

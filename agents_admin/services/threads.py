@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents_admin import validation
 from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
 from agents_admin.services import remote, retention
+from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
@@ -44,15 +45,25 @@ def thread_update(*, thread: Thread, metadata: dict[str, Any] | None) -> Thread:
     return thread
 
 
-def thread_delete(*, thread: Thread, trigger: str = "console", user: Any = None) -> PurgeReport:
-    """Delete a thread with its messages, runs, steps and files, in one transaction, recorded as a PurgeReport
-    (``trigger`` "console" or "api"). Conflict, changing nothing, while the thread is held or a run is active.
-    A thread mirrored from a remote Foundry project is deleted there first (services/remote.py)."""
-    return retention.thread_purge(
-        thread=thread,
-        trigger=PurgeReport.Trigger.API if trigger == "api" else PurgeReport.Trigger.CONSOLE_DELETE,
-        user=user,
-    )
+def thread_delete(
+    *, thread: Thread, trigger: str = "console", user: Any = None, actor: Actor = None, actor_label: str = ""
+) -> PurgeReport:
+    """Delete a thread with its messages, runs, steps and files, recorded as a PurgeReport (``trigger``
+    "console" or "api") and in the audit log. Conflict, changing nothing, while the thread is held or a run is
+    active. A thread mirrored from a remote Foundry project is deleted there first (services/remote.py)."""
+    actor = actor if actor is not None else user
+    before = {"message_count": thread.message_count, "metadata": thread.metadata}
+    with transaction.atomic():
+        report = retention.thread_purge(
+            thread=thread,
+            trigger=PurgeReport.Trigger.API if trigger == "api" else PurgeReport.Trigger.CONSOLE_DELETE,
+            user=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(
+            action="thread.delete", actor=actor, actor_label=actor_label, object_type="thread", object_id=thread.id,
+            project_id=thread.project_id, before=before,
+        )  # fmt: skip
+    return report
 
 
 def content_parts(content: Any, *, param: str = "content") -> tuple[list[dict[str, Any]], str]:
@@ -76,6 +87,7 @@ def content_parts(content: Any, *, param: str = "content") -> tuple[list[dict[st
                 value = value.get("value")
             if not isinstance(value, str):
                 raise InvalidInput("A text block needs a string 'text'.", param=f"{where}.text")
+            validation.reject_nul(value, param=param if isinstance(content, str) else f"{where}.text")
             parts.append({"type": "text", "text": {"value": value, "annotations": []}})
             texts.append(value)
         elif kind == "image_file":

@@ -26,7 +26,7 @@ def agent_create_view(request: HtmxHttpRequest) -> HttpResponse:
     form = AgentForm(data=request.POST if request.method == "POST" else None, initial={"tools": [], "metadata": {}})
     if request.method == "POST" and form.is_valid():
         try:
-            agent = agent_create(project=project_default(), user=request.user, **form.cleaned_data)
+            agent = agent_create(project=project_default(), actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             form.add_service_error(error)
         else:
@@ -42,7 +42,7 @@ def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     form = AgentForm.for_agent(agent, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            agent = agent_update(agent=agent, user=request.user, **form.cleaned_data)
+            agent = agent_update(agent=agent, actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             form.add_service_error(error)
         else:
@@ -56,7 +56,7 @@ def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 def agent_delete_view(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     agent = selectors.agent_get(agent_id)
     if request.method == "POST":
-        agent_delete(agent=agent)
+        agent_delete(agent=agent, actor=request.user)
         messages.success(request, f"Agent “{agent}” deleted.")
         return redirect("agents_admin:agent_list")
     return render_page(request, "agents_admin/agent_confirm_delete.html", {"agent": agent}, partial="confirm")

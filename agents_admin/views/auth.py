@@ -1,13 +1,27 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET
 
-from agents_admin.services.audit import client_ip
+from agents_admin.lib import oidc
+from agents_admin.lib.oidc import Provider
+from agents_admin.services.audit import audit_record, client_ip
+from agents_admin.services.entra import SignInRefused, entra_provider, entra_user_for_claims
 from agents_admin.services.throttle import signin_blocked, signin_failed, signin_succeeded
+
+logger = logging.getLogger(__name__)
 
 
 class ThrottledLoginView(LoginView):
@@ -28,3 +42,84 @@ class ThrottledLoginView(LoginView):
         else:
             signin_succeeded(username=username, ip=ip)
         return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["entra_enabled"] = entra_provider() is not None
+        return context
+
+
+# --- sign-in with Microsoft Entra ID (OpenID Connect) ------------------------------------------------------
+
+SESSION_KEY = "entra_signin"
+DISCOVERY_CACHE_SECONDS = 3600
+
+
+def _configuration(provider: Provider) -> dict[str, Any]:
+    key = f"oidc-discovery:{provider.issuer}"
+    configuration = cache.get(key)
+    if configuration is None:
+        configuration = oidc.discover(provider)
+        cache.set(key, configuration, DISCOVERY_CACHE_SECONDS)
+    return configuration
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    return settings.ENTRA_REDIRECT_URI or request.build_absolute_uri(reverse("entra_callback"))
+
+
+def _refused(request: HttpRequest, message: str, *, username: str = "") -> HttpResponse:
+    audit_record(
+        action="auth.sign_in_failed", actor_label=f"entra ({username or 'unknown'})"[:150], object_type="user",
+        object_id=username[:64], request=request, after={"reason": message[:200]},
+    )  # fmt: skip
+    context = {"form": AuthenticationForm(request), "entra_enabled": True, "entra_error": message, "next": ""}
+    return render(request, "registration/login.html", context, status=403)
+
+
+@require_GET
+def entra_login(request: HttpRequest) -> HttpResponse:
+    """Send the browser to the provider, remembering state, nonce and PKCE verifier in the session."""
+    provider = entra_provider()
+    if provider is None:
+        raise Http404("Sign-in with Microsoft Entra ID is not configured.")
+    try:
+        begin = oidc.start(provider, _configuration(provider), redirect_uri=_redirect_uri(request))
+    except oidc.OIDCError as error:
+        logger.warning("entra sign-in unavailable: %s", error)
+        return _refused(request, f"Sign-in with Microsoft is unavailable: {error}")
+    wanted = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    request.session[SESSION_KEY] = {
+        "state": begin.state, "nonce": begin.nonce, "verifier": begin.verifier, "next": wanted if safe else "",
+    }  # fmt: skip
+    return redirect(begin.url)
+
+
+@require_GET
+def entra_callback(request: HttpRequest) -> HttpResponse:
+    """The provider sends the browser back here with a code; verify it all, then sign the person in."""
+    provider = entra_provider()
+    if provider is None:
+        raise Http404("Sign-in with Microsoft Entra ID is not configured.")
+    pending = request.session.pop(SESSION_KEY, None)
+    state = request.GET.get("state", "")
+    if not pending or not state or not constant_time_compare(state, pending["state"]):
+        return _refused(request, "This sign-in link is stale or was not started here; please try again.")
+    if request.GET.get("error"):
+        return _refused(request, f"Microsoft refused the sign-in ({request.GET['error'][:100]}).")
+    try:
+        claims = oidc.finish(
+            provider, _configuration(provider), code=request.GET.get("code", ""), redirect_uri=_redirect_uri(request),
+            verifier=pending["verifier"], nonce=pending["nonce"],
+        )  # fmt: skip
+        user = entra_user_for_claims(claims=claims)
+    except oidc.OIDCError as error:
+        logger.warning("entra sign-in failed: %s", error)
+        return _refused(request, f"Sign-in with Microsoft failed: {error}")
+    except SignInRefused as refused:
+        return _refused(request, str(refused), username=str(claims.get("preferred_username") or ""))
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(pending["next"] or settings.LOGIN_REDIRECT_URL)

@@ -7,10 +7,12 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.forms_connections import ConnectionForm
 from agents_admin.models import ModelConnection
+from agents_admin.services.audit import Actor
 from agents_admin.services.connections import (
     connection_create,
     connection_delete,
@@ -23,6 +25,8 @@ from agents_admin.views.access import capability_required
 FORM_TEMPLATE = "agents_admin/connection_form.html"
 # Connections hold credentials: only roles that manage them may see or change them.
 can_manage = capability_required("manage_connections")
+# Masked in Django's error reports, should a request ever fail with a server error.
+SECRETS = ("api_key", "client_secret")
 
 
 @require_GET
@@ -33,11 +37,12 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRETS)
 @can_manage
 def connection_create_view(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        connection = _save(form, None)
+        connection = _save(form, None, actor=request.user)
         if connection is not None:
             messages.success(request, f"Connection '{connection.name}' created.")
             return redirect("agents_admin:connection_edit", connection_id=connection.pk)
@@ -45,11 +50,12 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*SECRETS)
 @can_manage
 def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
     form = ConnectionForm(request.POST or None, initial=ConnectionForm.initial_for(connection))
-    if request.method == "POST" and form.is_valid() and _save(form, connection) is not None:
+    if request.method == "POST" and form.is_valid() and _save(form, connection, actor=request.user) is not None:
         messages.success(request, f"Connection '{connection.name}' saved.")
         return redirect("agents_admin:connection_edit", connection_id=connection.pk)
     return render(request, FORM_TEMPLATE, {"form": form, "connection": connection})
@@ -59,7 +65,7 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
 @can_manage
 def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
-    connection_delete(connection=connection)
+    connection_delete(connection=connection, actor=request.user)
     messages.success(request, f"Connection '{connection.name}' deleted.")
     return redirect("agents_admin:connection_list")
 
@@ -76,13 +82,13 @@ def connection_test_view(request: HttpRequest, connection_id: int) -> HttpRespon
     return render(request, FORM_TEMPLATE, context)
 
 
-def _save(form: ConnectionForm, connection: ModelConnection | None) -> ModelConnection | None:
+def _save(form: ConnectionForm, connection: ModelConnection | None, *, actor: Actor) -> ModelConnection | None:
     """Call the service; on InvalidInput put the error beside its field and return None."""
     fields = dict(form.cleaned_data)
     try:
         if connection is None:
-            return connection_create(fields=fields)
-        return connection_update(connection=connection, fields=fields)
+            return connection_create(fields=fields, actor=actor)
+        return connection_update(connection=connection, fields=fields, actor=actor)
     except InvalidInput as exc:
         form.add_error(exc.param if exc.param in form.fields else None, exc.message)
         return None

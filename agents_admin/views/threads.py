@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 from agents_admin import selectors
 from agents_admin.forms import MessageForm, RunStartForm, ThreadCreateForm, ThreadFilterForm, ToolOutputsForm
 from agents_admin.models import Run, Thread
+from agents_admin.services.audit import thread_view_record
 from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
@@ -88,6 +89,8 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
         page = selectors.message_page(thread, before=_before(request))
         return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
+    # A person opened the conversation: audited once per page view, not for the htmx pages it loads later.
+    thread_view_record(thread=thread, actor=request.user, request=request)
     return render_page(request, DETAIL, _detail(request, thread), partial="messages")
 
 
@@ -98,6 +101,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
     thread = selectors.thread_get(thread_id)
     run = selectors.run_get(thread, run_id)
     if not wants_partial(request):
+        thread_view_record(thread=thread, actor=request.user, request=request)  # the whole conversation page
         return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
     panel = selectors.run_panel(run)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
@@ -127,7 +131,7 @@ def run_start(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     form = RunStartForm(data=request.POST, agents=selectors.agents_for_thread(thread))
     if form.is_valid():
         try:
-            run_create(thread=thread, agent=form.cleaned_data["agent"], user=request.user)
+            run_create(thread=thread, agent=form.cleaned_data["agent"], actor=request.user)
         except ServiceError as error:
             form.add_service_error(error)
         else:
@@ -141,7 +145,7 @@ def run_cancel_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> Ht
     thread = selectors.thread_get(thread_id)
     run = selectors.run_get(thread, run_id)
     try:
-        run_cancel(run=run)
+        run_cancel(run=run, actor=request.user)
     except ServiceError as error:
         return render(request, DETAIL, _detail(request, thread, action_error=error.message))
     return redirect("agents_admin:thread_detail", thread_id=thread.id)
@@ -155,7 +159,7 @@ def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> H
     form = ToolOutputsForm(data=request.POST, run=run)
     if form.is_valid():
         try:
-            run_submit_tool_outputs(run=run, tool_outputs=form.tool_outputs())
+            run_submit_tool_outputs(run=run, tool_outputs=form.tool_outputs(), actor=request.user)
         except ServiceError as error:
             form.add_service_error(error)
         else:
@@ -170,7 +174,7 @@ def thread_delete_view(request: HtmxHttpRequest, thread_id: str) -> HttpResponse
     context: dict[str, Any] = {"thread": thread}
     if request.method == "POST":
         try:
-            thread_delete(thread=thread, user=request.user)
+            thread_delete(thread=thread, actor=request.user)
         except ServiceError as error:
             context["error"] = error.message
         else:

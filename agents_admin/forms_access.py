@@ -1,0 +1,50 @@
+"""Forms for user management and the audit page's filters (a GET form: bad values are shown, not fatal)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+
+from agents_admin.forms import ServiceErrorMixin
+from agents_admin.roles import ROLES
+from agents_admin.services.audit import ACTIONS
+
+ROLE_CHOICES = [(role, role) for role in ROLES]
+
+
+class UserCreateForm(ServiceErrorMixin, forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class UserRoleForm(ServiceErrorMixin, forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=150, help_text="A username or another actor's label.")
+    action = forms.ChoiceField(choices=[("", "Any"), *((a, a) for a in ACTIONS)], required=False)
+    object_id = forms.CharField(required=False, max_length=64, label="Object id")
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def filters(self) -> dict[str, Any]:
+        """Valid filters only: a bad value in one field is dropped (and shown) rather than failing the page."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        return {
+            "actor": (data.get("actor") or "").strip(),
+            "action": data.get("action") or "",
+            "object_id": (data.get("object_id") or "").strip(),
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "cursor": data.get("cursor") or "",
+        }
+
+    def query_without_cursor(self) -> str:
+        if not self.is_bound:
+            return ""
+        return urlencode({key: value for key, value in self.data.items() if key != "cursor" and value})

@@ -1,0 +1,74 @@
+"""User management for admins: list with roles, create (a one-time password shown once), change role,
+deactivate and reactivate. Users are never deleted."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agents_admin.forms_access import UserCreateForm, UserRoleForm
+from agents_admin.selectors_access import user_get, user_list
+from agents_admin.services.errors import ServiceError
+from agents_admin.services.users import user_active_set, user_create, user_role, user_role_set
+from agents_admin.views.access import capability_required
+from agents_admin.views.common import HtmxHttpRequest, render_page
+
+FORM = "agents_admin/user_form.html"
+can_manage = capability_required("manage_users")
+
+
+@require_GET
+@can_manage
+def user_list_view(request: HtmxHttpRequest) -> HttpResponse:
+    return render_page(request, "agents_admin/user_list.html", {"rows": user_list()}, partial="list")
+
+
+@never_cache  # the response to a successful POST carries the one-time password
+@require_http_methods(["GET", "POST"])
+@can_manage
+def user_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    form = UserCreateForm(data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, password = user_create(**form.cleaned_data, actor=request.user)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            # Shown once, in this response only; it is not stored in clear anywhere.
+            return render_page(request, FORM, {"created": user, "password": password, "form": None}, partial="form")
+    return render_page(request, FORM, {"form": form, "created": None}, partial="form")
+
+
+@require_http_methods(["GET", "POST"])
+@can_manage
+def user_edit(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    target = user_get(user_id)
+    form = UserRoleForm(data=request.POST if request.method == "POST" else None, initial={"role": user_role(target)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_role_set(user=target, role=form.cleaned_data["role"], actor=request.user)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"{target.get_username()} is now {form.cleaned_data['role']}.")
+            return redirect("agents_admin:user_edit", user_id=target.pk)
+    context = {"target": target, "form": form, "role": user_role(target)}
+    return render_page(request, "agents_admin/user_edit.html", context, partial="form")
+
+
+@require_POST
+@can_manage
+def user_active(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    """Deactivate (``active=0``) or reactivate (``active=1``) a user; you cannot deactivate yourself."""
+    target = user_get(user_id)
+    active = request.POST.get("active") == "1"
+    try:
+        user_active_set(user=target, active=active, actor=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{target.get_username()} {'reactivated' if active else 'deactivated'}.")
+    return redirect("agents_admin:user_edit", user_id=target.pk)
