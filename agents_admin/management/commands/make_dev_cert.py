@@ -8,6 +8,7 @@ is made once (kept while it is valid for another week) under ``VAR_DIR/tls``; cl
 from __future__ import annotations
 
 import ipaddress
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Created a self-signed certificate: {cert_path}")
         else:
             self.stdout.write(f"Using the certificate {cert_path}")
+        port = os.environ.get("HTTPS_PORT", "8443")
+        self.stdout.write(f"  REST API (Azure AI Agents SDK endpoint): https://127.0.0.1:{port}/api/projects/default")
+        self.stdout.write(f"  Trust this certificate in clients: connection_verify={str(cert_path)!r}")
+        self.stdout.write("  Make a key: python manage.py create_api_key --project default\n")
