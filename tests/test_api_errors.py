@@ -28,7 +28,9 @@ def api(key: str) -> Client:
 def call(client: Client, method: str, path: str, body: Any = None, *, raw: bytes | None = None, **extra: Any) -> Any:
     sep = "&" if "?" in path else "?"
     data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-    response = getattr(client, method)(f"{BASE}{path}{sep}api-version=v1", data, content_type="application/json", **extra)
+    response = getattr(client, method)(
+        f"{BASE}{path}{sep}api-version=v1", data, content_type="application/json", **extra
+    )
     assert response["Content-Type"].startswith("application/json"), response.content[:200]
     return response
 
@@ -224,9 +226,7 @@ def test_file_upload_errors(api: Client) -> None:
     assert response.status_code == 400 and error_of(response)["param"] == "file"
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = api.post(
-        f"{BASE}/files?api-version=v1", {"file": SimpleUploadedFile("a.txt", b"abc"), "purpose": "fun"}
-    )
+    response = api.post(f"{BASE}/files?api-version=v1", {"file": SimpleUploadedFile("a.txt", b"abc"), "purpose": "fun"})
     assert response.status_code == 400 and error_of(response)["param"] == "purpose"
 
 

@@ -144,7 +144,9 @@ def test_unknown_and_revoked_keys_are_401(https_server: HttpsServer, dev_cert: t
     assert error.value.status_code == 401
 
 
-def test_a_key_of_another_project_is_refused(https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str) -> None:
+def test_a_key_of_another_project_is_refused(
+    https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str
+) -> None:
     other_key = new_key(make_project("other"))
     make_agent(name="secret")
     client = sdk_client(https_server, dev_cert[0], other_key, project="default")
@@ -155,7 +157,9 @@ def test_a_key_of_another_project_is_refused(https_server: HttpsServer, dev_cert
     assert list(own.list_agents()) == []
 
 
-def test_the_projects_sdk_reaches_the_agents(https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str) -> None:
+def test_the_projects_sdk_reaches_the_agents(
+    https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str
+) -> None:
     project = AIProjectClient(
         endpoint=f"{https_server.url}/api/projects/default",
         credential=KeyCredential(api_key),  # type: ignore[arg-type]
