@@ -6,6 +6,8 @@ and the logs all speak the same ids.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -21,6 +23,22 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     DEFAULT_NAME = "default"
+
+    class Meta:
+        # The console's capabilities, granted to role groups by agents_admin.roles (see the permission matrix).
+        permissions = [
+            ("view_conversations", "Read threads and messages"),
+            ("review_conversations", "Add notes and flags, request holds, export"),
+            ("view_agent_config", "See agents and their configuration"),
+            ("edit_agents", "Create, edit and delete agents"),
+            ("operate_runs", "Add messages, start and cancel runs, submit tool outputs"),
+            ("delete_threads", "Delete threads"),
+            ("manage_retention", "Change retention policies, place and release holds, run purges"),
+            ("view_audit", "Read the audit log and purge reports"),
+            ("manage_connections", "Manage model connections and remote projects"),
+            ("manage_api_keys", "Create and revoke API keys"),
+            ("manage_users", "Create, deactivate users and assign roles"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.name
@@ -295,6 +313,43 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class AuditEvent(models.Model):
+    """One audited action or conversation view. Append-only: the app never updates or deletes these rows."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept even if the user is deleted later, and for non-user actors ("api-key:ak_…", "beat", "cli").
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "-at"], name="audit_action_at"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+            models.Index(fields=["object_id", "-at"], name="audit_object_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("Audit events are append-only")
 
 
 class ApiKey(models.Model):

@@ -9,5 +9,5 @@ app_name = "agents_admin"
 urlpatterns: list = [
     path("settings/api-keys/", api_keys.api_keys, name="api_keys"),
     path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
-    path("settings/api-keys/<int:key_id>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
 ]

@@ -23,6 +23,16 @@ from agents_admin.models import Run, RunStatus
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any) -> Iterator[None]:
+    """Each test gets an empty in-process cache (the real one is shared: files or Redis next to the broker)."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def admin_user(db: None) -> User:
     return User.objects.create_superuser("admin", "admin@example.com", "admin-pass-123")

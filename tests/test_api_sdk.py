@@ -22,11 +22,11 @@ from azure.ai.agents.models import (
 )
 
 from agents_admin.models import Message, Run
-from tests.api_support import agents_client, api_key, dev_cert, https_server  # noqa: F401 - fixtures
 from tests.conftest import Worker, wait_for
 from tests.factories import WEATHER_TOOL
 
 pytestmark = pytest.mark.worker
+pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
 
 
 def get_weather(city: str) -> str:

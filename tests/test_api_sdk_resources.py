@@ -13,17 +13,10 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from agents_admin.models import Agent, File, Message, Thread
 from agents_admin.services.api_keys import api_key_revoke
 from agents_admin.services.runs import run_create
-from tests.api_support import (  # noqa: F401 - fixtures
-    HttpsServer,
-    KeyCredential,
-    agents_client,
-    api_key,
-    dev_cert,
-    https_server,
-    new_key,
-    sdk_client,
-)
+from tests.api_support import HttpsServer, KeyCredential, new_key, sdk_client
 from tests.factories import make_agent, make_project, make_thread
+
+pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
 
 
 def test_agents_can_be_created_listed_updated_and_deleted(agents_client: AgentsClient) -> None:

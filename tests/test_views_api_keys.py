@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from agents_admin.models import ApiKey
+from agents_admin.models import ApiKey, AuditEvent
 from agents_admin.services.api_keys import api_key_authenticate, api_key_create, hash_key
 from tests.factories import make_project
 
@@ -35,6 +35,7 @@ def test_creating_a_key_shows_it_once_and_stores_only_its_hash(admin_client: Cli
     assert key.hashed_key == hash_key(secret) and secret not in (key.prefix + key.hashed_key + key.label)
     assert key.project.name == "other" and key.created_by == admin_user and key.label == "provisioning"
     assert secret not in admin_client.get(URL).content.decode()
+    assert AuditEvent.objects.get(action="api_key.create").actor == admin_user
     authenticated = api_key_authenticate(secret=secret)
     assert authenticated is not None and authenticated.pk == key.pk
 
@@ -48,13 +49,15 @@ def test_a_bad_form_shows_the_error_beside_the_field_and_makes_nothing(admin_cli
 
 def test_revoking_a_key_stops_it_working(admin_client: Client) -> None:
     new = api_key_create(project=make_project(), label="old")
-    response = admin_client.post(f"{URL}{new.api_key.pk}/revoke/")
+    response = admin_client.post(URL + "revoke/", {"key": new.api_key.pk})
     assert response.status_code == 302 and response.url == URL
     new.api_key.refresh_from_db()
     assert new.api_key.revoked_at is not None
     assert api_key_authenticate(secret=new.secret) is None
+    event = AuditEvent.objects.get(action="api_key.revoke")
+    assert event.actor is not None and event.object_id == new.api_key.prefix
     assert "revoked" in admin_client.get(URL).content.decode()
-    again = admin_client.post(f"{URL}{new.api_key.pk}/revoke/")
+    again = admin_client.post(URL + "revoke/", {"key": new.api_key.pk})
     assert again.status_code == 302
 
 

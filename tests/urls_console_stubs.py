@@ -9,11 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLResolver, include, path
 
 from agents_admin import urls as app_urls
+from agents_admin.views.access import signed_in
 from dashboard.urls import urlpatterns as root_patterns
 
 _NAV = ("home", "agent_list", "thread_list")
 
 
+@signed_in
 def _stub(request: HttpRequest) -> HttpResponse:
     return HttpResponse("stub")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 
 from agents_admin.api.base import Call, ok, req_str
 from agents_admin.api.errors import not_found
@@ -26,29 +26,29 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     return {key: body[key] for key in EDITABLE_FIELDS if key in body}
 
 
-def create(call: Call) -> HttpResponse:
+def create(call: Call) -> HttpResponseBase:
     """Create an agent."""
     req_str(call.body, "model")
     return ok(agent_json(agent_create(project=call.project, **_fields(call.body))))
 
 
-def list_(call: Call) -> HttpResponse:
+def list_(call: Call) -> HttpResponseBase:
     """List agents."""
     return ok(page(Agent.objects.filter(project=call.project), call.query, agent_json))
 
 
-def retrieve(call: Call, agent_id: str) -> HttpResponse:
+def retrieve(call: Call, agent_id: str) -> HttpResponseBase:
     """Get an agent."""
     return ok(agent_json(get_agent(call, agent_id)))
 
 
-def update(call: Call, agent_id: str) -> HttpResponse:
+def update(call: Call, agent_id: str) -> HttpResponseBase:
     """Update an agent: only the fields sent change; ``tools`` replaces the whole list."""
     agent = get_agent(call, agent_id)
     return ok(agent_json(agent_update(agent=agent, **_fields(call.body))))
 
 
-def delete(call: Call, agent_id: str) -> HttpResponse:
+def delete(call: Call, agent_id: str) -> HttpResponseBase:
     """Delete an agent; its threads and runs stay."""
     agent = get_agent(call, agent_id)
     agent_delete(agent=agent)

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from agents_admin.api.errors import ApiError, error_response, from_api_error, from_service_error, invalid
@@ -39,10 +40,10 @@ class Call:
         return self.request.GET
 
 
-Handler = Callable[..., HttpResponse]
+Handler = Callable[..., HttpResponseBase]
 
 
-def endpoint(**handlers: Handler) -> Callable[..., HttpResponse]:
+def endpoint(**handlers: Handler) -> Callable[..., HttpResponseBase]:
     """A view serving ``handlers`` by HTTP method (``GET=…, POST=…, DELETE=…``); anything else is 405.
 
     The view authenticates, checks api-version, parses the body and turns every failure into a JSON error.
@@ -51,7 +52,7 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponse]:
 
     @csrf_exempt
     @wraps(next(iter(handlers.values())))
-    def view(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponse:
+    def view(request: HttpRequest, project: str, **kwargs: Any) -> HttpResponseBase:
         try:
             handler = handlers.get(request.method or "")
             call = _authenticate(request, project)
@@ -62,7 +63,7 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponse]:
                 response["Allow"] = ", ".join(handlers)
                 return response
             _check_api_version(request)
-            if request.method == "POST" and not request.content_type.startswith("multipart/"):
+            if request.method == "POST" and not (request.content_type or "").startswith("multipart/"):
                 call.body = _json_body(request)
             return handler(call, **kwargs)
         except ApiError as exc:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
+from django.http.response import HttpResponseBase
 
 from agents_admin.api.base import Call, ok
 from agents_admin.api.errors import ApiError, invalid, not_found
@@ -22,10 +23,10 @@ def get_file(call: Call, file_id: str) -> File:
     return file
 
 
-def upload(call: Call) -> HttpResponse:
+def upload(call: Call) -> HttpResponseBase:
     """Upload a file (multipart/form-data: ``file``, ``purpose``, optional ``filename``)."""
     request = call.request
-    if not request.content_type.startswith("multipart/form-data"):
+    if not (request.content_type or "").startswith("multipart/form-data"):
         raise invalid("Upload files as multipart/form-data with a 'file' part.", param="file")
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -47,7 +48,7 @@ def upload(call: Call) -> HttpResponse:
     return ok(file_json(record))
 
 
-def list_(call: Call) -> HttpResponse:
+def list_(call: Call) -> HttpResponseBase:
     """List files (not paged, as in the service; ``purpose`` filters)."""
     files = File.objects.filter(project=call.project).order_by("-created_at", "-id")
     purpose = call.query.get("purpose")
@@ -56,18 +57,18 @@ def list_(call: Call) -> HttpResponse:
     return ok({"object": "list", "data": [file_json(f) for f in files[:10_000]]})
 
 
-def retrieve(call: Call, file_id: str) -> HttpResponse:
+def retrieve(call: Call, file_id: str) -> HttpResponseBase:
     """Get a file's description."""
     return ok(file_json(get_file(call, file_id)))
 
 
-def delete(call: Call, file_id: str) -> HttpResponse:
+def delete(call: Call, file_id: str) -> HttpResponseBase:
     """Delete a file."""
     file_delete(file=get_file(call, file_id))
     return ok(deleted_json(file_id, "file"))
 
 
-def content(call: Call, file_id: str) -> HttpResponse:
+def content(call: Call, file_id: str) -> HttpResponseBase:
     """Download a file's bytes."""
     file = get_file(call, file_id)
     response = FileResponse(file.content.open("rb"), content_type="application/octet-stream")
@@ -75,7 +76,7 @@ def content(call: Call, file_id: str) -> HttpResponse:
     return response
 
 
-def vector_stores(call: Call, rest: str = "") -> HttpResponse:
+def vector_stores(call: Call, rest: str = "") -> HttpResponseBase:
     """Vector stores are not supported by this service."""
     raise ApiError(
         400,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 
 from agents_admin.api.assistants import get_agent
 from agents_admin.api.base import Call, ok, opt_bool, opt_dict, opt_int, opt_list, opt_str, req_str
@@ -49,7 +49,7 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create(call: Call, thread_id: str) -> HttpResponse:
+def create(call: Call, thread_id: str) -> HttpResponseBase:
     """Create a run (or stream it with ``"stream": true``)."""
     thread = get_thread(call, thread_id)
     agent = get_agent(call, req_str(call.body, "assistant_id"))
@@ -68,7 +68,7 @@ def create(call: Call, thread_id: str) -> HttpResponse:
     return ok(run_json(run))
 
 
-def create_thread_and_run(call: Call) -> HttpResponse:
+def create_thread_and_run(call: Call) -> HttpResponseBase:
     """Create a thread and a run on it in one call."""
     agent = get_agent(call, req_str(call.body, "assistant_id"))
     stream = opt_bool(call.body, "stream")
@@ -82,29 +82,29 @@ def create_thread_and_run(call: Call) -> HttpResponse:
     return ok(run_json(run))
 
 
-def list_(call: Call, thread_id: str) -> HttpResponse:
+def list_(call: Call, thread_id: str) -> HttpResponseBase:
     """List a thread's runs."""
     thread = get_thread(call, thread_id)
     return ok(page(Run.objects.filter(thread=thread), call.query, run_json))
 
 
-def retrieve(call: Call, thread_id: str, run_id: str) -> HttpResponse:
+def retrieve(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """Get a run."""
     return ok(run_json(get_run(call, thread_id, run_id)))
 
 
-def update(call: Call, thread_id: str, run_id: str) -> HttpResponse:
+def update(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """Update a run's metadata."""
     run = get_run(call, thread_id, run_id)
     return ok(run_json(run_update(run=run, metadata=call.body.get("metadata"))))
 
 
-def cancel(call: Call, thread_id: str, run_id: str) -> HttpResponse:
+def cancel(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """Cancel a run."""
     return ok(run_json(run_cancel(run=get_run(call, thread_id, run_id))))
 
 
-def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponse:
+def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """Submit the outputs of the run's pending tool calls (stream the rest with ``"stream": true``)."""
     run = get_run(call, thread_id, run_id)
     outputs = opt_list(call.body, "tool_outputs")
@@ -120,7 +120,7 @@ def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponse
 # --- steps ------------------------------------------------------------------------------------------------
 
 
-def step_list(call: Call, thread_id: str, run_id: str) -> HttpResponse:
+def step_list(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """List a run's steps."""
     run = get_run(call, thread_id, run_id)
     return ok(
@@ -128,7 +128,7 @@ def step_list(call: Call, thread_id: str, run_id: str) -> HttpResponse:
     )
 
 
-def step_retrieve(call: Call, thread_id: str, run_id: str, step_id: str) -> HttpResponse:
+def step_retrieve(call: Call, thread_id: str, run_id: str, step_id: str) -> HttpResponseBase:
     """Get a run step."""
     run = get_run(call, thread_id, run_id)
     step = RunStep.objects.filter(run=run, pk=step_id).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 
 from agents_admin.api.base import Call, ok, opt_dict, opt_list, req_str
 from agents_admin.api.errors import invalid, not_found
@@ -51,22 +51,22 @@ def thread_from_body(call: Call, body: dict[str, Any], *, param_prefix: str = ""
     return thread
 
 
-def create(call: Call) -> HttpResponse:
+def create(call: Call) -> HttpResponseBase:
     """Create a thread, optionally with initial messages."""
     return ok(thread_json(thread_from_body(call, call.body)))
 
 
-def list_(call: Call) -> HttpResponse:
+def list_(call: Call) -> HttpResponseBase:
     """List threads."""
     return ok(page(Thread.objects.filter(project=call.project), call.query, thread_json))
 
 
-def retrieve(call: Call, thread_id: str) -> HttpResponse:
+def retrieve(call: Call, thread_id: str) -> HttpResponseBase:
     """Get a thread."""
     return ok(thread_json(get_thread(call, thread_id)))
 
 
-def update(call: Call, thread_id: str) -> HttpResponse:
+def update(call: Call, thread_id: str) -> HttpResponseBase:
     """Update a thread's metadata (and tool_resources)."""
     thread = get_thread(call, thread_id)
     extra: dict[str, Any] = {}
@@ -76,7 +76,7 @@ def update(call: Call, thread_id: str) -> HttpResponse:
     return ok(thread_json(thread_update(thread=thread, metadata=metadata, **extra)))
 
 
-def delete(call: Call, thread_id: str) -> HttpResponse:
+def delete(call: Call, thread_id: str) -> HttpResponseBase:
     """Delete a thread with its messages and runs."""
     thread_delete(thread=get_thread(call, thread_id))
     return ok(deleted_json(thread_id, "thread.deleted"))
@@ -93,7 +93,7 @@ def get_message(call: Call, thread_id: str, message_id: str) -> Message:
     return message
 
 
-def message_create_(call: Call, thread_id: str) -> HttpResponse:
+def message_create_(call: Call, thread_id: str) -> HttpResponseBase:
     """Add a message to a thread."""
     thread = get_thread(call, thread_id)
     role = req_str(call.body, "role")
@@ -108,7 +108,7 @@ def message_create_(call: Call, thread_id: str) -> HttpResponse:
     return ok(message_json(message))
 
 
-def message_list(call: Call, thread_id: str) -> HttpResponse:
+def message_list(call: Call, thread_id: str) -> HttpResponseBase:
     """List a thread's messages (``run_id`` filters to one run's)."""
     thread = get_thread(call, thread_id)
     messages = Message.objects.filter(thread=thread)
@@ -118,12 +118,12 @@ def message_list(call: Call, thread_id: str) -> HttpResponse:
     return ok(page(messages, call.query, message_json, keys=("seq",)))
 
 
-def message_retrieve(call: Call, thread_id: str, message_id: str) -> HttpResponse:
+def message_retrieve(call: Call, thread_id: str, message_id: str) -> HttpResponseBase:
     """Get a message."""
     return ok(message_json(get_message(call, thread_id, message_id)))
 
 
-def message_update_(call: Call, thread_id: str, message_id: str) -> HttpResponse:
+def message_update_(call: Call, thread_id: str, message_id: str) -> HttpResponseBase:
     """Update a message's metadata."""
     message = get_message(call, thread_id, message_id)
     return ok(message_json(message_update(message=message, metadata=call.body.get("metadata"))))

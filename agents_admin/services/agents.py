@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
@@ -96,5 +97,5 @@ def _version_record(agent: Agent, user: User) -> None:
         agent=agent,
         version=agent.version,
         definition=agent.snapshot(),
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=user if isinstance(user, get_user_model()) else None,
     )

@@ -180,11 +180,11 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any]]) -> 
         raise Conflict(f"Run {run.id} is {run.status}, not waiting for tool outputs.", param="run_id")
     if not isinstance(tool_outputs, list):
         raise InvalidInput("tool_outputs must be a list.", param="tool_outputs")
-    pending = {call["id"] for call in run.pending_tool_calls}
+    pending = {str(call["id"]) for call in run.pending_tool_calls}
     outputs: dict[str, str] = {}
     for index, item in enumerate(tool_outputs):
         call_id = item.get("tool_call_id") if isinstance(item, dict) else None
-        if call_id not in pending:
+        if not isinstance(call_id, str) or call_id not in pending:
             raise InvalidInput(
                 f"tool_outputs[{index}].tool_call_id '{call_id}' is not a pending tool call of this run.",
                 param=f"tool_outputs[{index}].tool_call_id",
@@ -521,11 +521,7 @@ def _transition(run_id: str, sources: list[str], target: str, **fields: Any) -> 
 
 
 def _steps_close(run_id: str, status: str, now: datetime) -> None:
-    stamp = {
-        RunStep.Status.CANCELLED: "cancelled_at",
-        RunStep.Status.EXPIRED: "expired_at",
-        RunStep.Status.FAILED: "failed_at",
-    }[status]
+    stamp = {"cancelled": "cancelled_at", "expired": "expired_at", "failed": "failed_at"}[str(status)]
     RunStep.objects.filter(run_id=run_id, status=RunStep.Status.IN_PROGRESS).update(status=status, **{stamp: now})
 
 

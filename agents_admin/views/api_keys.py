@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,6 +12,7 @@ from agents_admin.models import ApiKey, Project
 from agents_admin.services.api_keys import api_key_create, api_key_revoke
 from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
+from agents_admin.views.access import capability_required
 
 # Keys are few (people make them by hand); the page shows the newest ones and says when there are more.
 PAGE_SIZE = 200
@@ -23,6 +23,10 @@ class ApiKeyForm(forms.Form):
     label = forms.CharField(max_length=100, required=False, help_text="What the key is for, e.g. 'CI pipeline'.")
 
 
+class RevokeForm(forms.Form):
+    key = forms.IntegerField(min_value=1)
+
+
 def _page(request: HttpRequest, form: ApiKeyForm, new_secret: str | None = None, status: int = 200) -> HttpResponse:
     keys = list(ApiKey.objects.select_related("project", "created_by")[: PAGE_SIZE + 1])
     context = {"keys": keys[:PAGE_SIZE], "more": len(keys) > PAGE_SIZE, "form": form, "new_secret": new_secret}
@@ -30,15 +34,13 @@ def _page(request: HttpRequest, form: ApiKeyForm, new_secret: str | None = None,
 
 
 @require_GET
-@login_required
-@permission_required("agents_admin.view_apikey", raise_exception=True)
+@capability_required("manage_api_keys")
 def api_keys(request: HttpRequest) -> HttpResponse:
     return _page(request, ApiKeyForm(initial={"project": project_default()}))
 
 
 @require_POST
-@login_required
-@permission_required("agents_admin.add_apikey", raise_exception=True)
+@capability_required("manage_api_keys")
 def api_key_new(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -53,12 +55,15 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
-@permission_required("agents_admin.change_apikey", raise_exception=True)
-def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
-    api_key = get_object_or_404(ApiKey, pk=key_id)
+@capability_required("manage_api_keys")
+def api_key_revoke_view(request: HttpRequest) -> HttpResponse:
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a key to revoke.")
+        return redirect("agents_admin:api_keys")
+    api_key = get_object_or_404(ApiKey, pk=form.cleaned_data["key"])
     try:
-        api_key_revoke(api_key=api_key)
+        api_key_revoke(api_key=api_key, user=request.user)
         messages.success(request, f"Key {api_key.prefix}… revoked; calls with it now get 401.")
     except ServiceError as exc:
         messages.info(request, exc.message)

@@ -21,14 +21,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["project"]
-        if name == Project.DEFAULT_NAME:
-            project = project_default()
-        else:
-            project = Project.objects.filter(name=name).first()
-            if project is None:
-                raise CommandError(f"No project named '{name}'.")
+        project = project_default() if name == Project.DEFAULT_NAME else Project.objects.filter(name=name).first()
+        if project is None:
+            raise CommandError(f"No project named '{name}'.")
         try:
-            new = api_key_create(project=project, label=options["label"])
+            new = api_key_create(project=project, label=options["label"], actor_label="cli")
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         # Only the key on stdout, so provisioning scripts can capture it: KEY=$(manage.py create_api_key ...)

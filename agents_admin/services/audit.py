@@ -1,0 +1,51 @@
+"""The audit trail: one append-only record per change, sign-in event or conversation view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+
+from agents_admin.models import AuditEvent, Project
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
+    actor_label: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    project: Project | None = None,
+    project_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Write one audit record. ``actor`` is a user; ``actor_label`` names other actors (an API key, beat)."""
+    user = actor if isinstance(actor, get_user_model()) else None
+    label = actor_label or (user.get_username() if user is not None else "anonymous")
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label[:150],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+        project_id=project.pk if project is not None else project_id,
+        before=before,
+        after=after,
+        ip=client_ip(request) if request is not None else None,
+    )
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address. X-Forwarded-For is not trusted: set it up at the proxy if you need it."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, as (before, after), so records stay small and readable."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}

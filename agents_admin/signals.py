@@ -1,0 +1,36 @@
+"""Sign-in events go to the audit log; role groups are synced after every migrate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from agents_admin.roles import roles_sync
+from agents_admin.services.audit import audit_record
+
+
+@receiver(user_logged_in)
+def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    audit_record(action="auth.sign_in", actor=user, object_type="user", object_id=str(user.pk), request=request)
+
+
+@receiver(user_logged_out)
+def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit_record(action="auth.sign_out", actor=user, object_type="user", object_id=str(user.pk), request=request)
+
+
+@receiver(user_login_failed)
+def _sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # Only the username is kept; never the password.
+    username = str(credentials.get("username", ""))[:150]
+    audit_record(
+        action="auth.sign_in_failed", actor_label=f"anonymous ({username})", object_type="user", object_id=username,
+        request=request,
+    )  # fmt: skip
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    roles_sync()

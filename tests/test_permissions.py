@@ -1,0 +1,96 @@
+"""The permission matrix: every console URL x every role (and anonymous) -> the expected status.
+
+The expectation comes from each view's declared capabilities (``capability_required``); the guard test fails any
+console view that declares none, so a new page cannot ship without a permission check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from agents_admin.models import Run
+from agents_admin.roles import ROLES, perm, roles_sync
+from tests.factories import make_agent, make_run
+
+# base.html links console pages served by another branch; the stand-ins vanish once those routes exist.
+pytestmark = pytest.mark.urls("tests.urls_console_stubs")
+
+# Views reachable without a role on purpose.
+PUBLIC = {"login", "logout", "healthz"}
+# Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
+OTHER_DOORS = ("api/", "django-admin/")
+
+
+def console_patterns() -> Iterator[tuple[str, URLPattern]]:
+    def walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, URLPattern]]:
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                if not route.startswith(OTHER_DOORS):
+                    yield from walk(entry.url_patterns, route)
+            elif entry.name not in PUBLIC:
+                yield route, entry
+
+    yield from walk(get_resolver().url_patterns, "")
+
+
+def test_every_console_view_declares_its_capabilities() -> None:
+    missing = [route for route, entry in console_patterns() if not hasattr(entry.callback, "required_capabilities")]
+    assert missing == [], f"console views without capability_required/signed_in: {missing}"
+
+
+@pytest.fixture
+def objects(db: None) -> dict[str, str]:
+    run = make_run(agent=make_agent())
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    return {"agent_id": run.agent_ref, "thread_id": run.thread_id, "run_id": run.id, "version": "1"}
+
+
+def client_for(role: str | None) -> Client:
+    client = Client()
+    if role is None:
+        return client
+    roles_sync()
+    user = User.objects.create_user(f"user-{role.lower()}", password="pw-1234567890")
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return client
+
+
+def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
+    url = "/" + route
+    for name in entry.pattern.regex.groupindex:
+        assert name in objects, f"add a sample value for URL parameter '{name}' to the objects fixture"
+        url = url.replace(f"<{name}>", objects[name]).replace(f"<str:{name}>", objects[name])
+        url = url.replace(f"<int:{name}>", objects[name])
+    return url
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_the_permission_matrix(role: str | None, objects: dict[str, str]) -> None:
+    client = client_for(role)
+    user = User.objects.filter(username=f"user-{(role or '').lower()}").first()
+    failures = []
+    for route, entry in console_patterns():
+        needed = getattr(entry.callback, "required_capabilities", ())
+        url = url_for(route, entry, objects)
+        response = client.get(url)
+        if response.status_code == 405:
+            response = client.post(url, {})
+        allowed = user is not None and all(user.has_perm(perm(c)) for c in needed)
+        status = response.status_code
+        if role is None:
+            ok = status == 302 and "/login/" in response["Location"]
+        elif allowed:
+            ok = status not in (401, 403) and status < 500
+        else:
+            ok = status == 403
+        if not ok:
+            failures.append(f"{url} as {role or 'anonymous'}: {status} (needs {needed}, allowed={allowed})")
+    assert failures == []

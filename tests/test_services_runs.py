@@ -1,0 +1,106 @@
+"""Run-engine rules that need no worker: validation, cancel before a worker claims, expiry, the claim."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents_admin.models import Run
+from agents_admin.services.errors import Conflict, InvalidInput
+from agents_admin.services.runs import run_cancel, run_claim, run_submit_tool_outputs, runs_expire
+from tests.factories import make_agent, make_project, make_run, make_thread
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_queued_run_is_cancelled_at_once() -> None:
+    run = make_run()
+    run = run_cancel(run=run)
+    assert run.status == "cancelled" and run.cancelled_at is not None
+    assert not run_claim(run.id)
+
+
+def test_cancelling_a_finished_run_is_refused() -> None:
+    run = make_run()
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    run.refresh_from_db()
+    with pytest.raises(Conflict, match="already ended"):
+        run_cancel(run=run)
+
+
+def test_only_one_claim_wins() -> None:
+    run = make_run()
+    assert run_claim(run.id) is True
+    assert run_claim(run.id) is False
+    run.refresh_from_db()
+    assert run.status == "in_progress" and run.attempts == 1
+
+
+def test_runs_past_their_deadline_expire_and_free_the_thread() -> None:
+    run = make_run()
+    assert runs_expire(now=timezone.now() + timedelta(seconds=601)) == 1
+    run.refresh_from_db()
+    assert run.status == "expired"
+    run.thread.refresh_from_db()
+    assert run.thread.last_run_status == "expired"
+    assert runs_expire(now=timezone.now() + timedelta(seconds=601)) == 0
+
+
+def test_a_run_expires_ten_minutes_after_creation() -> None:
+    run = make_run()
+    assert timedelta(seconds=599) < run.expires_at - run.created_at <= timedelta(seconds=601)
+
+
+def _requires_action(run: Run) -> Run:
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    Run.objects.filter(pk=run.pk).update(
+        status="requires_action",
+        required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}},
+    )
+    run.steps.create(thread=run.thread, type="tool_calls", step_details={"type": "tool_calls", "tool_calls": calls})
+    run.refresh_from_db()
+    return run
+
+
+@pytest.mark.parametrize(
+    ("outputs", "param"),
+    [
+        ([], "tool_outputs"),
+        ([{"tool_call_id": "call_x", "output": "1"}], "tool_outputs[0].tool_call_id"),
+        ([{"tool_call_id": "call_1"}, {"tool_call_id": "call_1"}], "tool_outputs[1]"),
+        ("nope", "tool_outputs"),
+    ],
+)
+def test_tool_outputs_must_answer_every_pending_call(outputs: object, param: str) -> None:
+    run = _requires_action(make_run())
+    with pytest.raises(InvalidInput) as error:
+        run_submit_tool_outputs(run=run, tool_outputs=outputs)  # type: ignore[arg-type]
+    assert error.value.param == param
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+
+
+def test_submitted_outputs_queue_the_run_again_and_are_kept_on_the_step() -> None:
+    run = _requires_action(make_run())
+    run = run_submit_tool_outputs(run=run, tool_outputs=[{"tool_call_id": "call_1", "output": {"t": 1}}])
+    assert run.status == "queued" and run.required_action is None
+    step = run.steps.get()
+    assert step.status == "completed"
+    assert json.loads(step.step_details["tool_calls"][0]["function"]["output"]) == {"t": 1}
+
+
+def test_an_agent_of_another_project_cannot_run_on_the_thread() -> None:
+    agent = make_agent(project=make_project("other"))
+    with pytest.raises(InvalidInput) as error:
+        make_run(agent=agent, thread=make_thread())
+    assert error.value.param == "assistant_id"
+
+
+def test_bad_run_options_are_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as error:
+        make_run(truncation_strategy={"type": "last_messages", "last_messages": 0})
+    assert error.value.param == "truncation_strategy.last_messages"
+    assert not Run.objects.exists()
