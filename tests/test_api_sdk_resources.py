@@ -14,7 +14,7 @@ from agents_admin.models import Agent, File, Message, Thread
 from agents_admin.services.api_keys import api_key_revoke
 from agents_admin.services.runs import run_create
 from tests.api_support import HttpsServer, KeyCredential, new_key, sdk_client
-from tests.factories import make_agent, make_project, make_thread
+from tests.factories import WEATHER_TOOL, make_agent, make_project, make_thread
 
 pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
 
@@ -112,9 +112,10 @@ def test_an_unknown_thread_is_not_found(agents_client: AgentsClient) -> None:
 
 
 def test_a_second_run_on_a_busy_thread_is_refused(agents_client: AgentsClient) -> None:
-    agent = make_agent()
-    thread = make_thread(messages=["hi"])
-    run_create(thread=thread, agent=agent)  # stays queued: no worker in this test
+    # Active whether or not a worker is around: queued without one, waiting for tool outputs with one.
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(messages=["/tool"])
+    run_create(thread=thread, agent=agent)
     with pytest.raises(HttpResponseError) as error:
         agents_client.runs.create(thread_id=thread.id, agent_id=agent.id)
     assert error.value.status_code == 400 and "already has an active run" in str(error.value)
