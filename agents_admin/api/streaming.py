@@ -42,7 +42,8 @@ class _Watcher:
     def __init__(self, run: Run, *, resumed: bool) -> None:
         self.run_id = run.id
         self.agent_id = run.agent_ref
-        self.status = run.status
+        self.status: str = RunStatus.QUEUED
+        self.started = False
         self.steps: dict[str, str] = {}
         self.sent_text: dict[str, str] = {}
         self.finished_messages: set[str] = set()
@@ -54,14 +55,16 @@ class _Watcher:
                 self.finished_messages.add(message.id)
 
     def poll(self, run: Run) -> Iterator[bytes]:
-        if run.status == RunStatus.IN_PROGRESS and self.status != RunStatus.IN_PROGRESS:
-            self.status = run.status
-            yield sse("thread.run.in_progress", run_json(run))
+        # A fast run may be over before the first poll: still tell its story in order (in_progress first,
+        # then the message and steps, then the final status).
+        if not self.started and run.status != RunStatus.QUEUED and run.started_at is not None:
+            self.started = True
+            yield sse("thread.run.in_progress", {**run_json(run), "status": RunStatus.IN_PROGRESS})
         yield from self._messages()
         yield from self._steps()
-        if run.status != self.status:
-            self.status = run.status
+        if run.status != self.status and run.status not in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
             yield sse(f"thread.run.{run.status}", run_json(run))
+        self.status = run.status
 
     def _messages(self) -> Iterator[bytes]:
         messages = Message.objects.filter(run_id=self.run_id, role=Message.Role.ASSISTANT).order_by("seq")
@@ -111,8 +114,8 @@ def _events(run_id: str, *, thread: Thread | None, resumed: bool) -> Iterator[by
             yield sse("thread.created", thread_json(thread))
         run = Run.objects.get(pk=run_id)
         if not resumed:
-            yield sse("thread.run.created", run_json(run))
-        yield sse(f"thread.run.{run.status}", run_json(run))
+            yield sse("thread.run.created", {**run_json(run), "status": RunStatus.QUEUED})
+        yield sse("thread.run.queued", {**run_json(run), "status": RunStatus.QUEUED})
         watcher = _Watcher(run, resumed=resumed)
         # The run expires on its own; this only guards against a stream outliving everything.
         deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
