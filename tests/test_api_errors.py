@@ -221,6 +221,18 @@ def test_vector_stores_are_not_supported(api: Client) -> None:
         assert response.status_code == 400 and error_of(response)["code"] == "unsupported_feature"
 
 
+def test_message_content_and_attachments_must_name_files_of_the_project(api: Client) -> None:
+    thread = make_thread()
+    image = {"type": "image_file", "image_file": {"file_id": "assistant-missing"}}
+    response = call(api, "post", f"/threads/{thread.id}/messages", {"role": "user", "content": [image]})
+    assert response.status_code == 400 and error_of(response)["param"] == "content[0].image_file.file_id"
+    response = call(
+        api, "post", "/threads", {"messages": [{"role": "user", "content": "x", "attachments": [{"file_id": "f"}]}]}
+    )
+    assert response.status_code == 400 and error_of(response)["param"] == "messages[0].attachments[0].file_id"
+    assert thread.messages.count() == 0 and Thread.objects.count() == 1
+
+
 def test_file_upload_errors(api: Client) -> None:
     response = call(api, "post", "/files", {"purpose": "assistants"})
     assert response.status_code == 400 and error_of(response)["param"] == "file"

@@ -12,7 +12,7 @@ from agents_admin.api.errors import invalid, not_found
 from agents_admin.api.pagination import page
 from agents_admin.api.serializers import deleted_json, message_json, thread_json
 from agents_admin.models import Message, Project, Thread
-from agents_admin.services.files import files_check_attachments
+from agents_admin.services.files import files_check_attachments, files_check_content
 from agents_admin.services.threads import (
     message_create,
     message_update,
@@ -37,6 +37,7 @@ def check_messages(project: Project, messages: list[Any] | None, *, param: str) 
         files_check_attachments(
             project=project, attachments=item.get("attachments"), param=f"{param}[{index}].attachments"
         )
+        files_check_content(project=project, content=item.get("content"), param=f"{param}[{index}].content")
 
 
 def thread_from_body(call: Call, body: dict[str, Any], *, param_prefix: str = "") -> Thread:
@@ -98,6 +99,7 @@ def message_create_(call: Call, thread_id: str) -> HttpResponseBase:
     thread = get_thread(call, thread_id)
     role = req_str(call.body, "role")
     files_check_attachments(project=call.project, attachments=call.body.get("attachments"))
+    files_check_content(project=call.project, content=call.body.get("content"))
     message = message_create(
         thread=thread,
         role=role,

@@ -59,5 +59,23 @@ def files_check_attachments(*, project: Project, attachments: Any, param: str = 
             raise InvalidInput(f"No file found with id '{file_id}'.", param=where)
 
 
+def files_check_content(*, project: Project, content: Any, param: str = "content") -> None:
+    """Every ``image_file`` block of message content must name a file of the project; raises InvalidInput."""
+    if not isinstance(content, list):
+        return
+    wanted: dict[str, str] = {}
+    for index, block in enumerate(content):
+        if isinstance(block, dict) and block.get("type") == "image_file":
+            file_id = (
+                (block.get("image_file") or {}).get("file_id") if isinstance(block.get("image_file"), dict) else None
+            )
+            if isinstance(file_id, str):
+                wanted.setdefault(file_id, f"{param}[{index}].image_file.file_id")
+    known = _existing(project, wanted)
+    for file_id, where in wanted.items():
+        if file_id not in known:
+            raise InvalidInput(f"No file found with id '{file_id}'.", param=where)
+
+
 def _existing(project: Project, ids: Iterable[str]) -> set[str]:
     return set(File.objects.filter(project=project, pk__in=list(ids)).values_list("pk", flat=True))
