@@ -91,6 +91,23 @@ def test_validation_errors_name_the_field_and_change_nothing(api: Client, path: 
     assert not Agent.objects.exists() and not Thread.objects.exists()
 
 
+def test_nul_characters_are_refused_before_they_reach_the_database(api: Client) -> None:
+    # PostgreSQL cannot store NUL in text or JSON; found by the schemathesis fuzzer.
+    response = call(api, "post", "/assistants", {"model": "gpt-4o", "name": "a\u0000b"})
+    assert response.status_code == 400 and error_of(response)["param"] == "name"
+    response = call(
+        api, "post", "/threads", {"messages": [{"role": "user", "content": [{"type": "text", "text": "\u0000"}]}]}
+    )
+    assert response.status_code == 400 and error_of(response)["param"] == "messages[0].content[0].text"
+    response = call(api, "get", "/assistants?after=asst_%00")
+    assert response.status_code == 400 and error_of(response)["param"] == "after"
+    response = call(api, "get", "/threads/thread_%00")
+    assert response.status_code == 404
+    response = call(api, "post", "/threads", {"metadata": {"note": "a backslash then u0000: \\u0000"}})
+    assert response.status_code == 200 and response.json()["metadata"]["note"].endswith("\\u0000")
+    assert not Agent.objects.exists() and Thread.objects.count() == 1
+
+
 def test_run_options_of_the_wrong_type_are_400(api: Client) -> None:
     agent = make_agent()
     thread = make_thread(messages=["hi"])

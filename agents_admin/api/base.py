@@ -63,6 +63,7 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponseBase]:
                 response["Allow"] = ", ".join(handlers)
                 return response
             _check_api_version(request)
+            _refuse_nul_in_url(request)
             if request.method == "POST" and not (request.content_type or "").startswith("multipart/"):
                 call.body = _json_body(request)
             return handler(call, **kwargs)
@@ -103,6 +104,14 @@ def _check_api_version(request: HttpRequest) -> None:
         )
 
 
+def _refuse_nul_in_url(request: HttpRequest) -> None:
+    if "\x00" in request.path:
+        raise ApiError(404, "not_found", "No such object: ids never contain NUL characters.")
+    for name, values in request.GET.lists():
+        if any("\x00" in value for value in values):
+            raise invalid("Query parameters must not contain NUL characters.", param=name)
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -122,7 +131,25 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    if b"\\u0000" in raw:  # cheap test first: the walk only runs when a NUL may be there
+        _refuse_nul(body, "")
     return body
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """PostgreSQL cannot store NUL characters in text or JSON: refuse them up front, naming the field."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid("Strings must not contain NUL (\\u0000) characters.", param=where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if "\x00" in key:
+                raise invalid("Keys must not contain NUL (\\u0000) characters.", param=where or "body")
+            _refuse_nul(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{where}[{index}]")
 
 
 def ok(data: Any) -> JsonResponse:

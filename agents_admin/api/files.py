@@ -39,6 +39,8 @@ def upload(call: Call) -> HttpResponseBase:
         raise invalid("The 'file' part is missing.", param="file")
     if (upload_file.size or 0) > settings.API_MAX_FILE_BYTES:
         raise ApiError(413, "too_large", f"Files can be at most {settings.API_MAX_FILE_BYTES:,} bytes.", param="file")
+    if "\x00" in request.POST.get("filename", "") + (upload_file.name or ""):
+        raise invalid("The file name must not contain NUL characters.", param="filename")
     record = file_create(
         project=call.project,
         upload=upload_file,
