@@ -250,6 +250,16 @@ def test_message_content_and_attachments_must_name_files_of_the_project(api: Cli
     assert thread.messages.count() == 0 and Thread.objects.count() == 1
 
 
+def test_a_broken_multipart_body_is_400(api: Client) -> None:
+    response = api.generic(
+        "POST",
+        f"{BASE}/files?api-version=v1",
+        b"--xyz\r\nContent-Disposition: form-data; name=purpose\r\n\r\nassistants",
+        content_type="multipart/form-data; boundary=",
+    )
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_file_upload_errors(api: Client) -> None:
     response = call(api, "post", "/files", {"purpose": "assistants"})
     assert response.status_code == 400 and error_of(response)["param"] == "file"

@@ -11,8 +11,9 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
@@ -73,6 +74,9 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponseBase]:
             return from_service_error(exc)
         except RequestDataTooBig:
             return error_response(413, "too_large", "The request body is too large.")
+        except (SuspiciousOperation, MultiPartParserError) as exc:
+            # Malformed multipart bodies, too many fields or files: the client's fault, not a server error.
+            return error_response(400, "bad_request", f"The request body could not be read: {exc}")
         except Exception:
             logger.exception("API %s %s failed", request.method, request.path)
             return error_response(500, "server_error", "The server failed to handle the request.")
