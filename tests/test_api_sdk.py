@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from azure.ai.agents import AgentsClient
 from azure.ai.agents.models import (
     AgentEventHandler,
@@ -22,8 +24,9 @@ from azure.ai.agents.models import (
 )
 
 from agents_admin.models import Message, Run
+from tests.api_support import HttpsServer
 from tests.conftest import Worker, wait_for
-from tests.factories import WEATHER_TOOL
+from tests.factories import WEATHER_TOOL, make_agent
 
 pytestmark = pytest.mark.worker
 pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
@@ -215,3 +218,25 @@ def _status(client: AgentsClient, thread_id: str, run_id: str, status: str) -> A
         return run
     time.sleep(0.1)
     return None
+
+
+def test_thread_and_run_streams_over_plain_https(
+    celery_worker: Worker, https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str
+) -> None:
+    """The SDK never streams thread-and-run, but the contract does; any HTTP client can use it."""
+    agent = make_agent()
+    response = requests.post(
+        f"{https_server.url}/api/projects/default/threads/runs?api-version=v1",
+        json={"assistant_id": agent.id, "stream": True, "thread": {"messages": [{"role": "user", "content": "hi"}]}},
+        headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+        verify=str(dev_cert[0]),
+        stream=True,
+        timeout=30,
+    )
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/event-stream"
+    events = [chunk.split("\n") for chunk in response.text.strip("\n").split("\n\n")]
+    names = [lines[0].removeprefix("event: ") for lines in events]
+    assert names[0] == "thread.created" and names[1] == "thread.run.created"
+    assert names[-2:] == ["thread.run.completed", "done"]
+    thread = json.loads(events[0][1].removeprefix("data: "))
+    assert Message.objects.filter(thread_id=thread["id"], role="assistant").exists()
