@@ -2,12 +2,37 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents_admin.views import api_keys
+from agents_admin.views import agents, api_keys, connections, home, needs_action, threads
 
 app_name = "agents_admin"
 
 urlpatterns: list = [
+    path("settings/connections/", connections.connection_list, name="connection_list"),
+    path("settings/connections/new/", connections.connection_create_view, name="connection_create"),
+    path("settings/connections/<int:connection_id>/", connections.connection_edit, name="connection_edit"),
+    path(
+        "settings/connections/<int:connection_id>/delete/",
+        connections.connection_delete_view,
+        name="connection_delete",
+    ),
+    path("settings/connections/<int:connection_id>/test/", connections.connection_test_view, name="connection_test"),
     path("settings/api-keys/", api_keys.api_keys, name="api_keys"),
     path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
     path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
+    path("runs/needs-action/", needs_action.needs_action, name="needs_action"),
+    path("", home.home, name="home"),
+    path("agents/", agents.agent_list, name="agent_list"),
+    path("agents/new/", agents.agent_create_view, name="agent_create"),
+    path("agents/<str:agent_id>/", agents.agent_edit, name="agent_edit"),
+    path("agents/<str:agent_id>/delete/", agents.agent_delete_view, name="agent_delete"),
+    path("agents/<str:agent_id>/versions/", agents.agent_versions, name="agent_versions"),
+    path("threads/", threads.thread_list, name="thread_list"),
+    path("threads/new/", threads.thread_create_view, name="thread_create"),
+    path("threads/<str:thread_id>/", threads.thread_detail, name="thread_detail"),
+    path("threads/<str:thread_id>/delete/", threads.thread_delete_view, name="thread_delete"),
+    path("threads/<str:thread_id>/messages/", threads.message_add, name="message_add"),
+    path("threads/<str:thread_id>/runs/", threads.run_start, name="run_start"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/", threads.run_panel, name="run_panel"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/cancel/", threads.run_cancel_view, name="run_cancel"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/tool-outputs/", threads.run_tool_outputs, name="run_tool_outputs"),
 ]

@@ -4,6 +4,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 
 - ``DEBUG`` (bool, default true): development mode. Set false in production.
 - ``SECRET_KEY``: required when DEBUG is false.
+- ``SECRET_KEY_FALLBACKS`` (comma list, default empty): previous keys, so sessions and sealed connection secrets
+  stay readable after a rotation.
 - ``ALLOWED_HOSTS`` (comma list, default ``localhost,127.0.0.1,[::1]``).
 - ``CSRF_TRUSTED_ORIGINS`` (comma list, default empty).
 - ``DATABASE_URL`` (default ``sqlite:///<repo>/var/db.sqlite3``): PostgreSQL in production,
@@ -66,6 +68,7 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY") or ("dev-insecure-key-change-me" if DEBUG else "")
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set when DEBUG is false")
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

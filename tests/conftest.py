@@ -21,6 +21,8 @@ from django.test import Client
 from agents_admin.models import Run, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fixtures for model endpoints (a real HTTP server on 127.0.0.1) and console URLs.
+pytest_plugins = ["tests.model_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from agents_admin.models import Run
 from agents_admin.roles import ROLES, perm, roles_sync
+from agents_admin.services.connections import connection_create
 from tests.factories import make_agent, make_run
 
 # base.html links console pages served by another branch; the stand-ins vanish once those routes exist.
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.urls("tests.urls_console_stubs")
 # Views reachable without a role on purpose.
 PUBLIC = {"login", "logout", "healthz"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
-OTHER_DOORS = ("api/", "django-admin/")
+OTHER_DOORS = ("api/", "django-admin/", "__placeholder__/")
 
 
 def console_patterns() -> Iterator[tuple[str, URLPattern]]:
@@ -34,7 +35,7 @@ def console_patterns() -> Iterator[tuple[str, URLPattern]]:
             if isinstance(entry, URLResolver):
                 if not route.startswith(OTHER_DOORS):
                     yield from walk(entry.url_patterns, route)
-            elif entry.name not in PUBLIC:
+            elif entry.name not in PUBLIC and not route.startswith(OTHER_DOORS):
                 yield route, entry
 
     yield from walk(get_resolver().url_patterns, "")
@@ -49,7 +50,14 @@ def test_every_console_view_declares_its_capabilities() -> None:
 def objects(db: None) -> dict[str, str]:
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
-    return {"agent_id": run.agent_ref, "thread_id": run.thread_id, "run_id": run.id, "version": "1"}
+    connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
+    return {
+        "agent_id": run.agent_ref,
+        "thread_id": run.thread_id,
+        "run_id": run.id,
+        "version": "1",
+        "connection_id": str(connection.pk),
+    }
 
 
 def client_for(role: str | None) -> Client:
@@ -72,6 +80,7 @@ def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
     return url
 
 
+@pytest.mark.usefixtures("console_urls")
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_the_permission_matrix(role: str | None, objects: dict[str, str]) -> None:
     client = client_for(role)

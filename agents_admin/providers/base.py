@@ -94,4 +94,8 @@ Checkpoint = Callable[[str], None]
 
 
 class Provider(Protocol):
+    # Tokens the model can take in and give out in one call; "auto" truncation fits the input into it.
+    @property
+    def context_window(self) -> int: ...
+
     def complete(self, request: ModelRequest, checkpoint: Checkpoint) -> ModelReply: ...

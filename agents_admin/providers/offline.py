@@ -41,8 +41,9 @@ def count_tokens(text: str) -> int:
 
 
 class OfflineProvider:
-    def __init__(self, slow_seconds: float = 5.0) -> None:
+    def __init__(self, slow_seconds: float = 5.0, context_window: int = 128_000) -> None:
         self.slow_seconds = slow_seconds
+        self.context_window = context_window
 
     def complete(self, request: ModelRequest, checkpoint: Checkpoint) -> ModelReply:
         prompt_tokens = sum(count_tokens(m.content) + 4 for m in request.messages)

@@ -323,7 +323,10 @@ def run_execute(*, run_id: str) -> None:
 
 
 def _call_model(run: Run, stream: _Stream) -> ModelReply:
-    messages, _ = run_model_input(run)
+    provider = provider_for(project_id=run.thread.project_id, model=run.model)
+    # Leave room in the window for the answer the run allows.
+    context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
+    messages, _ = run_model_input(run, context_tokens=context)
     request = ModelRequest(
         model=run.model,
         messages=messages,
@@ -335,7 +338,6 @@ def _call_model(run: Run, stream: _Stream) -> ModelReply:
         tool_choice=run.tool_choice,
         parallel_tool_calls=run.parallel_tool_calls,
     )
-    provider = provider_for(project_id=run.thread.project_id, model=run.model)
     attempt = 0
     while True:
         attempt += 1

@@ -1,0 +1,250 @@
+"""Reads for the console: each returns what one page region shows, in a bounded number of queries.
+
+Lists are keyset-paginated (never OFFSET, never COUNT over big tables), so a page costs the same at the
+first thread as at the 100,000th.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.http import Http404
+from django.utils import timezone
+
+from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, AgentVersion, Message, Run, RunStatus, Thread
+
+THREADS_PER_PAGE = 25
+MESSAGES_PER_PAGE = 50
+RECENT_RUNS = 10
+THREAD_RUNS = 10
+# Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
+EXACT_COUNT_LIMIT = 10_000
+# The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
+POLLING_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING)
+
+
+# --- lookups that 404 ----------------------------------------------------------------------------------
+
+
+def agent_get(agent_id: str) -> Agent:
+    try:
+        return Agent.objects.get(pk=agent_id)
+    except Agent.DoesNotExist:
+        raise Http404(f"No agent {agent_id}.") from None
+
+
+def thread_get(thread_id: str) -> Thread:
+    try:
+        return Thread.objects.select_related("last_agent").get(pk=thread_id)
+    except Thread.DoesNotExist:
+        raise Http404(f"No thread {thread_id}.") from None
+
+
+def run_get(thread: Thread, run_id: str) -> Run:
+    try:
+        return Run.objects.select_related("agent").get(pk=run_id, thread=thread)
+    except Run.DoesNotExist:
+        raise Http404(f"No run {run_id} on thread {thread.id}.") from None
+
+
+# --- home ----------------------------------------------------------------------------------------------
+
+
+def table_count_estimate(model: type[Thread]) -> int:
+    """Exact for small tables, PostgreSQL's planner estimate for big ones (COUNT(*) scans the whole table)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [model._meta.db_table])
+            row = cursor.fetchone()
+        estimate = int(row[0]) if row else -1
+        if estimate >= EXACT_COUNT_LIMIT:
+            return estimate
+    return model.objects.count()
+
+
+def home_stats() -> dict[str, Any]:
+    since = timezone.now() - timedelta(hours=24)
+    by_status = dict(Run.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "agent_count": Agent.objects.count(),
+        "thread_count": table_count_estimate(Thread),
+        "runs_by_status": [(status.value, by_status.get(status.value, 0)) for status in RunStatus],
+        "runs_24h": sum(by_status.values()),
+    }
+
+
+def runs_recent(limit: int = RECENT_RUNS) -> list[Run]:
+    return list(Run.objects.select_related("agent").order_by("-created_at", "-id")[:limit])
+
+
+# --- agents --------------------------------------------------------------------------------------------
+
+
+def agent_list() -> list[Agent]:
+    # Agents are few (a project's configuration), so one bounded page is enough for the console.
+    return list(Agent.objects.order_by("name", "id")[:500])
+
+
+@dataclass
+class VersionView:
+    version: AgentVersion
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+
+def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
+    """The latest versions, newest first, each with the fields it changed relative to the one before."""
+    versions = list(AgentVersion.objects.filter(agent=agent).select_related("created_by").order_by("-version")[:limit])
+    views: list[VersionView] = []
+    for index, version in enumerate(versions):
+        previous = versions[index + 1].definition if index + 1 < len(versions) else None
+        changes: list[tuple[str, Any, Any]] = []
+        if previous is not None:
+            for key in version.definition.keys() | previous.keys():
+                old, new = previous.get(key), version.definition.get(key)
+                if old != new:
+                    changes.append((key, old, new))
+            changes.sort()
+        views.append(VersionView(version=version, changes=changes))
+    return views
+
+
+# --- threads -------------------------------------------------------------------------------------------
+
+
+def _encode_cursor(thread: Thread) -> str:
+    raw = f"{thread.last_activity_at.isoformat()}|{thread.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The (last_activity_at, id) a cursor points after; None for a missing or mangled cursor."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, thread_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(stamp)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if timezone.is_naive(moment):
+        return None
+    return moment, thread_id
+
+
+@dataclass
+class ThreadPage:
+    threads: list[Thread]
+    next_cursor: str | None
+
+
+def thread_list(
+    *,
+    agent: Agent | None = None,
+    status: str = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+    cursor: str = "",
+    per_page: int = THREADS_PER_PAGE,
+) -> ThreadPage:
+    """Threads, newest activity first, one keyset page after ``cursor``; served by the thread_activity index."""
+    queryset = Thread.objects.select_related("last_agent").order_by("-last_activity_at", "-id")
+    if agent is not None:
+        queryset = queryset.filter(last_agent=agent)
+    if status:
+        queryset = queryset.filter(last_run_status=status)
+    tz = timezone.get_current_timezone()
+    if created_from:
+        queryset = queryset.filter(created_at__gte=datetime.combine(created_from, time.min, tzinfo=tz))
+    if created_to:
+        queryset = queryset.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tzinfo=tz))
+    after = decode_cursor(cursor)
+    if after is not None:
+        moment, thread_id = after
+        queryset = queryset.filter(Q(last_activity_at__lt=moment) | Q(last_activity_at=moment, id__lt=thread_id))
+    rows = list(queryset[: per_page + 1])
+    threads = rows[:per_page]
+    return ThreadPage(threads=threads, next_cursor=_encode_cursor(threads[-1]) if len(rows) > per_page else None)
+
+
+@dataclass
+class MessagePage:
+    messages: list[Message]
+    earlier_before: int | None  # pass as ``before`` to load the page before this one
+
+
+def message_page(
+    thread: Thread, *, before: int | None = None, exclude_run: Run | None = None, per_page: int = MESSAGES_PER_PAGE
+) -> MessagePage:
+    """One page of messages (oldest first on the page), the latest page unless ``before`` a seq.
+
+    Messages of ``exclude_run`` are left out because the run panel shows them live. Each message carries its
+    run and the run's steps, so tool calls render inline without a query per message.
+    """
+    queryset = Message.objects.filter(thread=thread).select_related("run").order_by("-seq")
+    if before is not None:
+        queryset = queryset.filter(seq__lt=before)
+    if exclude_run is not None:
+        queryset = queryset.exclude(run_id=exclude_run.id)
+    rows = list(queryset.prefetch_related("run__steps")[: per_page + 1])
+    page = rows[:per_page]
+    page.reverse()
+    return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
+
+
+def thread_runs(thread: Thread, limit: int = THREAD_RUNS) -> list[Run]:
+    return list(Run.objects.filter(thread=thread).select_related("agent").order_by("-created_at", "-id")[:limit])
+
+
+@dataclass
+class RunPanel:
+    run: Run
+    steps: list[Any]
+    messages: list[Message]
+    polling: bool
+    timings: dict[str, float | None]
+    # False when the thread moved on after the run: its messages then sit in the history instead.
+    show_messages: bool = True
+
+
+def run_panel(run: Run) -> RunPanel:
+    """What the live run panel shows: status, steps with tool calls, the messages written so far, and at the end
+    the error, usage and timings."""
+    end = run.completed_at or run.failed_at or run.cancelled_at
+    timings = {
+        "queued": (run.started_at - run.created_at).total_seconds() if run.started_at else None,
+        "running": (end - run.started_at).total_seconds() if end and run.started_at else None,
+        "total": (end - run.created_at).total_seconds() if end else None,
+    }
+    return RunPanel(
+        run=run,
+        steps=list(run.steps.order_by("created_at", "id")),
+        messages=list(Message.objects.filter(run=run).order_by("seq")[:MESSAGES_PER_PAGE]),
+        polling=run.status in POLLING_RUN_STATUSES,
+        timings=timings,
+    )
+
+
+def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
+    """Whether the run's messages are the thread's last ones (nothing was added after), so the run panel,
+    placed below the history, can show them in order. One probe on the (thread, seq) index."""
+    if not panel.messages:
+        return True
+    return not Message.objects.filter(thread=thread, seq__gt=panel.messages[-1].seq).exists()
+
+
+def thread_latest_run(thread: Thread) -> Run | None:
+    return Run.objects.filter(thread=thread).select_related("agent").order_by("-created_at", "-id").first()
+
+
+def agents_for_thread(thread: Thread) -> Any:
+    return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")
+
+
+def runs_any_active(runs: list[Run]) -> bool:
+    return any(run.status in ACTIVE_RUN_STATUSES for run in runs)

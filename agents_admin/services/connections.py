@@ -1,0 +1,213 @@
+"""Writes on model connections, and the console's "Test connection" call.
+
+Secrets are write-only: an update with an empty secret keeps the stored one (``clear_secrets`` removes them),
+and nothing here logs or returns a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+
+from agents_admin.lib.sealed import seal
+from agents_admin.models import ModelConnection, Project
+from agents_admin.providers.base import ChatMessage, ModelRequest, Provider, ProviderError
+from agents_admin.providers.chat_completions import ChatCompletionsProvider
+from agents_admin.providers.registry import provider_from_connection
+from agents_admin.services.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+FIELDS = (
+    "project",
+    "name",
+    "kind",
+    "endpoint",
+    "api_version",
+    "deployments",
+    "default_deployment",
+    "auth",
+    "api_key_env",
+    "client_secret_env",
+    "tenant_id",
+    "client_id",
+    "context_window",
+    "read_timeout",
+    "stream",
+    "is_default",
+)
+SECRET_FIELDS = ("api_key", "client_secret")
+# Seconds the Test connection button waits for an answer.
+TEST_READ_TIMEOUT = 30.0
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+def connection_create(*, fields: dict[str, Any]) -> ModelConnection:
+    """A new connection; raises InvalidInput naming the bad field. Becoming default unsets the old default."""
+    connection = ModelConnection()
+    return _save(connection, fields, creating=True)
+
+
+def connection_update(*, connection: ModelConnection, fields: dict[str, Any]) -> ModelConnection:
+    """Change a connection. A blank secret keeps the stored one; ``clear_secrets=True`` erases both."""
+    return _save(connection, fields, creating=False)
+
+
+def connection_delete(*, connection: ModelConnection) -> None:
+    connection.delete()
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str
+
+
+def connection_test(*, connection: ModelConnection, model: str = "") -> ConnectionCheck:
+    """Make one tiny real call through the connection: success with what the model said, or the exact error."""
+    model = model or next(iter(connection.deployments or {}), "") or connection.default_deployment or "test"
+    request = ModelRequest(
+        model=model,
+        messages=[ChatMessage(role="user", content="Reply with the single word OK.")],
+        max_completion_tokens=16,
+    )
+    try:
+        provider: Provider = provider_from_connection(connection, model=model)
+        if isinstance(provider, ChatCompletionsProvider):
+            # A person is waiting on the page: do not hold a web worker for a slow model's full timeout.
+            provider = dataclasses.replace(provider, read_timeout=min(provider.read_timeout, TEST_READ_TIMEOUT))
+        reply = provider.complete(request, lambda _text: None)
+    except ProviderError as exc:
+        logger.info("connection %s test failed: %s", connection.pk, exc.code)
+        return ConnectionCheck(ok=False, message=f"{exc.code}: {exc.message}")
+    said = " ".join(reply.text.split())[:200] or "(no text)"
+    return ConnectionCheck(
+        ok=True,
+        message=f"Model '{model}' answered “{said}” ({reply.usage.total_tokens} tokens).",
+    )
+
+
+def _save(connection: ModelConnection, fields: dict[str, Any], *, creating: bool) -> ModelConnection:
+    cleaned = _clean(fields)
+    for name in FIELDS:
+        if name in cleaned:
+            setattr(connection, name, cleaned[name])
+    if fields.get("clear_secrets"):
+        connection.api_key = ""
+        connection.client_secret = ""
+    for name in SECRET_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value.strip():
+            setattr(connection, name, seal(value.strip()))
+    _check_complete(connection)
+    with transaction.atomic():
+        if connection.is_default:
+            # One default per scope: the new default takes over from the old one.
+            ModelConnection.objects.filter(project=connection.project, is_default=True).exclude(
+                pk=connection.pk
+            ).update(is_default=False)
+        clash = ModelConnection.objects.filter(name=connection.name).exclude(pk=connection.pk).exists()
+        if clash:
+            raise InvalidInput(f"A connection named '{connection.name}' already exists.", param="name")
+        connection.save()
+    return connection
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    if "name" in fields:
+        name = str(fields["name"] or "").strip()
+        if not _NAME.match(name):
+            raise InvalidInput("Name: 1-100 letters, digits, spaces, '.', '_' or '-'.", param="name")
+        cleaned["name"] = name
+    if "project" in fields:
+        project = fields["project"]
+        if project is not None and not isinstance(project, Project):
+            raise InvalidInput("Choose a project, or none for every project.", param="project")
+        cleaned["project"] = project
+    if "kind" in fields:
+        if fields["kind"] not in ModelConnection.Kind.values:
+            raise InvalidInput("Choose a kind of connection.", param="kind")
+        cleaned["kind"] = fields["kind"]
+    if "auth" in fields:
+        if fields["auth"] not in ModelConnection.Auth.values:
+            raise InvalidInput("Choose how to authenticate.", param="auth")
+        cleaned["auth"] = fields["auth"]
+    if "endpoint" in fields:
+        endpoint = str(fields["endpoint"] or "").strip().rstrip("/")
+        parts = urlsplit(endpoint)
+        if endpoint and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise InvalidInput("The endpoint must be an http(s) URL.", param="endpoint")
+        if parts.query or parts.username or parts.password:
+            raise InvalidInput(
+                "The endpoint must not carry a query or credentials; use the key fields.", param="endpoint"
+            )
+        cleaned["endpoint"] = endpoint
+    for name in ("api_version", "default_deployment", "tenant_id", "client_id"):
+        if name in fields:
+            cleaned[name] = str(fields[name] or "").strip()
+    for name in ("api_key_env", "client_secret_env"):
+        if name in fields:
+            value = str(fields[name] or "").strip()
+            if value and not _ENV_NAME.match(value):
+                raise InvalidInput("An environment variable name: letters, digits and '_'.", param=name)
+            cleaned[name] = value
+    if "deployments" in fields:
+        cleaned["deployments"] = _clean_deployments(fields["deployments"])
+    if "context_window" in fields:
+        window = fields["context_window"]
+        if isinstance(window, bool) or not isinstance(window, int) or not 256 <= window <= 10_000_000:
+            raise InvalidInput(
+                "The context window is a number of tokens from 256 to 10,000,000.", param="context_window"
+            )
+        cleaned["context_window"] = window
+    if "read_timeout" in fields:
+        timeout = fields["read_timeout"]
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 3600:
+            raise InvalidInput("The read timeout is from 0.1 to 3600 seconds.", param="read_timeout")
+        cleaned["read_timeout"] = float(timeout)
+    for name in ("stream", "is_default"):
+        if name in fields:
+            cleaned[name] = bool(fields[name])
+    return cleaned
+
+
+def _clean_deployments(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("Deployments map model names to deployment names.", param="deployments")
+    cleaned: dict[str, str] = {}
+    for model, deployment in value.items():
+        if not isinstance(model, str) or not model.strip() or not isinstance(deployment, str) or not deployment.strip():
+            raise InvalidInput("Each model name needs a deployment name.", param="deployments")
+        if "/" in deployment or "?" in deployment:
+            raise InvalidInput(f"Deployment '{deployment}' must not contain '/' or '?'.", param="deployments")
+        cleaned[model.strip()] = deployment.strip()
+    return cleaned
+
+
+def _check_complete(connection: ModelConnection) -> None:
+    """Refuse a connection that could never work, naming the field to fill in."""
+    if connection.kind == ModelConnection.Kind.OFFLINE:
+        return
+    if not connection.endpoint:
+        raise InvalidInput("An endpoint is required for this kind of connection.", param="endpoint")
+    if connection.auth == ModelConnection.Auth.API_KEY and not connection.has_api_key:
+        raise InvalidInput("Enter an API key or the environment variable that holds it.", param="api_key")
+    if connection.auth == ModelConnection.Auth.ENTRA_CLIENT_SECRET:
+        if not connection.tenant_id:
+            raise InvalidInput("A tenant id is required for client-secret sign-in.", param="tenant_id")
+        if not connection.client_id:
+            raise InvalidInput("A client id is required for client-secret sign-in.", param="client_id")
+        if not connection.has_client_secret:
+            raise InvalidInput("Enter the client secret.", param="client_secret")
+    if connection.kind == ModelConnection.Kind.AZURE_OPENAI and connection.auth == ModelConnection.Auth.NONE:
+        raise InvalidInput("Azure OpenAI needs an API key or Microsoft Entra ID.", param="auth")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from agents_admin import selectors
+from agents_admin.forms import AgentForm
+from agents_admin.services.agents import agent_create, agent_delete, agent_update
+from agents_admin.services.errors import ServiceError
+from agents_admin.services.projects import project_default
+from agents_admin.views.access import capability_required
+from agents_admin.views.common import HtmxHttpRequest, render_page
+
+
+@require_GET
+@capability_required("view_agent_config")
+def agent_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render_page(request, "agents_admin/agent_list.html", {"agents": selectors.agent_list()}, partial="list")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("edit_agents")
+def agent_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    form = AgentForm(data=request.POST if request.method == "POST" else None, initial={"tools": [], "metadata": {}})
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = agent_create(project=project_default(), user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"Agent “{agent}” created.")
+            return redirect("agents_admin:agent_edit", agent_id=agent.id)
+    return render_page(request, "agents_admin/agent_form.html", {"form": form, "agent": None}, partial="form")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("edit_agents")
+def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    agent = selectors.agent_get(agent_id)
+    form = AgentForm.for_agent(agent, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = agent_update(agent=agent, user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, f"Agent “{agent}” saved (version {agent.version}).")
+            return redirect("agents_admin:agent_edit", agent_id=agent.id)
+    return render_page(request, "agents_admin/agent_form.html", {"form": form, "agent": agent}, partial="form")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("edit_agents")
+def agent_delete_view(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    agent = selectors.agent_get(agent_id)
+    if request.method == "POST":
+        agent_delete(agent=agent)
+        messages.success(request, f"Agent “{agent}” deleted.")
+        return redirect("agents_admin:agent_list")
+    return render_page(request, "agents_admin/agent_confirm_delete.html", {"agent": agent}, partial="confirm")
+
+
+@require_GET
+@capability_required("view_agent_config")
+def agent_versions(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
+    agent = selectors.agent_get(agent_id)
+    context = {"agent": agent, "versions": selectors.agent_versions(agent)}
+    return render_page(request, "agents_admin/agent_versions.html", context, partial="versions")

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from agents_admin import selectors
+from agents_admin.forms import MessageForm, RunStartForm, ThreadCreateForm, ThreadFilterForm, ToolOutputsForm
+from agents_admin.models import Run, Thread
+from agents_admin.services.errors import ServiceError
+from agents_admin.services.projects import project_default
+from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
+from agents_admin.services.threads import message_create, thread_create, thread_delete
+from agents_admin.views.access import capability_required
+from agents_admin.views.common import HtmxHttpRequest, render_page, wants_partial
+
+DETAIL = "agents_admin/thread_detail.html"
+
+
+@require_GET
+@capability_required("view_conversations")
+def thread_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = ThreadFilterForm(data=request.GET or None)
+    form.is_valid()
+    page = selectors.thread_list(**form.filters())
+    context = {"form": form, "page": page, "query": form.query_without_cursor()}
+    return render_page(request, "agents_admin/thread_list.html", context, partial="results")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("operate_runs")
+def thread_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    form = ThreadCreateForm(data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            thread = thread_create(project=project_default(), metadata=form.cleaned_data["metadata"])
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("agents_admin:thread_detail", thread_id=thread.id)
+    return render_page(request, "agents_admin/thread_form.html", {"form": form}, partial="form")
+
+
+def _before(request: HtmxHttpRequest) -> int | None:
+    value = request.GET.get("before", "")
+    return int(value) if value.isdigit() else None
+
+
+def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
+    """Everything the thread page shows; ``forms`` replaces a blank form with a bound one carrying errors."""
+    latest = selectors.thread_latest_run(thread)
+    shown = run or latest
+    panel = selectors.run_panel(shown) if shown else None
+    # The latest run's messages live in the run panel (they change while it runs) as long as they are the
+    # thread's last ones; once the conversation moved on they show in the history, in order.
+    live = panel is not None and shown == latest and selectors.run_messages_at_tail(thread, panel)
+    if panel is not None and shown == latest:
+        panel.show_messages = live
+    return {
+        "thread": thread,
+        "page": selectors.message_page(thread, before=_before(request), exclude_run=latest if live else None),
+        "panel": panel,
+        "runs": selectors.thread_runs(thread),
+        "message_form": forms.get("message_form") or MessageForm(),
+        "run_form": forms.get("run_form") or RunStartForm(agents=selectors.agents_for_thread(thread)),
+        "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
+        "action_error": forms.get("action_error"),
+    }
+
+
+@require_GET
+@capability_required("view_conversations")
+def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+    """The thread page; an htmx request gets one page of messages (``?before=seq`` for earlier ones)."""
+    thread = selectors.thread_get(thread_id)
+    if wants_partial(request):
+        # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
+        page = selectors.message_page(thread, before=_before(request))
+        return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
+    return render_page(request, DETAIL, _detail(request, thread), partial="messages")
+
+
+@require_GET
+@capability_required("view_conversations")
+def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
+    """The live run panel; polled every second while the run works, answered with 286 once it stops."""
+    thread = selectors.thread_get(thread_id)
+    run = selectors.run_get(thread, run_id)
+    if not wants_partial(request):
+        return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
+    panel = selectors.run_panel(run)
+    context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
+    response = render_page(request, DETAIL, context, partial="run_panel")
+    return response if panel.polling else HttpResponseStopPolling(response.content)
+
+
+@require_POST
+@capability_required("operate_runs")
+def message_add(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+    thread = selectors.thread_get(thread_id)
+    form = MessageForm(data=request.POST)
+    if form.is_valid():
+        try:
+            message_create(thread=thread, role="user", content=form.cleaned_data["content"])
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("agents_admin:thread_detail", thread_id=thread.id)
+    return render(request, DETAIL, _detail(request, thread, message_form=form))
+
+
+@require_POST
+@capability_required("operate_runs")
+def run_start(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+    thread = selectors.thread_get(thread_id)
+    form = RunStartForm(data=request.POST, agents=selectors.agents_for_thread(thread))
+    if form.is_valid():
+        try:
+            run_create(thread=thread, agent=form.cleaned_data["agent"], user=request.user)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("agents_admin:thread_detail", thread_id=thread.id)
+    return render(request, DETAIL, _detail(request, thread, run_form=form))
+
+
+@require_POST
+@capability_required("operate_runs")
+def run_cancel_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
+    thread = selectors.thread_get(thread_id)
+    run = selectors.run_get(thread, run_id)
+    try:
+        run_cancel(run=run)
+    except ServiceError as error:
+        return render(request, DETAIL, _detail(request, thread, action_error=error.message))
+    return redirect("agents_admin:thread_detail", thread_id=thread.id)
+
+
+@require_POST
+@capability_required("operate_runs")
+def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
+    thread = selectors.thread_get(thread_id)
+    run = selectors.run_get(thread, run_id)
+    form = ToolOutputsForm(data=request.POST, run=run)
+    if form.is_valid():
+        try:
+            run_submit_tool_outputs(run=run, tool_outputs=form.tool_outputs())
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect("agents_admin:thread_detail", thread_id=thread.id)
+    return render(request, DETAIL, _detail(request, thread, run=run, tool_form=form))
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("delete_threads")
+def thread_delete_view(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+    thread = selectors.thread_get(thread_id)
+    context: dict[str, Any] = {"thread": thread}
+    if request.method == "POST":
+        try:
+            thread_delete(thread=thread)
+        except ServiceError as error:
+            context["error"] = error.message
+        else:
+            messages.success(request, f"Thread {thread_id} deleted.")
+            return redirect("agents_admin:thread_list")
+    return render_page(request, "agents_admin/thread_confirm_delete.html", context, partial="confirm")

@@ -1,0 +1,74 @@
+"""The home page: counts, runs by status, and the recent-runs region that polls while runs are active."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.test import Client
+from django.urls import reverse
+
+from agents_admin.models import Run
+from tests.factories import make_agent, make_run, make_thread
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_anonymous_users_are_sent_to_sign_in(anon_client: Client) -> None:
+    response = anon_client.get(reverse("agents_admin:home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_home_shows_counts_and_an_empty_state(admin_client: Client) -> None:
+    response = admin_client.get(reverse("agents_admin:home"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" in body
+    assert "No runs yet" in body
+
+
+def test_home_counts_agents_threads_and_runs_by_status(admin_client: Client) -> None:
+    agent = make_agent()
+    make_agent(name="Second")
+    make_thread()
+    run = make_run(agent=agent)
+    response = admin_client.get(reverse("agents_admin:home"))
+    assert response.context["agent_count"] == 2
+    assert response.context["thread_count"] == 2
+    assert dict(response.context["runs_by_status"])["queued"] == 1
+    assert run.id in response.content.decode()
+
+
+def test_recent_runs_poll_while_a_run_is_active(admin_client: Client) -> None:
+    run = make_run()
+    full = admin_client.get(reverse("agents_admin:home"))
+    assert 'hx-trigger="every 1s"' in full.content.decode()
+    partial = admin_client.get(reverse("agents_admin:home"), **HX)
+    body = partial.content.decode()
+    assert partial.status_code == 200
+    assert "<html" not in body and run.id in body and 'hx-trigger="every 1s"' in body
+
+
+def test_recent_runs_stop_polling_when_no_run_is_active(admin_client: Client) -> None:
+    run = make_run()
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    partial = admin_client.get(reverse("agents_admin:home"), **HX)
+    body = partial.content.decode()
+    assert partial.status_code == 286
+    assert "<html" not in body and run.id in body and "hx-trigger" not in body
+
+
+def test_error_pages_explain_what_happened(admin_client: Client) -> None:
+    assert "Something went wrong" in render_to_string("500.html")
+    assert "Not allowed" in render_to_string("403.html")
+    response = admin_client.get("/no-such-page/")
+    assert response.status_code == 404 and "Not found" in response.content.decode()
+
+
+def test_home_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
+    agent = make_agent()
+    for _ in range(15):
+        make_run(agent=agent)
+    # Session, user, recent runs, agent count, thread count (+ the planner's estimate on PostgreSQL), 24 h runs.
+    with django_assert_max_num_queries(7):
+        response = admin_client.get(reverse("agents_admin:home"))
+    assert len(response.context["runs"]) == 10

@@ -1,0 +1,414 @@
+"""Thread pages: list (filters, keyset pages), create, detail (paged history, live run panel), actions, delete."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from agents_admin.models import Message, Run, RunStep, Thread
+from agents_admin.services.runs import run_cancel
+from agents_admin.services.threads import message_create
+from tests.conftest import Worker, wait_for, wait_for_status
+from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _detail(thread: Thread) -> str:
+    return reverse("agents_admin:thread_detail", args=[thread.id])
+
+
+def _panel(run: Run) -> str:
+    return reverse("agents_admin:run_panel", args=[run.thread_id, run.id])
+
+
+def _add_messages(thread: Thread, count: int, *, run: Run | None = None) -> None:
+    """Many messages at once (the service writes one at a time); keeps message_count and seq consistent."""
+    start = thread.message_count
+    Message.objects.bulk_create(
+        Message(
+            thread=thread,
+            seq=start + i,
+            role="assistant" if run is not None or i % 2 == 0 else "user",
+            content=[{"type": "text", "text": {"value": f"message number {start + i}", "annotations": []}}],
+            text=f"message number {start + i}",
+            run=run,
+        )
+        for i in range(1, count + 1)
+    )
+    Thread.objects.filter(pk=thread.pk).update(message_count=start + count)
+    thread.refresh_from_db()
+
+
+# --- access ---------------------------------------------------------------------------------------------
+
+
+def test_thread_pages_require_login(anon_client: Client) -> None:
+    run = make_run()
+    urls = [
+        reverse("agents_admin:thread_list"),
+        reverse("agents_admin:thread_create"),
+        _detail(run.thread),
+        reverse("agents_admin:thread_delete", args=[run.thread_id]),
+        _panel(run),
+    ]
+    for url in urls:
+        response = anon_client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+    response = anon_client.post(reverse("agents_admin:message_add", args=[run.thread_id]), {"content": "hi"})
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert run.thread.messages.count() == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/threads/thread_nope/",
+        "/threads/thread_nope/delete/",
+        "/threads/thread_nope/runs/run_nope/",
+    ],
+)
+def test_unknown_ids_are_404(admin_client: Client, url: str) -> None:
+    response = admin_client.get(url)
+    assert response.status_code == 404 and "Not found" in response.content.decode()
+
+
+def test_a_run_of_another_thread_is_404(admin_client: Client) -> None:
+    run = make_run()
+    other = make_thread()
+    response = admin_client.get(reverse("agents_admin:run_panel", args=[other.id, run.id]))
+    assert response.status_code == 404
+    response = admin_client.post(reverse("agents_admin:run_cancel", args=[other.id, run.id]))
+    assert response.status_code == 404
+    run.refresh_from_db()
+    assert run.status == "queued"
+
+
+# --- list -----------------------------------------------------------------------------------------------
+
+
+def test_the_empty_list_invites_to_start_one(admin_client: Client) -> None:
+    body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    assert "No threads yet" in body
+
+
+def test_the_list_shows_newest_activity_first_as_page_and_partial(admin_client: Client) -> None:
+    older, newer = make_thread(), make_thread()
+    make_message(older, "bump")  # moves older's last activity after newer's
+    full = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    partial = admin_client.get(reverse("agents_admin:thread_list"), **HX).content.decode()
+    assert "<html" in full and "<html" not in partial
+    for body in (full, partial):
+        assert body.index(older.id) < body.index(newer.id)
+
+
+def test_the_list_filters_by_agent_status_and_date(admin_client: Client) -> None:
+    agent, other_agent = make_agent(name="A"), make_agent(name="B")
+    by_agent = make_run(agent=agent).thread
+    by_other = make_run(agent=other_agent).thread
+    run_cancel(run=by_other.runs.get())
+    old = make_thread()
+    Thread.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    url = reverse("agents_admin:thread_list")
+
+    def ids(**params: str) -> set[str]:
+        return {t.id for t in admin_client.get(url, params).context["page"].threads}
+
+    assert ids(agent=agent.id) == {by_agent.id}
+    assert ids(status="cancelled") == {by_other.id}
+    assert ids(status="queued") == {by_agent.id}
+    today = timezone.localdate().isoformat()
+    assert ids(created_from=today) == {by_agent.id, by_other.id}
+    assert ids(created_to=(timezone.localdate() - timedelta(days=5)).isoformat()) == {old.id}
+    # A bad filter value is reported, not a server error.
+    response = admin_client.get(url, {"created_from": "not-a-date"})
+    assert response.status_code == 200 and "Enter a valid date" in response.content.decode()
+
+
+def test_pages_have_no_duplicates_or_gaps(admin_client: Client) -> None:
+    threads = [make_thread() for _ in range(60)]
+    # Ties on last_activity_at must still page cleanly (the id breaks them).
+    same = timezone.now()
+    Thread.objects.filter(pk__in=[t.id for t in threads[10:40]]).update(last_activity_at=same)
+    seen: list[str] = []
+    url, params = reverse("agents_admin:thread_list"), {}
+    for _ in range(10):
+        response = admin_client.get(url, params, **HX)
+        page = response.context["page"]
+        seen.extend(t.id for t in page.threads)
+        if not page.next_cursor:
+            break
+        assert f"cursor={page.next_cursor}" in response.content.decode()
+        params = {"cursor": page.next_cursor}
+    expected = list(Thread.objects.order_by("-last_activity_at", "-id").values_list("id", flat=True))
+    assert seen == expected and len(set(seen)) == 60
+
+
+def test_the_list_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
+    agent = make_agent()
+    for _ in range(30):
+        make_run(agent=agent)
+    with django_assert_max_num_queries(6):
+        response = admin_client.get(reverse("agents_admin:thread_list"))
+    assert len(response.context["page"].threads) == 25
+
+
+# --- create ---------------------------------------------------------------------------------------------
+
+
+def test_creating_a_thread_with_metadata(admin_client: Client) -> None:
+    form = admin_client.get(reverse("agents_admin:thread_create"))
+    partial = admin_client.get(reverse("agents_admin:thread_create"), **HX).content.decode()
+    assert "<html" in form.content.decode() and "<html" not in partial and "metadata" in partial
+    response = admin_client.post(reverse("agents_admin:thread_create"), {"metadata": '{"customer": "42"}'})
+    thread = Thread.objects.get()
+    assert response.status_code == 302 and response["Location"] == _detail(thread)
+    assert thread.metadata == {"customer": "42"}
+
+
+def test_bad_thread_metadata_is_shown_and_nothing_is_created(admin_client: Client) -> None:
+    response = admin_client.post(reverse("agents_admin:thread_create"), {"metadata": '{"k": 1}'})
+    assert response.status_code == 200
+    assert "must be a string" in " ".join(response.context["form"].errors["metadata"])
+    assert not Thread.objects.exists()
+
+
+# --- detail and history ---------------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_the_latest_page_and_loads_earlier_ones(admin_client: Client) -> None:
+    thread = make_thread(metadata={"customer": "acme"})
+    _add_messages(thread, 120)
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert "<html" in body and "acme" in body and "120" in body
+    assert "message number 120" in body and "message number 71<" in body and "message number 70<" not in body
+    assert "?before=71" in body
+    partial = admin_client.get(_detail(thread), {"before": 71}, **HX).content.decode()
+    assert "<html" not in partial
+    assert "message number 21<" in partial and "message number 70<" in partial and "message number 71<" not in partial
+    assert "?before=21" in partial
+    first = admin_client.get(_detail(thread), {"before": 21}, **HX).content.decode()
+    assert "message number 1<" in first and "before=" not in first
+    # Without JavaScript the same link gives a full page.
+    assert "<html" in admin_client.get(_detail(thread), {"before": 71}).content.decode()
+
+
+def test_user_and_assistant_messages_look_different_and_content_is_escaped(admin_client: Client) -> None:
+    thread = make_thread(messages=["<script>alert('x')</script>\nsecond line"])
+    make_message(thread, "I am the assistant", role="assistant")
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;<br>second line" in body
+    assert body.count("msg msg-user") == 1 and body.count("msg msg-assistant") == 1
+
+
+def test_the_detail_page_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(messages=["first"])
+    for _ in range(5):
+        run = make_run(thread=thread, agent=agent)
+        Run.objects.filter(pk=run.pk).update(status="completed")
+        RunStep.objects.create(run=run, thread=thread, type="tool_calls", status="completed", step_details={})
+        _add_messages(thread, 40, run=run)
+    _add_messages(thread, 200)
+    with django_assert_max_num_queries(16):
+        response = admin_client.get(_detail(thread))
+    assert response.status_code == 200 and len(response.context["page"].messages) == 50
+    with django_assert_max_num_queries(8):
+        admin_client.get(_detail(thread), {"before": 100}, **HX)
+
+
+# --- actions --------------------------------------------------------------------------------------------
+
+
+def test_adding_a_message(admin_client: Client) -> None:
+    thread = make_thread()
+    response = admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "Hi there"})
+    assert response.status_code == 302 and response["Location"] == _detail(thread)
+    assert list(thread.messages.values_list("role", "text")) == [("user", "Hi there")]
+
+
+def test_an_empty_message_is_refused_beside_the_field(admin_client: Client) -> None:
+    thread = make_thread()
+    response = admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "   "})
+    assert response.status_code == 200
+    assert 'id="id_content_error"' in response.content.decode()
+    assert not thread.messages.exists()
+
+
+def test_service_conflicts_are_shown_next_to_the_form(admin_client: Client) -> None:
+    run = make_run()
+    thread = run.thread
+    response = admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "more"})
+    assert response.status_code == 200 and "already has an active run" in response.content.decode()
+    response = admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": run.agent_id})
+    assert response.status_code == 200 and "already has an active run" in response.content.decode()
+    assert thread.messages.count() == 1 and thread.runs.count() == 1
+    response = admin_client.post(reverse("agents_admin:run_tool_outputs", args=[thread.id, run.id]), {})
+    assert response.status_code == 200 and "not waiting for tool outputs" in response.content.decode()
+
+
+def test_starting_a_run_queues_it_and_the_panel_polls(admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(messages=["Hello"])
+    response = admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    run = thread.runs.get()
+    assert response.status_code == 302 and run.status == "queued" and run.agent == agent
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert f'hx-get="{_panel(run)}" hx-trigger="every 1s"' in body
+    partial = admin_client.get(_panel(run), **HX)
+    assert partial.status_code == 200 and "<html" not in partial.content.decode()
+    assert "badge-queued" in partial.content.decode()
+    full = admin_client.get(_panel(run))
+    assert full.status_code == 200 and "<html" in full.content.decode()
+
+
+def test_cancelling_a_queued_run(admin_client: Client) -> None:
+    run = make_run()
+    response = admin_client.post(reverse("agents_admin:run_cancel", args=[run.thread_id, run.id]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    again = admin_client.get(_panel(run), **HX)
+    assert again.status_code == 286 and "badge-cancelled" in again.content.decode()
+
+
+def test_cancelling_an_ended_run_says_why(admin_client: Client) -> None:
+    run = make_run()
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    response = admin_client.post(reverse("agents_admin:run_cancel", args=[run.thread_id, run.id]))
+    assert response.status_code == 200 and "cannot be cancelled" in response.content.decode()
+
+
+def test_deleting_a_thread_asks_first(admin_client: Client) -> None:
+    thread = make_thread(messages=["bye"])
+    url = reverse("agents_admin:thread_delete", args=[thread.id])
+    full = admin_client.get(url).content.decode()
+    partial = admin_client.get(url, **HX).content.decode()
+    assert "Delete thread" in full and "<html" in full and "<html" not in partial
+    response = admin_client.post(url)
+    assert response.status_code == 302 and response["Location"] == reverse("agents_admin:thread_list")
+    assert not Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_a_thread_with_an_active_run_is_not_deleted(admin_client: Client) -> None:
+    run = make_run()
+    response = admin_client.post(reverse("agents_admin:thread_delete", args=[run.thread_id]))
+    assert response.status_code == 200 and "cancel it before deleting" in response.content.decode()
+    assert Thread.objects.filter(pk=run.thread_id).exists()
+
+
+# --- end to end with a real worker ----------------------------------------------------------------------
+
+
+def _poll_until_stopped(client: Client, run: Run) -> str:
+    """Poll the run panel as the browser would, until the server answers 286 (stop polling)."""
+
+    def stopped() -> str | None:
+        response = client.get(_panel(run), **HX)
+        assert response.status_code in (200, 286)
+        return response.content.decode() if response.status_code == 286 else None
+
+    return wait_for(stopped, timeout=30, interval=0.2)
+
+
+@pytest.mark.worker
+def test_a_run_started_from_the_page_completes_and_the_panel_stops_polling(
+    celery_worker: Worker, admin_client: Client
+) -> None:
+    agent = make_agent()
+    thread = make_thread()
+    admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "Hello from the console"})
+    admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    run = thread.runs.get()
+    body = _poll_until_stopped(admin_client, run)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert "badge-completed" in body and "Hello from the console" in body and "offline model" in body
+    # The runs list and the thread header are refreshed out of band.
+    assert f'id="run-status-{run.id}" hx-swap-oob="true"' in body and 'id="thread-last-run" hx-swap-oob="true"' in body
+    assert "Total tokens" in body and str(run.total_tokens) in body
+    assert "hx-trigger" not in body
+
+
+@pytest.mark.worker
+def test_tool_outputs_submitted_from_the_page_continue_the_run(celery_worker: Worker, admin_client: Client) -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(messages=['/tool get_weather {"city": "Paris"}'])
+    admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    run = thread.runs.get()
+    body = _poll_until_stopped(admin_client, run)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    [call] = run.pending_tool_calls
+    assert "Submit tool outputs" in body and f'name="output_{call["id"]}"' in body and "get_weather" in body
+    response = admin_client.post(
+        reverse("agents_admin:run_tool_outputs", args=[thread.id, run.id]), {f"output_{call['id']}": "22C and sunny"}
+    )
+    assert response.status_code == 302
+    body = _poll_until_stopped(admin_client, run)
+    run.refresh_from_db()
+    assert run.status == "completed" and "22C and sunny" in body
+
+
+@pytest.mark.worker
+def test_a_slow_run_streams_into_the_panel_and_can_be_cancelled(celery_worker: Worker, admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(messages=["/slow /long please"])
+    admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    run = thread.runs.get()
+
+    def streaming() -> str | None:
+        body = admin_client.get(_panel(run), **HX).content.decode()
+        return body if re.search(r"word\d+", body) else None
+
+    body = wait_for(streaming, timeout=30)
+    assert "msg-in_progress" in body and 'hx-trigger="every 1s"' in body
+    response = admin_client.post(reverse("agents_admin:run_cancel", args=[thread.id, run.id]))
+    assert response.status_code == 302
+    wait_for_status(run, "cancelled")
+    assert "badge-cancelled" in _poll_until_stopped(admin_client, run)
+
+
+def test_a_runs_reply_shows_once_and_in_order_before_and_after_the_thread_moves_on(admin_client: Client) -> None:
+    run = make_run(text="question one")
+    message_create(thread=run.thread, role="assistant", content="answer one", run=run)
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert body.count("answer one") == 1 and body.index("question one") < body.index("answer one")
+    make_message(run.thread, "question two")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert body.count("answer one") == 1
+    assert body.index("question one") < body.index("answer one") < body.index("question two")
+
+
+def test_the_message_limit_is_explained_beside_the_form(admin_client: Client, settings) -> None:
+    settings.MAX_MESSAGES_PER_THREAD = 1
+    thread = make_thread(messages=["the only one"])
+    response = admin_client.post(reverse("agents_admin:message_add", args=[thread.id]), {"content": "one more"})
+    assert response.status_code == 200 and "reached the limit of 1 messages" in response.content.decode()
+    assert thread.messages.count() == 1
+
+
+@pytest.mark.worker
+def test_a_failed_run_shows_its_error_in_the_panel(celery_worker: Worker, admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(messages=["please /fail"])
+    admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": agent.id})
+    body = _poll_until_stopped(admin_client, thread.runs.get())
+    assert "badge-failed" in body and "offline_model_failure" in body and "asked to fail" in body
+
+
+def test_boosted_navigation_and_history_restore_get_the_full_page(admin_client: Client) -> None:
+    thread = make_thread(messages=["hello"])
+    boosted = admin_client.get(_detail(thread), HTTP_HX_REQUEST="true", HTTP_HX_BOOSTED="true")
+    restore = admin_client.get(_detail(thread), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    for response in (boosted, restore):
+        assert "<html" in response.content.decode() and "Start a run" in response.content.decode()
