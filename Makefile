@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test test-fast lint format typecheck migrations-check bench lock clean
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed; set PYTHON=/path/to/python3.13")'
@@ -28,6 +28,10 @@ run: install
 test: install
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+
+## screenshots: refresh the README's screenshots from the browser tests.
+screenshots: install
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest -q tests/browser
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 admin = User.objects.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
                 self._seed(admin)
             created = True
-        port = os.environ.get("PORT", "8000")
+        port = os.environ.get("WEB_PORT", "8000")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"  Agents Admin is starting on http://127.0.0.1:{port}/"))
         if created:
