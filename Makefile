@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed; set PYTHON=/path/to/python3.13")'
@@ -46,6 +46,15 @@ typecheck: install
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## bench-retention: generate BENCH_THREADS threads x BENCH_MESSAGES messages in a scratch database, preview and
+## purge half; prints threads/s and peak RSS as JSON (BENCH_DATABASE_URL=postgres://... for PostgreSQL).
+BENCH_THREADS ?= 100000
+BENCH_MESSAGES ?= 10
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-retention.sqlite3
+bench-retention: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_retention --threads $(BENCH_THREADS) --messages-per-thread $(BENCH_MESSAGES)
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import runs
+from agents_admin.services import retention, runs
 
 
 @shared_task(
@@ -30,3 +30,24 @@ def runs_expire() -> int:
 @shared_task(name="agents_admin.tasks.runs_reconcile")
 def runs_reconcile() -> int:
     return runs.runs_reconcile()
+
+
+@shared_task(name="agents_admin.tasks.retention_sweep")
+def retention_sweep() -> list[int]:
+    """Beat, every minute: start the due policies (each claimed once by a conditional update)."""
+    return retention.retention_sweep()
+
+
+@shared_task(
+    name="agents_admin.tasks.retention_policy_run",
+    # A locked SQLite file or a dropped connection before the claim is worth a retry; after the claim the
+    # service records failures on the report, which can be resumed from its cursor.
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def retention_policy_run(policy_id: int, report_id: int) -> None:
+    """Run one queued purge report; a second delivery finds it claimed and does nothing."""
+    retention.purge_execute(report_id=report_id)

@@ -23,4 +23,6 @@ app.conf.task_routes = {
 app.conf.beat_schedule = {
     "expire-runs": {"task": "agents_admin.tasks.runs_expire", "schedule": 15.0},
     "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 30.0},
+    # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
+    "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
 }

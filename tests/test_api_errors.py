@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from agents_admin.models import Agent, Thread
+from agents_admin.models import Agent, PurgeReport, Thread
 from agents_admin.services.api_keys import api_key_create
+from agents_admin.services.retention import hold_place
 from tests.factories import make_agent, make_project, make_run, make_thread
 
 BASE = "/api/projects/default"
@@ -199,6 +200,18 @@ def test_a_second_run_and_a_message_on_a_busy_thread_are_400(api: Client) -> Non
     assert response.status_code == 400
     response = call(api, "post", f"/threads/{run.thread_id}/runs/{run.id}/submit_tool_outputs", {"tool_outputs": []})
     assert response.status_code == 400 and error_of(response)["param"] == "run_id"
+
+
+def test_deleting_a_thread_is_a_recorded_purge_and_a_held_thread_is_kept(api: Client) -> None:
+    held, free = make_thread(messages=["keep me"]), make_thread(messages=["bye"])
+    hold_place(thread=held, reason="legal hold", user=None)
+    response = call(api, "delete", f"/threads/{held.id}")
+    assert response.status_code == 400 and error_of(response)["message"]
+    assert Thread.objects.filter(pk=held.id).exists()
+    response = call(api, "delete", f"/threads/{free.id}")
+    assert response.json() == {"id": free.id, "object": "thread.deleted", "deleted": True}
+    report = PurgeReport.objects.get(trigger="api")
+    assert report.threads == 1
 
 
 def test_lists_validate_paging_parameters(api: Client) -> None:

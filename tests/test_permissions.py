@@ -6,6 +6,7 @@ console view that declares none, so a new page cannot ship without a permission 
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +17,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from agents_admin.models import Run
 from agents_admin.roles import ROLES, perm, roles_sync
+from agents_admin.services import retention
 from agents_admin.services.connections import connection_create
-from tests.factories import make_agent, make_run
+from tests.factories import make_agent, make_run, make_thread
 
 # base.html links console pages served by another branch; the stand-ins vanish once those routes exist.
 pytestmark = pytest.mark.urls("tests.urls_console_stubs")
@@ -51,12 +53,21 @@ def objects(db: None) -> dict[str, str]:
     run = make_run(agent=make_agent())
     Run.objects.filter(pk=run.pk).update(status="completed")
     connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
+    policy = retention.policy_save(
+        policy=None, user=None, name="perm", project=None, days=3650, daily_at=datetime.time(3, 0)
+    )
+    report = retention.purge_start(policy=policy, trigger="manual", dry_run=True, enqueue=False)
+    other = make_thread()
+    hold = retention.hold_place(thread=other, reason="legal", user=None)
     return {
         "agent_id": run.agent_ref,
         "thread_id": run.thread_id,
         "run_id": run.id,
         "version": "1",
         "connection_id": str(connection.pk),
+        "policy_id": str(policy.pk),
+        "report_id": str(report.pk),
+        "hold_id": str(hold.pk),
     }
 
 

@@ -79,7 +79,7 @@ def update(call: Call, thread_id: str) -> HttpResponseBase:
 
 def delete(call: Call, thread_id: str) -> HttpResponseBase:
     """Delete a thread with its messages and runs."""
-    thread_delete(thread=get_thread(call, thread_id))
+    thread_delete(thread=get_thread(call, thread_id), trigger="api")
     return ok(deleted_json(thread_id, "thread.deleted"))
 
 

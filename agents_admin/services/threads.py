@@ -10,7 +10,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents_admin import validation
-from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, Run, Thread
+from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
+from agents_admin.services import retention
 from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
@@ -58,17 +59,14 @@ def message_update(*, message: Message, metadata: dict[str, Any] | None) -> Mess
     return message
 
 
-def thread_delete(*, thread: Thread) -> None:
-    """Delete a thread with its messages, runs and steps, in one transaction. Refused while a run is active."""
-    with transaction.atomic():
-        active = Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES).first()
-        if active is not None:
-            raise Conflict(
-                f"Thread {thread.id} has an active run {active.id}; cancel it before deleting.",
-                param="thread_id",
-                code="thread_has_active_run",
-            )
-        thread.delete()
+def thread_delete(*, thread: Thread, trigger: str = "console", user: Any = None) -> PurgeReport:
+    """Delete a thread with its messages, runs, steps and files, in one transaction, recorded as a PurgeReport
+    (``trigger`` "console" or "api"). Conflict, changing nothing, while the thread is held or a run is active."""
+    return retention.thread_purge(
+        thread=thread,
+        trigger=PurgeReport.Trigger.API if trigger == "api" else PurgeReport.Trigger.CONSOLE_DELETE,
+        user=user,
+    )
 
 
 def content_parts(content: Any, *, param: str = "content") -> tuple[list[dict[str, Any]], str]:

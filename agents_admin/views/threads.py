@@ -163,7 +163,7 @@ def thread_delete_view(request: HtmxHttpRequest, thread_id: str) -> HttpResponse
     context: dict[str, Any] = {"thread": thread}
     if request.method == "POST":
         try:
-            thread_delete(thread=thread)
+            thread_delete(thread=thread, user=request.user)
         except ServiceError as error:
             context["error"] = error.message
         else:

@@ -55,6 +55,7 @@ def test_create_an_agent_then_run_it_and_watch_the_reply_arrive_live(signed_in: 
     assert axe_violations(page) == []
     page.get_by_label("Tools").fill(json.dumps([WEATHER_TOOL]))
     page.get_by_role("button", name="Create agent").click()
+    expect(page.locator(".toast")).to_contain_text("created")
     page.goto("/agents/")
     expect(page.get_by_role("link", name="Browser agent")).to_be_visible()
     screenshot(page, "agents")

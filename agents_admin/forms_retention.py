@@ -1,0 +1,79 @@
+"""Console forms. Services do the real validation; views put a ServiceError beside the field it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from agents_admin.models import Agent, Project, RetentionPolicy
+
+
+class RetentionPolicyForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.order_by("name"),
+        required=False,
+        empty_label="— Instance-wide default —",
+        help_text="Leave empty for the instance-wide default, which covers every thread.",
+    )
+    agents = forms.ModelMultipleChoiceField(
+        queryset=Agent.objects.select_related("project").order_by("project__name", "name", "id"),
+        required=False,
+        help_text="Only threads whose latest run used one of these agents.",
+    )
+    metadata_key = forms.CharField(max_length=64, required=False)
+    metadata_value = forms.CharField(max_length=512, required=False)
+    criterion = forms.ChoiceField(choices=RetentionPolicy.Criterion.choices)
+    days = forms.IntegerField(min_value=0, help_text="N days; a thread exactly N days old qualifies.")
+    action = forms.ChoiceField(choices=RetentionPolicy.Action.choices)
+    keep_last_messages = forms.IntegerField(min_value=1, required=False, help_text="Trim only.")
+    schedule = forms.ChoiceField(choices=RetentionPolicy.Schedule.choices)
+    daily_at = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    every_hours = forms.IntegerField(min_value=1, required=False)
+    allow_less_strict = forms.BooleanField(
+        required=False,
+        label="Allow less strict than the default (administrators only)",
+        help_text="A project-wide policy whose own days count; the default then leaves this project alone.",
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    @staticmethod
+    def initial_for(policy: RetentionPolicy) -> dict[str, Any]:
+        return {
+            "name": policy.name,
+            "project": policy.project_id,
+            "agents": list(policy.agents.values_list("pk", flat=True)),
+            "metadata_key": policy.metadata_key,
+            "metadata_value": policy.metadata_value,
+            "criterion": policy.criterion,
+            "days": policy.days,
+            "action": policy.action,
+            "keep_last_messages": policy.keep_last_messages,
+            "schedule": policy.schedule,
+            "daily_at": policy.daily_at,
+            "every_hours": policy.every_hours,
+            "allow_less_strict": policy.allow_less_strict,
+            "enabled": policy.enabled,
+        }
+
+
+class HoldForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"placeholder": "e.g. litigation hold"}))
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at (UTC, optional)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class CursorForm(forms.Form):
+    """Keyset pages: ``?before=<id>``."""
+
+    before = forms.IntegerField(required=False, min_value=1)
+
+
+class RunNowForm(forms.Form):
+    """``preview``: the dry run whose cutoff the real run reuses, so both pick the same threads."""
+
+    preview = forms.IntegerField(required=False, min_value=1)

@@ -1,0 +1,546 @@
+"""Retention: policies, holds, and purges (preview or real) that write a PurgeReport.
+
+Every purge path goes through here: the beat sweep, "Run now" and "Dry run" in the console, the
+``apply_retention`` command, and deleting one thread from the console or the API (``thread_purge``).
+
+The rule "stricter than the default": the policy without a project is the instance-wide default and covers
+every thread. A project policy's effective age is ``min(its days, the default's days)`` when both use the same
+criterion (and its trim cap ``min`` of both caps), so it can only purge sooner, never later. An administrator
+may set ``allow_less_strict`` on a project-wide policy: then its own days count and the default no longer
+reaches that project. Saving a policy that would be less strict without that flag is refused (param ``days``).
+
+A purge walks the shared candidate selector in batches; each batch is one short transaction that locks its
+threads (``select_for_update(skip_locked=True)``), re-checks holds and active runs, deletes steps, messages,
+runs and then threads by id, and moves the report's counters and cursor. A stop flag is checked between
+batches; a stopped or failed purge resumes from its cursor with the same cutoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from agents_admin import selectors_retention as sel
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    Message,
+    Project,
+    PurgeReport,
+    RetentionPolicy,
+    Run,
+    RunStep,
+    Thread,
+    ThreadHold,
+)
+from agents_admin.services import dispatch
+from agents_admin.services.errors import Conflict, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+SAMPLE_SIZE = 20
+MAX_ERRORS = 50
+MAX_DAYS = 36_500
+MAX_EVERY_HOURS = 24 * 30
+# A running purge whose heartbeat is older than this lost its worker (a batch takes well under a second).
+STALE_AFTER = timedelta(minutes=5)
+
+User = AbstractBaseUser | AnonymousUser
+
+
+# --- Policies -----------------------------------------------------------------------------------
+
+
+def policy_default() -> RetentionPolicy | None:
+    return RetentionPolicy.objects.filter(project__isnull=True).order_by("id").first()
+
+
+def policy_effective(policy: RetentionPolicy, *, default: RetentionPolicy | None) -> tuple[int, int | None]:
+    """(days, keep_last) this policy really applies, after the stricter-than-default rule (``default`` is
+    ``policy_default()``, passed in so a list computes it once)."""
+    days, keep = policy.days, policy.keep_last_messages
+    if policy.is_default or policy.allow_less_strict:
+        return days, keep
+    if default is None or not default.enabled:
+        return days, keep
+    if default.criterion == policy.criterion:
+        days = min(days, default.days)
+    if keep is not None and default.action == RetentionPolicy.Action.TRIM and default.keep_last_messages:
+        keep = min(keep, default.keep_last_messages)
+    return days, keep
+
+
+def policy_next_run(*, policy: RetentionPolicy, after: datetime) -> datetime:
+    """The next time the schedule fires strictly after ``after`` (daily times are UTC)."""
+    if policy.schedule == RetentionPolicy.Schedule.INTERVAL:
+        return after + timedelta(hours=policy.every_hours or 24)
+    at = policy.daily_at or dtime(3, 0)
+    after_utc = after.astimezone(UTC)
+    candidate = after_utc.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if candidate <= after_utc:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+def _is_admin(user: User | None) -> bool:
+    return bool(user is not None and getattr(user, "is_superuser", False))
+
+
+def policy_save(
+    *,
+    policy: RetentionPolicy | None,
+    user: User | None,
+    name: str,
+    project: Project | None,
+    agents: Iterable[Agent] = (),
+    metadata_key: str = "",
+    metadata_value: str = "",
+    criterion: str = RetentionPolicy.Criterion.INACTIVE_DAYS,
+    days: int = 90,
+    keep_last_messages: int | None = None,
+    action: str = RetentionPolicy.Action.DELETE,
+    schedule: str = RetentionPolicy.Schedule.DAILY,
+    daily_at: dtime | None = None,
+    every_hours: int | None = None,
+    allow_less_strict: bool = False,
+    enabled: bool = True,
+    now: datetime | None = None,
+) -> RetentionPolicy:
+    """Create (``policy=None``) or update a policy. Raises InvalidInput naming the field; saves nothing then."""
+    now = now or timezone.now()
+    agents = list(agents)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the policy a name.", param="name")
+    if criterion not in RetentionPolicy.Criterion.values:
+        raise InvalidInput("Choose a criterion.", param="criterion")
+    if days is None or days < 0 or days > MAX_DAYS:
+        raise InvalidInput(f"Days must be between 0 and {MAX_DAYS}.", param="days")
+    if action not in RetentionPolicy.Action.values:
+        raise InvalidInput("Choose an action.", param="action")
+    if action == RetentionPolicy.Action.TRIM and not keep_last_messages:
+        raise InvalidInput("A trim policy needs how many of the newest messages to keep.", param="keep_last_messages")
+    if action == RetentionPolicy.Action.DELETE and keep_last_messages:
+        raise InvalidInput(
+            "Only a trim policy keeps the last N messages; leave this empty.", param="keep_last_messages"
+        )
+    if bool(metadata_key) != bool(metadata_value):
+        raise InvalidInput("Give both a metadata key and a value, or neither.", param="metadata_value")
+    if schedule == RetentionPolicy.Schedule.DAILY and daily_at is None:
+        raise InvalidInput("Give the time of day (UTC) to run at.", param="daily_at")
+    if schedule == RetentionPolicy.Schedule.INTERVAL and not (every_hours and 1 <= every_hours <= MAX_EVERY_HOURS):
+        raise InvalidInput(f"Every N hours needs N between 1 and {MAX_EVERY_HOURS}.", param="every_hours")
+    if schedule not in RetentionPolicy.Schedule.values:
+        raise InvalidInput("Choose a schedule.", param="schedule")
+
+    if project is None:
+        other = RetentionPolicy.objects.filter(project__isnull=True)
+        if policy is not None and policy.pk:
+            other = other.exclude(pk=policy.pk)
+        existing = other.first()
+        if existing is not None:
+            raise InvalidInput(
+                f"There is already an instance-wide default policy ({existing.name}); choose a project.",
+                param="project",
+            )
+        if agents or metadata_key:
+            raise InvalidInput(
+                "The instance-wide default covers every thread; narrow a project policy instead.", param="agents"
+            )
+    elif any(agent.project_id != project.pk for agent in agents):
+        raise InvalidInput("Choose agents of the policy's project.", param="agents")
+
+    was_allowed = bool(policy is not None and policy.pk and policy.allow_less_strict)
+    if allow_less_strict and not was_allowed and not _is_admin(user):
+        raise InvalidInput("Only an administrator may allow a policy to be less strict.", param="allow_less_strict")
+    if allow_less_strict and (project is None or agents or metadata_key):
+        raise InvalidInput(
+            "Only a project-wide policy (no agent or metadata narrowing) may be less strict than the default.",
+            param="allow_less_strict",
+        )
+    default = policy_default()
+    if project is not None and not allow_less_strict and default is not None and default.enabled:
+        if default.criterion == criterion and days > default.days:
+            raise InvalidInput(
+                f"A project policy may only be stricter than the instance default ({default.days} days); "
+                f"use at most {default.days}, or ask an administrator to allow a less strict policy.",
+                param="days",
+            )
+        if (
+            keep_last_messages
+            and default.action == RetentionPolicy.Action.TRIM
+            and default.keep_last_messages
+            and keep_last_messages > default.keep_last_messages
+        ):
+            raise InvalidInput(
+                f"The instance default keeps at most {default.keep_last_messages} messages; keep fewer.",
+                param="keep_last_messages",
+            )
+
+    target = policy or RetentionPolicy(created_by=_user_or_none(user))
+    target.name = name
+    target.project = project
+    target.metadata_key = metadata_key or ""
+    target.metadata_value = metadata_value or ""
+    target.criterion = criterion
+    target.days = days
+    target.keep_last_messages = keep_last_messages if action == RetentionPolicy.Action.TRIM else None
+    target.action = action
+    target.schedule = schedule
+    target.daily_at = daily_at if schedule == RetentionPolicy.Schedule.DAILY else None
+    target.every_hours = every_hours if schedule == RetentionPolicy.Schedule.INTERVAL else None
+    target.allow_less_strict = allow_less_strict
+    target.enabled = enabled
+    target.next_run_at = policy_next_run(policy=target, after=now) if enabled else None
+    with transaction.atomic():
+        target.save()
+        target.agents.set(agents)
+    return target
+
+
+def policy_delete(*, policy: RetentionPolicy) -> None:
+    """Delete a policy; its reports stay (they keep the policy's name)."""
+    policy.delete()
+
+
+def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None = None) -> sel.Plan:
+    days, keep = policy_effective(policy, default=policy_default())
+    return sel.Plan(
+        policy_id=policy.pk,
+        is_default=policy.is_default,
+        project_id=policy.project_id,
+        agent_ids=tuple(policy.agents.values_list("pk", flat=True)),
+        metadata_key=policy.metadata_key,
+        metadata_value=policy.metadata_value,
+        ts_field="created_at" if policy.criterion == RetentionPolicy.Criterion.CREATED_DAYS else "last_activity_at",
+        cutoff=cutoff if cutoff is not None else now - timedelta(days=days),
+        action=policy.action,
+        keep_last=keep,
+        now=now,
+    )
+
+
+# --- Holds --------------------------------------------------------------------------------------
+
+
+def hold_place(
+    *, thread: Thread, reason: str, user: User | None, expires_at: datetime | None = None, now: datetime | None = None
+) -> ThreadHold:
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the thread is on hold.", param="reason")
+    if len(reason) > 500:
+        raise InvalidInput("Keep the reason under 500 characters.", param="reason")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("The expiry must be in the future.", param="expires_at")
+    return ThreadHold.objects.create(thread=thread, reason=reason, placed_by=_user_or_none(user), expires_at=expires_at)
+
+
+def hold_release(*, hold: ThreadHold, user: User | None, now: datetime | None = None) -> ThreadHold:
+    """Release a hold; releasing one already released raises Conflict and changes nothing."""
+    now = now or timezone.now()
+    updated = ThreadHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
+        released_at=now, released_by=_user_or_none(user)
+    )
+    if not updated:
+        raise Conflict("This hold was already released.", param="hold_id", code="hold_released")
+    hold.refresh_from_db()
+    return hold
+
+
+def _user_or_none(user: User | None) -> Any:
+    return user if user is not None and getattr(user, "pk", None) else None
+
+
+# --- Purges -------------------------------------------------------------------------------------
+
+
+def purge_start(
+    *,
+    policy: RetentionPolicy,
+    trigger: str,
+    user: User | None = None,
+    dry_run: bool = False,
+    cutoff: datetime | None = None,
+    enqueue: bool = True,
+) -> PurgeReport:
+    """A queued report; with ``enqueue`` a worker runs it after commit. ``cutoff`` reuses a preview's selection."""
+    report = PurgeReport.objects.create(
+        policy=policy,
+        policy_name=policy.name,
+        action=policy.action,
+        trigger=trigger,
+        triggered_by=_user_or_none(user),
+        dry_run=dry_run,
+        cutoff=cutoff,
+        status=PurgeReport.Status.QUEUED,
+    )
+    if enqueue:
+        dispatch.retention_dispatch(policy.pk, report.pk)
+    return report
+
+
+def purge_stop(*, report: PurgeReport) -> PurgeReport:
+    """Ask a running purge to stop after its current batch (a queued one stops at once)."""
+    PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.QUEUED).update(
+        status=PurgeReport.Status.STOPPED, finished_at=timezone.now()
+    )
+    PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.RUNNING).update(stop_requested=True)
+    report.refresh_from_db()
+    return report
+
+
+def purge_resume(*, report: PurgeReport, enqueue: bool = True) -> PurgeReport:
+    """Queue a stopped or failed purge (or a running one whose worker died) again; it continues from its cursor.
+    Conflict for any other state."""
+    resumable = Q(status__in=[PurgeReport.Status.STOPPED, PurgeReport.Status.FAILED]) | Q(
+        status=PurgeReport.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER
+    )
+    updated = PurgeReport.objects.filter(resumable, pk=report.pk, policy__isnull=False).update(
+        status=PurgeReport.Status.QUEUED, stop_requested=False, finished_at=None
+    )
+    if not updated:
+        raise Conflict("Only a stopped or failed purge of an existing policy can be resumed.", param="report_id")
+    report.refresh_from_db()
+    if enqueue and report.policy_id is not None:
+        dispatch.retention_dispatch(report.policy_id, report.pk)
+    return report
+
+
+def purge_execute(*, report_id: int, batch_size: int = BATCH_SIZE) -> PurgeReport | None:
+    """Run a queued report to the end, a stop, or a failure. Returns None when the report is not claimable
+    (another worker is on it, or it finished): so a redelivered task does nothing. A running report whose worker
+    died (stale heartbeat) is taken over and continues from its cursor."""
+    now = timezone.now()
+    claimable = Q(status=PurgeReport.Status.QUEUED) | Q(
+        status=PurgeReport.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    claimed = PurgeReport.objects.filter(claimable, pk=report_id).update(
+        status=PurgeReport.Status.RUNNING, heartbeat_at=now
+    )
+    if not claimed:
+        return None
+    report = PurgeReport.objects.select_related("policy").get(pk=report_id)
+    policy = report.policy
+    if policy is None:
+        return _finish(report, PurgeReport.Status.FAILED, error="The policy was deleted.")
+    began = time.monotonic()
+    try:
+        plan = plan_for(policy, now=now, cutoff=report.cutoff)
+        if report.cursor is None:
+            # First start: fix the selection (cutoff) and the figures progress is measured against.
+            report.cutoff = plan.cutoff
+            report.total_candidates = sel.candidate_count(plan)
+            report.skipped_held, report.skipped_active = sel.skipped_counts(plan)
+            report.heartbeat_at = timezone.now()
+            report.save(update_fields=["cutoff", "total_candidates", "skipped_held", "skipped_active", "heartbeat_at"])
+        after = _cursor_decode(report.cursor)
+        for batch in sel.candidate_batches(plan, after=after, batch_size=batch_size):
+            if PurgeReport.objects.filter(pk=report.pk, stop_requested=True).exists():
+                return _finish(report, PurgeReport.Status.STOPPED, began=began)
+            if report.dry_run:
+                _preview_batch(report, plan, batch)
+            else:
+                _purge_batch(report, plan, batch)
+    except Exception as exc:
+        logger.exception("retention purge %s failed", report.pk)
+        return _finish(report, PurgeReport.Status.FAILED, began=began, error=f"{type(exc).__name__}: {exc}")
+    return _finish(report, PurgeReport.Status.COMPLETED, began=began)
+
+
+def _finish(report: PurgeReport, status: str, *, began: float | None = None, error: str | None = None) -> PurgeReport:
+    report.refresh_from_db()
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "stop_requested": False}
+    if began is not None:
+        fields["duration_seconds"] = (report.duration_seconds or 0.0) + (time.monotonic() - began)
+    if error:
+        fields["errors"] = (report.errors + [{"at": timezone.now().isoformat(), "error": error[:500]}])[-MAX_ERRORS:]
+    PurgeReport.objects.filter(pk=report.pk).update(**fields)
+    report.refresh_from_db()
+    return report
+
+
+def _cursor_decode(cursor: Any) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    ts = parse_datetime(cursor["ts"])
+    return (ts, cursor["id"]) if ts else None
+
+
+def _advance(report: PurgeReport, batch: list[sel.Candidate], affected: list[sel.Candidate], **counts: int) -> None:
+    """Move the report past ``batch`` (counters, cursor, oldest/newest, sample) in the caller's transaction."""
+    last = batch[-1]
+    fields: dict[str, Any] = {name: F(name) + value for name, value in counts.items() if value}
+    fields["processed"] = F("processed") + len(batch)
+    fields["heartbeat_at"] = timezone.now()
+    fields["cursor"] = {"ts": last.ts.isoformat(), "id": last.id}
+    if affected:
+        if report.oldest_at is None:
+            report.oldest_at = affected[0].ts
+            fields["oldest_at"] = report.oldest_at
+        report.newest_at = affected[-1].ts
+        fields["newest_at"] = report.newest_at
+        if len(report.sample) < SAMPLE_SIZE:
+            report.sample = report.sample + [c.id for c in affected[: SAMPLE_SIZE - len(report.sample)]]
+            fields["sample"] = report.sample
+    PurgeReport.objects.filter(pk=report.pk).update(**fields)
+
+
+def _preview_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
+    ids = [c.id for c in batch]
+    if plan.action == RetentionPolicy.Action.TRIM:
+        keep = plan.keep_last or 0
+        counts = {"threads": len(batch), "messages": sum(max(0, c.message_count - keep) for c in batch)}
+    else:
+        counts = {
+            "threads": len(batch),
+            # The denormalised counter, so a preview never counts message rows.
+            "messages": sum(c.message_count for c in batch),
+            "runs": Run.objects.filter(thread_id__in=ids).count(),
+            "steps": RunStep.objects.filter(thread_id__in=ids).count(),
+            "files": files_count(ids),
+        }
+    _advance(report, batch, batch, **counts)
+
+
+def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
+    ids = [c.id for c in batch]
+    with transaction.atomic():
+        # Another sweep holding some of these rows keeps them; we skip rather than wait or fail.
+        locked = list(
+            Thread.objects.select_for_update(skip_locked=True).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        eligible = set(sel.plan_eligible(plan).filter(pk__in=locked).values_list("pk", flat=True))
+        affected = [c for c in batch if c.id in eligible]
+        held = active = 0
+        if len(eligible) < len(locked):
+            # Put on hold or given a run since the batch was read: counted as skipped, left alone.
+            rest = sel.plan_scope(plan).filter(pk__in=[pk for pk in locked if pk not in eligible])
+            held = rest.filter(pk__in=sel.holds_active(plan.now).values("thread_id")).count()
+            active = rest.filter(pk__in=Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values("thread_id")).count()
+        if plan.action == RetentionPolicy.Action.TRIM:
+            counts = _trim_threads([c.id for c in affected], keep=plan.keep_last or 0)
+        else:
+            counts = threads_delete([c.id for c in affected])
+        _advance(report, batch, affected, skipped_held=held, skipped_active=active, **counts)
+
+
+def files_count(thread_ids: list[str]) -> int:
+    """Seam for the File model (another branch): files attached to these threads' messages. None yet."""
+    return 0
+
+
+def files_delete(thread_ids: list[str]) -> int:
+    """Seam for the File model (another branch): delete the threads' files and their stored bytes. None yet."""
+    return 0
+
+
+def threads_delete(thread_ids: list[str]) -> dict[str, int]:
+    """Delete these threads with their steps, messages, runs and files, children first by id set.
+
+    Call inside a transaction with the threads locked and re-checked (no hold, no active run). Returns the rows
+    really deleted, so a report's counts are what left the database.
+    """
+    if not thread_ids:
+        return {}
+    files = files_delete(thread_ids)
+    steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
+    messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
+    runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]
+    ThreadHold.objects.filter(thread_id__in=thread_ids).delete()
+    threads = Thread.objects.filter(pk__in=thread_ids).delete()[1].get(Thread._meta.label, 0)
+    return {"threads": threads, "messages": messages, "runs": runs, "steps": steps, "files": files}
+
+
+def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
+    """Keep each thread's newest ``keep`` messages by seq, renumber them 1..keep and fix message_count.
+
+    Renumbering keeps the invariant that ``message_count`` is both the count and the last seq, which
+    ``message_create`` uses to number the next message.
+    """
+    threads = messages = 0
+    for thread_id in thread_ids:
+        boundary = (
+            Message.objects.filter(thread_id=thread_id).order_by("-seq").values_list("seq", flat=True)[keep - 1 : keep]
+        )
+        first_kept = next(iter(boundary), None)
+        if first_kept is None:
+            continue
+        deleted = Message.objects.filter(thread_id=thread_id, seq__lt=first_kept).delete()[0]
+        if not deleted:
+            continue
+        kept = Message.objects.filter(thread_id=thread_id)
+        top = kept.order_by("-seq").values_list("seq", flat=True).first() or 0
+        # Two steps so no row ever takes a seq another row still has (the unique constraint is not deferred).
+        kept.update(seq=F("seq") + top)
+        kept.update(seq=F("seq") - top - (first_kept - 1))
+        Thread.objects.filter(pk=thread_id).update(message_count=top - (first_kept - 1))
+        threads += 1
+        messages += deleted
+    return {"threads": threads, "messages": messages}
+
+
+def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> PurgeReport:
+    """Delete one thread (console or API), recorded as a PurgeReport. Conflict if it is held or has an active
+    run; nothing is deleted or recorded then."""
+    began = time.monotonic()
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the row: a hold or a run created meanwhile waits for us, or we see it below.
+        list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
+        if sel.thread_is_held(thread.pk, now):
+            raise Conflict(
+                f"Thread {thread.pk} is on hold; release the hold before deleting it.",
+                param="thread_id",
+                code="thread_on_hold",
+            )
+        active = Run.objects.filter(thread_id=thread.pk, status__in=ACTIVE_RUN_STATUSES).only("id").first()
+        if active is not None:
+            raise Conflict(
+                f"Thread {thread.pk} has an active run {active.id}; cancel it before deleting.",
+                param="thread_id",
+                code="thread_has_active_run",
+            )
+        counts = threads_delete([thread.pk])
+        return PurgeReport.objects.create(
+            trigger=trigger,
+            triggered_by=_user_or_none(user),
+            status=PurgeReport.Status.COMPLETED,
+            finished_at=timezone.now(),
+            duration_seconds=time.monotonic() - began,
+            total_candidates=1,
+            processed=1,
+            sample=[thread.pk] if counts.get("threads") else [],
+            oldest_at=thread.last_activity_at,
+            newest_at=thread.last_activity_at,
+            **counts,
+        )
+
+
+def retention_sweep(*, now: datetime | None = None) -> list[int]:
+    """Start every due policy once: each is claimed by moving its next_run_at with a conditional update, so two
+    beats (or two sweeps) never start the same policy twice for the same slot. Returns the reports started."""
+    now = now or timezone.now()
+    started: list[int] = []
+    due = RetentionPolicy.objects.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at", "id")
+    for policy in due[:100]:
+        following = policy_next_run(policy=policy, after=now)
+        with transaction.atomic():
+            claimed = RetentionPolicy.objects.filter(pk=policy.pk, next_run_at=policy.next_run_at, enabled=True).update(
+                next_run_at=following
+            )
+            if claimed:
+                started.append(purge_start(policy=policy, trigger=PurgeReport.Trigger.SCHEDULE).pk)
+    return started

@@ -1,0 +1,209 @@
+"""Console pages for retention: policies, purge reports (live progress), holds.
+
+Capabilities (agents_admin.roles): policies, purges, stop/resume and releasing a hold need manage_retention;
+reading purge reports needs view_audit; placing a hold (a reviewer asking for one) needs review_conversations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agents_admin import selectors_retention as sel
+from agents_admin.forms_retention import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
+from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
+from agents_admin.services import retention
+from agents_admin.services.errors import ServiceError
+from agents_admin.views.access import capability_required
+
+
+def _template(request: HttpRequest, page: str, partial: str) -> str:
+    """The partial for an htmx request (not a history restore), else the full page."""
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        return f"agents_admin/{page}.html#{partial}"
+    return f"agents_admin/{page}.html"
+
+
+def _form_error(form: Form, error: ServiceError) -> None:
+    form.add_error(error.param if error.param in form.fields else None, error.message)
+
+
+def _before(request: HttpRequest) -> int | None:
+    cursor = CursorForm(request.GET)
+    return cursor.cleaned_data.get("before") if cursor.is_valid() else None
+
+
+@require_GET
+@capability_required("manage_retention")
+def retention_policy_list(request: HttpRequest) -> HttpResponse:
+    policies = list(sel.policy_list())
+    default = next((p for p in policies if p.is_default), None)
+    rows = [(p, retention.policy_effective(p, default=default)) for p in policies]
+    return render(request, "agents_admin/retention_policy_list.html", {"rows": rows, "default": default})
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("manage_retention")
+def retention_policy_create(request: HttpRequest) -> HttpResponse:
+    form = RetentionPolicyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            policy = retention.policy_save(policy=None, user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Policy “{policy.name}” created.")
+            return redirect("agents_admin:retention_policy_detail", policy_id=policy.pk)
+    return render(request, "agents_admin/retention_policy_form.html", {"form": form, "policy": None})
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("manage_retention")
+def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    form = RetentionPolicyForm(request.POST or None, initial=RetentionPolicyForm.initial_for(policy))
+    if request.method == "POST" and form.is_valid():
+        try:
+            retention.policy_save(policy=policy, user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Policy “{policy.name}” saved.")
+            return redirect("agents_admin:retention_policy_detail", policy_id=policy.pk)
+    return render(request, "agents_admin/retention_policy_form.html", {"form": form, "policy": policy})
+
+
+@require_GET
+@capability_required("manage_retention")
+def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
+    reports, _ = sel.report_page(policy_id=policy.pk)
+    context: dict[str, Any] = {
+        "policy": policy,
+        "agents": list(policy.agents.all()[:50]),
+        "effective": retention.policy_effective(policy, default=retention.policy_default()),
+        "preview": sel.latest_preview(policy.pk),
+        "reports": reports[:10],
+    }
+    return render(request, "agents_admin/retention_policy_detail.html", context)
+
+
+@require_POST
+@capability_required("manage_retention")
+def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    retention.policy_delete(policy=policy)
+    messages.success(request, f"Policy “{policy.name}” deleted; its reports are kept.")
+    return redirect("agents_admin:retention_policy_list")
+
+
+@require_POST
+@capability_required("manage_retention")
+def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, user=request.user, dry_run=True)
+    return redirect("agents_admin:purge_report_detail", report_id=report.pk)
+
+
+@require_POST
+@capability_required("manage_retention")
+def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
+    """Run now; with ``preview=<report id>`` the run reuses that dry run's cutoff, so it picks the same threads."""
+    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    form = RunNowForm(request.POST)
+    preview_id = form.cleaned_data.get("preview") if form.is_valid() else None
+    preview = PurgeReport.objects.filter(pk=preview_id, policy=policy, dry_run=True).first() if preview_id else None
+    report = retention.purge_start(
+        policy=policy, trigger=PurgeReport.Trigger.MANUAL, user=request.user, cutoff=preview.cutoff if preview else None
+    )
+    return redirect("agents_admin:purge_report_detail", report_id=report.pk)
+
+
+@require_GET
+@capability_required("view_audit")
+def purge_report_list(request: HttpRequest) -> HttpResponse:
+    reports, next_before = sel.report_page(before=_before(request))
+    context = {"reports": reports, "next_before": next_before}
+    return render(request, _template(request, "purge_report_list", "rows"), context)
+
+
+@require_GET
+@capability_required("view_audit")
+def purge_report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = get_object_or_404(PurgeReport.objects.select_related("policy", "triggered_by"), pk=report_id)
+    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+
+
+@require_POST
+@capability_required("manage_retention")
+def purge_report_stop(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = retention.purge_stop(report=get_object_or_404(PurgeReport, pk=report_id))
+    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+
+
+@require_POST
+@capability_required("manage_retention")
+def purge_report_resume(request: HttpRequest, report_id: int) -> HttpResponse:
+    report = get_object_or_404(PurgeReport, pk=report_id)
+    try:
+        report = retention.purge_resume(report=report)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+
+
+@require_GET
+@capability_required("view_conversations")
+def hold_list(request: HttpRequest) -> HttpResponse:
+    holds, next_before = sel.hold_page(now=timezone.now(), before=_before(request))
+    return render(request, _template(request, "hold_list", "rows"), {"holds": holds, "next_before": next_before})
+
+
+def _holds_response(request: HttpRequest, thread: Thread, form: HoldForm, status: int = 200) -> HttpResponse:
+    context = {"thread": thread, "holds": sel.thread_holds(thread.pk), "hold_form": form}
+    return render(request, _template(request, "thread_holds", "holds"), context, status=status)
+
+
+@require_GET
+@capability_required("view_conversations")
+def thread_holds(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """The holds pane of a thread: a page of its own, and the fragment the thread page loads."""
+    thread = get_object_or_404(Thread, pk=thread_id)
+    return _holds_response(request, thread, HoldForm())
+
+
+@require_POST
+@capability_required("review_conversations")
+def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = get_object_or_404(Thread, pk=thread_id)
+    form = HoldForm(request.POST)
+    if form.is_valid():
+        try:
+            retention.hold_place(thread=thread, user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            if not getattr(request, "htmx", False):
+                return redirect("agents_admin:thread_holds", thread_id=thread.pk)
+            form = HoldForm()
+    return _holds_response(request, thread, form)
+
+
+@require_POST
+@capability_required("manage_retention")
+def thread_hold_release(request: HttpRequest, thread_id: str, hold_id: int) -> HttpResponse:
+    hold = get_object_or_404(ThreadHold.objects.select_related("thread"), pk=hold_id, thread_id=thread_id)
+    try:
+        retention.hold_release(hold=hold, user=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    if not getattr(request, "htmx", False):
+        return redirect("agents_admin:thread_holds", thread_id=thread_id)
+    return _holds_response(request, hold.thread, HoldForm())

@@ -1,0 +1,57 @@
+"""Builders for retention tests: aged threads with finished runs and steps, and policies."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from agents_admin.models import Agent, Project, RetentionPolicy, Run, RunStep, Thread
+from agents_admin.services.retention import policy_save
+from tests.factories import make_project, make_thread
+
+
+def make_aged_thread(
+    *,
+    days: float,
+    messages: int = 2,
+    project: Project | None = None,
+    agent: Agent | None = None,
+    runs: int = 0,
+    metadata: dict[str, str] | None = None,
+    created_days: float | None = None,
+) -> Thread:
+    """A thread last active ``days`` ago (created ``created_days`` ago), with finished runs of one step each."""
+    thread = make_thread(
+        project=project or make_project(), messages=[f"m{i}" for i in range(messages)], metadata=metadata
+    )
+    for _ in range(runs):
+        run = Run.objects.create(
+            thread=thread,
+            agent=agent,
+            agent_ref=agent.id if agent else "asst_x",
+            agent_version=1,
+            model="gpt-4o",
+            status="completed",
+            expires_at=timezone.now(),
+        )
+        RunStep.objects.create(run=run, thread=thread, type="message_creation", status="completed")
+    at = timezone.now() - timedelta(days=days)
+    created = timezone.now() - timedelta(days=created_days if created_days is not None else days)
+    Thread.objects.filter(pk=thread.pk).update(last_activity_at=at, created_at=created, last_agent=agent)
+    thread.refresh_from_db()
+    return thread
+
+
+def make_policy(**fields: Any) -> RetentionPolicy:
+    values: dict[str, Any] = {
+        "policy": None,
+        "user": None,
+        "name": "Stale threads",
+        "project": None,
+        "days": 30,
+        "daily_at": time(3, 0),
+    }
+    values.update(fields)
+    return policy_save(**values)
