@@ -62,10 +62,24 @@ class Agent(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set on objects mirrored from a remote Foundry project: where they live and their id there.
+    remote_project = models.ForeignKey(
+        "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
+    # When a sync found the object gone from the remote (it is kept, marked, never silently dropped).
+    remote_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["project", "-created_at"], name="agent_project_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["remote_project", "remote_id"],
+                condition=Q(remote_project__isnull=False),
+                name="agent_remote_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name or self.id
@@ -122,9 +136,23 @@ class Thread(models.Model):
     # The agent of the latest run, for lists and filters without a join over runs.
     last_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_run_status = models.CharField(max_length=20, blank=True, default="")
+    # Set on objects mirrored from a remote Foundry project: where they live and their id there.
+    remote_project = models.ForeignKey(
+        "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
+    # When a sync found the object gone from the remote (it is kept, marked, never silently dropped).
+    remote_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["remote_project", "remote_id"],
+                condition=Q(remote_project__isnull=False),
+                name="thread_remote_unique",
+            )
+        ]
         indexes = [
             models.Index(fields=["-last_activity_at", "-id"], name="thread_activity"),
             models.Index(fields=["project", "-last_activity_at", "-id"], name="thread_project_activity"),
@@ -162,10 +190,22 @@ class Message(models.Model):
     run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set on objects mirrored from a remote Foundry project: where they live and their id there.
+    remote_project = models.ForeignKey(
+        "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
 
     class Meta:
         ordering = ["thread", "seq"]
-        constraints = [models.UniqueConstraint(fields=["thread", "seq"], name="message_thread_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "seq"], name="message_thread_seq"),
+            models.UniqueConstraint(
+                fields=["remote_project", "remote_id"],
+                condition=Q(remote_project__isnull=False),
+                name="message_remote_unique",
+            ),
+        ]
         indexes = [models.Index(fields=["created_at"], name="message_created")]
 
     def __str__(self) -> str:
@@ -239,10 +279,20 @@ class Run(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set on objects mirrored from a remote Foundry project: where they live and their id there.
+    remote_project = models.ForeignKey(
+        "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["remote_project", "remote_id"],
+                condition=Q(remote_project__isnull=False),
+                name="run_remote_unique",
+            ),
             # One active run per thread, enforced by the database so two requests cannot both win.
             models.UniqueConstraint(
                 fields=["thread"],
@@ -255,6 +305,8 @@ class Run(models.Model):
             models.Index(fields=["status", "expires_at"], name="run_status_expires"),
             models.Index(fields=["-created_at", "-id"], name="run_created"),
             models.Index(fields=["agent", "-created_at"], name="run_agent_created"),
+            # "Threads with a failed run": an EXISTS probe per thread on (thread, status).
+            models.Index(fields=["thread", "status"], name="run_thread_status"),
             # The "Needs action" inbox: runs waiting on tool outputs, newest first, without scanning the rest.
             models.Index(
                 fields=["-created_at", "-id"],
@@ -314,10 +366,22 @@ class RunStep(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
+    # Set on objects mirrored from a remote Foundry project: where they live and their id there.
+    remote_project = models.ForeignKey(
+        "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["run", "created_at"], name="runstep_run_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["remote_project", "remote_id"],
+                condition=Q(remote_project__isnull=False),
+                name="runstep_remote_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.id
@@ -608,6 +672,209 @@ class PurgeReport(models.Model):
         if not self.total_candidates:
             return 0
         return min(100, int(self.processed * 100 / self.total_candidates))
+
+
+# --- Support review: notes, flags and exports (issue 7) ----------------------------------------------------
+
+
+class ThreadNote(models.Model):
+    """An internal note a reviewer leaves on a thread; never shown to the agent or over the API."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["thread", "-created_at"], name="threadnote_thread_created")]
+
+    def __str__(self) -> str:
+        return f"note on {self.thread_id}"
+
+
+class ThreadFlag(models.Model):
+    """A flag or free tag on a thread ("needs-follow-up", "escalated", "reviewed", …); one row per (thread, name)."""
+
+    NEEDS_FOLLOW_UP = "needs-follow-up"
+    ESCALATED = "escalated"
+    REVIEWED = "reviewed"
+    STANDARD = (NEEDS_FOLLOW_UP, ESCALATED, REVIEWED)
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="flags")
+    name = models.SlugField(max_length=40)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["thread", "name"], name="threadflag_unique")]
+        # Filtering threads by flag is an EXISTS probe on (name, thread).
+        indexes = [models.Index(fields=["name", "thread"], name="threadflag_name_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.thread_id}"
+
+
+class ExportJob(models.Model):
+    """A large export written to a file by a worker; the console polls this row for progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    class Format(models.TextChoices):
+        JSONL = "jsonl", "JSON Lines"
+        CSV = "csv", "CSV"
+        MARKDOWN = "md", "Markdown"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What to export: {"thread_id": …} for one thread, or the thread filters (as the search form's query).
+    params = models.JSONField(default=dict)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    messages_total = models.PositiveIntegerField(default=0)  # an estimate, from Thread.message_count
+    messages_done = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.messages_total:
+            return 0
+        return min(99, self.messages_done * 100 // self.messages_total)
+
+
+# --- Remote Foundry projects ------------------------------------------------------------------------------
+
+
+class RemoteProject(models.Model):
+    """A connection to a project on Azure AI Foundry Agent Service (or another server of the same contract).
+
+    Its agents, threads, messages, runs and steps are mirrored into ``project`` (a local namespace created with
+    the connection), each row keeping ``remote_project`` and ``remote_id``. ``secret`` is write-only: forms
+    never render it and nothing logs it, and it is stored sealed (agents_admin.lib.sealed); ``secret_env`` names an
+    environment variable to read it from instead.
+    """
+
+    class AuthKind(models.TextChoices):
+        DEFAULT = "default", "DefaultAzureCredential (environment, workload or managed identity, Azure CLI)"
+        CLIENT_SECRET = "client_secret", "Service principal with a client secret"
+        MANAGED_IDENTITY = "managed_identity", "Managed identity"
+        WORKLOAD_IDENTITY = "workload_identity", "Workload identity (federated token file)"
+        API_KEY = "api_key", "API key (an Agents Admin server)"
+
+    name = models.SlugField(max_length=64, unique=True)
+    endpoint = models.URLField(max_length=500)
+    auth_kind = models.CharField(max_length=20, choices=AuthKind.choices, default=AuthKind.DEFAULT)
+    tenant_id = models.CharField(max_length=100, blank=True)
+    client_id = models.CharField(max_length=100, blank=True)
+    secret = models.CharField(max_length=2000, blank=True)
+    secret_env = models.CharField(max_length=100, blank=True)
+    enabled = models.BooleanField(default=True)
+    sync_interval_minutes = models.PositiveIntegerField(default=60)
+    project = models.OneToOneField(Project, on_delete=models.PROTECT, related_name="remote")
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret or self.secret_env)
+
+
+class SyncRecord(models.Model):
+    """One sync of a remote project: what it did (counts per kind), what went wrong, and how far it is."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"  # finished, but some objects could not be synced (see errors)
+        FAILED = "failed"
+
+    class Mode(models.TextChoices):
+        INCREMENTAL = "incremental"
+        FULL = "full"  # also lists everything to detect deletions on the remote
+
+    ACTIVE = ("queued", "running")
+
+    remote_project = models.ForeignKey(RemoteProject, on_delete=models.CASCADE, related_name="syncs")
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.INCREMENTAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with every progress update; a running sync silent for long lost its worker (remote_syncs_due).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # {"agents": {"created": n, "updated": n, "deleted": n, "unchanged": n}, "threads": {...}, ...}
+    counts = models.JSONField(default=dict, blank=True)
+    # [{"where": "thread thread_x", "error": "..."}], capped so a broken remote cannot grow the row forever.
+    errors = models.JSONField(default=list, blank=True)
+    phase = models.CharField(max_length=20, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["remote_project", "-created_at"], name="sync_project_created")]
+        constraints = [
+            # One sync at a time per remote project: two would race on the same mirror rows.
+            models.UniqueConstraint(
+                fields=["remote_project"], condition=Q(status__in=["queued", "running"]), name="sync_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} of {self.remote_project_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not (self.started_at and self.finished_at):
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress_total:
+            return None
+        return min(100, int(100 * self.progress_done / self.progress_total))
 
 
 class ApiKey(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import retention, runs
+from agents_admin.services import exports, retention, runs
 
 
 @shared_task(
@@ -51,3 +51,8 @@ def retention_sweep() -> list[int]:
 def retention_policy_run(policy_id: int, report_id: int) -> None:
     """Run one queued purge report; a second delivery finds it claimed and does nothing."""
     retention.purge_execute(report_id=report_id)
+
+
+@shared_task(name="agents_admin.tasks.export_job_run")
+def export_job_run(job_id: int) -> bool:
+    return exports.export_job_run(job_id=job_id)

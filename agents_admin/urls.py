@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents_admin.views import agents, api_keys, connections, home, needs_action, retention, threads
+from agents_admin.views import (
+    agents,
+    api_keys,
+    connections,
+    exports,
+    home,
+    needs_action,
+    remote_projects,
+    retention,
+    review,
+    search,
+    threads,
+)
 
 app_name = "agents_admin"
 
@@ -59,5 +71,49 @@ urlpatterns: list = [
         "threads/<str:thread_id>/holds/<int:hold_id>/release/",
         retention.thread_hold_release,
         name="thread_hold_release",
+    ),
+]
+
+# Support review: search, jump, notes, flags, exports (issue 7).
+urlpatterns += [
+    path("search/", search.search, name="search"),
+    path("jump/", search.jump, name="jump"),
+    path("threads/<str:thread_id>/notes/", review.thread_notes, name="thread_notes"),
+    path("threads/<str:thread_id>/flags/", review.thread_flags, name="thread_flags"),
+    path("threads/<str:thread_id>/export/", exports.thread_export, name="thread_export"),
+    path("exports/threads/", exports.threads_export, name="threads_export"),
+    path("exports/", exports.export_start, name="export_start"),
+    path("exports/<int:job_id>/", exports.export_job, name="export_job"),
+    path("exports/<int:job_id>/download/", exports.export_download, name="export_download"),
+]
+
+urlpatterns += [
+    path("settings/remote-projects/", remote_projects.remote_project_list, name="remote_project_list"),
+    path("settings/remote-projects/new/", remote_projects.remote_project_create_view, name="remote_project_create"),
+    path("settings/remote-projects/<int:remote_id>/", remote_projects.remote_project_edit, name="remote_project_edit"),
+    path(
+        "settings/remote-projects/<int:remote_id>/test/",
+        remote_projects.remote_project_test_view,
+        name="remote_project_test",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/sync/",
+        remote_projects.remote_project_sync_view,
+        name="remote_project_sync",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/syncs/",
+        remote_projects.remote_project_syncs,
+        name="remote_project_syncs",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/export.jsonl",
+        remote_projects.remote_project_export,
+        name="remote_project_export",
+    ),
+    path(
+        "settings/remote-projects/<int:remote_id>/syncs/<int:sync_id>/",
+        remote_projects.remote_sync_detail,
+        name="remote_sync_detail",
     ),
 ]

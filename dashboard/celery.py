@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 app = Celery("dashboard", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["agents_admin.remote"])  # agents_admin/remote/tasks.py
 
 # Queues in one place: interactive runs never wait behind background maintenance.
 QUEUE_RUNS = "runs"
@@ -18,6 +19,7 @@ QUEUE_MAINTENANCE = "maintenance"
 
 app.conf.task_routes = {
     "agents_admin.tasks.run_execute": {"queue": QUEUE_RUNS},
+    "agents_admin.tasks.remote_run_follow": {"queue": QUEUE_RUNS},
     "agents_admin.tasks.*": {"queue": QUEUE_MAINTENANCE},
 }
 app.conf.beat_schedule = {
@@ -25,4 +27,5 @@ app.conf.beat_schedule = {
     "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 30.0},
     # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
     "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
+    "remote-syncs-due": {"task": "agents_admin.tasks.remote_syncs_due", "schedule": 60.0},
 }

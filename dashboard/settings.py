@@ -22,6 +22,11 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h).
+- ``EXPORT_INLINE_LIMIT`` (int, default 5000): exports of more messages run as a background job.
+- Remote Foundry projects: ``REMOTE_FULL_SYNC_HOURS`` (24), ``REMOTE_HOT_DAYS`` (7),
+  ``REMOTE_POLL_INITIAL_SECONDS`` (0.5), ``REMOTE_POLL_MAX_SECONDS`` (5), ``REMOTE_RUN_FOLLOW_BUDGET_SECONDS``
+  (400), ``REMOTE_CA_BUNDLE`` (empty), ``REMOTE_MAX_ATTEMPTS`` (5), ``REMOTE_BACKOFF_BASE_SECONDS`` (0.5),
+  ``REMOTE_TIMEOUT_SECONDS`` (30).
 """
 
 from __future__ import annotations
@@ -266,3 +271,22 @@ LOGGING = {
 }
 # An in-progress run whose worker has not written a heartbeat for this long is taken back and re-dispatched.
 RUN_HEARTBEAT_STALE_SECONDS = env_int("RUN_HEARTBEAT_STALE_SECONDS", 120)
+# Exports of more messages than this are written by a worker instead of streamed into the response.
+EXPORT_INLINE_LIMIT = env_int("EXPORT_INLINE_LIMIT", 5_000)
+
+# --- Remote Foundry projects (agents_admin/remote) ------------------------------------------------
+# A full sync (which also detects deletions on the remote) at least this often; syncs in between are incremental.
+REMOTE_FULL_SYNC_HOURS = env_int("REMOTE_FULL_SYNC_HOURS", 24)
+# An incremental sync re-reads the messages and runs of threads active within this many days.
+REMOTE_HOT_DAYS = env_int("REMOTE_HOT_DAYS", 7)
+# Polling a remote run: first wait, growth factor 1.5, cap (seconds); a follower hands over after the budget.
+REMOTE_POLL_INITIAL_SECONDS = env_float("REMOTE_POLL_INITIAL_SECONDS", 0.5)
+REMOTE_POLL_MAX_SECONDS = env_float("REMOTE_POLL_MAX_SECONDS", 5.0)
+REMOTE_RUN_FOLLOW_BUDGET_SECONDS = env_int("REMOTE_RUN_FOLLOW_BUDGET_SECONDS", 400)
+# A CA bundle (PEM path) to trust for remote endpoints, e.g. a private CA; empty: the system/certifi default.
+REMOTE_CA_BUNDLE = env_str("REMOTE_CA_BUNDLE")
+# Retries of one remote call (429/5xx/timeouts): attempts in all, and the first backoff (doubling, jittered).
+REMOTE_MAX_ATTEMPTS = env_int("REMOTE_MAX_ATTEMPTS", 5)
+REMOTE_BACKOFF_BASE_SECONDS = env_float("REMOTE_BACKOFF_BASE_SECONDS", 0.5)
+# Read/write timeout of one remote call (connect: 5 s). A timed-out create is checked before it is resent.
+REMOTE_TIMEOUT_SECONDS = env_float("REMOTE_TIMEOUT_SECONDS", 30.0)

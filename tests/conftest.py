@@ -184,3 +184,13 @@ def wait_for_status(run: Run, *statuses: str, timeout: float = 20.0) -> Run:
 
 
 TERMINAL = [s.value for s in RunStatus if s not in ("queued", "in_progress", "requires_action", "cancelling")]
+
+
+@pytest.fixture
+def fake_foundry() -> Iterator[Any]:
+    """A fake Foundry project (classic Agents contract) on 127.0.0.1, see tests/fake_foundry.py."""
+    from tests.fake_foundry import FakeFoundry
+
+    server = FakeFoundry().start()
+    yield server
+    server.stop()

@@ -15,10 +15,11 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import Run
+from agents_admin.models import ExportJob, Run, SyncRecord
 from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention
 from agents_admin.services.connections import connection_create
+from agents_admin.services.remote import remote_project_create
 from tests.factories import make_agent, make_run, make_thread
 
 # base.html links console pages served by another branch; the stand-ins vanish once those routes exist.
@@ -59,6 +60,11 @@ def objects(db: None) -> dict[str, str]:
     report = retention.purge_start(policy=policy, trigger="manual", dry_run=True, enqueue=False)
     other = make_thread()
     hold = retention.hold_place(thread=other, reason="legal", user=None)
+    job = ExportJob.objects.create(format="jsonl", params={})
+    remote_project = remote_project_create(
+        name="perm", endpoint="http://127.0.0.1:9/api/projects/p", auth_kind="api_key", secret="k"
+    )
+    sync = SyncRecord.objects.create(remote_project=remote_project)
     return {
         "agent_id": run.agent_ref,
         "thread_id": run.thread_id,
@@ -68,6 +74,9 @@ def objects(db: None) -> dict[str, str]:
         "policy_id": str(policy.pk),
         "report_id": str(report.pk),
         "hold_id": str(hold.pk),
+        "job_id": str(job.pk),
+        "remote_id": str(remote_project.pk),
+        "sync_id": str(sync.pk),
     }
 
 
@@ -93,9 +102,12 @@ def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
 
 @pytest.mark.usefixtures("console_urls")
 @pytest.mark.parametrize("role", [None, *ROLES])
-def test_the_permission_matrix(role: str | None, objects: dict[str, str]) -> None:
+def test_the_permission_matrix(role: str | None, objects: dict[str, str], settings: Any) -> None:
+    settings.REMOTE_MAX_ATTEMPTS = 1  # "Test connection" against a closed port fails at once
     client = client_for(role)
     user = User.objects.filter(username=f"user-{(role or '').lower()}").first()
+    if user is not None:  # an export job is only visible to its creator
+        objects = {**objects, "job_id": str(ExportJob.objects.create(format="jsonl", params={}, created_by=user).pk)}
     failures = []
     for route, entry in console_patterns():
         needed = getattr(entry.callback, "required_capabilities", ())

@@ -9,7 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from agents_admin import validation
-from agents_admin.models import Agent, AgentVersion, Project
+from agents_admin.models import Agent, AgentVersion, Project, RemoteProject
+from agents_admin.services import remote
 from agents_admin.services.errors import InvalidInput
 
 EDITABLE_FIELDS = (
@@ -65,6 +66,9 @@ def agent_create(*, project: Project, user: User = None, **fields: Any) -> Agent
     cleaned = agent_clean(fields)
     if not cleaned.get("model"):
         raise InvalidInput("model is required.", param="model")
+    remote_project = RemoteProject.objects.filter(project=project).first()
+    if remote_project is not None:  # a remote project's namespace: created there, then mirrored
+        return remote.remote_agent_create(remote=remote_project, **cleaned)
     with transaction.atomic():
         agent = Agent.objects.create(project=project, version=1, **cleaned)
         _version_record(agent, user)
@@ -77,6 +81,8 @@ def agent_update(*, agent: Agent, user: User = None, **fields: Any) -> Agent:
     changed = {k: v for k, v in cleaned.items() if getattr(agent, k) != v}
     if not changed:
         return agent
+    if agent.remote_project_id is not None:  # mirrored: changed on the remote, then mirrored (a new version)
+        return remote.remote_agent_update(agent=agent, **changed)
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         for key, value in changed.items():
@@ -89,6 +95,8 @@ def agent_update(*, agent: Agent, user: User = None, **fields: Any) -> Agent:
 
 def agent_delete(*, agent: Agent) -> None:
     """Delete an agent and its versions. Threads and runs stay; runs keep the agent id and version."""
+    if agent.remote_project_id is not None:  # mirrored: deleted on the remote first
+        return remote.remote_agent_delete(agent=agent)
     agent.delete()
 
 

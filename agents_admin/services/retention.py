@@ -43,7 +43,7 @@ from agents_admin.models import (
     Thread,
     ThreadHold,
 )
-from agents_admin.services import dispatch
+from agents_admin.services import dispatch, remote
 from agents_admin.services.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -417,6 +417,16 @@ def _preview_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidat
 
 def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
     ids = [c.id for c in batch]
+    if plan.action == RetentionPolicy.Action.DELETE:
+        # Threads mirrored from a remote Foundry project go on the remote first (HTTP, outside the transaction);
+        # one the remote refuses stays whole here and is named in the report.
+        eligible_now = list(sel.plan_eligible(plan).filter(pk__in=ids).values_list("pk", flat=True))
+        deletable, failures = remote.remote_threads_delete_remote_first(thread_ids=eligible_now)
+        refused = set(eligible_now) - set(deletable)
+        if failures:
+            _report_errors(report, [f"{f['thread_id']} ({f['remote_project']}): {f['error']}" for f in failures])
+        ids = [pk for pk in ids if pk not in refused]
+        batch = [c for c in batch if c.id not in refused] or batch[:0]
     with transaction.atomic():
         # Another sweep holding some of these rows keeps them; we skip rather than wait or fail.
         locked = list(
@@ -435,6 +445,12 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
         else:
             counts = threads_delete([c.id for c in affected])
         _advance(report, batch, affected, skipped_held=held, skipped_active=active, **counts)
+
+
+def _report_errors(report: PurgeReport, errors: list[str]) -> None:
+    stamped = [{"at": timezone.now().isoformat(), "error": e[:500]} for e in errors]
+    report.errors = (list(report.errors) + stamped)[-MAX_ERRORS:]
+    PurgeReport.objects.filter(pk=report.pk).update(errors=report.errors)
 
 
 def files_count(thread_ids: list[str]) -> int:
@@ -492,20 +508,33 @@ def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
     return {"threads": threads, "messages": messages}
 
 
+def _refuse_if_held(thread: Thread, now: datetime) -> None:
+    if sel.thread_is_held(thread.pk, now):
+        raise Conflict(
+            f"Thread {thread.pk} is on hold; release the hold before deleting it.",
+            param="thread_id",
+            code="thread_on_hold",
+        )
+
+
 def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> PurgeReport:
     """Delete one thread (console or API), recorded as a PurgeReport. Conflict if it is held or has an active
     run; nothing is deleted or recorded then."""
     began = time.monotonic()
     now = timezone.now()
+    if thread.remote_project_id is not None:
+        _refuse_if_held(thread, now)
+        _, failures = remote.remote_threads_delete_remote_first(thread_ids=[thread.pk])
+        if failures:
+            raise Conflict(
+                f"Deleting thread {thread.pk} failed on its remote project: {failures[0]['error']}",
+                param="thread_id",
+                code="remote_error",
+            )
     with transaction.atomic():
         # Lock the row: a hold or a run created meanwhile waits for us, or we see it below.
         list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
-        if sel.thread_is_held(thread.pk, now):
-            raise Conflict(
-                f"Thread {thread.pk} is on hold; release the hold before deleting it.",
-                param="thread_id",
-                code="thread_on_hold",
-            )
+        _refuse_if_held(thread, now)
         active = Run.objects.filter(thread_id=thread.pk, status__in=ACTIVE_RUN_STATUSES).only("id").first()
         if active is not None:
             raise Conflict(

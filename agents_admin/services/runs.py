@@ -30,6 +30,7 @@ from agents_admin.providers.base import (
     TransientProviderError,
 )
 from agents_admin.providers.registry import provider_for
+from agents_admin.services import remote
 from agents_admin.services.context import run_model_input
 from agents_admin.services.dispatch import run_dispatch
 from agents_admin.services.errors import Conflict, InvalidInput
@@ -74,6 +75,24 @@ def run_create(
 
     Raises Conflict when the thread already has an active run, InvalidInput naming the bad field.
     """
+    if thread.remote_project_id is not None:  # mirrored: started on the remote and followed by a worker
+        overrides = {
+            "model": model,
+            "instructions": instructions,
+            "additional_instructions": additional_instructions,
+            "additional_messages": additional_messages,
+            "tools": tools,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_prompt_tokens": max_prompt_tokens,
+            "max_completion_tokens": max_completion_tokens,
+            "truncation_strategy": truncation_strategy,
+            "tool_choice": tool_choice,
+            "response_format": response_format,
+            "parallel_tool_calls": parallel_tool_calls,
+            "metadata": metadata,
+        }
+        return remote.remote_run_create(thread=thread, agent=agent, **overrides)
     if agent.project_id != thread.project_id:
         raise InvalidInput("The agent belongs to another project than the thread.", param="assistant_id")
     effective_instructions = agent.instructions if instructions is None else instructions
@@ -158,6 +177,8 @@ def run_cancel(*, run: Run) -> Run:
 
     Cancelling a run that already ended raises Conflict; cancelling twice is harmless.
     """
+    if run.remote_project_id is not None:
+        return remote.remote_run_cancel(run=run)
     now = timezone.now()
     with transaction.atomic():
         if _transition(run.id, [RunStatus.QUEUED, RunStatus.REQUIRES_ACTION], RunStatus.CANCELLED, cancelled_at=now):
@@ -176,6 +197,8 @@ def run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any]]) -> 
 
     Every pending call needs exactly one output; anything else raises InvalidInput and changes nothing.
     """
+    if run.remote_project_id is not None:
+        return remote.remote_run_submit_tool_outputs(run=run, tool_outputs=tool_outputs)
     if run.status != RunStatus.REQUIRES_ACTION:
         raise Conflict(f"Run {run.id} is {run.status}, not waiting for tool outputs.", param="run_id")
     if not isinstance(tool_outputs, list):
@@ -218,7 +241,11 @@ def runs_expire(*, now: datetime | None = None) -> int:
     """Expire every unfinished run past its expires_at; returns how many. Safe to run anywhere, any time."""
     now = now or timezone.now()
     expired = 0
-    due = Run.objects.filter(status__in=ACTIVE_RUN_STATUSES, expires_at__lte=now).values_list("id", "thread_id")
+    due = Run.objects.filter(
+        status__in=ACTIVE_RUN_STATUSES,
+        expires_at__lte=now,
+        remote_project__isnull=True,  # a remote run's lifecycle is the remote's (services/remote.py)
+    ).values_list("id", "thread_id")
     for run_id, thread_id in list(due[:1000]):
         with transaction.atomic():
             if _transition(run_id, list(ACTIVE_RUN_STATUSES), RunStatus.EXPIRED, required_action=None):
@@ -239,7 +266,9 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_STALE_SECONDS)
     redispatched = 0
-    lost_queued = Run.objects.filter(status=RunStatus.QUEUED, enqueued_at__lt=stale, expires_at__gt=now)
+    lost_queued = Run.objects.filter(
+        status=RunStatus.QUEUED, enqueued_at__lt=stale, expires_at__gt=now, remote_project__isnull=True
+    )
     for run_id in list(lost_queued.values_list("id", flat=True)[:500]):
         with transaction.atomic():
             if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, enqueued_at__lt=stale).update(enqueued_at=now):
@@ -249,6 +278,7 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True),
         status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING],
         started_at__lt=stale,
+        remote_project__isnull=True,
     )
     for run in list(dead.only("id", "status", "attempts", "thread_id")[:500]):
         with transaction.atomic():
@@ -273,7 +303,7 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
 def run_claim(run_id: str) -> bool:
     """queued -> in_progress. True for exactly one caller; a redelivered task gets False and does nothing."""
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, expires_at__gt=now).update(
+    claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, expires_at__gt=now, remote_project=None).update(
         status=RunStatus.IN_PROGRESS,
         started_at=now,
         heartbeat_at=now,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents_admin import validation
 from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
-from agents_admin.services import retention
+from agents_admin.services import remote, retention
 from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
@@ -61,7 +61,8 @@ def message_update(*, message: Message, metadata: dict[str, Any] | None) -> Mess
 
 def thread_delete(*, thread: Thread, trigger: str = "console", user: Any = None) -> PurgeReport:
     """Delete a thread with its messages, runs, steps and files, in one transaction, recorded as a PurgeReport
-    (``trigger`` "console" or "api"). Conflict, changing nothing, while the thread is held or a run is active."""
+    (``trigger`` "console" or "api"). Conflict, changing nothing, while the thread is held or a run is active.
+    A thread mirrored from a remote Foundry project is deleted there first (services/remote.py)."""
     return retention.thread_purge(
         thread=thread,
         trigger=PurgeReport.Trigger.API if trigger == "api" else PurgeReport.Trigger.CONSOLE_DELETE,
@@ -125,6 +126,8 @@ def message_create(
 ) -> Message:
     """Append a message. Refused while another run is active on the thread (unless it is that run writing),
     and once the thread holds MAX_MESSAGES_PER_THREAD messages."""
+    if thread.remote_project_id is not None and run is None:  # mirrored: added on the remote, then mirrored
+        return remote.remote_message_create(thread=thread, content=content, role=role)
     if role not in Message.Role.values:
         raise InvalidInput("role must be 'user' or 'assistant'.", param="role")
     parts, text = content_parts(content)

@@ -13,11 +13,12 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from agents_admin.roles import perm
 
-ViewFunc = Callable[..., HttpResponse]
+ViewFunc = Callable[..., HttpResponseBase]
 
 
 def capability_required(*codenames: str) -> Callable[[ViewFunc], ViewFunc]:
@@ -25,7 +26,7 @@ def capability_required(*codenames: str) -> Callable[[ViewFunc], ViewFunc]:
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not all(request.user.has_perm(perm(c)) for c in codenames):
                 raise PermissionDenied("Your role does not allow this.")
             return view(request, *args, **kwargs)

@@ -17,6 +17,7 @@ from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_o
 from agents_admin.services.threads import message_create, thread_create, thread_delete
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page, wants_partial
+from agents_admin.views.review import review_context
 
 DETAIL = "agents_admin/thread_detail.html"
 
@@ -46,8 +47,13 @@ def thread_create_view(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _before(request: HtmxHttpRequest) -> int | None:
+    """The page to show: ``?before=seq`` for earlier pages; ``?around=seq`` (search results) opens the page that
+    holds that message near its middle."""
     value = request.GET.get("before", "")
-    return int(value) if value.isdigit() else None
+    if value.isdigit():
+        return int(value)
+    around = request.GET.get("around", "")
+    return int(around) + 25 if around.isdigit() else None
 
 
 def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
@@ -69,6 +75,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "run_form": forms.get("run_form") or RunStartForm(agents=selectors.agents_for_thread(thread)),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
+        **review_context(thread),
     }
 
 

@@ -1,0 +1,183 @@
+"""Measure server time (p50/p95) of the console's pages on a big dataset, against the Django admin changelist.
+
+Generates the data first when the database holds fewer threads than asked (use a dedicated database: `make bench`
+points DATABASE_URL at var/bench/ unless it is set). Requests go through django.test.Client in-process with a
+signed-in superuser, so the figures are server time: URL routing, middleware, queries and template rendering.
+Pages from other branches that do not resolve yet are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.test import Client, override_settings
+from django.urls import Resolver404, resolve
+
+from agents_admin.models import Agent, Message, Thread
+from agents_admin.selectors_search import HAS_FAILED_RUN, ThreadFilters, message_search, threads_filtered
+
+ADMIN_CHANGELIST = "/django-admin/agents_admin/thread/"
+PLACEHOLDER_MODULE = "agents_admin.views.placeholders"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class Command(BaseCommand):
+    help = "Benchmark the console (thread list, thread page, search, agents, home) against the admin changelist."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--threads", type=int, default=100_000)
+        parser.add_argument("--messages", type=int, default=1_000_000)
+        parser.add_argument("--big-threads", type=int, default=None)
+        parser.add_argument("--big-size", type=int, default=settings.MAX_MESSAGES_PER_THREAD)
+        parser.add_argument("--repeat", type=int, default=20)
+        parser.add_argument("--warmup", type=int, default=3)
+        parser.add_argument("--output", default=str(settings.BASE_DIR / "bench-results"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        have = Thread.objects.count()
+        if have < options["threads"] * 0.9:
+            self.stdout.write(f"Generating data ({have} threads present, {options['threads']} wanted) …")
+            extra = {"big_threads": options["big_threads"]} if options["big_threads"] is not None else {}
+            call_command(
+                "generate_demo_data",
+                threads=options["threads"] - have,
+                messages=options["messages"],
+                big_size=options["big_size"],
+                stdout=self.stdout,
+                **extra,
+            )
+        self.repeat, self.warmup = options["repeat"], options["warmup"]
+        user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
+            "bench", "bench@example.com", "bench-pass-123"
+        )
+        self.client = Client()
+        self.client.force_login(user)
+        cases = self._cases()
+        results: list[dict[str, Any]] = []
+        # DEBUG would log every query in memory and render technical 500 pages; measure as production runs.
+        with override_settings(DEBUG=False):
+            for name, target in cases:
+                result = self._measure(name, target)
+                if result:
+                    results.append(result)
+        self._report(results, options["output"])
+
+    def _cases(self) -> list[tuple[str, str | Callable[[], object]]]:
+        big = Thread.objects.order_by("-message_count").values_list("id", "message_count").first()
+        agent = Agent.objects.values_list("id", flat=True).first() or ""
+        message = Message.objects.order_by("-created_at").values_list("id", flat=True).first() or ""
+        cases: list[tuple[str, str | Callable[[], object]]] = [
+            ("thread list /threads/", "/threads/"),
+            ("thread list /threads/?status=failed", "/threads/?status=failed"),
+            (f"thread list /threads/?agent={agent[:12]}…", f"/threads/?agent={agent}"),
+            ("selector threads_filtered()", lambda: threads_filtered(ThreadFilters())),
+            (
+                "selector threads_filtered(failed run, project)",
+                lambda: threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN, project="support")),
+            ),
+            ("selector message_search('refund')", lambda: message_search(q="refund")),
+            ("search page, filters only (failed run)", f"/search/?run_status={HAS_FAILED_RUN}"),
+            ("search page, flag filter", "/search/?flag=escalated"),
+            ("search page, metadata filter", "/search/?meta=customer%3Dcust-42"),
+            ("search 'refund'", "/search/?q=refund"),
+            ("search 'password reset' (AND)", "/search/?q=password+reset"),
+            ('search phrase "delivery address"', "/search/?q=%22delivery+address%22"),
+            ("search rare word 'zeppelin'", "/search/?q=zeppelin"),
+            (
+                "search 'refund' + project + failed run",
+                f"/search/?q=refund&project=support&run_status={HAS_FAILED_RUN}",
+            ),
+            ("jump to a message id", f"/jump/?id={message}"),
+            ("agent list /agents/", "/agents/"),
+            ("home /", "/"),
+            ("admin changelist (threads)", ADMIN_CHANGELIST),
+            ("admin changelist, failed filter", ADMIN_CHANGELIST + "?last_run_status__exact=failed"),
+        ]
+        if big:
+            cases.insert(3, (f"thread page /threads/<{big[1]:,}-message thread>/", f"/threads/{big[0]}/"))
+        return cases
+
+    def _measure(self, name: str, target: str | Callable[[], object]) -> dict[str, Any] | None:
+        if isinstance(target, str):
+            path = target.split("?")[0]
+            try:
+                match = resolve(path)
+            except Resolver404:
+                match = None
+            if match is None or match.func.__module__ == PLACEHOLDER_MODULE:
+                self.stdout.write(f"  skipped {name}: {path} is not served on this branch yet")
+                return None
+
+            def call() -> object:
+                response = self.client.get(target)
+                if response.status_code not in (200, 302):
+                    raise RuntimeError(f"{target} answered {response.status_code}")
+                if hasattr(response, "streaming_content"):
+                    b"".join(response.streaming_content)
+                return response
+        else:
+            call = target
+        for _ in range(self.warmup):
+            call()
+        timings = []
+        for _ in range(self.repeat):
+            started = time.perf_counter()
+            call()
+            timings.append((time.perf_counter() - started) * 1000)
+        result = {
+            "name": name,
+            "target": target if isinstance(target, str) else "selector",
+            "p50_ms": round(statistics.median(timings), 2),
+            "p95_ms": round(percentile(timings, 95), 2),
+            "max_ms": round(max(timings), 2),
+            "n": len(timings),
+        }
+        self.stdout.write(f"  {name}: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")
+        return result
+
+    def _report(self, results: list[dict[str, Any]], output: str) -> None:
+        admin = next((r for r in results if r["target"] == ADMIN_CHANGELIST), None)
+        for r in results:
+            r["admin_p95_ratio"] = round(admin["p95_ms"] / r["p95_ms"], 1) if admin and r["p95_ms"] else None
+            r["admin_p50_ratio"] = round(admin["p50_ms"] / r["p50_ms"], 1) if admin and r["p50_ms"] else None
+        vendor = connection.vendor
+        meta = {
+            "vendor": vendor,
+            "database": str(connection.settings_dict["NAME"]),
+            "threads": Thread.objects.count(),
+            "messages": Message.objects.count(),
+            "largest_thread": Thread.objects.order_by("-message_count").values_list("message_count", flat=True).first(),
+            "repeat": self.repeat,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        width = max(len(r["name"]) for r in results) if results else 10
+        self.stdout.write(
+            f"\n{vendor}: {meta['threads']:,} threads, {meta['messages']:,} messages, {self.repeat} requests each\n"
+        )
+        # How many times faster than the admin changelist, at the median and at p95.
+        self.stdout.write(f"{'case':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'x admin p50':>11}  {'x admin p95':>11}")
+        for r in results:
+            p50 = f"{r['admin_p50_ratio']}x" if r["admin_p50_ratio"] else "-"
+            p95 = f"{r['admin_p95_ratio']}x" if r["admin_p95_ratio"] else "-"
+            self.stdout.write(f"{r['name']:<{width}}  {r['p50_ms']:>8.1f}  {r['p95_ms']:>8.1f}  {p50:>11}  {p95:>11}")
+        out = Path(output)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"bench-{vendor}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        path.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+        self.stdout.write(f"\nWrote {path}")

@@ -1,0 +1,228 @@
+"""Generate a large, realistic dataset fast: threads, messages (a few of 100,000), runs, flags.
+
+Bulk inserts in batches inside transactions; Thread.message_count, seq and last_activity_at stay consistent, and
+the full-text index is maintained by the database (SQLite triggers, the PostgreSQL expression index).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import string
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from agents_admin.management.commands import _demo_words as words
+from agents_admin.models import Agent, Message, Project, Run, RunStatus, Thread, ThreadFlag
+
+BATCH = 5_000
+DEMO_ERROR = {"code": "server_error", "message": "demo failure"}
+ALPHABET = string.ascii_letters + string.digits
+
+
+@contextlib.contextmanager
+def explicit_timestamps(*fields: models.DateTimeField) -> Iterator[None]:
+    """Let bulk_create keep the timestamps we set, instead of auto_now_add's 'now'."""
+    saved = [(f, f.auto_now_add) for f in fields]
+    for f, _ in saved:
+        f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, value in saved:
+            f.auto_now_add = value
+
+
+class Generator:
+    def __init__(self, *, seed: int, out: Any) -> None:
+        self.rng = random.Random(seed)
+        self.ids = random.Random()  # unseeded: a second run adds new objects instead of colliding
+        self.out = out
+        self.vocab = words.COMMON * 6 + words.SUPPORT * 2 + words.RARE
+        self.weights = [1.0 / (1 + i // 40) for i in range(len(self.vocab))]
+        self.cum = list(_accumulate(self.weights))
+
+    def new_id(self, prefix: str) -> str:
+        return prefix + "_" + "".join(self.ids.choices(ALPHABET, k=24))
+
+    def sentence(self) -> str:
+        n = self.rng.randint(5, 16)
+        chosen = self.rng.choices(self.vocab, cum_weights=self.cum, k=n)
+        return " ".join(chosen).capitalize() + self.rng.choice(".?.!.")
+
+    def text(self, role: str) -> str:
+        opener = self.rng.choice(words.OPENERS if role == "user" else words.ANSWERS)
+        count = self.rng.choice((1, 1, 2, 2, 3, 4)) if role == "user" else self.rng.choice((1, 2, 3, 4, 6))
+        return opener + " ".join(self.sentence() for _ in range(count))
+
+
+def _accumulate(values: list[float]) -> Iterator[float]:
+    total = 0.0
+    for value in values:
+        total += value
+        yield total
+
+
+class Command(BaseCommand):
+    help = "Generate demo data in bulk: --threads N --messages M [--big-threads K] (a few 100,000-message threads)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--threads", type=int, default=1_000)
+        parser.add_argument("--messages", type=int, default=10_000)
+        parser.add_argument(
+            "--big-threads", type=int, default=None, help="threads of --big-size messages (default: a few)"
+        )
+        parser.add_argument("--big-size", type=int, default=settings.MAX_MESSAGES_PER_THREAD)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--days", type=int, default=90, help="spread activity over this many past days")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        threads, messages, big_size = options["threads"], options["messages"], options["big_size"]
+        big = options["big_threads"]
+        if big is None:
+            big = min(3, int(messages * 0.4) // big_size) if big_size else 0
+        if threads < 1 or messages < 0 or big < 0 or big > threads or big * big_size > messages:
+            raise CommandError("Need threads >= 1, big-threads <= threads and big-threads x big-size <= messages.")
+        started = time.monotonic()
+        gen = Generator(seed=options["seed"], out=self.stdout)
+        agents = self._agents(gen)
+        projects = self._projects()
+        counts = self._message_counts(gen, threads, messages - big * big_size, big, big_size)
+        with explicit_timestamps(
+            Thread._meta.get_field("created_at"),  # type: ignore[arg-type]
+            Thread._meta.get_field("last_activity_at"),  # type: ignore[arg-type]
+            Message._meta.get_field("created_at"),  # type: ignore[arg-type]
+            Run._meta.get_field("created_at"),  # type: ignore[arg-type]
+            ThreadFlag._meta.get_field("created_at"),  # type: ignore[arg-type]
+        ):
+            written = self._write(gen, counts, agents, projects, options["days"])
+        # Fresh statistics after a bulk load, so the planner knows e.g. that a run status is not selective.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            f"Generated {threads} threads ({big} of {big_size} messages) and {written} messages "
+            f"in {elapsed:.1f}s ({written / max(elapsed, 0.001):,.0f} messages/s)."
+        )
+
+    def _agents(self, gen: Generator) -> list[Agent]:
+        project = Project.objects.get_or_create(name=Project.DEFAULT_NAME)[0]
+        names = ["Support", "Billing", "Shipping", "Returns", "Tech help", "Travel desk", "Weather", "Triage"]
+        agents = [
+            Agent(id=gen.new_id("asst"), project=project, name=f"{name} bot", model="offline", instructions="Help.")
+            for name in names
+        ]
+        return Agent.objects.bulk_create(agents)
+
+    def _projects(self) -> list[Project]:
+        default = Project.objects.get_or_create(name=Project.DEFAULT_NAME)[0]
+        extra = [
+            Project.objects.get_or_create(name=n, defaults={"display_name": n.title()})[0] for n in ("support", "sales")
+        ]
+        return [default, default, *extra]
+
+    def _message_counts(self, gen: Generator, threads: int, small_messages: int, big: int, big_size: int) -> list[int]:
+        """Messages per thread: ``big`` threads of ``big_size``, the rest spread unevenly (many short, some long)."""
+        small = threads - big
+        counts = [0] * small
+        if small:
+            weights = [gen.rng.paretovariate(1.5) for _ in range(small)]
+            total = sum(weights)
+            counts = [int(w / total * small_messages) for w in weights]
+            # Cap at the service's limit and hand the rounding remainder out one by one.
+            counts = [min(c, big_size or c) for c in counts]
+            remainder = small_messages - sum(counts)
+            i = 0
+            while remainder > 0:
+                if counts[i % small] < (big_size or remainder + 1):
+                    counts[i % small] += 1
+                    remainder -= 1
+                i += 1
+        return [big_size] * big + counts
+
+    def _write(self, gen: Generator, counts: list[int], agents: list[Agent], projects: list[Project], days: int) -> int:
+        now = timezone.now()
+        rng = gen.rng
+        written = 0
+        pending_messages: list[Message] = []
+        for start in range(0, len(counts), BATCH):
+            chunk = counts[start : start + BATCH]
+            threads: list[Thread] = []
+            runs: list[Run] = []
+            flags: list[ThreadFlag] = []
+            plans: list[tuple[Thread, int, datetime, float, Run | None]] = []
+            for count in chunk:
+                created = now - timedelta(seconds=rng.uniform(0, days * 86400))
+                # Big threads tick every second; others every 5 s to 20 min, so they end before now.
+                step = 1.0 if count >= 10_000 else rng.uniform(5, 1200)
+                last = min(created + timedelta(seconds=step * max(count - 1, 0)), now)
+                thread = Thread(
+                    id=gen.new_id("thread"),
+                    project=rng.choice(projects),
+                    metadata={
+                        "customer": f"cust-{rng.randint(1, 5000)}",
+                        "channel": rng.choice(("web", "email", "app")),
+                    },
+                    created_at=created,
+                    last_activity_at=last,
+                    message_count=count,
+                )
+                run = None
+                if rng.random() < 0.3:
+                    agent = rng.choice(agents)
+                    status = RunStatus.FAILED if rng.random() < 0.1 else RunStatus.COMPLETED
+                    thread.last_agent = agent
+                    thread.last_run_status = status
+                    run = Run(
+                        id=gen.new_id("run"), thread=thread, agent=agent, agent_ref=agent.id, agent_version=1,
+                        status=status, model="offline", created_at=last, expires_at=last + timedelta(minutes=10),
+                        completed_at=last if status == RunStatus.COMPLETED else None,
+                        failed_at=last if status == RunStatus.FAILED else None,
+                        last_error=DEMO_ERROR if status == RunStatus.FAILED else None,
+                    )  # fmt: skip
+                    runs.append(run)
+                roll = rng.random()
+                if roll < 0.02:
+                    name = ThreadFlag.STANDARD[int(roll * 150) % 3]
+                    flags.append(ThreadFlag(thread=thread, name=name, created_at=last))
+                threads.append(thread)
+                plans.append((thread, count, created, step, run))
+            with transaction.atomic():
+                Thread.objects.bulk_create(threads, batch_size=BATCH)
+                Run.objects.bulk_create(runs, batch_size=BATCH)
+                ThreadFlag.objects.bulk_create(flags, batch_size=BATCH)
+            for thread, count, created, step, run in plans:
+                for seq in range(1, count + 1):
+                    role = "user" if seq % 2 else "assistant"
+                    text = gen.text(role)
+                    pending_messages.append(
+                        Message(
+                            id=gen.new_id("msg"), thread=thread, seq=seq, role=role, text=text,
+                            content=[{"type": "text", "text": {"value": text, "annotations": []}}],
+                            agent=thread.last_agent if role == "assistant" else None,
+                            # The thread's one run wrote its last reply, as the run engine would have.
+                            run=run if role == "assistant" and seq >= count - 1 else None,
+                            created_at=min(created + timedelta(seconds=step * (seq - 1)), now),
+                        )
+                    )  # fmt: skip
+                    if len(pending_messages) >= BATCH:
+                        written += self._flush(pending_messages)
+            self.stdout.write(f"  {min(start + BATCH, len(counts))} threads, {written} messages")
+        written += self._flush(pending_messages)
+        return written
+
+    def _flush(self, pending: list[Message]) -> int:
+        if not pending:
+            return 0
+        with transaction.atomic():
+            Message.objects.bulk_create(pending, batch_size=BATCH)
+        count = len(pending)
+        pending.clear()
+        return count

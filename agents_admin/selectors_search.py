@@ -1,0 +1,458 @@
+"""Reads for support review: thread filters, full-text search over messages, and their keyset pages.
+
+One interface over two backends. PostgreSQL: ``search_vector @@ websearch_to_tsquery('english', …)``, where
+search_vector is a stored ``to_tsvector('english', text)`` with a GIN index (stemming, "phrases", -exclusions,
+OR). SQLite: an FTS5 table with the porter tokenizer
+(stemming, "phrases", -exclusions, OR, prefix*), queried with MATCH and snippet().
+
+Search results are ordered newest first (SQLite: by the message's rowid, i.e. insertion order; PostgreSQL: by
+created_at then id), not by relevance: that order lets both engines stop after one page instead of ranking every
+match of a common word, and a cursor on it is stable while new messages arrive (they sort before the first page,
+so later pages never show a duplicate or skip one). Nothing here counts matches.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTransform
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from agents_admin import ids
+from agents_admin.models import Agent, Message, Run, RunStatus, Thread, ThreadFlag, ThreadNote
+
+THREADS_PER_PAGE = 25
+RESULTS_PER_PAGE = 20
+# Private-use characters mark the match inside a snippet: the snippet is escaped first, then they become <mark>.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HAS_FAILED_RUN = "has_failed"
+
+
+@dataclass(frozen=True)
+class ThreadFilters:
+    """Filters on threads, shared by the thread list, search and exports (``forms_search.SearchForm.filters``)."""
+
+    project: str = ""  # Project.name
+    agent: str = ""  # Thread.last_agent id
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    run_status: str = ""  # HAS_FAILED_RUN, or a RunStatus the thread's last run has
+    metadata_key: str = ""
+    metadata_value: str = ""
+    flag: str = ""
+    has_notes: bool = False
+    on_hold: bool = False
+
+    def is_empty(self) -> bool:
+        return self == ThreadFilters()
+
+
+@dataclass
+class ThreadPage:
+    threads: list[Thread]
+    next_cursor: str = ""
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SearchHit:
+    message: Message
+    snippet: SafeString
+    url: str
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: str = ""
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- seams for other branches ------------------------------------------------------------------------------
+
+
+def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -> str:
+    """The thread page; ``around`` asks it to open at that message sequence number, ``anchor`` scrolls to an
+    element (the console's message elements have the message id as their id)."""
+    try:
+        url = reverse("agents_admin:thread_detail", args=[thread_id])
+    except NoReverseMatch:  # the console's thread page is on another branch
+        url = f"/threads/{thread_id}/"
+    if around is not None:
+        url += f"?around={around}"
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def hold_model() -> Any:
+    """The ThreadHold model once the retention branch provides it; None until then."""
+    return apps.get_app_config("agents_admin").models.get("threadhold")
+
+
+def _on_hold_q() -> Q:
+    model = hold_model()
+    if model is None:
+        return Q(pk__in=[])
+    # In force: not released and not expired, as the retention branch's selectors_retention.holds_active says
+    # (at merge this may call that instead).
+    holds = model.objects.filter(thread=OuterRef("pk"))
+    fields = {f.name for f in model._meta.get_fields()}
+    if "released_at" in fields:
+        holds = holds.filter(released_at__isnull=True)
+    if "expires_at" in fields:
+        holds = holds.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    return Q(Exists(holds))
+
+
+# --- threads ---------------------------------------------------------------------------------------------
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def threads_filtered_qs(filters: ThreadFilters, *, dates_on_threads: bool = True) -> QuerySet[Thread]:
+    """Threads matching ``filters`` (unordered). Each filter is an indexed column or an EXISTS probe."""
+    qs = Thread.objects.all()
+    if filters.project:
+        qs = qs.filter(project__name=filters.project)
+    if filters.agent:
+        qs = qs.filter(last_agent_id=filters.agent)
+    if dates_on_threads and filters.date_from:
+        qs = qs.filter(last_activity_at__gte=_day_start(filters.date_from))
+    if dates_on_threads and filters.date_to:
+        qs = qs.filter(last_activity_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.run_status == HAS_FAILED_RUN:
+        qs = qs.filter(Exists(Run.objects.filter(thread=OuterRef("pk"), status=RunStatus.FAILED)))
+    elif filters.run_status:
+        qs = qs.filter(last_run_status=filters.run_status)
+    if filters.metadata_key and METADATA_KEY.match(filters.metadata_key) and connection.vendor == "postgresql":
+        # jsonb containment, which the GIN index thread_metadata_gin serves.
+        qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
+    elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
+        # SQLite cannot index arbitrary keys: a substring test on the stored JSON text (as Django writes it)
+        # rules out most rows cheaply, then the exact JSON comparison below decides. likelihood() tells the planner
+        # the test is selective, so it scans the table once and sorts the few matches instead of walking the
+        # activity index with a random row read per thread (50 ms instead of 250+ ms on 100k threads).
+        needle = json.dumps({filters.metadata_key: filters.metadata_value})[1:-1]
+        qs = qs.filter(
+            RawSQL(
+                'likelihood(instr("agents_admin_thread"."metadata", %s) > 0, 0.001)',
+                [needle],
+                output_field=BooleanField(),
+            )
+        )
+        qs = qs.alias(meta_value=KeyTransform(filters.metadata_key, "metadata")).filter(
+            meta_value=filters.metadata_value
+        )
+    if filters.flag:
+        qs = qs.filter(Exists(ThreadFlag.objects.filter(thread=OuterRef("pk"), name=filters.flag)))
+    if filters.has_notes:
+        qs = qs.filter(Exists(ThreadNote.objects.filter(thread=OuterRef("pk"))))
+    if filters.on_hold:
+        qs = qs.filter(_on_hold_q())
+    return qs
+
+
+def _encode(*parts: str) -> str:
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, parts: int) -> list[str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    values = raw.split("|")
+    return values if len(values) == parts else None
+
+
+def _after_activity(cursor: str) -> Q | None:
+    values = _decode(cursor, 2)
+    if values is None:
+        return None
+    try:
+        at = datetime.fromisoformat(values[0])
+    except ValueError:
+        return None
+    return Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=values[1])
+
+
+def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Flag names per thread id, in one query, for the rows of one page."""
+    result: dict[str, list[str]] = {}
+    for thread_id, name in ThreadFlag.objects.filter(thread_id__in=list(thread_ids)).values_list("thread_id", "name"):
+        result.setdefault(thread_id, []).append(name)
+    return result
+
+
+def threads_filtered(
+    filters: ThreadFilters | None = None, *, cursor: str = "", limit: int = THREADS_PER_PAGE
+) -> ThreadPage:
+    """One keyset page of threads, most recently active first, with each thread's flags. Three queries at most."""
+    qs = threads_filtered_qs(filters or ThreadFilters()).select_related("last_agent", "project")
+    qs = qs.order_by("-last_activity_at", "-id")
+    after = _after_activity(cursor) if cursor else None
+    if after is not None:
+        qs = qs.filter(after)
+    rows = list(qs[: limit + 1])
+    page = ThreadPage(threads=rows[:limit])
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        page.next_cursor = _encode(last.last_activity_at.isoformat(), last.id)
+    page.flags = thread_flags(t.id for t in page.threads) if page.threads else {}
+    return page
+
+
+# --- full-text search ----------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def fts5_query(text: str) -> str:
+    """A web-search style query ("a phrase", -not, or, prefix*) as safe FTS5 syntax; '' when nothing to find.
+
+    Every term is quoted, so FTS5 operators and column filters typed by a user are plain words.
+    """
+    positive: list[str] = []
+    negative: list[str] = []
+    pending_or = False
+    for match in _TOKEN.finditer(text):
+        negated, phrase, word = match.group(1), match.group(2), match.group(3)
+        if word is not None and word.lower() == "or" and positive:
+            pending_or = True
+            continue
+        if word is not None and word.startswith("-") and len(word) > 1:
+            negated, word = "-", word[1:]
+        raw = phrase if phrase is not None else word
+        prefix = raw.endswith("*") and phrase is None
+        terms = re.findall(r"\w+", raw)
+        if not terms:
+            continue
+        term = '"' + " ".join(terms) + '"' + ("*" if prefix else "")
+        if negated:
+            negative.append(term)
+        elif pending_or:
+            positive[-1] = f"({positive[-1]} OR {term})"
+            pending_or = False
+        else:
+            positive.append(term)
+    if not positive:
+        return ""
+    query = " AND ".join(positive)
+    for term in negative:
+        query = f"({query}) NOT {term}"
+    return query
+
+
+def highlight(snippet: str) -> SafeString:
+    """Escape untrusted message text, then turn the match markers into <mark> (the only markup it can hold)."""
+    escaped = str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    # A message could contain the marker characters itself; keep the tags balanced.
+    if escaped.count("<mark>") != escaped.count("</mark>"):
+        escaped = escaped.replace("<mark>", "").replace("</mark>", "")
+    return mark_safe(escaped)  # noqa: S308 - escaped above
+
+
+def _thread_subquery(filters: ThreadFilters) -> tuple[str, tuple[Any, ...]] | None:
+    if filters.is_empty() or (
+        ThreadFilters(date_from=filters.date_from, date_to=filters.date_to) == filters  # dates apply to messages
+    ):
+        return None
+    qs = threads_filtered_qs(filters, dates_on_threads=False).values("id")
+    sql, params = qs.query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
+
+
+def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str]], str]:
+    match = fts5_query(q)
+    if not match:
+        return [], ""
+    where = ["agents_admin_message_fts MATCH %s"]
+    params: list[Any] = [match]
+    if cursor.isdigit():
+        where.append("f.rowid < %s")
+        params.append(int(cursor))
+    if filters.date_from:
+        where.append("m.created_at >= %s")
+        params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_from)))
+    if filters.date_to:
+        where.append("m.created_at < %s")
+        params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_to + timedelta(days=1))))
+    threads = _thread_subquery(filters)
+    if threads is not None:
+        where.append(f"m.thread_id IN ({threads[0]})")
+        params.extend(threads[1])
+    sql = (
+        "SELECT m.id, snippet(agents_admin_message_fts, 0, %s, %s, '…', 24), f.rowid "
+        "FROM agents_admin_message_fts f JOIN agents_admin_message m ON m.rowid = f.rowid "
+        f"WHERE {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [MARK_START, MARK_END, *params, limit + 1])
+        rows = db.fetchall()
+    next_cursor = str(rows[limit - 1][2]) if len(rows) > limit else ""
+    return [(row[0], row[1]) for row in rows[:limit]], next_cursor
+
+
+# search_vector is a stored generated column, to_tsvector('english', text), made by migration 0002 on PostgreSQL.
+_PG_MATCH = "agents_admin_message.search_vector @@ websearch_to_tsquery('english', %s)"
+# Up to this many threads match the filters: search their messages by id (the planner ANDs the full-text and the
+# thread_id index bitmaps). More: walk all messages newest first, where the filters pass often enough.
+THREAD_FIRST_LIMIT = 5_000
+_PG_HEADLINE = (
+    "ts_headline('english', agents_admin_message.text, websearch_to_tsquery('english', %s), "
+    "'StartSel=" + MARK_START + ", StopSel=" + MARK_END + ", MaxWords=35, MinWords=15')"
+)
+
+
+def _search_postgres(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str]], str]:
+    if not q.strip():
+        return [], ""
+    qs = Message.objects.filter(RawSQL(_PG_MATCH, [q], output_field=BooleanField()))
+    if filters.date_from:
+        qs = qs.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        qs = qs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if _thread_subquery(filters) is not None:
+        threads = threads_filtered_qs(filters, dates_on_threads=False)
+        thread_ids = list(threads.values_list("id", flat=True)[: THREAD_FIRST_LIMIT + 1])
+        if not thread_ids:
+            return [], ""
+        if len(thread_ids) <= THREAD_FIRST_LIMIT:
+            qs = qs.filter(thread_id__in=thread_ids)
+        else:
+            qs = qs.filter(thread__in=threads.values("id"))
+    values = _decode(cursor, 2) if cursor else None
+    if values is not None:
+        try:
+            at = datetime.fromisoformat(values[0])
+        except ValueError:
+            at = None
+        if at is not None:
+            qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=values[1]))
+    rows = list(qs.order_by("-created_at", "-id").values_list("id", "created_at")[: limit + 1])
+    next_cursor = _encode(rows[limit - 1][1].isoformat(), rows[limit - 1][0]) if len(rows) > limit else ""
+    ids = [row[0] for row in rows[:limit]]
+    # Headlines for the page's rows only: ts_headline re-parses the text, too dear for every match.
+    snippets = dict(
+        Message.objects.filter(pk__in=ids).annotate(snippet=RawSQL(_PG_HEADLINE, [q])).values_list("id", "snippet")
+    )
+    return [(message_id, snippets.get(message_id, "")) for message_id in ids], next_cursor
+
+
+def message_search(
+    *, q: str, filters: ThreadFilters | None = None, cursor: str = "", limit: int = RESULTS_PER_PAGE
+) -> SearchPage:
+    """One page of messages matching ``q`` and the thread filters, newest first, with highlighted snippets.
+
+    Four queries whatever the page size: matches, their messages and threads, the threads' flags.
+    """
+    filters = filters or ThreadFilters()
+    search = _search_postgres if connection.vendor == "postgresql" else _search_sqlite
+    matches, next_cursor = search(q, filters, cursor, limit)
+    if not matches:
+        return SearchPage(hits=[])
+    messages = (
+        Message.objects.filter(pk__in=[m[0] for m in matches])
+        .select_related("thread", "thread__last_agent")
+        .defer("text", "content", "attachments", "incomplete_details")
+        .in_bulk()
+    )
+    hits = [
+        SearchHit(
+            message=messages[message_id],
+            snippet=highlight(snippet),
+            url=thread_url(messages[message_id].thread_id, around=messages[message_id].seq, anchor=message_id),
+        )
+        for message_id, snippet in matches
+        if message_id in messages
+    ]
+    page = SearchPage(hits=hits, next_cursor=next_cursor)
+    page.flags = thread_flags({hit.message.thread_id for hit in hits})
+    return page
+
+
+# --- jump to an object by id -----------------------------------------------------------------------------------
+
+
+def agent_url(agent_id: str) -> str:
+    try:
+        return reverse("agents_admin:agent_edit", args=[agent_id])
+    except NoReverseMatch:  # the console's agent page is on another branch
+        return f"/agents/{agent_id}/"
+
+
+def run_url(thread_id: str, run_id: str) -> str:
+    """The thread page showing that run's panel (the console's run_panel URL renders the whole page)."""
+    try:
+        return reverse("agents_admin:run_panel", args=[thread_id, run_id]) + "#run-panel"
+    except NoReverseMatch:
+        return thread_url(thread_id, anchor=f"run-{run_id}")
+
+
+def object_url(object_id: str) -> str | None:
+    """The console page of the object an id names, or None when there is no such object. One query."""
+    kind = ids.kind_of(object_id)
+    if kind == "agent" and Agent.objects.filter(pk=object_id).exists():
+        return agent_url(object_id)
+    if kind == "thread" and Thread.objects.filter(pk=object_id).exists():
+        return thread_url(object_id)
+    if kind == "message":
+        found = Message.objects.filter(pk=object_id).values_list("thread_id", "seq").first()
+        if found:
+            return thread_url(found[0], around=found[1], anchor=object_id)
+    if kind == "run":
+        thread_id = Run.objects.filter(pk=object_id).values_list("thread_id", flat=True).first()
+        if thread_id:
+            return run_url(thread_id, object_id)
+    return None
+
+
+# --- review panel -------------------------------------------------------------------------------------------
+
+NOTES_SHOWN = 50
+
+
+def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
+    """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
+    flags = list(ThreadFlag.objects.filter(thread=thread).values_list("name", flat=True))
+    notes = list(ThreadNote.objects.filter(thread=thread).select_related("author")[: NOTES_SHOWN + 1])
+    context: dict[str, Any] = {
+        "thread": thread,
+        "flags": flags,
+        "standard_flags": [(name, name in flags) for name in ThreadFlag.STANDARD],
+        "free_flags": [name for name in flags if name not in ThreadFlag.STANDARD],
+        "notes": notes[:NOTES_SHOWN],
+        "more_notes": len(notes) > NOTES_SHOWN,
+    }
+    context.update(extra)
+    return context
+
+
+# --- opening a thread at a message (for the thread page's ?around=<seq>) ----------------------------------------
+
+
+def messages_around(thread: Thread, *, seq: int, before: int = 10, after: int = 40) -> list[Message]:
+    """Messages of ``thread`` from ``before`` ahead of ``seq`` to ``after`` past it, in order. Two index range scans
+    on (thread, seq), so it costs the same at message 5 as at message 99,995."""
+    earlier = list(Message.objects.filter(thread=thread, seq__lt=seq).order_by("-seq").select_related("agent")[:before])
+    later = list(
+        Message.objects.filter(thread=thread, seq__gte=seq).order_by("seq").select_related("agent")[: after + 1]
+    )
+    return earlier[::-1] + later

@@ -1,0 +1,55 @@
+"""Writes for support review: internal notes and flags (tags) on threads."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from agents_admin.models import Thread, ThreadFlag, ThreadNote
+from agents_admin.services.errors import InvalidInput, LimitExceeded
+
+MAX_NOTE_LENGTH = 10_000
+MAX_FLAGS_PER_THREAD = 20
+FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def user_or_none(user: Any) -> User | None:
+    """The signed-in user to record as author, or None (anonymous, or a system action)."""
+    return user if user is not None and user.is_authenticated else None
+
+
+def thread_note_add(*, thread: Thread, author: Any, body: str) -> ThreadNote:
+    body = body.strip()
+    if not body:
+        raise InvalidInput("A note must not be empty.", param="body")
+    if len(body) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"A note is at most {MAX_NOTE_LENGTH} characters.", param="body")
+    return ThreadNote.objects.create(thread=thread, author=user_or_none(author), body=body)
+
+
+def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
+    """Set or clear one flag; returns whether the thread now has it.
+
+    Idempotent (setting a set flag or clearing a clear one changes nothing), so a double click or a retried
+    request cannot flip it back.
+    """
+    name = name.strip().lower()
+    if not FLAG_NAME.match(name):
+        raise InvalidInput("A flag is 1-40 lower-case letters, digits and '-'.", param="name")
+    if not on:
+        ThreadFlag.objects.filter(thread=thread, name=name).delete()
+        return False
+    with transaction.atomic():
+        if ThreadFlag.objects.filter(thread=thread, name=name).exists():
+            return True
+        if ThreadFlag.objects.filter(thread=thread).count() >= MAX_FLAGS_PER_THREAD:
+            raise LimitExceeded(f"A thread has at most {MAX_FLAGS_PER_THREAD} flags.", param="name")
+        try:
+            with transaction.atomic():
+                ThreadFlag.objects.create(thread=thread, name=name, created_by=user_or_none(user))
+        except IntegrityError:  # set concurrently by someone else: the outcome is the same
+            pass
+    return True

@@ -1,0 +1,137 @@
+"""Settings pages for remote Foundry projects (capability manage_connections): connections, test connection,
+sync now, sync progress, export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from agents_admin.models import RemoteProject, SyncRecord
+from agents_admin.remote.forms import RemoteProjectForm
+from agents_admin.services.errors import ServiceError
+from agents_admin.services.remote import (
+    remote_project_create,
+    remote_project_test,
+    remote_project_update,
+    remote_sync_start,
+)
+from agents_admin.services.remote_export import remote_project_export_stream
+from agents_admin.views.access import capability_required
+
+RECENT_SYNCS = 10
+# Connections hold credentials: the same capability as model connections (Admin role, and superusers).
+MANAGE = "manage_connections"
+
+
+def _partial(request: HttpRequest, template: str, name: str) -> str:
+    htmx = getattr(request, "htmx", None)
+    return f"{template}#{name}" if htmx and not htmx.history_restore_request else template
+
+
+@require_GET
+@capability_required(MANAGE)
+def remote_project_list(request: HttpRequest) -> HttpResponse:
+    latest = SyncRecord.objects.filter(remote_project=OuterRef("pk")).order_by("-created_at", "-id")
+    remotes = RemoteProject.objects.select_related("project").annotate(
+        latest_sync_status=Subquery(latest.values("status")[:1])
+    )
+    template = "agents_admin/remote_project_list.html"
+    return render(request, _partial(request, template, "list"), {"remotes": remotes})
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(MANAGE)
+def remote_project_create_view(request: HttpRequest) -> HttpResponse:
+    form = RemoteProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            remote = remote_project_create(secret=form.cleaned_data["secret"], **form.service_fields())
+        except ServiceError as exc:
+            form.add_error(exc.param if exc.param in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Remote project {remote.name} saved.")
+            return redirect("agents_admin:remote_project_edit", remote_id=remote.pk)
+    return render(request, "agents_admin/remote_project_form.html", {"form": form, "remote": None})
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required(MANAGE)
+def remote_project_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    form = RemoteProjectForm(request.POST or None, instance=remote)
+    if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
+        fields.pop("name", None)
+        try:
+            remote_project_update(remote=remote, secret=form.cleaned_data["secret"], **fields)
+        except ServiceError as exc:
+            form.add_error(exc.param if exc.param in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Remote project {remote.name} saved.")
+            return redirect("agents_admin:remote_project_edit", remote_id=remote.pk)
+    return render(request, "agents_admin/remote_project_form.html", _edit_context(remote, form))
+
+
+def _edit_context(remote: RemoteProject, form: RemoteProjectForm, **extra: Any) -> dict[str, Any]:
+    syncs = list(remote.syncs.all()[:RECENT_SYNCS])
+    return {"form": form, "remote": remote, "syncs": syncs, "any_active": any(s.is_active for s in syncs), **extra}
+
+
+@require_POST
+@capability_required(MANAGE)
+def remote_project_test_view(request: HttpRequest, remote_id: int) -> HttpResponse:
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    try:
+        result = {"ok": True, "message": remote_project_test(remote=remote)}
+    except ServiceError as exc:
+        result = {"ok": False, "message": exc.message}
+    context = _edit_context(remote, RemoteProjectForm(instance=remote), test_result=result)
+    return render(request, _partial(request, "agents_admin/remote_project_form.html", "test_result"), context)
+
+
+@require_POST
+@capability_required(MANAGE)
+def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpResponse:
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    try:
+        record = remote_sync_start(remote=remote, user=request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        target = redirect("agents_admin:remote_project_edit", remote_id=remote.pk)
+    else:
+        target = redirect("agents_admin:remote_sync_detail", remote_id=remote.pk, sync_id=record.pk)
+    return HttpResponseClientRedirect(target.url) if getattr(request, "htmx", False) else target
+
+
+@require_GET
+@capability_required(MANAGE)
+def remote_project_syncs(request: HttpRequest, remote_id: int) -> HttpResponse:
+    """The recent syncs table (polled while one is active)."""
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    context = _edit_context(remote, RemoteProjectForm(instance=remote))
+    return render(request, _partial(request, "agents_admin/remote_project_form.html", "syncs"), context)
+
+
+@require_GET
+@capability_required(MANAGE)
+def remote_sync_detail(request: HttpRequest, remote_id: int, sync_id: int) -> HttpResponse:
+    record = get_object_or_404(
+        SyncRecord.objects.select_related("remote_project"), pk=sync_id, remote_project_id=remote_id
+    )
+    return render(request, _partial(request, "agents_admin/remote_sync_detail.html", "progress"), {"record": record})
+
+
+@require_GET
+@capability_required(MANAGE)
+def remote_project_export(request: HttpRequest, remote_id: int) -> HttpResponse:
+    """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size)."""
+    remote = get_object_or_404(RemoteProject, pk=remote_id)
+    response = StreamingHttpResponse(remote_project_export_stream(remote=remote), content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{remote.name}.jsonl"'
+    return response  # type: ignore[return-value]  # access.py's decorator types views as returning HttpResponse

@@ -1,0 +1,39 @@
+"""Search across threads (with filters that live in the query string) and the header's jump-to-id box."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from agents_admin import selectors_search
+from agents_admin.forms_search import STANDARD_FLAGS, SearchForm
+from agents_admin.views.access import capability_required
+from agents_admin.views.htmx_helpers import HtmxHttpRequest, render_page
+
+PAGE = "agents_admin/search.html"
+
+
+@require_GET
+@capability_required("view_conversations")
+def search(request: HtmxHttpRequest) -> HttpResponse:
+    """Messages matching the words, or (without words) the threads matching the filters; newest first."""
+    form = SearchForm(data=request.GET or None)
+    filters, q, cursor = form.filters(), form.search_text, form.cursor_value
+    context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": STANDARD_FLAGS}
+    if q:
+        context["results"] = selectors_search.message_search(q=q, filters=filters, cursor=cursor)
+    else:
+        context["threads"] = selectors_search.threads_filtered(filters, cursor=cursor)
+    return render_page(request, PAGE, context, partial="results")
+
+
+@require_GET
+@capability_required("view_conversations")
+def jump(request: HtmxHttpRequest) -> HttpResponse:
+    """Go to the page of the object an id names (``asst_…``, ``thread_…``, ``msg_…``, ``run_…``)."""
+    object_id = request.GET.get("id", "").strip()
+    url = selectors_search.object_url(object_id) if object_id else None
+    if url is None:
+        return render(request, "agents_admin/jump_not_found.html", {"object_id": object_id}, status=404)
+    return HttpResponseRedirect(url)

@@ -1,0 +1,66 @@
+"""The dataset generator: consistent counters and sequences, big threads, searchable text."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Max, Min
+
+from agents_admin.models import Message, Run, RunStatus, Thread
+from agents_admin.selectors_search import message_search
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_generates_threads_with_consistent_counts_sequences_and_activity() -> None:
+    call_command("generate_demo_data", threads=40, messages=900, big_threads=2, big_size=300, stdout=None)
+    assert Thread.objects.count() == 40
+    assert Message.objects.count() == 900
+    assert list(Thread.objects.order_by("-message_count").values_list("message_count", flat=True)[:2]) == [300, 300]
+    per_thread = Message.objects.values("thread_id").annotate(
+        n=Count("id"), first=Min("seq"), last=Max("seq"), newest=Max("created_at")
+    )
+    threads = {t.id: t for t in Thread.objects.all()}
+    for row in per_thread:
+        thread = threads[row["thread_id"]]
+        assert row["n"] == thread.message_count == row["last"]
+        assert row["first"] == 1
+        assert row["newest"] == thread.last_activity_at
+    for thread in threads.values():
+        if thread.last_run_status:
+            run = Run.objects.get(thread=thread)
+            assert run.status == thread.last_run_status and run.agent_id == thread.last_agent_id
+            assert run.messages.filter(role="assistant").count() == (1 if thread.message_count >= 2 else 0)
+    assert set(Run.objects.values_list("status", flat=True)) <= {RunStatus.COMPLETED, RunStatus.FAILED}
+
+
+def test_generated_messages_are_in_the_full_text_index() -> None:
+    call_command("generate_demo_data", threads=10, messages=400, big_threads=0, stdout=None)
+    hits = message_search(q="help").hits
+    assert hits
+    hit = hits[0]
+    hit.message.refresh_from_db()
+    assert "help" in hit.message.text.lower()
+
+
+def test_it_refuses_impossible_sizes() -> None:
+    with pytest.raises(CommandError):
+        call_command("generate_demo_data", threads=2, messages=100, big_threads=3, big_size=10, stdout=None)
+    with pytest.raises(CommandError):
+        call_command("generate_demo_data", threads=2, messages=100, big_threads=1, big_size=1000, stdout=None)
+    assert not Thread.objects.exists()
+
+
+def test_the_benchmark_generates_missing_data_and_writes_its_figures(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    call_command(
+        "bench", threads=20, messages=300, big_threads=1, big_size=100, repeat=2, warmup=0, output=str(tmp_path)
+    )
+    [report] = list(Path(str(tmp_path)).glob("bench-*.json"))
+    data = json.loads(report.read_text())
+    assert data["meta"]["threads"] == 20 and data["meta"]["messages"] == 300
+    names = {r["name"] for r in data["results"]}
+    assert {"search 'refund'", "admin changelist (threads)", "jump to a message id"} <= names
+    assert all(r["n"] == 2 and r["p95_ms"] >= r["p50_ms"] > 0 for r in data["results"])
