@@ -21,6 +21,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bootstrap_demo
+	$(BIN)/python manage.py make_dev_cert
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
 
 ## test: install and run the whole suite (embedded defaults unless DATABASE_URL / REDIS_URL are set).

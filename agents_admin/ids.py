@@ -55,3 +55,7 @@ def kind_of(object_id: str) -> str | None:
         if object_id.startswith(prefix + ("-" if prefix == "assistant" else "_")):
             return kind
     return None
+
+
+def new_file_id() -> str:
+    return new_id("assistant")

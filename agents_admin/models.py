@@ -875,3 +875,53 @@ class SyncRecord(models.Model):
         if not self.progress_total:
             return None
         return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class ApiKey(models.Model):
+    """A project API key for the REST API. Only the SHA-256 of the secret is kept; the key is shown once."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100, blank=True)
+    # The first characters of the key, so a person can tell keys apart without the secret.
+    prefix = models.CharField(max_length=16)
+    hashed_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.label or 'no label'})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class File(models.Model):
+    """An uploaded file (message attachments, images); the bytes live in the default storage."""
+
+    class Purpose(models.TextChoices):
+        ASSISTANTS = "assistants"
+        ASSISTANTS_OUTPUT = "assistants_output"
+        VISION = "vision"
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_file_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255)
+    bytes = models.PositiveBigIntegerField()
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    content = models.FileField(upload_to="files/%Y/%m/", max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="file_project_created")]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -4,6 +4,7 @@ from django.urls import path
 
 from agents_admin.views import (
     agents,
+    api_keys,
     audit,
     connections,
     exports,
@@ -34,6 +35,9 @@ urlpatterns: list = [
     path("settings/users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("settings/users/<int:user_id>/active/", users.user_active, name="user_active"),
     path("audit/", audit.audit_list, name="audit_list"),
+    path("settings/api-keys/", api_keys.api_keys, name="api_keys"),
+    path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
+    path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("runs/needs-action/", needs_action.needs_action, name="needs_action"),
     path("", home.home, name="home"),
     path("agents/", agents.agent_list, name="agent_list"),

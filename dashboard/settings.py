@@ -17,6 +17,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_SOFT_TIME_LIMIT`` (int, default 540): the worker stops a model call after this many seconds.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
 - ``LOG_LEVEL`` (default INFO).
+- ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
+  request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
@@ -98,6 +100,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that whatever goes wrong under /api/ (even in other middleware) answers with a JSON error.
+    "agents_admin.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -273,6 +277,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 RUN_EXPIRY_SECONDS = env_int("RUN_EXPIRY_SECONDS", 600)
 OFFLINE_SLOW_SECONDS = env_float("OFFLINE_SLOW_SECONDS", 5.0)
 MAX_MESSAGES_PER_THREAD = env_int("MAX_MESSAGES_PER_THREAD", 100_000)
+# REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
+API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

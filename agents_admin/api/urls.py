@@ -1,9 +1,91 @@
-"""The REST API (Foundry Agents wire contract), mounted under /api/."""
+"""The REST API (Foundry Agents wire contract), mounted under /api/.
+
+The route table below is also the source of the OpenAPI document (openapi.py); anything else under /api/
+answers a JSON 404.
+"""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from agents_admin.api import assistants, files, openapi, runs, threads
+from agents_admin.api.base import endpoint
+from agents_admin.api.errors import error_response
 
 app_name = "api"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+P = "projects/<slug:project>/"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(P + "assistants", endpoint(GET=assistants.list_, POST=assistants.create), name="assistants"),
+    path(
+        P + "assistants/<str:agent_id>",
+        endpoint(GET=assistants.retrieve, POST=assistants.update, DELETE=assistants.delete),
+        name="assistant",
+    ),
+    path(P + "threads", endpoint(GET=threads.list_, POST=threads.create), name="threads"),
+    path(P + "threads/runs", endpoint(POST=runs.create_thread_and_run), name="thread_and_run"),
+    path(
+        P + "threads/<str:thread_id>",
+        endpoint(GET=threads.retrieve, POST=threads.update, DELETE=threads.delete),
+        name="thread",
+    ),
+    path(
+        P + "threads/<str:thread_id>/messages",
+        endpoint(GET=threads.message_list, POST=threads.message_create_),
+        name="messages",
+    ),
+    path(
+        P + "threads/<str:thread_id>/messages/<str:message_id>",
+        endpoint(GET=threads.message_retrieve, POST=threads.message_update_),
+        name="message",
+    ),
+    path(P + "threads/<str:thread_id>/runs", endpoint(GET=runs.list_, POST=runs.create), name="runs"),
+    path(
+        P + "threads/<str:thread_id>/runs/<str:run_id>",
+        endpoint(GET=runs.retrieve, POST=runs.update),
+        name="run",
+    ),
+    path(
+        P + "threads/<str:thread_id>/runs/<str:run_id>/cancel",
+        endpoint(POST=runs.cancel),
+        name="run_cancel",
+    ),
+    path(
+        P + "threads/<str:thread_id>/runs/<str:run_id>/submit_tool_outputs",
+        endpoint(POST=runs.submit_tool_outputs),
+        name="run_submit_tool_outputs",
+    ),
+    path(P + "threads/<str:thread_id>/runs/<str:run_id>/steps", endpoint(GET=runs.step_list), name="run_steps"),
+    path(
+        P + "threads/<str:thread_id>/runs/<str:run_id>/steps/<str:step_id>",
+        endpoint(GET=runs.step_retrieve),
+        name="run_step",
+    ),
+    path(P + "files", endpoint(GET=files.list_, POST=files.upload), name="files"),
+    path(P + "files/<str:file_id>", endpoint(GET=files.retrieve, DELETE=files.delete), name="file"),
+    path(P + "files/<str:file_id>/content", endpoint(GET=files.content), name="file_content"),
+    path(
+        P + "vector_stores",
+        endpoint(GET=files.vector_stores, POST=files.vector_stores),
+        name="vector_stores",
+    ),
+    path(
+        P + "vector_stores/<path:rest>",
+        endpoint(GET=files.vector_stores, POST=files.vector_stores, DELETE=files.vector_stores),
+        name="vector_store",
+    ),
+]
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return error_response(404, "not_found", f"No such route: {request.method} {request.path}.")
+
+
+urlpatterns += [
+    path("openapi.json", openapi.document_view(list(urlpatterns)), name="openapi"),
+    re_path(r"^(?P<rest>.*)$", not_found, name="not_found"),
+]

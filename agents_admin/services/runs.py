@@ -177,6 +177,14 @@ def run_create(
 # --- state changes from outside the worker ---------------------------------------------------------------
 
 
+def run_update(*, run: Run, metadata: dict[str, Any] | None) -> Run:
+    """Replace a run's metadata, in any state; a single-column update so it never races the worker."""
+    cleaned = validation.validate_metadata(metadata)
+    Run.objects.filter(pk=run.pk).update(metadata=cleaned)
+    run.refresh_from_db()
+    return run
+
+
 def run_cancel(*, run: Run, actor: Actor = None, actor_label: str = "") -> Run:
     """Cancel a run: at once when no worker holds it (queued, requires_action), else via ``cancelling``.
 

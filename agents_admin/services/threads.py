@@ -39,10 +39,25 @@ def thread_create(
     return thread
 
 
-def thread_update(*, thread: Thread, metadata: dict[str, Any] | None) -> Thread:
+def thread_update(*, thread: Thread, metadata: dict[str, Any] | None, **extra: Any) -> Thread:
+    """Replace the metadata (and ``tool_resources`` when given)."""
+    fields = ["metadata"]
     thread.metadata = validation.validate_metadata(metadata)
-    thread.save(update_fields=["metadata"])
+    if "tool_resources" in extra:
+        tool_resources = extra["tool_resources"]
+        if tool_resources is not None and not isinstance(tool_resources, dict):
+            raise InvalidInput("tool_resources must be an object.", param="tool_resources")
+        thread.tool_resources = tool_resources
+        fields.append("tool_resources")
+    thread.save(update_fields=fields)
     return thread
+
+
+def message_update(*, message: Message, metadata: dict[str, Any] | None) -> Message:
+    """Replace a message's metadata; its content never changes."""
+    message.metadata = validation.validate_metadata(metadata)
+    message.save(update_fields=["metadata"])
+    return message
 
 
 def thread_delete(

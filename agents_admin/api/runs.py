@@ -1,0 +1,138 @@
+"""Runs, run steps, and thread-and-run. ``"stream": true`` answers with server-sent events (streaming.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http.response import HttpResponseBase
+
+from agents_admin.api.assistants import get_agent
+from agents_admin.api.base import Call, ok, opt_bool, opt_dict, opt_int, opt_list, opt_str, req_str
+from agents_admin.api.errors import invalid, not_found
+from agents_admin.api.pagination import page
+from agents_admin.api.serializers import run_json, step_json
+from agents_admin.api.streaming import event_stream
+from agents_admin.api.threads import check_messages, get_thread, thread_from_body
+from agents_admin.models import Run, RunStep
+from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs, run_update
+
+_TOOL_CHOICE_WORDS = ("none", "auto", "required")
+
+
+def get_run(call: Call, thread_id: str, run_id: str) -> Run:
+    thread = get_thread(call, thread_id)
+    run = Run.objects.filter(thread=thread, pk=run_id).first()
+    if run is None:
+        raise not_found("run", run_id)
+    return run
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    """CreateRun fields in the service's terms; type errors name the field. Unknown keys are ignored."""
+    tool_choice = body.get("tool_choice")
+    if tool_choice is not None and tool_choice not in _TOOL_CHOICE_WORDS and not isinstance(tool_choice, dict):
+        raise invalid("tool_choice must be 'none', 'auto' or a tool object.", param="tool_choice")
+    return {
+        "model": opt_str(body, "model"),
+        "instructions": opt_str(body, "instructions"),
+        "tools": opt_list(body, "tools"),
+        "temperature": body.get("temperature"),
+        "top_p": body.get("top_p"),
+        "max_prompt_tokens": opt_int(body, "max_prompt_tokens"),
+        "max_completion_tokens": opt_int(body, "max_completion_tokens"),
+        "truncation_strategy": opt_dict(body, "truncation_strategy"),
+        "tool_choice": tool_choice,
+        "response_format": body.get("response_format"),
+        "parallel_tool_calls": opt_bool(body, "parallel_tool_calls"),
+        "metadata": body.get("metadata"),
+    }
+
+
+def create(call: Call, thread_id: str) -> HttpResponseBase:
+    """Create a run (or stream it with ``"stream": true``)."""
+    thread = get_thread(call, thread_id)
+    agent = get_agent(call, req_str(call.body, "assistant_id"))
+    stream = opt_bool(call.body, "stream")
+    additional = opt_list(call.body, "additional_messages")
+    check_messages(call.project, additional, param="additional_messages")
+    run = run_create(
+        thread=thread,
+        agent=agent,
+        actor_label=call.actor_label,
+        additional_instructions=opt_str(call.body, "additional_instructions"),
+        additional_messages=additional,
+        **_options(call.body),
+    )
+    if stream:
+        return event_stream(run.id)
+    return ok(run_json(run))
+
+
+def create_thread_and_run(call: Call) -> HttpResponseBase:
+    """Create a thread and a run on it in one call."""
+    agent = get_agent(call, req_str(call.body, "assistant_id"))
+    stream = opt_bool(call.body, "stream")
+    thread_body = opt_dict(call.body, "thread") or {}
+    options = _options(call.body)
+    with transaction.atomic():
+        thread = thread_from_body(call, thread_body, param_prefix="thread.")
+        run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, **options)
+    if stream:
+        return event_stream(run.id, thread=thread)
+    return ok(run_json(run))
+
+
+def list_(call: Call, thread_id: str) -> HttpResponseBase:
+    """List a thread's runs."""
+    thread = get_thread(call, thread_id)
+    return ok(page(Run.objects.filter(thread=thread), call.query, run_json))
+
+
+def retrieve(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
+    """Get a run."""
+    return ok(run_json(get_run(call, thread_id, run_id)))
+
+
+def update(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
+    """Update a run's metadata."""
+    run = get_run(call, thread_id, run_id)
+    return ok(run_json(run_update(run=run, metadata=call.body.get("metadata"))))
+
+
+def cancel(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
+    """Cancel a run."""
+    return ok(run_json(run_cancel(run=get_run(call, thread_id, run_id), actor_label=call.actor_label)))
+
+
+def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
+    """Submit the outputs of the run's pending tool calls (stream the rest with ``"stream": true``)."""
+    run = get_run(call, thread_id, run_id)
+    outputs = opt_list(call.body, "tool_outputs")
+    if outputs is None:
+        raise invalid("tool_outputs is required.", param="tool_outputs")
+    stream = opt_bool(call.body, "stream")
+    run = run_submit_tool_outputs(run=run, tool_outputs=outputs, actor_label=call.actor_label)
+    if stream:
+        return event_stream(run.id, resumed=True)
+    return ok(run_json(run))
+
+
+# --- steps ------------------------------------------------------------------------------------------------
+
+
+def step_list(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
+    """List a run's steps."""
+    run = get_run(call, thread_id, run_id)
+    return ok(
+        page(RunStep.objects.filter(run=run), call.query, lambda step: step_json(step, assistant_id=run.agent_ref))
+    )
+
+
+def step_retrieve(call: Call, thread_id: str, run_id: str, step_id: str) -> HttpResponseBase:
+    """Get a run step."""
+    run = get_run(call, thread_id, run_id)
+    step = RunStep.objects.filter(run=run, pk=step_id).first()
+    if step is None:
+        raise not_found("run step", step_id)
+    return ok(step_json(step, assistant_id=run.agent_ref))

@@ -1,0 +1,163 @@
+"""The official SDKs (azure-ai-agents, azure-ai-projects) on resources that need no worker: CRUD, files, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from azure.ai.agents import AgentsClient
+from azure.ai.agents.models import ListSortOrder, MessageAttachment, ThreadMessageOptions
+from azure.ai.projects import AIProjectClient
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+from agents_admin.models import Agent, File, Message, Thread
+from agents_admin.services.api_keys import api_key_revoke
+from agents_admin.services.runs import run_create
+from tests.api_support import HttpsServer, KeyCredential, new_key, sdk_client
+from tests.factories import WEATHER_TOOL, make_agent, make_project, make_thread
+
+pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
+
+
+def test_agents_can_be_created_listed_updated_and_deleted(agents_client: AgentsClient) -> None:
+    created = [agents_client.create_agent(model="gpt-4o", name=f"agent {i}", metadata={"i": str(i)}) for i in range(5)]
+    assert isinstance(created[0].created_at.year, int)
+    listed = [a.id for a in agents_client.list_agents(limit=2)]
+    assert listed == [a.id for a in reversed(created)]
+    ascending = [a.id for a in agents_client.list_agents(order=ListSortOrder.ASCENDING)]
+    assert ascending == [a.id for a in created]
+    updated = agents_client.update_agent(created[0].id, instructions="Be brief.", temperature=0.5)
+    assert updated.instructions == "Be brief." and updated.temperature == 0.5 and updated.name == "agent 0"
+    assert Agent.objects.get(pk=created[0].id).version == 2
+    assert agents_client.get_agent(created[0].id).instructions == "Be brief."
+    agents_client.delete_agent(created[0].id)
+    with pytest.raises(ResourceNotFoundError):
+        agents_client.get_agent(created[0].id)
+
+
+def test_threads_and_messages_round_trip(agents_client: AgentsClient) -> None:
+    thread = agents_client.threads.create(
+        messages=[ThreadMessageOptions(role="user", content="first")], metadata={"customer": "42"}
+    )
+    assert thread.metadata == {"customer": "42"}
+    thread = agents_client.threads.update(thread.id, metadata={"customer": "43"})
+    assert agents_client.threads.get(thread.id).metadata == {"customer": "43"}
+    assert thread.id in [t.id for t in agents_client.threads.list()]
+    message = agents_client.messages.create(
+        thread_id=thread.id, role="user", content=[{"type": "text", "text": "second"}], metadata={"a": "b"}
+    )
+    assert message.text_messages[0].text.value == "second" and message.metadata == {"a": "b"}
+    message = agents_client.messages.update(thread_id=thread.id, message_id=message.id, metadata={"a": "c"})
+    assert agents_client.messages.get(thread_id=thread.id, message_id=message.id).metadata == {"a": "c"}
+    texts = [m.text_messages[0].text.value for m in agents_client.messages.list(thread_id=thread.id)]
+    assert texts == ["second", "first"]
+    agents_client.threads.delete(thread.id)
+    assert not Thread.objects.filter(pk=thread.id).exists()
+    with pytest.raises(ResourceNotFoundError):
+        agents_client.threads.get(thread.id)
+
+
+def test_files_upload_download_and_attach(agents_client: AgentsClient, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"hello \x00 bytes")
+    uploaded = agents_client.files.upload_and_poll(file_path=str(source), purpose="assistants")
+    assert uploaded.id.startswith("assistant-") and uploaded.bytes == 13 and uploaded.filename == "notes.txt"
+    assert [f.id for f in agents_client.files.list().data] == [uploaded.id]
+    assert agents_client.files.get(uploaded.id).filename == "notes.txt"
+    assert b"".join(agents_client.files.get_content(uploaded.id)) == b"hello \x00 bytes"
+    agents_client.files.save(uploaded.id, "copy.txt", target_dir=tmp_path)
+    assert (tmp_path / "copy.txt").read_bytes() == b"hello \x00 bytes"
+    thread = agents_client.threads.create()
+    message = agents_client.messages.create(
+        thread_id=thread.id,
+        role="user",
+        content="see attached",
+        attachments=[MessageAttachment(file_id=uploaded.id, tools=[{"type": "file_search"}])],
+    )
+    assert message.attachments[0].file_id == uploaded.id
+    with pytest.raises(HttpResponseError) as bad:
+        agents_client.messages.create(
+            thread_id=thread.id,
+            role="user",
+            content="x",
+            attachments=[MessageAttachment(file_id="assistant-nope", tools=[])],
+        )
+    assert bad.value.status_code == 400 and "assistant-nope" in str(bad.value)
+    stored = File.objects.get(pk=uploaded.id)
+    agents_client.files.delete(uploaded.id)
+    assert not File.objects.filter(pk=uploaded.id).exists()
+    assert not stored.content.storage.exists(stored.content.name)
+    with pytest.raises(ResourceNotFoundError):
+        agents_client.files.get(uploaded.id)
+
+
+def test_vector_stores_answer_a_clear_error(agents_client: AgentsClient) -> None:
+    with pytest.raises(HttpResponseError) as error:
+        agents_client.vector_stores.create(name="docs")
+    assert error.value.status_code == 400 and "not supported" in str(error.value)
+
+
+def test_bad_metadata_is_a_400_naming_the_field(agents_client: AgentsClient) -> None:
+    with pytest.raises(HttpResponseError) as error:
+        agents_client.threads.create(metadata={"n": 1})  # type: ignore[dict-item]
+    assert error.value.status_code == 400
+    assert error.value.model is not None and error.value.model["error"]["param"] == "metadata"
+    assert not Thread.objects.exists()
+
+
+def test_an_unknown_thread_is_not_found(agents_client: AgentsClient) -> None:
+    with pytest.raises(ResourceNotFoundError) as error:
+        agents_client.messages.list(thread_id="thread_doesnotexist").next()
+    assert "thread_doesnotexist" in str(error.value)
+
+
+def test_a_second_run_on_a_busy_thread_is_refused(agents_client: AgentsClient) -> None:
+    # Active whether or not a worker is around: queued without one, waiting for tool outputs with one.
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(messages=["/tool"])
+    run_create(thread=thread, agent=agent)
+    with pytest.raises(HttpResponseError) as error:
+        agents_client.runs.create(thread_id=thread.id, agent_id=agent.id)
+    assert error.value.status_code == 400 and "already has an active run" in str(error.value)
+    with pytest.raises(HttpResponseError):
+        agents_client.messages.create(thread_id=thread.id, role="user", content="more")
+    assert Message.objects.filter(thread=thread).count() == 1
+
+
+def test_unknown_and_revoked_keys_are_401(https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str) -> None:
+    unknown = sdk_client(https_server, dev_cert[0], "aak_not-a-real-key")
+    with pytest.raises(ClientAuthenticationError):
+        unknown.list_agents().next()
+    from agents_admin.models import ApiKey
+
+    client = sdk_client(https_server, dev_cert[0], api_key)
+    assert list(client.list_agents()) == []
+    api_key_revoke(api_key=ApiKey.objects.get())
+    with pytest.raises(ClientAuthenticationError) as error:
+        list(client.list_agents())
+    assert error.value.status_code == 401
+
+
+def test_a_key_of_another_project_is_refused(
+    https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str
+) -> None:
+    other_key = new_key(make_project("other"))
+    make_agent(name="secret")
+    client = sdk_client(https_server, dev_cert[0], other_key, project="default")
+    with pytest.raises(HttpResponseError) as error:
+        list(client.list_agents())
+    assert error.value.status_code == 403
+    own = sdk_client(https_server, dev_cert[0], other_key, project="other")
+    assert list(own.list_agents()) == []
+
+
+def test_the_projects_sdk_reaches_the_agents(
+    https_server: HttpsServer, dev_cert: tuple[Path, Path], api_key: str
+) -> None:
+    project = AIProjectClient(
+        endpoint=f"{https_server.url}/api/projects/default",
+        credential=KeyCredential(api_key),  # type: ignore[arg-type]
+        connection_verify=str(dev_cert[0]),
+    )
+    agent = project.agents.create_agent(model="gpt-4o", name="via-projects")
+    assert project.agents.get_agent(agent.id).name == "via-projects"

@@ -1,0 +1,52 @@
+"""Server-sent event framing the Azure SDK can parse: LF-separated events, one data line each, done last."""
+
+from __future__ import annotations
+
+import json
+
+from django.utils import timezone
+
+from agents_admin.api.streaming import event_stream
+from agents_admin.models import Message, Run, RunStep
+from agents_admin.services.threads import message_create
+from tests.factories import make_run
+
+
+def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None:
+    run = make_run(text="hi")
+    message = message_create(
+        thread=run.thread, role="assistant", content="Hello there", run=run, agent_id=run.agent_ref
+    )
+    RunStep.objects.create(
+        run=run,
+        thread=run.thread,
+        type="message_creation",
+        status="completed",
+        step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
+        completed_at=timezone.now(),
+    )
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(status="completed", started_at=now, completed_at=now)
+    response = event_stream(run.id)
+    assert response["Content-Type"] == "text/event-stream"
+    body = b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
+    assert "\r" not in body and body.endswith("event: done\ndata: [DONE]\n\n")
+    events = [chunk.split("\n") for chunk in body.strip("\n").split("\n\n")]
+    assert all(len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: ") for lines in events)
+    names = [lines[0].removeprefix("event: ") for lines in events]
+    assert names == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.delta",
+        "thread.message.completed",
+        "thread.run.step.created",
+        "thread.run.step.completed",
+        "thread.run.completed",
+        "done",
+    ]
+    delta = json.loads(events[5][1].removeprefix("data: "))
+    assert delta["delta"]["content"][0]["text"]["value"] == "Hello there"
+    assert json.loads(events[6][1].removeprefix("data: "))["status"] == Message.Status.COMPLETED
