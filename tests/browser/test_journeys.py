@@ -96,7 +96,7 @@ def test_submit_a_tool_output_and_the_run_continues(signed_in: Any, celery_worke
     expect(page.locator("#run-panel")).to_contain_text("22C and sunny")
 
 
-def test_a_reviewer_gets_403_on_editing_pages(page: Any, db: None) -> None:
+def test_a_reviewer_sees_no_edit_controls_and_gets_403_on_editing_pages(page: Any, db: None) -> None:
     roles_sync()
     reviewer = User.objects.create_user("rita", password="reviewer-pass-1")
     reviewer.groups.add(Group.objects.get(name="Reviewer"))
@@ -108,6 +108,12 @@ def test_a_reviewer_gets_403_on_editing_pages(page: Any, db: None) -> None:
     page.wait_for_url(lambda url: "/login/" not in url)
     page.goto(f"/threads/{thread.id}/")
     expect(page.locator("#history")).to_contain_text("a customer question")
+    # No edit controls: no composer, no run start, no delete link, no agents in the menu.
+    for name in ("Add message", "Start run"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
+    expect(page.get_by_role("link", name="Delete")).to_have_count(0)
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Agents")).to_have_count(0)
+    screenshot(page, "reviewer-thread")
     for url in ("/agents/new/", "/agents/", f"/threads/{thread.id}/delete/"):
         response = page.goto(url)
         assert response is not None and response.status == 403, url
