@@ -28,7 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Agent, Message, RemoteProject, Run, RunStep, SyncRecord, Thread
-from agents_admin.services.remote import remote_project_create, remote_project_test
+from agents_admin.services.remote import remote_project_create, remote_project_test, remote_sync_start
 from agents_admin.services.remote_sync import remote_sync_execute
 from agents_admin.services.runs import run_create
 from agents_admin.services.threads import thread_delete
@@ -64,7 +64,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(15)
+            process.wait(5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
@@ -103,7 +103,10 @@ def remote_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteApp]:
         cwd=ROOT, env=env, stdout=worker_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     app = RemoteApp(
-        url=f"https://127.0.0.1:{port}", endpoint=f"https://127.0.0.1:{port}/api/projects/default", key=api_key, cert=cert
+        url=f"https://127.0.0.1:{port}",
+        endpoint=f"https://127.0.0.1:{port}/api/projects/default",
+        key=api_key,
+        cert=cert,
     )
     try:
         tls = httpx.Client(verify=__import__("ssl").create_default_context(cafile=str(cert)), timeout=5)
@@ -153,17 +156,27 @@ def mirror(transactional_db: None, remote_app: RemoteApp) -> RemoteProject:
     )
 
 
+@pytest.fixture(scope="module")
+def _trusting_worker(remote_app: RemoteApp) -> Iterator[None]:
+    """The shared local worker (what ``celery_worker`` gives), started once for this module with an
+    environment that trusts the remote's certificate and polls it briskly."""
+    _SharedWorker.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REMOTE_CA_BUNDLE", str(remote_app.cert))
+        patch.setenv("REMOTE_POLL_INITIAL_SECONDS", "0.1")
+        patch.setenv("REMOTE_POLL_MAX_SECONDS", "0.3")
+        _SharedWorker.get()
+    yield
+    # Later modules get a worker started from the ordinary environment. Every test here waited for its
+    # run or sync to end, so nothing is in flight: a SIGKILL saves the warm shutdown's wait.
+    if _SharedWorker.current is not None:
+        _SharedWorker.current.kill()
+        _SharedWorker.current = None
+
+
 @pytest.fixture
-def follower(remote_app: RemoteApp, monkeypatch: pytest.MonkeyPatch, celery_worker: Worker) -> Iterator[Worker]:
-    """The shared local worker, restarted so it trusts the remote's certificate and polls it briskly."""
-    _SharedWorker.stop()
-    monkeypatch.setenv("REMOTE_CA_BUNDLE", str(remote_app.cert))
-    monkeypatch.setenv("REMOTE_POLL_INITIAL_SECONDS", "0.1")
-    monkeypatch.setenv("REMOTE_POLL_MAX_SECONDS", "0.3")
-    worker = _SharedWorker.get()
-    yield worker
-    # Later tests get a worker started from the ordinary environment again.
-    _SharedWorker.stop()
+def follower(transactional_db: None, _trusting_worker: None) -> Worker:
+    return _SharedWorker.get()
 
 
 def full_sync(remote: RemoteProject) -> SyncRecord:
@@ -199,7 +212,7 @@ def test_a_full_sync_mirrors_what_the_sdk_made_and_a_second_one_changes_nothing(
     assert local_agent.name == "mirrored" and local_agent.model == "gpt-4o"
     local_thread = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
     assert local_thread.metadata.get("topic") == "e2e"
-    messages = list(Message.objects.filter(thread=local_thread).order_by("created_at", "pk"))
+    messages = list(Message.objects.filter(thread=local_thread).order_by("seq"))
     assert [m.role for m in messages] == ["user", "assistant"]
     assert "Hello from the SDK" in messages[0].text and "Hello from the SDK" in messages[1].text
     local_run = Run.objects.get(remote_project=mirror, remote_id=run.id)
@@ -296,3 +309,40 @@ def test_an_entra_mode_connection_uses_the_token_credential_and_caches_its_token
 
     assert Thread.objects.filter(remote_project=remote, remote_id=thread.id).exists()
     assert credential.scopes == [("https://ai.azure.com/.default",)]  # one token, reused for every call
+
+
+def test_a_sync_follows_the_pages_of_a_long_thread_and_an_incremental_one_picks_up_what_is_new(
+    mirror: RemoteProject, sdk: AgentsClient
+) -> None:
+    thread = sdk.threads.create()
+    for n in range(105):  # more than one page of 100
+        sdk.messages.create(thread_id=thread.id, role="user", content=f"message {n}")
+    full_sync(mirror)
+    local = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
+    texts = list(Message.objects.filter(thread=local).order_by("seq").values_list("text", flat=True))
+    assert texts == [f"message {n}" for n in range(105)]
+
+    sdk.messages.create(thread_id=thread.id, role="user", content="one more")
+    record = SyncRecord.objects.create(remote_project=mirror, mode=SyncRecord.Mode.INCREMENTAL)
+    remote_sync_execute(sync_id=record.pk)
+
+    record.refresh_from_db()
+    assert record.status == SyncRecord.Status.SUCCEEDED, record.errors
+    assert Message.objects.filter(thread=local).count() == 106
+    assert Message.objects.filter(thread=local, text="one more").exists()
+
+
+def test_a_sync_queued_from_the_console_is_done_by_the_worker(
+    mirror: RemoteProject, sdk: AgentsClient, follower: Worker
+) -> None:
+    thread = sdk.threads.create(metadata={"via": "worker"})
+
+    record = remote_sync_start(remote=mirror)
+
+    def finished() -> SyncRecord | None:
+        record.refresh_from_db()
+        return record if record.status not in SyncRecord.ACTIVE else None
+
+    wait_for(finished, timeout=30)
+    assert record.status == SyncRecord.Status.SUCCEEDED, record.errors
+    assert Thread.objects.get(remote_project=mirror, remote_id=thread.id).metadata.get("via") == "worker"
