@@ -28,9 +28,15 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Agent, Message, RemoteProject, Run, RunStep, SyncRecord, Thread
-from agents_admin.services.remote import remote_project_create, remote_project_test, remote_sync_start
+from agents_admin.services.errors import Conflict
+from agents_admin.services.remote import (
+    remote_project_create,
+    remote_project_test,
+    remote_project_update,
+    remote_sync_start,
+)
 from agents_admin.services.remote_sync import remote_sync_execute
-from agents_admin.services.runs import run_create
+from agents_admin.services.runs import run_create, run_submit_tool_outputs
 from agents_admin.services.threads import thread_delete
 from tests.api_support import KeyCredential
 from tests.conftest import ROOT, Worker, _SharedWorker, wait_for, wait_for_status
@@ -346,3 +352,55 @@ def test_a_sync_queued_from_the_console_is_done_by_the_worker(
     wait_for(finished, timeout=30)
     assert record.status == SyncRecord.Status.SUCCEEDED, record.errors
     assert Thread.objects.get(remote_project=mirror, remote_id=thread.id).metadata.get("via") == "worker"
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_a_run_waiting_for_tool_outputs_keeps_its_thread_and_finishes_with_outputs_given_here(
+    mirror: RemoteProject, sdk: AgentsClient, follower: Worker
+) -> None:
+    agent = sdk.create_agent(model="gpt-4o", name="tools", instructions="x", tools=[WEATHER_TOOL])
+    thread = sdk.threads.create()
+    sdk.messages.create(thread_id=thread.id, role="user", content='/tool get_weather {"city": "Paris"}')
+    full_sync(mirror)
+    local_thread = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
+    run = run_create(thread=local_thread, agent=Agent.objects.get(remote_project=mirror, remote_id=agent.id))
+    wait_for_status(run, "requires_action", timeout=30)
+    [call] = run.pending_tool_calls
+    assert call["function"]["name"] == "get_weather"
+
+    # A thread with an active run is refused, on the remote too: nothing is deleted anywhere.
+    with pytest.raises(Conflict):
+        thread_delete(thread=local_thread)
+    assert sdk.threads.get(thread.id).id == thread.id
+    assert Thread.objects.filter(pk=local_thread.pk).exists()
+
+    run_submit_tool_outputs(run=run, tool_outputs=[{"tool_call_id": call["id"], "output": '{"temp_c": 21}'}])
+    wait_for_status(run, "completed", timeout=30)
+    reply = Message.objects.filter(thread=local_thread, role="assistant").order_by("-seq").first()
+    assert reply is not None and '"temp_c": 21' in reply.text
+    assert sdk.runs.get(thread_id=thread.id, run_id=run.remote_id).status == "completed"
+
+
+def test_a_remote_refusing_the_delete_leaves_the_thread_whole_and_says_why(
+    mirror: RemoteProject, sdk: AgentsClient
+) -> None:
+    thread = sdk.threads.create()
+    full_sync(mirror)
+    local = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
+    remote_project_update(remote=mirror, secret="not-a-valid-key")  # the remote now answers 401
+
+    with pytest.raises(Conflict) as refused:
+        thread_delete(thread=local)
+
+    assert "401" in refused.value.message
+    assert sdk.threads.get(thread.id).id == thread.id
+    assert Thread.objects.filter(pk=local.pk).exists()
