@@ -34,10 +34,11 @@ from agents_admin.services.remote import (
     remote_project_test,
     remote_project_update,
     remote_sync_start,
+    remote_thread_create,
 )
 from agents_admin.services.remote_sync import remote_sync_execute
-from agents_admin.services.runs import run_create, run_submit_tool_outputs
-from agents_admin.services.threads import thread_delete
+from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
+from agents_admin.services.threads import message_create, thread_delete
 from tests.api_support import KeyCredential
 from tests.conftest import ROOT, Worker, _SharedWorker, wait_for, wait_for_status
 
@@ -404,3 +405,46 @@ def test_a_remote_refusing_the_delete_leaves_the_thread_whole_and_says_why(
     assert "401" in refused.value.message
     assert sdk.threads.get(thread.id).id == thread.id
     assert Thread.objects.filter(pk=local.pk).exists()
+
+
+def test_a_message_added_here_goes_to_the_remote_and_a_sync_does_not_copy_it_again(
+    mirror: RemoteProject, sdk: AgentsClient
+) -> None:
+    thread = sdk.threads.create()
+    full_sync(mirror)
+    local = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
+
+    message = message_create(thread=local, role="user", content="written in the console")
+
+    on_remote = list(sdk.messages.list(thread_id=thread.id))
+    assert [m.id for m in on_remote] == [message.remote_id]
+    full_sync(mirror)
+    assert list(Message.objects.filter(thread=local).values_list("text", flat=True)) == ["written in the console"]
+
+
+def test_metadata_with_the_most_pairs_the_contract_allows_is_accepted_by_the_remote(
+    mirror: RemoteProject, sdk: AgentsClient
+) -> None:
+    metadata = {f"k{n}": "v" for n in range(16)}  # the contract's maximum (ref: 16 pairs)
+
+    thread = remote_thread_create(remote=mirror, metadata=metadata)
+
+    assert sdk.threads.get(thread.remote_id).metadata == metadata
+    assert thread.metadata == metadata
+
+
+def test_a_run_cancelled_here_is_cancelled_on_the_remote_and_followed_to_its_end(
+    mirror: RemoteProject, sdk: AgentsClient, follower: Worker
+) -> None:
+    agent = sdk.create_agent(model="gpt-4o", name="slow", instructions="x")
+    thread = sdk.threads.create()
+    sdk.messages.create(thread_id=thread.id, role="user", content="/slow")
+    full_sync(mirror)
+    local_thread = Thread.objects.get(remote_project=mirror, remote_id=thread.id)
+    run = run_create(thread=local_thread, agent=Agent.objects.get(remote_project=mirror, remote_id=agent.id))
+    wait_for_status(run, "in_progress", timeout=30)
+
+    run_cancel(run=run)
+
+    wait_for_status(run, "cancelled", timeout=30)
+    assert sdk.runs.get(thread_id=thread.id, run_id=run.remote_id).status == "cancelled"
