@@ -235,3 +235,16 @@ def test_a_credential_that_cannot_get_a_token_says_why(fake_foundry: FakeFoundry
     assert "https://ai.azure.com/.default" in str(caught.value)
     assert "no managed identity endpoint found" in str(caught.value)
     assert fake_foundry.requests == []  # nothing was sent without a token
+
+
+def test_a_create_with_full_metadata_goes_without_a_marker_and_is_not_resent_after_a_500(
+    fake_foundry: FakeFoundry,
+) -> None:
+    metadata = {f"k{n}": "v" for n in range(16)}  # the contract's limit: a marker would be a 17th pair
+    client = client_for(fake_foundry)
+    assert client.thread_create({"metadata": metadata})["metadata"] == metadata
+    fake_foundry.faults.append(Fault("POST", "/threads", status=500, mode="after"))
+    with pytest.raises(FoundryServerError):
+        client.thread_create({"metadata": metadata})
+    assert len(fake_foundry.requests_to("POST", "/threads")) == 2  # once each: the ambiguous one not repeated
+    assert len(fake_foundry.store.objects["threads"]) == 2

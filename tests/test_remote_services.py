@@ -267,3 +267,20 @@ def test_the_ordinary_agent_services_act_on_the_remote_for_a_remote_project(
     remote_id = agent.remote_id
     agent_delete(agent=agent)
     assert remote_id not in fake_foundry.store.objects["assistants"] and not Agent.objects.filter(pk=agent.pk).exists()
+
+
+def test_deleting_a_mirrored_thread_with_an_active_run_is_refused_before_the_remote_is_asked(
+    remote: RemoteProject, fake_foundry: FakeFoundry
+) -> None:
+    """A remote that would delete a thread with a live run (the fake does) must not be asked: the local
+    refusal comes first, so the thread is not gone there while it stays here."""
+    from agents_admin.services.threads import thread_delete
+
+    agent = remote_agent_create(remote=remote, name="Bot", model="gpt-4o")
+    thread = remote_thread_create(remote=remote)
+    remote_message_create(thread=thread, content="/slow")
+    remote_run_create(thread=thread, agent=agent)
+    with pytest.raises(Conflict):
+        thread_delete(thread=thread)
+    assert thread.remote_id in fake_foundry.store.objects["threads"]
+    assert Thread.objects.filter(pk=thread.pk).exists()

@@ -13,8 +13,9 @@ Contracts worth knowing:
 - Writes are not blindly repeated. A POST that failed *before* reaching the server (connect error, 429) is
   sent again. A POST that may have been processed (read timeout, 5xx, connection cut after sending) is
   first *recovered*: creates carry a client-generated marker ``metadata["aa_request_id"]`` and the client
-  looks for an object holding that marker among the newest ones before creating again. Updates, cancels and
-  tool-output submissions have their own checks (see the methods).
+  looks for an object holding that marker among the newest ones before creating again (a create whose
+  metadata is already at the 16-pair limit goes without one, and is not resent after an ambiguous failure).
+  Updates, cancels and tool-output submissions have their own checks (see the methods).
 - Paging follows ``after=<last_id>`` while ``has_more`` is true and stops on a null/empty ``last_id``
   (ref §3.3: a server echoing a cursor on an empty page would otherwise loop forever).
 - Errors are typed (``FoundryError`` and subclasses) and carry the HTTP status and the service's
@@ -43,6 +44,8 @@ API_VERSION = "v1"
 TOKEN_SCOPE = "https://ai.azure.com/.default"
 # The metadata key that makes a create recognisable after an ambiguous failure.
 REQUEST_ID_KEY = "aa_request_id"
+# The contract's limit on metadata pairs (ref §4.8): a create already at it has no room for the marker.
+METADATA_MAX_PAIRS = 16
 # A token is renewed this many seconds before it expires, so a request never carries a dying one.
 TOKEN_REFRESH_MARGIN_SECONDS = 300
 
@@ -503,8 +506,12 @@ class FoundryClient:
 
     def _create(self, path: str, body: JSON, list_path: str, list_params: dict[str, Any] | None = None) -> JSON:
         """POST a create whose body carries a fresh marker; after an ambiguous failure, look for it first."""
-        marker = uuid.uuid4().hex
         metadata = dict(body.get("metadata") or {})
+        if len(metadata) >= METADATA_MAX_PAIRS:
+            # No room for the marker: the remote would refuse a 17th pair. Sent as given, and an ambiguous
+            # failure is reported rather than resent (it cannot be told apart from a create that happened).
+            return self.request("POST", path, body=body)
+        marker = uuid.uuid4().hex
         metadata[REQUEST_ID_KEY] = marker
         body = {**body, "metadata": metadata}
 

@@ -508,6 +508,16 @@ def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
     return {"threads": threads, "messages": messages}
 
 
+def _refuse_if_active(thread: Thread) -> None:
+    active = Run.objects.filter(thread_id=thread.pk, status__in=ACTIVE_RUN_STATUSES).only("id").first()
+    if active is not None:
+        raise Conflict(
+            f"Thread {thread.pk} has an active run {active.id}; cancel it before deleting.",
+            param="thread_id",
+            code="thread_has_active_run",
+        )
+
+
 def _refuse_if_held(thread: Thread, now: datetime) -> None:
     if sel.thread_is_held(thread.pk, now):
         raise Conflict(
@@ -524,6 +534,9 @@ def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> P
     now = timezone.now()
     if thread.remote_project_id is not None:
         _refuse_if_held(thread, now)
+        # Before the remote is asked: a remote that deletes a thread with a live run (the contract does not say
+        # it refuses) would otherwise lose the thread while the local refusal below keeps it here.
+        _refuse_if_active(thread)
         _, failures = remote.remote_threads_delete_remote_first(thread_ids=[thread.pk])
         if failures:
             raise Conflict(
@@ -535,13 +548,7 @@ def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> P
         # Lock the row: a hold or a run created meanwhile waits for us, or we see it below.
         list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
         _refuse_if_held(thread, now)
-        active = Run.objects.filter(thread_id=thread.pk, status__in=ACTIVE_RUN_STATUSES).only("id").first()
-        if active is not None:
-            raise Conflict(
-                f"Thread {thread.pk} has an active run {active.id}; cancel it before deleting.",
-                param="thread_id",
-                code="thread_has_active_run",
-            )
+        _refuse_if_active(thread)
         counts = threads_delete([thread.pk])
         return PurgeReport.objects.create(
             trigger=trigger,
