@@ -59,6 +59,10 @@ class Agent(models.Model):
     top_p = models.FloatField(null=True, blank=True)
     response_format = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The connection runs go to; empty: resolved from the model name (the mapping, then the defaults).
+    connection = models.ForeignKey(
+        "ModelConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="agents"
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -97,6 +101,7 @@ class Agent(models.Model):
             "top_p": self.top_p,
             "response_format": self.response_format,
             "metadata": self.metadata,
+            "connection": self.connection_id,
         }
 
     @property
@@ -249,6 +254,10 @@ class Run(models.Model):
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     # Effective settings for this run (agent's, unless overridden at creation).
     model = models.CharField(max_length=256)
+    # The agent's connection when the run was created (empty: resolved from the model name).
+    connection = models.ForeignKey(
+        "ModelConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     instructions = models.TextField(blank=True)
     tools = models.JSONField(default=list, blank=True)
     temperature = models.FloatField(null=True, blank=True)

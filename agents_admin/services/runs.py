@@ -147,6 +147,7 @@ def run_create(
                 agent=agent,
                 agent_ref=agent.id,
                 agent_version=agent.version,
+                connection_id=agent.connection_id,
                 expires_at=now + timedelta(seconds=settings.RUN_EXPIRY_SECONDS),
                 enqueued_at=now,
                 created_by=created_by,
@@ -383,7 +384,7 @@ def run_execute(*, run_id: str) -> None:
 
 
 def _call_model(run: Run, stream: _Stream) -> ModelReply:
-    provider = provider_for(project_id=run.thread.project_id, model=run.model)
+    provider = provider_for(project_id=run.thread.project_id, model=run.model, connection=run.connection)
     # Leave room in the window for the answer the run allows.
     context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
     messages, _ = run_model_input(run, context_tokens=context)
