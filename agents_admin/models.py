@@ -46,6 +46,21 @@ class Project(models.Model):
         return self.display_name or self.name
 
 
+# An agent's definition as the Foundry API knows it: what clients may set and what a version keeps.
+AGENT_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "tool_resources",
+    "temperature",
+    "top_p",
+    "response_format",
+    "metadata",
+)
+
+
 class Agent(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_agent_id, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
@@ -90,19 +105,7 @@ class Agent(models.Model):
 
     def snapshot(self) -> dict[str, object]:
         """The definition a version keeps: everything that changes what a run does."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "model": self.model,
-            "instructions": self.instructions,
-            "tools": self.tools,
-            "tool_resources": self.tool_resources,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "response_format": self.response_format,
-            "metadata": self.metadata,
-            "connection": self.connection_id,
-        }
+        return {**{name: getattr(self, name) for name in AGENT_FIELDS}, "connection": self.connection_id}
 
     @property
     def function_names(self) -> list[str]:
