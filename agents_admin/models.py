@@ -46,6 +46,21 @@ class Project(models.Model):
         return self.display_name or self.name
 
 
+# An agent's definition as the Foundry API knows it: what clients may set and what a version keeps.
+AGENT_FIELDS = (
+    "name",
+    "description",
+    "model",
+    "instructions",
+    "tools",
+    "tool_resources",
+    "temperature",
+    "top_p",
+    "response_format",
+    "metadata",
+)
+
+
 class Agent(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_agent_id, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
@@ -59,6 +74,10 @@ class Agent(models.Model):
     top_p = models.FloatField(null=True, blank=True)
     response_format = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The connection runs go to; empty: resolved from the model name (the mapping, then the defaults).
+    connection = models.ForeignKey(
+        "ModelConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="agents"
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -86,18 +105,7 @@ class Agent(models.Model):
 
     def snapshot(self) -> dict[str, object]:
         """The definition a version keeps: everything that changes what a run does."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "model": self.model,
-            "instructions": self.instructions,
-            "tools": self.tools,
-            "tool_resources": self.tool_resources,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "response_format": self.response_format,
-            "metadata": self.metadata,
-        }
+        return {**{name: getattr(self, name) for name in AGENT_FIELDS}, "connection": self.connection_id}
 
     @property
     def function_names(self) -> list[str]:
@@ -249,6 +257,10 @@ class Run(models.Model):
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     # Effective settings for this run (agent's, unless overridden at creation).
     model = models.CharField(max_length=256)
+    # The agent's connection when the run was created (empty: resolved from the model name).
+    connection = models.ForeignKey(
+        "ModelConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     instructions = models.TextField(blank=True)
     tools = models.JSONField(default=list, blank=True)
     temperature = models.FloatField(null=True, blank=True)

@@ -48,7 +48,7 @@ def thread_get(thread_id: str) -> Thread:
 
 def run_get(thread: Thread, run_id: str) -> Run:
     try:
-        return Run.objects.select_related("agent").get(pk=run_id, thread=thread)
+        return Run.objects.select_related("agent", "connection").get(pk=run_id, thread=thread)
     except Run.DoesNotExist:
         raise Http404(f"No run {run_id} on thread {thread.id}.") from None
 
@@ -239,7 +239,9 @@ def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
 
 
 def thread_latest_run(thread: Thread) -> Run | None:
-    return Run.objects.filter(thread=thread).select_related("agent").order_by("-created_at", "-id").first()
+    return (
+        Run.objects.filter(thread=thread).select_related("agent", "connection").order_by("-created_at", "-id").first()
+    )
 
 
 def agents_for_thread(thread: Thread) -> Any:

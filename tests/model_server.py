@@ -18,8 +18,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.http import HttpResponse
-from django.urls import include, path
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 
@@ -201,32 +199,3 @@ class CountingCredential:
     def get_token(self, *scopes: str) -> AccessToken:
         self.calls.append(scopes)
         return AccessToken(f"entra-token-{len(self.calls)}", int(time.time()) + self.lifetime)
-
-
-# --- console URLs ---------------------------------------------------------------------------------------
-# base.html links pages other branches build (home, agents, threads). Until they are merged, this URLconf adds
-# placeholders for whichever of those names is missing, so full pages render; once merged it adds nothing.
-
-
-def _placeholder_patterns() -> list[Any]:
-    from agents_admin import urls as app_urls
-
-    have = {getattr(p, "name", None) for p in app_urls.urlpatterns}
-    return [
-        path(f"__placeholder__/{name}/", lambda request: HttpResponse("placeholder"), name=name)
-        for name in ("home", "agent_list", "thread_list")
-        if name not in have
-    ]
-
-
-def console_urlpatterns() -> list[Any]:
-    from agents_admin import urls as app_urls
-    from dashboard import urls as root
-
-    others = [p for p in root.urlpatterns if getattr(p, "namespace", None) != "agents_admin"]
-    return [*others, path("", include(([*app_urls.urlpatterns, *_placeholder_patterns()], "agents_admin")))]
-
-
-@pytest.fixture
-def console_urls(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.console_urls"

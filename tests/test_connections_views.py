@@ -18,7 +18,7 @@ from agents_admin.services.connections import connection_create
 from tests.factories import make_project
 from tests.model_server import FakeModelServer, answer, error, hang
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("console_urls")]
+pytestmark = pytest.mark.django_db
 SECRET = "sk-do-not-show-me-4242"
 CLIENT_SECRET = "entra-client-secret-9797"
 

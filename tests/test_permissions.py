@@ -22,13 +22,10 @@ from agents_admin.services.connections import connection_create
 from agents_admin.services.remote import remote_project_create
 from tests.factories import make_agent, make_run, make_thread
 
-# base.html links console pages served by another branch; the stand-ins vanish once those routes exist.
-pytestmark = pytest.mark.urls("tests.urls_console_stubs")
-
 # Views reachable without a role on purpose.
 PUBLIC = {"login", "logout", "healthz", "entra_login", "entra_callback"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
-OTHER_DOORS = ("api/", "django-admin/", "__placeholder__/")
+OTHER_DOORS = ("api/", "django-admin/")
 
 
 def console_patterns() -> Iterator[tuple[str, URLPattern]]:
@@ -107,7 +104,6 @@ def url_for(route: str, entry: URLPattern, objects: dict[str, str]) -> str:
     return url
 
 
-@pytest.mark.usefixtures("console_urls")
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_the_permission_matrix(role: str | None, objects: dict[str, str], settings: Any) -> None:
     settings.REMOTE_MAX_ATTEMPTS = 1  # "Test connection" against a closed port fails at once

@@ -284,3 +284,16 @@ def test_a_secret_sealed_with_a_lost_key_fails_the_run_asking_for_it_again(
     run = execute(make_run())
     assert run.status == "failed" and run.last_error["code"] == "configuration_error"
     assert model_server.requests == []
+
+
+def test_a_run_of_an_agent_with_a_chosen_connection_calls_that_connection(model_server: FakeModelServer) -> None:
+    # The model name maps to the offline model; the agent's choice must win over that mapping.
+    connect(model_server, name="mapped", kind="offline", endpoint="", auth="none", deployments={"gpt-4o": "x"})
+    chosen = connect(model_server, name="chosen", deployments={}, default_deployment="llama3.2")
+    agent = make_agent(connection=chosen)
+    model_server.add(answer("Hello from the chosen one"))
+    run = execute(make_run(agent=agent))
+    assert run.status == "completed" and run.connection == chosen
+    [sent] = model_server.requests
+    assert sent.body["model"] == "llama3.2"
+    assert Message.objects.get(thread=run.thread, role="assistant").text == "Hello from the chosen one"

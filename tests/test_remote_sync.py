@@ -243,11 +243,10 @@ def test_a_sync_whose_worker_vanished_is_failed_so_the_next_one_can_start(remote
 
 
 def test_the_list_page_costs_a_fixed_number_of_queries(
-    remote: RemoteProject, fake_foundry: FakeFoundry, django_assert_max_num_queries, admin_client, settings
+    remote: RemoteProject, fake_foundry: FakeFoundry, django_assert_max_num_queries, admin_client
 ) -> None:
     from django.urls import reverse
 
-    settings.ROOT_URLCONF = "tests.remote_urls"
     for i in range(5):
         other = remote_project_create(name=f"p{i}", endpoint=fake_foundry.endpoint, auth_kind="api_key", secret="k")
         remote_sync_start(remote=other)

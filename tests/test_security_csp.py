@@ -74,7 +74,6 @@ def rich_objects(url_objects: dict[str, str], admin_user: User) -> dict[str, str
     return {**url_objects, "thread_id": thread.id, "run_id": run.id}
 
 
-@pytest.mark.usefixtures("console_urls")
 def test_every_console_page_and_partial_renders_without_inline_script_or_style(
     admin_client: Client, rich_objects: dict[str, str]
 ) -> None:

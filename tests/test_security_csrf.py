@@ -30,7 +30,6 @@ def strict_admin(admin_user: User) -> Client:
     return client_for(admin_user, enforce_csrf_checks=True)
 
 
-@pytest.mark.usefixtures("console_urls")
 @pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
 def test_every_console_post_without_a_token_is_refused(
     strict_admin: Client, url_objects: dict[str, str], headers: dict[str, str]

@@ -13,7 +13,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from agents_admin.models import AuditEvent, ModelConnection
 from tests.test_connections_views import CLIENT_SECRET, SECRET, form_data
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("console_urls")]
+pytestmark = pytest.mark.django_db
 
 
 def test_saving_a_connection_logs_and_audits_no_secret(admin_client: Client, caplog: pytest.LogCaptureFixture) -> None:

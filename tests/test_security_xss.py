@@ -2,7 +2,7 @@
 
 Message content, agent names and descriptions, metadata keys and values, tool call arguments and outputs and a
 run's last error all carry the corpus; every page that shows them is parsed, and no element, attribute or URL may
-come from a payload (each payload carries the marker "xss")."""
+come from a payload (each payload carries the marker "xss-")."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ class PayloadFinder(HTMLParser):
         for name, value in attrs:
             text = (value or "").strip().lower()
             # Escaped data may sit in a form field's value; anywhere else the marker means a payload made markup.
-            if "xss" in name.lower() or ("xss" in text and name not in DATA_ATTRIBUTES):
+            # "xss-" with its hyphen: random ids (letters and digits) sometimes spell "xss", never "xss-".
+            if "xss" in name.lower() or ("xss-" in text and name not in DATA_ATTRIBUTES):
                 self.found.append(f"<{tag} {name}={value!r}>")
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}={value!r}>")

@@ -4,9 +4,10 @@ import pytest
 
 from agents_admin.models import AgentVersion
 from agents_admin.services.agents import agent_update
+from agents_admin.services.connections import connection_create
 from agents_admin.services.errors import InvalidInput
 from agents_admin.validation import validate_metadata, validate_tools
-from tests.factories import WEATHER_TOOL, make_agent, make_run
+from tests.factories import WEATHER_TOOL, make_agent, make_project, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,22 @@ def test_function_tools_need_a_valid_json_schema() -> None:
         validate_tools([bad])
     with pytest.raises(InvalidInput, match="defined twice"):
         validate_tools([WEATHER_TOOL, WEATHER_TOOL])
+
+
+def test_a_connection_of_another_project_is_refused_naming_the_field() -> None:
+    agent = make_agent(name="Kept")
+    foreign = connection_create(
+        fields={"name": "foreign", "kind": "offline", "auth": "none", "project": make_project("elsewhere")}
+    )
+    with pytest.raises(InvalidInput) as caught:
+        agent_update(agent=agent, name="Changed", connection=foreign)
+    assert caught.value.param == "connection"
+    agent.refresh_from_db()
+    assert agent.name == "Kept" and agent.connection is None and agent.version == 1
+
+
+def test_an_instance_wide_connection_is_accepted_and_copied_onto_runs() -> None:
+    shared = connection_create(fields={"name": "shared", "kind": "offline", "auth": "none"})
+    agent = agent_update(agent=make_agent(), connection=shared)
+    assert agent.connection == shared and agent.version == 2
+    assert make_run(agent=agent).connection == shared

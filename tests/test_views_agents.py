@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import Agent, AgentVersion
-from tests.factories import WEATHER_TOOL, make_agent
+from agents_admin.models import Agent, AgentVersion, ModelConnection, Project
+from agents_admin.services.connections import connection_create
+from tests.factories import WEATHER_TOOL, make_agent, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +164,50 @@ def test_every_bad_field_is_reported_at_once(admin_client: Client) -> None:
     )
     assert set(response.context["form"].errors) == {"tools", "temperature", "metadata"}
     assert not Agent.objects.exists()
+
+
+def _connection(name: str, project: Project | None = None) -> ModelConnection:
+    fields = {"name": name, "kind": "offline", "auth": "none", "project": project}
+    return connection_create(fields=fields)
+
+
+def test_the_form_offers_only_connections_the_project_may_use(admin_client: Client) -> None:
+    _connection("shared-conn")
+    _connection("own-conn", make_project())
+    _connection("foreign-conn", make_project("elsewhere"))
+    for url in (reverse("agents_admin:agent_create"), reverse("agents_admin:agent_edit", args=[make_agent().id])):
+        full = admin_client.get(url).content.decode()
+        partial = admin_client.get(url, **HX).content.decode()
+        assert "<html" in full and "<html" not in partial
+        for body in (full, partial):
+            assert '<select name="connection"' in body and "Resolve by model name" in body
+            assert "shared-conn" in body and "own-conn" in body and "foreign-conn" not in body
+
+
+def test_a_chosen_connection_is_saved_and_versioned(admin_client: Client) -> None:
+    agent = make_agent(name="Routed")
+    connection = _connection("routed-conn", make_project())
+    response = admin_client.post(
+        reverse("agents_admin:agent_edit", args=[agent.id]), _form(name="Routed", connection=str(connection.pk))
+    )
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.connection == connection
+    assert agent.versions.get(version=agent.version).definition["connection"] == connection.pk
+    body = admin_client.get(reverse("agents_admin:agent_edit", args=[agent.id])).content.decode()
+    assert f'<option value="{connection.pk}" selected>routed-conn</option>' in body
+    admin_client.post(reverse("agents_admin:agent_edit", args=[agent.id]), _form(name="Routed", connection=""))
+    agent.refresh_from_db()
+    assert agent.connection is None
+
+
+def test_another_projects_connection_is_refused_beside_the_field(admin_client: Client) -> None:
+    agent = make_agent(name="Kept")
+    foreign = _connection("foreign-conn", make_project("elsewhere"))
+    response = admin_client.post(
+        reverse("agents_admin:agent_edit", args=[agent.id]), _form(name="Changed", connection=str(foreign.pk))
+    )
+    assert response.status_code == 200 and response.context["form"].errors["connection"]
+    assert 'id="id_connection_error"' in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.name == "Kept" and agent.connection is None and agent.version == 1

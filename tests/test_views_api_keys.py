@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from agents_admin.models import ApiKey, AuditEvent
 from agents_admin.services.api_keys import api_key_authenticate, api_key_create, hash_key
 from tests.factories import make_project
-
-pytestmark = pytest.mark.urls("tests.urls_console_stubs")
 
 URL = "/settings/api-keys/"
 

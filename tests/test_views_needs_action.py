@@ -12,7 +12,7 @@ from agents_admin.models import Run
 from agents_admin.services.runs import run_execute
 from tests.factories import WEATHER_TOOL, make_agent, make_run
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("console_urls")]
+pytestmark = pytest.mark.django_db
 URL = "/runs/needs-action/"
 
 

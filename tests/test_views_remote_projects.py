@@ -17,8 +17,7 @@ SECRET = "do-not-show-me-8731"
 
 
 @pytest.fixture(autouse=True)
-def _urls(settings) -> None:
-    settings.ROOT_URLCONF = "tests.remote_urls"
+def _fast_retries(settings) -> None:
     settings.REMOTE_BACKOFF_BASE_SECONDS = 0.01
     settings.REMOTE_MAX_ATTEMPTS = 2
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
@@ -17,11 +16,6 @@ from tests.factories import make_project
 from tests.retention_helpers import make_aged_thread, make_policy
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _urls(settings) -> None:
-    settings.ROOT_URLCONF = "tests.retention_urls"
 
 
 def form_data(**overrides: object) -> dict[str, object]:

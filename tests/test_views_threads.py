@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_admin.models import Message, Run, RunStep, Thread
+from agents_admin.services.connections import connection_create
 from agents_admin.services.runs import run_cancel
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, wait_for, wait_for_status
@@ -412,3 +413,13 @@ def test_boosted_navigation_and_history_restore_get_the_full_page(admin_client: 
     restore = admin_client.get(_detail(thread), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     for response in (boosted, restore):
         assert "<html" in response.content.decode() and "Start a run" in response.content.decode()
+
+
+def test_the_run_panel_names_the_connection_the_run_went_to(admin_client: Client) -> None:
+    chosen = connection_create(fields={"name": "chosen.conn", "kind": "offline", "auth": "none"})
+    run = make_run(agent=make_agent(connection=chosen))
+    full = admin_client.get(_detail(run.thread)).content.decode()
+    partial = admin_client.get(_panel(run), **HX).content.decode()
+    assert "<html" in full and "<html" not in partial
+    for body in (full, partial):
+        assert "via chosen.conn" in body

@@ -1,5 +1,5 @@
-"""Which provider serves a model name: the connection that maps it, else the project's default connection,
-else the instance-wide default, else the built-in offline model."""
+"""Which provider serves a run: the connection its agent chose; else the connection that maps the model name,
+else the project's default connection, else the instance-wide default, else the built-in offline model."""
 
 from __future__ import annotations
 
@@ -49,9 +49,11 @@ def connection_for(*, project_id: int | None, model: str) -> ModelConnection | N
     return None
 
 
-def provider_for(*, project_id: int, model: str) -> Provider:
-    """The provider that answers ``model`` in the project."""
-    connection = connection_for(project_id=project_id, model=model)
+def provider_for(*, project_id: int, model: str, connection: ModelConnection | None = None) -> Provider:
+    """The provider that answers ``model`` in the project: ``connection`` when given (the agent chose it),
+    else the one the model name resolves to."""
+    if connection is None:
+        connection = connection_for(project_id=project_id, model=model)
     if connection is None:
         return OfflineProvider(slow_seconds=settings.OFFLINE_SLOW_SECONDS)
     return provider_from_connection(connection, model=model)

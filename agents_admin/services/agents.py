@@ -9,30 +9,24 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from agents_admin import validation
-from agents_admin.models import Agent, AgentVersion, Project, RemoteProject
+from agents_admin.models import AGENT_FIELDS, Agent, AgentVersion, ModelConnection, Project, RemoteProject
 from agents_admin.services import remote
 from agents_admin.services.audit import audit_record, changed_fields
 from agents_admin.services.errors import InvalidInput
 
-EDITABLE_FIELDS = (
-    "name",
-    "description",
-    "model",
-    "instructions",
-    "tools",
-    "tool_resources",
-    "temperature",
-    "top_p",
-    "response_format",
-    "metadata",
-)
+EDITABLE_FIELDS = AGENT_FIELDS
+# Console-only: which connection runs go to. Not part of the Foundry wire contract, so the API never takes it.
+CONSOLE_FIELDS = ("connection",)
 
 User = AbstractBaseUser | AnonymousUser | None
 
 
-def agent_clean(fields: dict[str, Any]) -> dict[str, Any]:
-    """Validated, normalised agent fields; raises InvalidInput naming the first bad field."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+def agent_clean(fields: dict[str, Any], *, project_id: int | None = None) -> dict[str, Any]:
+    """Validated, normalised agent fields; raises InvalidInput naming the first bad field.
+
+    ``project_id`` is the agent's project: a connection must be that project's or instance-wide.
+    """
+    unknown = set(fields) - {*EDITABLE_FIELDS, *CONSOLE_FIELDS}
     if unknown:
         raise InvalidInput(f"Unknown field '{sorted(unknown)[0]}'.", param=sorted(unknown)[0])
     cleaned: dict[str, Any] = {}
@@ -60,7 +54,26 @@ def agent_clean(fields: dict[str, Any]) -> dict[str, Any]:
         cleaned["response_format"] = validation.validate_response_format(fields["response_format"])
     if "metadata" in fields:
         cleaned["metadata"] = validation.validate_metadata(fields["metadata"])
+    if "connection" in fields:
+        cleaned["connection"] = _clean_connection(fields["connection"], project_id=project_id)
     return cleaned
+
+
+def _clean_connection(value: Any, *, project_id: int | None) -> ModelConnection | None:
+    if value is None:
+        return None
+    if not isinstance(value, ModelConnection):
+        raise InvalidInput("connection must be a model connection.", param="connection")
+    if value.project_id is not None and value.project_id != project_id:
+        raise InvalidInput(f"Connection '{value.name}' belongs to another project.", param="connection")
+    return value
+
+
+def _remote_fields(cleaned: dict[str, Any]) -> dict[str, Any]:
+    # A remote project's agents run on the remote, so a local connection means nothing there.
+    if cleaned.get("connection") is not None:
+        raise InvalidInput("Agents of a remote Foundry project run there and take no connection.", param="connection")
+    return {k: v for k, v in cleaned.items() if k != "connection"}
 
 
 def agent_create(
@@ -68,12 +81,12 @@ def agent_create(
 ) -> Agent:
     """A new agent at version 1. ``actor`` (or the older ``user``) is who the audit log names."""
     actor = actor if actor is not None else user
-    cleaned = agent_clean(fields)
+    cleaned = agent_clean(fields, project_id=project.pk)
     if not cleaned.get("model"):
         raise InvalidInput("model is required.", param="model")
     remote_project = RemoteProject.objects.filter(project=project).first()
     if remote_project is not None:  # a remote project's namespace: created there, then mirrored
-        return remote.remote_agent_create(remote=remote_project, **cleaned)
+        return remote.remote_agent_create(remote=remote_project, **_remote_fields(cleaned))
     with transaction.atomic():
         agent = Agent.objects.create(project=project, version=1, **cleaned)
         _version_record(agent, actor)
@@ -87,12 +100,12 @@ def agent_create(
 def agent_update(*, agent: Agent, user: User = None, actor: User = None, actor_label: str = "", **fields: Any) -> Agent:
     """Apply changed fields. A save that changes nothing keeps the version number and writes no audit record."""
     actor = actor if actor is not None else user
-    cleaned = agent_clean(fields)
+    cleaned = agent_clean(fields, project_id=agent.project_id)
     changed = {k: v for k, v in cleaned.items() if getattr(agent, k) != v}
     if not changed:
         return agent
     if agent.remote_project_id is not None:  # mirrored: changed on the remote, then mirrored (a new version)
-        return remote.remote_agent_update(agent=agent, **changed)
+        return remote.remote_agent_update(agent=agent, **_remote_fields(changed))
     with transaction.atomic():
         locked = Agent.objects.select_for_update().get(pk=agent.pk)
         before = locked.snapshot()

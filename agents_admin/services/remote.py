@@ -21,6 +21,7 @@ from django.utils import timezone
 from agents_admin.lib.sealed import seal
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
+    AGENT_FIELDS,
     TERMINAL_RUN_STATUSES,
     Agent,
     Message,
@@ -176,19 +177,6 @@ def remote_syncs_due(*, now: datetime | None = None) -> int:
 
 
 # --- agents ------------------------------------------------------------------------------------------------------
-
-AGENT_FIELDS = (
-    "name",
-    "description",
-    "model",
-    "instructions",
-    "tools",
-    "tool_resources",
-    "temperature",
-    "top_p",
-    "response_format",
-    "metadata",
-)
 
 
 def _agent_body(fields: dict[str, Any]) -> dict[str, Any]:

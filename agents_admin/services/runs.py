@@ -36,7 +36,7 @@ from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.context import run_model_input
 from agents_admin.services.dispatch import run_dispatch
 from agents_admin.services.errors import Conflict, InvalidInput
-from agents_admin.services.threads import message_create
+from agents_admin.services.threads import message_create, messages_add
 
 logger = logging.getLogger(__name__)
 
@@ -132,21 +132,13 @@ def run_create(
     now = timezone.now()
     try:
         with transaction.atomic():
-            for index, item in enumerate(additional_messages or []):
-                if not isinstance(item, dict):
-                    raise InvalidInput("Each message must be an object.", param=f"additional_messages[{index}]")
-                message_create(
-                    thread=thread,
-                    role=item.get("role", ""),
-                    content=item.get("content"),
-                    attachments=item.get("attachments"),
-                    metadata=item.get("metadata"),
-                )
+            messages_add(thread=thread, items=additional_messages or [], param="additional_messages")
             run = Run.objects.create(
                 thread=thread,
                 agent=agent,
                 agent_ref=agent.id,
                 agent_version=agent.version,
+                connection_id=agent.connection_id,
                 expires_at=now + timedelta(seconds=settings.RUN_EXPIRY_SECONDS),
                 enqueued_at=now,
                 created_by=created_by,
@@ -383,7 +375,7 @@ def run_execute(*, run_id: str) -> None:
 
 
 def _call_model(run: Run, stream: _Stream) -> ModelReply:
-    provider = provider_for(project_id=run.thread.project_id, model=run.model)
+    provider = provider_for(project_id=run.thread.project_id, model=run.model, connection=run.connection)
     # Leave room in the window for the answer the run allows.
     context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
     messages, _ = run_model_input(run, context_tokens=context)

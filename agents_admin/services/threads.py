@@ -25,16 +25,7 @@ def thread_create(
     metadata = validation.validate_metadata(metadata)
     with transaction.atomic():
         thread = Thread.objects.create(project=project, metadata=metadata)
-        for index, item in enumerate(messages or []):
-            if not isinstance(item, dict):
-                raise InvalidInput("Each message must be an object.", param=f"messages[{index}]")
-            message_create(
-                thread=thread,
-                role=item.get("role", ""),
-                content=item.get("content"),
-                attachments=item.get("attachments"),
-                metadata=item.get("metadata"),
-            )
+        messages_add(thread=thread, items=messages or [], param="messages")
         thread.refresh_from_db()
     return thread
 
@@ -123,6 +114,21 @@ def content_parts(content: Any, *, param: str = "content") -> tuple[list[dict[st
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidInput(f"Message text is longer than {MAX_TEXT_LENGTH:,} characters.", param=param)
     return parts, text
+
+
+def messages_add(*, thread: Thread, items: list[Any], param: str) -> None:
+    """Add API-shaped messages (each ``{"role", "content", ...}``) in order; InvalidInput names ``param[i]``.
+    Callers hold the transaction, so a bad item leaves none of them behind."""
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput("Each message must be an object.", param=f"{param}[{index}]")
+        message_create(
+            thread=thread,
+            role=item.get("role", ""),
+            content=item.get("content"),
+            attachments=item.get("attachments"),
+            metadata=item.get("metadata"),
+        )
 
 
 def message_create(

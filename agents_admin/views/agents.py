@@ -23,10 +23,12 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @capability_required("edit_agents")
 def agent_create_view(request: HtmxHttpRequest) -> HttpResponse:
-    form = AgentForm(data=request.POST if request.method == "POST" else None, initial={"tools": [], "metadata": {}})
+    project = project_default()
+    data = request.POST if request.method == "POST" else None
+    form = AgentForm(data=data, project_id=project.pk, initial={"tools": [], "metadata": {}})
     if request.method == "POST" and form.is_valid():
         try:
-            agent = agent_create(project=project_default(), actor=request.user, **form.cleaned_data)
+            agent = agent_create(project=project, actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             form.add_service_error(error)
         else:

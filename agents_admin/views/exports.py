@@ -15,7 +15,7 @@ from agents_admin.forms_search import ExportForm, SearchForm
 from agents_admin.models import ExportJob, Thread
 from agents_admin.services import exports
 from agents_admin.views.access import capability_required
-from agents_admin.views.htmx_helpers import HtmxHttpRequest, render_page
+from agents_admin.views.common import HtmxHttpRequest, render_page
 
 CONTENT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "md": "text/markdown"}
 

@@ -12,7 +12,7 @@ from agents_admin.models import Thread
 from agents_admin.services.errors import ServiceError
 from agents_admin.services.review import thread_flag_set, thread_note_add
 from agents_admin.views.access import capability_required
-from agents_admin.views.htmx_helpers import HtmxHttpRequest, wants_partial
+from agents_admin.views.common import HtmxHttpRequest, wants_partial
 
 PAGE = "agents_admin/thread_review.html"
 FRAGMENT = "agents_admin/_thread_review.html"

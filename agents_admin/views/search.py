@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from agents_admin import selectors_search
 from agents_admin.forms_search import STANDARD_FLAGS, SearchForm
 from agents_admin.views.access import capability_required
-from agents_admin.views.htmx_helpers import HtmxHttpRequest, render_page
+from agents_admin.views.common import HtmxHttpRequest, render_page
 
 PAGE = "agents_admin/search.html"
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from agents_admin.services.api_keys import api_key_authenticate
 from tests.browser.conftest import axe_violations, screenshot
-
-pytestmark = pytest.mark.urls("tests.urls_console_stubs")
 
 
 def test_an_admin_creates_and_revokes_a_key(signed_in: Any) -> None:
