@@ -47,14 +47,14 @@ typecheck: install
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-## bench-retention: generate BENCH_THREADS threads x BENCH_MESSAGES messages in a scratch database, preview and
-## purge half; prints threads/s and peak RSS as JSON (BENCH_DATABASE_URL=postgres://... for PostgreSQL).
-BENCH_THREADS ?= 100000
-BENCH_MESSAGES ?= 10
-BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-retention.sqlite3
+## bench-retention: generate RETENTION_THREADS threads x RETENTION_MESSAGES messages each in a scratch database,
+## preview and purge half; prints threads/s and peak RSS as JSON (RETENTION_DATABASE_URL=postgres://... for PostgreSQL).
+RETENTION_THREADS ?= 100000
+RETENTION_MESSAGES ?= 10
+RETENTION_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-retention.sqlite3
 bench-retention: install
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_retention --threads $(BENCH_THREADS) --messages-per-thread $(BENCH_MESSAGES)
+	DATABASE_URL=$(RETENTION_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(RETENTION_DATABASE_URL) $(BIN)/python manage.py bench_retention --threads $(RETENTION_THREADS) --messages-per-thread $(RETENTION_MESSAGES)
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:
