@@ -6,17 +6,16 @@ first thread as at the 100,000th.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
 
+from agents_admin.lib import keyset
 from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, AgentVersion, Message, Run, RunStatus, Thread
 
 THREADS_PER_PAGE = 25
@@ -118,23 +117,12 @@ def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
 
 
 def _encode_cursor(thread: Thread) -> str:
-    raw = f"{thread.last_activity_at.isoformat()}|{thread.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.cursor_encode(thread.last_activity_at, thread.id)
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+def decode_cursor(cursor: str) -> tuple[datetime, str | int] | None:
     """The (last_activity_at, id) a cursor points after; None for a missing or mangled cursor."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, thread_id = raw.split("|", 1)
-        moment = datetime.fromisoformat(stamp)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    if timezone.is_naive(moment):
-        return None
-    return moment, thread_id
+    return keyset.cursor_decode(cursor)
 
 
 @dataclass
@@ -163,10 +151,9 @@ def thread_list(
         queryset = queryset.filter(created_at__gte=datetime.combine(created_from, time.min, tzinfo=tz))
     if created_to:
         queryset = queryset.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tzinfo=tz))
-    after = decode_cursor(cursor)
-    if after is not None:
-        moment, thread_id = after
-        queryset = queryset.filter(Q(last_activity_at__lt=moment) | Q(last_activity_at=moment, id__lt=thread_id))
+    position = decode_cursor(cursor)
+    if position is not None:
+        queryset = queryset.filter(keyset.after("last_activity_at", position))
     rows = list(queryset[: per_page + 1])
     threads = rows[:per_page]
     return ThreadPage(threads=threads, next_cursor=_encode_cursor(threads[-1]) if len(rows) > per_page else None)

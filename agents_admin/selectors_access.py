@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.utils import timezone
 
+from agents_admin.lib import keyset
 from agents_admin.models import AuditEvent
 from agents_admin.roles import ROLES
 
@@ -44,24 +43,12 @@ def user_get(user_id: int) -> User:
 
 
 def _encode_cursor(event: AuditEvent) -> str:
-    raw = f"{event.at.isoformat()}|{event.pk}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.cursor_encode(event.at, event.pk)
 
 
-def decode_audit_cursor(cursor: str) -> tuple[datetime, int] | None:
+def decode_audit_cursor(cursor: str) -> tuple[datetime, str | int] | None:
     """The (at, id) a cursor points after; None for a missing or mangled cursor."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, pk = raw.split("|", 1)
-        moment = datetime.fromisoformat(stamp)
-        number = int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    if timezone.is_naive(moment):
-        return None
-    return moment, number
+    return keyset.cursor_decode(cursor, int_key=True)
 
 
 @dataclass
@@ -95,10 +82,9 @@ def audit_page(
         queryset = queryset.filter(at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
     if date_to:
         queryset = queryset.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz))
-    after = decode_audit_cursor(cursor)
-    if after is not None:
-        moment, pk = after
-        queryset = queryset.filter(Q(at__lt=moment) | Q(at=moment, id__lt=pk))
+    position = decode_audit_cursor(cursor)
+    if position is not None:
+        queryset = queryset.filter(keyset.after("at", position))
     rows = list(queryset[: per_page + 1])
     events = rows[:per_page]
     return AuditPage(events=events, next_cursor=_encode_cursor(events[-1]) if len(rows) > per_page else None)
