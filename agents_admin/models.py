@@ -144,6 +144,10 @@ class Thread(models.Model):
     # The agent of the latest run, for lists and filters without a join over runs.
     last_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_run_status = models.CharField(max_length=20, blank=True, default="")
+    # Whether any run of the thread ever failed: support's "has a failed run" filter as an index lookup instead of
+    # an EXISTS probe over runs per thread. Set where a run fails (services.runs, remote mirroring); never cleared,
+    # because runs are only ever deleted with their thread.
+    has_failed_run = models.BooleanField(default=False)
     # Set on objects mirrored from a remote Foundry project: where they live and their id there.
     remote_project = models.ForeignKey(
         "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -165,6 +169,8 @@ class Thread(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="thread_activity"),
             models.Index(fields=["project", "-last_activity_at", "-id"], name="thread_project_activity"),
             models.Index(fields=["last_agent", "-last_activity_at"], name="thread_agent_activity"),
+            models.Index(fields=["last_run_status", "-last_activity_at", "-id"], name="thread_status_activity"),
+            models.Index(fields=["has_failed_run", "-last_activity_at", "-id"], name="thread_failed_activity"),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from agents_admin.selectors_search import (
     threads_filtered,
 )
 from agents_admin.services.review import thread_flag_set, thread_note_add
+from agents_admin.services.runs import run_execute
 from tests.factories import make_agent, make_message, make_project, make_run, make_thread
 
 pytestmark = pytest.mark.django_db
@@ -67,10 +68,11 @@ def test_operators_typed_by_a_user_are_plain_words_not_fts_syntax() -> None:
 def test_filters_combine_with_the_search_words() -> None:
     other = make_project("other")
     agent = make_agent()
-    wanted = make_thread(messages=["printer on fire"], metadata={"customer": "acme"})
+    wanted = make_thread(messages=["printer on fire /fail"], metadata={"customer": "acme"})
     Thread.objects.filter(pk=wanted.pk).update(last_agent=agent)
     run = make_run(thread=wanted, agent=agent)
-    Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    run_execute(run_id=run.id)  # the offline model fails it, as a model outage would
+    assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED
     thread_flag_set(thread=wanted, name="escalated", on=True, user=None)
     thread_note_add(thread=wanted, author=None, body="called the customer")
     no_flag = make_thread(messages=["printer on fire"], metadata={"customer": "acme"})
@@ -302,3 +304,34 @@ def test_the_on_hold_filter_matches_nothing_until_holds_exist(admin_client: Clie
         assert 'name="on_hold"' not in admin_client.get(reverse("agents_admin:search")).content.decode()
     else:
         assert 'name="on_hold"' in admin_client.get(reverse("agents_admin:search")).content.decode()
+
+
+def test_a_failed_run_marks_its_thread_for_the_failed_run_filter_until_the_thread_is_gone() -> None:
+    failing = make_run(text="please /fail")
+    fine = make_run(text="hello")
+    run_execute(run_id=failing.id)
+    run_execute(run_id=fine.id)
+    page = threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN))
+    assert [t.id for t in page.threads] == [failing.thread_id]
+    # A later successful run does not clear it: the thread still has a failed run to review.
+    thread = Thread.objects.get(pk=failing.thread_id)
+    make_message(thread, "hello again")
+    again = make_run(thread=thread, agent=failing.agent)
+    run_execute(run_id=again.id)
+    assert Thread.objects.get(pk=failing.thread_id).last_run_status == RunStatus.COMPLETED
+    assert [t.id for t in threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN)).threads] == [failing.thread_id]
+
+
+def test_the_metadata_filter_follows_metadata_changes_and_deletes() -> None:
+    thread = make_thread(metadata={"customer": "acme", "tier": "gold"})
+    make_thread(metadata={"customer": "globex"})
+    acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
+    assert [t.id for t in threads_filtered(acme).threads] == [thread.id]
+    Thread.objects.filter(pk=thread.pk).update(metadata={"customer": "initech"})
+    assert threads_filtered(acme).threads == []
+    assert [
+        t.id for t in threads_filtered(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads
+    ] == [thread.id]
+    assert threads_filtered(ThreadFilters(metadata_key="tier", metadata_value="gold")).threads == []
+    Thread.objects.filter(pk=thread.pk).delete()
+    assert threads_filtered(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads == []

@@ -436,7 +436,8 @@ def remote_run_follow(*, run_id: str) -> None:
             run, outcome = run_mirror(run.thread, obj, agents)
             Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
             if outcome != "unchanged":
-                Thread.objects.filter(pk=run.thread_id).update(last_run_status=run.status)
+                failed = {"has_failed_run": True} if run.status == RunStatus.FAILED else {}
+                Thread.objects.filter(pk=run.thread_id).update(last_run_status=run.status, **failed)
     except FoundryNotFound:
         logger.warning("run %s is gone on the remote", run.pk)
     except FoundryError as exc:

@@ -35,6 +35,7 @@ from agents_admin.models import (
     Message,
     RemoteProject,
     Run,
+    RunStatus,
     RunStep,
     SyncRecord,
     Thread,
@@ -366,6 +367,7 @@ def thread_summary_refresh(thread: Thread) -> None:
         last_activity_at=max(s for s in stamps if s is not None),
         last_run_status=last_run["status"] if last_run else "",
         last_agent_id=last_run["agent_id"] if last_run else None,
+        has_failed_run=Run.objects.filter(thread=thread, status=RunStatus.FAILED).exists(),
     )
 
 

@@ -580,4 +580,7 @@ def _steps_close(run_id: str, status: str, now: datetime) -> None:
 
 
 def _thread_touch(thread_id: str, status: str, now: datetime) -> None:
-    Thread.objects.filter(pk=thread_id).update(last_run_status=status, last_activity_at=now)
+    fields: dict[str, Any] = {"last_run_status": status, "last_activity_at": now}
+    if status == RunStatus.FAILED:
+        fields["has_failed_run"] = True
+    Thread.objects.filter(pk=thread_id).update(**fields)

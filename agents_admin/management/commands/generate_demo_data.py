@@ -180,6 +180,7 @@ class Command(BaseCommand):
                     status = RunStatus.FAILED if rng.random() < 0.1 else RunStatus.COMPLETED
                     thread.last_agent = agent
                     thread.last_run_status = status
+                    thread.has_failed_run = status == RunStatus.FAILED
                     run = Run(
                         id=gen.new_id("run"), thread=thread, agent=agent, agent_ref=agent.id, agent_version=1,
                         status=status, model="offline", created_at=last, expires_at=last + timedelta(minutes=10),
