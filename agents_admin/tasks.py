@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import exports, retention, runs
+from agents_admin.services import exports, maintenance, retention, runs
 
 
 @shared_task(
@@ -56,3 +56,9 @@ def retention_policy_run(policy_id: int, report_id: int) -> None:
 @shared_task(name="agents_admin.tasks.export_job_run")
 def export_job_run(job_id: int) -> bool:
     return exports.export_job_run(job_id=job_id)
+
+
+@shared_task(name="agents_admin.tasks.database_statistics_refresh")
+def database_statistics_refresh() -> bool:
+    """Beat, hourly: keep SQLite's planner statistics current as the tables grow (PostgreSQL does its own)."""
+    return maintenance.database_statistics_refresh()

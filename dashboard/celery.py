@@ -28,4 +28,5 @@ app.conf.beat_schedule = {
     # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
     "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
     "remote-syncs-due": {"task": "agents_admin.tasks.remote_syncs_due", "schedule": 60.0},
+    "database-statistics": {"task": "agents_admin.tasks.database_statistics_refresh", "schedule": 3600.0},
 }

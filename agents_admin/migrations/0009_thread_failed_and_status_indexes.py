@@ -25,6 +25,11 @@ SQLITE_FORWARD = [
     # What is already there (a database migrated with threads in it).
     """INSERT INTO agents_admin_thread_meta (thread_id, key, value)
         SELECT t.id, j.key, j.value FROM agents_admin_thread t, json_each(t.metadata) j""",
+    # Statistics for the new indexes: without them SQLite's planner can prefer a join order that sorts every
+    # thread (services.maintenance keeps them current afterwards).
+    "PRAGMA analysis_limit = 1000",
+    "ANALYZE agents_admin_thread",
+    "ANALYZE agents_admin_thread_meta",
 ]
 SQLITE_BACKWARD = [
     "DROP TRIGGER IF EXISTS agents_admin_thread_meta_ai",
