@@ -107,7 +107,12 @@ class RunStartForm(ServiceErrorMixin, forms.Form):
     def __init__(self, *args: Any, agents: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field: Any = self.fields["agent"]
-        field.queryset = agents
+        field.queryset = agents  # validates a submitted choice
+        # The options from one read of the agents, which also tells the page whether there are any (a queryset
+        # would be read once for that and again for the options).
+        listed = list(agents)
+        field.choices = [(agent.pk, str(agent)) for agent in listed]
+        self.has_agents = bool(listed)
 
 
 class ToolOutputsForm(ServiceErrorMixin, forms.Form):

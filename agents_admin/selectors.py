@@ -11,15 +11,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import Http404
 from django.utils import timezone
 
 from agents_admin.lib import keyset
-from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, AgentVersion, Message, Run, RunStatus, Thread
+from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, AgentVersion, Message, Run, RunStatus, RunStep, Thread
 
 THREADS_PER_PAGE = 25
 MESSAGES_PER_PAGE = 50
+# What templatetags/conversation.py renders of a message (and thread_id, which the ORM needs for the filter).
+MESSAGE_SHOWN_FIELDS = ("id", "thread_id", "seq", "role", "content", "text", "status", "created_at", "run_id")
 RECENT_RUNS = 10
 THREAD_RUNS = 10
 # Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
@@ -171,21 +173,28 @@ def message_page(
     """One page of messages (oldest first on the page), the latest page unless ``before`` a seq.
 
     Messages of ``exclude_run`` are left out because the run panel shows them live. Each message carries its
-    run and the run's steps, so tool calls render inline without a query per message.
+    run's status and steps, so tool calls render inline without a query per message. Only the columns the
+    conversation shows are read: a joined run row has some forty columns, half of them JSON to decode, for a
+    status.
     """
-    queryset = Message.objects.filter(thread=thread).select_related("run").order_by("-seq")
+    queryset = Message.objects.filter(thread=thread).only(*MESSAGE_SHOWN_FIELDS).order_by("-seq")
     if before is not None:
         queryset = queryset.filter(seq__lt=before)
     if exclude_run is not None:
         queryset = queryset.exclude(run_id=exclude_run.id)
-    rows = list(queryset.prefetch_related("run__steps")[: per_page + 1])
+    runs = Run.objects.only("id", "status").prefetch_related(
+        Prefetch("steps", RunStep.objects.order_by("created_at", "id"))
+    )
+    rows = list(queryset.prefetch_related(Prefetch("run", runs))[: per_page + 1])
     page = rows[:per_page]
     page.reverse()
     return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
 
 
 def thread_runs(thread: Thread, limit: int = THREAD_RUNS) -> list[Run]:
-    return list(Run.objects.filter(thread=thread).select_related("agent").order_by("-created_at", "-id")[:limit])
+    """The latest runs, newest first; the first is the one the run panel shows."""
+    runs = Run.objects.filter(thread=thread).select_related("agent", "connection").order_by("-created_at", "-id")
+    return list(runs[:limit])
 
 
 @dataclass
@@ -222,13 +231,11 @@ def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
     placed below the history, can show them in order. One probe on the (thread, seq) index."""
     if not panel.messages:
         return True
+    # message_count is also the last seq handed out, so this needs no query unless the thread row is older than
+    # the panel's messages (a message added in between): then ask the index.
+    if panel.messages[-1].seq >= thread.message_count:
+        return True
     return not Message.objects.filter(thread=thread, seq__gt=panel.messages[-1].seq).exists()
-
-
-def thread_latest_run(thread: Thread) -> Run | None:
-    return (
-        Run.objects.filter(thread=thread).select_related("agent", "connection").order_by("-created_at", "-id").first()
-    )
 
 
 def agents_for_thread(thread: Thread) -> Any:

@@ -59,7 +59,8 @@ def _before(request: HtmxHttpRequest) -> int | None:
 
 def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
     """Everything the thread page shows; ``forms`` replaces a blank form with a bound one carrying errors."""
-    latest = selectors.thread_latest_run(thread)
+    runs = selectors.thread_runs(thread)
+    latest = runs[0] if runs else None
     shown = run or latest
     panel = selectors.run_panel(shown) if shown else None
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
@@ -71,7 +72,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "thread": thread,
         "page": selectors.message_page(thread, before=_before(request), exclude_run=latest if live else None),
         "panel": panel,
-        "runs": selectors.thread_runs(thread),
+        "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
         "run_form": forms.get("run_form") or RunStartForm(agents=selectors.agents_for_thread(thread)),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
