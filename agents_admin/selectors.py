@@ -57,24 +57,45 @@ def run_get(thread: Thread, run_id: str) -> Run:
 # --- home ----------------------------------------------------------------------------------------------
 
 
-def table_count_estimate(model: type[Thread]) -> int:
-    """Exact for small tables, PostgreSQL's planner estimate for big ones (COUNT(*) scans the whole table)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [model._meta.db_table])
-            row = cursor.fetchone()
-        estimate = int(row[0]) if row else -1
-        if estimate >= EXACT_COUNT_LIMIT:
-            return estimate
-    return model.objects.count()
+@dataclass(frozen=True)
+class RowCount:
+    value: int
+    estimated: bool  # from the planner's statistics, not counted: the page says "about"
+
+
+def table_count_estimate(model: type[Thread]) -> RowCount:
+    """Exact for small tables; for big ones the planner's row count (COUNT(*) reads the whole table: 10-30 ms at
+    100k threads on SQLite, and it grows with the table). PostgreSQL keeps reltuples current through autovacuum;
+    SQLite's sqlite_stat1 is refreshed hourly by services.maintenance."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")
+            has_statistics = cursor.fetchone() is not None
+            # The first figure of an index's stat is its row count, the table's row count.
+            cursor.execute(
+                "SELECT CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE tbl = %s LIMIT 1"
+                if has_statistics
+                else "SELECT -1",
+                [table] if has_statistics else [],
+            )
+        row = cursor.fetchone()
+    estimate = int(row[0]) if row and row[0] is not None else -1
+    if estimate >= EXACT_COUNT_LIMIT:
+        return RowCount(estimate, estimated=True)
+    return RowCount(model.objects.count(), estimated=False)
 
 
 def home_stats() -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=24)
     by_status = dict(Run.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by())
+    threads = table_count_estimate(Thread)
     return {
         "agent_count": Agent.objects.count(),
-        "thread_count": table_count_estimate(Thread),
+        "thread_count": threads.value,
+        "thread_count_estimated": threads.estimated,
         "runs_by_status": [(status.value, by_status.get(status.value, 0)) for status in RunStatus],
         "runs_24h": sum(by_status.values()),
     }

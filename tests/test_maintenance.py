@@ -30,7 +30,7 @@ def test_the_planner_statistics_are_refreshed_on_sqlite_and_left_to_autovacuum_o
         assert _sqlite_index_stats() == set()
         assert database_statistics_refresh() is True
         # The indexes the thread list and the support filters walk now have statistics the planner reads.
-        assert {"thread_activity", "thread_failed_activity", "thread_status_activity"} <= _sqlite_index_stats()
+        assert {"thread_activity", "thread_status_activity", "thread_project_activity"} <= _sqlite_index_stats()
     else:
         assert database_statistics_refresh() is False
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from agents_admin.models import Run
-from tests.factories import make_agent, make_run, make_thread
+from agents_admin.models import Run, Thread
+from agents_admin.selectors import EXACT_COUNT_LIMIT
+from agents_admin.services.maintenance import database_statistics_refresh
+from tests.factories import make_agent, make_project, make_run, make_thread
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -36,6 +40,22 @@ def test_home_counts_agents_threads_and_runs_by_status(admin_client: Client) -> 
     assert response.context["thread_count"] == 2
     assert dict(response.context["runs_by_status"])["queued"] == 1
     assert run.id in response.content.decode()
+
+
+def test_a_big_thread_table_is_shown_as_an_estimate_from_the_statistics_without_counting(admin_client: Client) -> None:
+    project = make_project()
+    Thread.objects.bulk_create([Thread(project=project) for _ in range(EXACT_COUNT_LIMIT + 50)], batch_size=2000)
+    if connection.vendor == "sqlite":
+        database_statistics_refresh()  # what the hourly beat task does
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE agents_admin_thread")  # what autovacuum does
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("agents_admin:home"))
+    assert response.context["thread_count"] == EXACT_COUNT_LIMIT + 50
+    assert response.context["thread_count_estimated"] is True
+    assert "≈</abbr> 10,050</span> threads" in response.content.decode()
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"] and "agents_admin_thread" in q["sql"]]
 
 
 def test_recent_runs_poll_while_a_run_is_active(admin_client: Client) -> None:
@@ -68,7 +88,8 @@ def test_home_costs_a_fixed_number_of_queries(admin_client: Client, django_asser
     agent = make_agent()
     for _ in range(15):
         make_run(agent=agent)
-    # Session, user, recent runs, agent count, thread count (+ the planner's estimate on PostgreSQL), 24 h runs.
-    with django_assert_max_num_queries(7):
+    # Session, user, recent runs, agent count, 24 h runs, the planner's row count (two reads on SQLite) and, as the
+    # table is small, the count itself.
+    with django_assert_max_num_queries(8):
         response = admin_client.get(reverse("agents_admin:home"))
     assert len(response.context["runs"]) == 10

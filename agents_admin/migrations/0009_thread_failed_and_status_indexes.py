@@ -27,7 +27,6 @@ SQLITE_FORWARD = [
         SELECT t.id, j.key, j.value FROM agents_admin_thread t, json_each(t.metadata) j""",
     # Statistics for the new indexes: without them SQLite's planner can prefer a join order that sorts every
     # thread (services.maintenance keeps them current afterwards).
-    "PRAGMA analysis_limit = 1000",
     "ANALYZE agents_admin_thread",
     "ANALYZE agents_admin_thread_meta",
 ]
@@ -77,7 +76,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='thread',
-            index=models.Index(fields=['has_failed_run', '-last_activity_at', '-id'], name='thread_failed_activity'),
+            index=models.Index(condition=models.Q(('has_failed_run', True)), fields=['-last_activity_at', '-id'], name='thread_failed_activity'),
         ),
         migrations.RunPython(metadata_table, metadata_table_drop),
     ]

@@ -72,10 +72,7 @@ class Command(BaseCommand):
         results: list[dict[str, Any]] = []
         # DEBUG would log every query in memory and render technical 500 pages; measure as production runs.
         with override_settings(DEBUG=False):
-            for name, target in cases:
-                result = self._measure(name, target)
-                if result:
-                    results.append(result)
+            results = self._measure_all(cases)
         self._report(results, options["output"])
 
     def _cases(self) -> list[tuple[str, str | Callable[[], object]]]:
@@ -113,43 +110,57 @@ class Command(BaseCommand):
             cases.insert(3, (f"thread page /threads/<{big[1]:,}-message thread>/", f"/threads/{big[0]}/"))
         return cases
 
-    def _measure(self, name: str, target: str | Callable[[], object]) -> dict[str, Any] | None:
-        if isinstance(target, str):
-            path = target.split("?")[0]
-            try:
-                match = resolve(path)
-            except Resolver404:
-                match = None
-            if match is None or match.func.__module__ == PLACEHOLDER_MODULE:
-                self.stdout.write(f"  skipped {name}: {path} is not served on this branch yet")
-                return None
+    def _call(self, name: str, target: str | Callable[[], object]) -> Callable[[], object] | None:
+        """What one request of a case does; None (and a note) when its page is not served."""
+        if not isinstance(target, str):
+            return target
+        path = target.split("?")[0]
+        try:
+            match = resolve(path)
+        except Resolver404:
+            match = None
+        if match is None or match.func.__module__ == PLACEHOLDER_MODULE:
+            self.stdout.write(f"  skipped {name}: {path} is not served on this branch yet")
+            return None
 
-            def call() -> object:
-                response = self.client.get(target)
-                if response.status_code not in (200, 302):
-                    raise RuntimeError(f"{target} answered {response.status_code}")
-                if hasattr(response, "streaming_content"):
-                    b"".join(response.streaming_content)
-                return response
-        else:
-            call = target
+        def call() -> object:
+            response = self.client.get(target)
+            if response.status_code not in (200, 302):
+                raise RuntimeError(f"{target} answered {response.status_code}")
+            if hasattr(response, "streaming_content"):
+                b"".join(response.streaming_content)
+            return response
+
+        return call
+
+    def _measure_all(self, cases: list[tuple[str, str | Callable[[], object]]]) -> list[dict[str, Any]]:
+        """Time every case ``repeat`` times, round-robin: one request of each case per round, so a burst of other
+        work on the machine slows every case alike instead of whichever case was running (the ratios to the
+        admin changelist stay fair on a shared machine)."""
+        calls = [(name, target, call) for name, target in cases if (call := self._call(name, target)) is not None]
         for _ in range(self.warmup):
-            call()
-        timings = []
+            for _name, _target, call in calls:
+                call()
+        timings: dict[str, list[float]] = {name: [] for name, _target, _call in calls}
         for _ in range(self.repeat):
-            started = time.perf_counter()
-            call()
-            timings.append((time.perf_counter() - started) * 1000)
-        result = {
-            "name": name,
-            "target": target if isinstance(target, str) else "selector",
-            "p50_ms": round(statistics.median(timings), 2),
-            "p95_ms": round(percentile(timings, 95), 2),
-            "max_ms": round(max(timings), 2),
-            "n": len(timings),
-        }
-        self.stdout.write(f"  {name}: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")
-        return result
+            for name, _target, call in calls:
+                started = time.perf_counter()
+                call()
+                timings[name].append((time.perf_counter() - started) * 1000)
+        results = []
+        for name, target, _call in calls:
+            values = timings[name]
+            result = {
+                "name": name,
+                "target": target if isinstance(target, str) else "selector",
+                "p50_ms": round(statistics.median(values), 2),
+                "p95_ms": round(percentile(values, 95), 2),
+                "max_ms": round(max(values), 2),
+                "n": len(values),
+            }
+            self.stdout.write(f"  {name}: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")
+            results.append(result)
+        return results
 
     def _report(self, results: list[dict[str, Any]], output: str) -> None:
         admin = next((r for r in results if r["target"] == ADMIN_CHANGELIST), None)
