@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.db.models import Q
 
+from agents_admin.forms_search import FLAG_NAME
 from agents_admin.models import Agent, ModelConnection, Run, RunStatus
 from agents_admin.services.agents import agent_clean
 from agents_admin.services.errors import ServiceError
@@ -148,7 +149,17 @@ class ThreadFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any"), *RunStatus.choices], required=False, label="Last run status")
     created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Free text with the standard flags offered by a <datalist> (thread_list.html): free tags are filters too.
+    flag = forms.CharField(
+        label="Flag or tag", required=False, max_length=40, widget=forms.TextInput(attrs={"list": "flag-names"})
+    )
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_flag(self) -> str:
+        flag = (self.cleaned_data.get("flag") or "").strip().lower()
+        if flag and not FLAG_NAME.match(flag):
+            raise forms.ValidationError("A flag is lower-case letters, digits and '-'.")
+        return flag
 
     def filters(self) -> dict[str, Any]:
         """Valid filters only: a bad value in one field is dropped (and shown) rather than failing the page."""
@@ -158,6 +169,7 @@ class ThreadFilterForm(forms.Form):
             "status": data.get("status") or "",
             "created_from": data.get("created_from"),
             "created_to": data.get("created_to"),
+            "flag": data.get("flag") or "",
             "cursor": data.get("cursor") or "",
         }
 

@@ -13,6 +13,7 @@ from django import forms
 
 from agents_admin.models import Agent, ExportJob, Project, RunStatus, ThreadFlag
 from agents_admin.selectors_search import HAS_FAILED_RUN, METADATA_KEY, ThreadFilters, hold_model
+from agents_admin.services.exports import filters_from_params
 
 FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 RUN_STATUS_CHOICES = [("", "Any"), (HAS_FAILED_RUN, "Has a failed run")] + [
@@ -134,6 +135,30 @@ class FlagForm(forms.Form):
 
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=ExportJob.Format.choices)
+
+
+def search_query(filters: ThreadFilters) -> str:
+    """The SearchForm query string that selects ``filters`` (the inverse of SearchForm.filters)."""
+    pairs = [
+        ("project", filters.project),
+        ("agent", filters.agent),
+        ("date_from", filters.date_from.isoformat() if filters.date_from else ""),
+        ("date_to", filters.date_to.isoformat() if filters.date_to else ""),
+        ("run_status", filters.run_status),
+        ("meta", f"{filters.metadata_key}={filters.metadata_value}" if filters.metadata_key else ""),
+        ("flag", filters.flag),
+        ("has_notes", "on" if filters.has_notes else ""),
+        ("on_hold", "on" if filters.on_hold else ""),
+    ]
+    return urlencode([(name, value) for name, value in pairs if value])
+
+
+def export_again_fields(job: ExportJob) -> dict[str, str]:
+    """The export_start form fields that start the same export as ``job`` again (after it expired or failed)."""
+    if "thread_id" in job.params:
+        return {"format": job.format, "thread_id": job.params["thread_id"]}
+    filters = filters_from_params(job.params.get("filters", {}))
+    return {"format": job.format, "query": search_query(filters)}
 
 
 STANDARD_FLAGS = ThreadFlag.STANDARD

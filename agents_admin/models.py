@@ -743,13 +743,18 @@ class ThreadFlag(models.Model):
 
 
 class ExportJob(models.Model):
-    """A large export written to a file by a worker; the console polls this row for progress."""
+    """A large export written to a file by a worker; the console polls this row for progress.
+
+    queued -> running -> completed -> expired (file deleted after EXPORT_RETENTION_HOURS), or -> failed (an
+    error, a worker that stopped beating, or a task the broker lost twice). See services.exports.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
         COMPLETED = "completed"
         FAILED = "failed"
+        EXPIRED = "expired"
 
     class Format(models.TextChoices):
         JSONL = "jsonl", "JSON Lines"
@@ -769,16 +774,24 @@ class ExportJob(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with each batch of progress: a running job whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when the reconciler sent the task again because the broker seemed to have lost it (done once only).
+    redispatched_at = models.DateTimeField(null=True, blank=True)
+    # When the housekeeping sweep deleted the file of this completed job.
+    expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The sweeps look for (completed, finished before a cutoff) and for queued/running jobs.
+        indexes = [models.Index(fields=["status", "finished_at"], name="exportjob_status_finished")]
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.status})"
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED, self.Status.EXPIRED)
 
     @property
     def percent(self) -> int:

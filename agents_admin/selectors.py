@@ -11,12 +11,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
 from agents_admin.lib import keyset
-from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, AgentVersion, Message, Run, RunStatus, RunStep, Thread
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    AgentVersion,
+    Message,
+    Run,
+    RunStatus,
+    RunStep,
+    Thread,
+    ThreadFlag,
+)
+from agents_admin.selectors_search import thread_flags
 
 THREADS_PER_PAGE = 25
 MESSAGES_PER_PAGE = 50
@@ -28,6 +39,9 @@ THREAD_RUNS = 10
 EXACT_COUNT_LIMIT = 10_000
 # The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
 POLLING_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING)
+# A flag on at most this many threads filters the list by their ids (then a small sort); a commoner flag is
+# probed per row while walking the activity index, which finds a page of matches quickly.
+FLAG_IDS_INLINE_LIMIT = 2_000
 
 
 # --- lookups that 404 ----------------------------------------------------------------------------------
@@ -152,6 +166,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str | int] | None:
 class ThreadPage:
     threads: list[Thread]
     next_cursor: str | None
+    # Flag names per thread id of this page (read in one query; templates use the get_flags filter).
+    flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 def thread_list(
@@ -160,10 +176,17 @@ def thread_list(
     status: str = "",
     created_from: date | None = None,
     created_to: date | None = None,
+    flag: str = "",
     cursor: str = "",
     per_page: int = THREADS_PER_PAGE,
 ) -> ThreadPage:
-    """Threads, newest activity first, one keyset page after ``cursor``; served by the thread_activity index."""
+    """Threads, newest activity first, one keyset page after ``cursor``, with each thread's flags.
+
+    Served by the thread_activity index. A ``flag`` filter first reads up to FLAG_IDS_INLINE_LIMIT + 1 flagged
+    thread ids from the (name, thread) index: if that is all of them, the page is picked among those ids (a rare
+    flag never walks every thread); otherwise it is an EXISTS probe per row while walking the activity index.
+    Two queries (three with a flag filter).
+    """
     queryset = Thread.objects.select_related("last_agent").order_by("-last_activity_at", "-id")
     if agent is not None:
         queryset = queryset.filter(last_agent=agent)
@@ -174,12 +197,26 @@ def thread_list(
         queryset = queryset.filter(created_at__gte=datetime.combine(created_from, time.min, tzinfo=tz))
     if created_to:
         queryset = queryset.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tzinfo=tz))
+    if flag:
+        queryset = queryset.filter(_flagged(flag))
     position = decode_cursor(cursor)
     if position is not None:
         queryset = queryset.filter(keyset.after("last_activity_at", position))
     rows = list(queryset[: per_page + 1])
     threads = rows[:per_page]
-    return ThreadPage(threads=threads, next_cursor=_encode_cursor(threads[-1]) if len(rows) > per_page else None)
+    return ThreadPage(
+        threads=threads,
+        next_cursor=_encode_cursor(threads[-1]) if len(rows) > per_page else None,
+        flags=thread_flags(t.id for t in threads) if threads else {},
+    )
+
+
+def _flagged(flag: str) -> Q:
+    flagged = ThreadFlag.objects.filter(name=flag).order_by().values_list("thread_id", flat=True)
+    ids = list(flagged[: FLAG_IDS_INLINE_LIMIT + 1])
+    if len(ids) <= FLAG_IDS_INLINE_LIMIT:
+        return Q(id__in=ids)
+    return Q(Exists(ThreadFlag.objects.filter(thread=OuterRef("pk"), name=flag)))
 
 
 @dataclass

@@ -58,6 +58,18 @@ def export_job_run(job_id: int) -> bool:
     return exports.export_job_run(job_id=job_id)
 
 
+@shared_task(name="agents_admin.tasks.exports_expire")
+def exports_expire() -> int:
+    """Beat, hourly: delete background export files past EXPORT_RETENTION_HOURS; their jobs say they expired."""
+    return exports.exports_expire()
+
+
+@shared_task(name="agents_admin.tasks.exports_reconcile")
+def exports_reconcile() -> dict[str, int]:
+    """Beat, every minute: fail exports whose worker died mid-write; send a lost queued one again, once."""
+    return exports.exports_reconcile()
+
+
 @shared_task(name="agents_admin.tasks.database_statistics_refresh")
 def database_statistics_refresh() -> bool:
     """Beat, hourly: keep SQLite's planner statistics current as the tables grow (PostgreSQL does its own)."""

@@ -29,6 +29,10 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   only existing console users may sign in) and ``ENTRA_ROLE_CLAIM`` (default ``roles``; ``groups`` for group
   ids). ``ENTRA_REDIRECT_URI`` (default: this site's ``/login/entra/callback/``).
 - ``EXPORT_INLINE_LIMIT`` (int, default 5000): exports of more messages run as a background job.
+- ``EXPORT_RETENTION_HOURS`` (int, default 24): a background export's file is deleted this long after it finished
+  (the job page then says it expired).
+- ``EXPORT_STALE_SECONDS`` (int, default 300): a running export whose worker wrote no progress this long is failed;
+  a queued one not picked up this long is sent again once, then failed.
 - Remote Foundry projects: ``REMOTE_FULL_SYNC_HOURS`` (24), ``REMOTE_HOT_DAYS`` (7),
   ``REMOTE_POLL_INITIAL_SECONDS`` (0.5), ``REMOTE_POLL_MAX_SECONDS`` (5), ``REMOTE_RUN_FOLLOW_BUDGET_SECONDS``
   (400), ``REMOTE_CA_BUNDLE`` (empty), ``REMOTE_MAX_ATTEMPTS`` (5), ``REMOTE_BACKOFF_BASE_SECONDS`` (0.5),
@@ -293,6 +297,11 @@ LOGGING = {
 RUN_HEARTBEAT_STALE_SECONDS = env_int("RUN_HEARTBEAT_STALE_SECONDS", 120)
 # Exports of more messages than this are written by a worker instead of streamed into the response.
 EXPORT_INLINE_LIMIT = env_int("EXPORT_INLINE_LIMIT", 5_000)
+# Background export files are deleted this many hours after the job finished (hourly sweep); the row stays.
+EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 24)
+# A running export that saved no progress for this long lost its worker (a batch takes well under a second);
+# a queued one not claimed for this long lost its broker message.
+EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300)
 
 # --- Remote Foundry projects (agents_admin/remote) ------------------------------------------------
 # A full sync (which also detects deletions on the remote) at least this often; syncs in between are incremental.

@@ -5,17 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from agents_admin.models import ExportJob, Message, Thread
 from agents_admin.selectors_search import ThreadFilters
 from agents_admin.services import exports
 from agents_admin.services.review import thread_flag_set
+from dashboard.celery import app
 from tests.conftest import wait_for
 from tests.factories import make_thread
 
@@ -185,3 +192,206 @@ def test_a_thread_export_job_of_markdown_is_allowed_but_filtered_ones_are_not(ad
     with pytest.raises(InvalidInput):
         exports.export_job_create(user=admin_user, fmt="md", filters=ThreadFilters())
     assert ExportJob.objects.count() == 1
+
+
+# --- housekeeping: expiry of files, jobs that lost their worker or their task --------------------------------
+
+
+def _aged(job: ExportJob, **ago: timedelta) -> None:
+    """Move a job's timestamps into the past (the sweeps compare them with the real clock)."""
+    now = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(**{field: now - delta for field, delta in ago.items()})
+
+
+def _completed_job(user: User, thread: Thread) -> ExportJob:
+    job = exports.export_job_create(user=user, fmt="jsonl", thread=thread)
+    assert exports.export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.COMPLETED and Path(job.file_path).is_file()
+    return job
+
+
+@pytest.mark.django_db
+def test_export_files_are_deleted_after_the_retention_and_the_page_says_the_export_expired(
+    admin_client: Client, admin_user: User, settings: Any
+) -> None:
+    settings.EXPORT_RETENTION_HOURS = 24
+    thread = make_thread(messages=TRICKY)
+    old, recent = _completed_job(admin_user, thread), _completed_job(admin_user, thread)
+    assert exports.exports_expire() == 0  # both just finished
+    _aged(old, created_at=timedelta(hours=26), finished_at=timedelta(hours=25))
+    _aged(recent, created_at=timedelta(hours=24), finished_at=timedelta(hours=23))
+
+    assert exports.exports_expire() == 1
+    assert exports.exports_expire() == 0  # a second sweep finds nothing left to do
+    old_file = Path(exports.exports_dir() / f"export-{old.pk}.jsonl")
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert not old_file.exists() and old.status == ExportJob.Status.EXPIRED and old.file_path == ""
+    assert old.expired_at is not None and old.is_finished
+    assert recent.status == ExportJob.Status.COMPLETED and Path(recent.file_path).is_file()
+
+    url = reverse("agents_admin:export_job", args=[old.pk])
+    page = admin_client.get(url).content.decode()
+    partial = admin_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" in page and "<html" not in partial
+    for body in (page, partial):
+        assert f'This export expired on <time datetime="{old.expired_at.isoformat()}' in body
+        assert "Download" not in body and 'hx-trigger="every' not in body and "Start a new export" in body
+    gone = admin_client.get(reverse("agents_admin:export_download", args=[old.pk]))
+    assert gone.status_code == 410 and "This export expired on" in gone.content.decode()
+    assert admin_client.get(reverse("agents_admin:export_download", args=[recent.pk])).status_code == 200
+
+    # "Start a new export" posts the same thread and format again.
+    response = admin_client.post(reverse("agents_admin:export_start"), {"format": "jsonl", "thread_id": thread.id})
+    again = ExportJob.objects.latest("pk")
+    assert response["Location"] == reverse("agents_admin:export_job", args=[again.pk])
+    assert again.params == old.params and again.status == ExportJob.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_an_export_whose_file_is_already_gone_still_expires(admin_user: User, settings: Any) -> None:
+    settings.EXPORT_RETENTION_HOURS = 1
+    job = _completed_job(admin_user, make_thread(messages=["x"]))
+    Path(job.file_path).unlink()
+    _aged(job, finished_at=timedelta(minutes=61))
+    assert exports.exports_expire() == 1
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.EXPIRED
+
+
+@pytest.mark.django_db
+def test_an_expired_filtered_export_offers_the_same_search_again(admin_client: Client, admin_user: User) -> None:
+    thread = make_thread(messages=["x"], metadata={"tier": "gold"})
+    thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+    filters = ThreadFilters(metadata_key="tier", metadata_value="gold", flag="escalated", has_notes=False)
+    job = exports.export_job_create(user=admin_user, fmt="csv", filters=filters)
+    exports.export_job_run(job_id=job.pk)
+    _aged(job, finished_at=timedelta(days=2))
+    assert exports.exports_expire() == 1
+    body = admin_client.get(reverse("agents_admin:export_job", args=[job.pk])).content.decode()
+    query = re.search(r'name="query" value="([^"]*)"', body)
+    assert query is not None
+    # The query the form posts selects the same threads as the expired job did.
+    response = admin_client.post(reverse("agents_admin:export_start"), {"format": "csv", "query": unescape(query[1])})
+    again = ExportJob.objects.latest("pk")
+    assert response.status_code == 302 and again.pk != job.pk and again.params == job.params
+
+
+@pytest.mark.django_db
+def test_a_running_export_whose_worker_stopped_is_failed_and_its_partial_file_deleted(
+    admin_client: Client, admin_user: User, settings: Any
+) -> None:
+    settings.EXPORT_STALE_SECONDS = 300
+    thread = make_thread(messages=TRICKY)
+    dead = exports.export_job_create(user=admin_user, fmt="csv", thread=thread)
+    alive = exports.export_job_create(user=admin_user, fmt="csv", thread=thread)
+    # Both as a worker leaves them mid-write: claimed, some progress, a partial file. One stopped 6 minutes ago.
+    files = {}
+    for job in (dead, alive):
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, messages_done=2)
+        files[job.pk] = exports.exports_dir() / f"export-{job.pk}.csv.part"
+        files[job.pk].write_text("thread_id,message_id\n")
+    _aged(dead, created_at=timedelta(minutes=8), heartbeat_at=timedelta(minutes=6))
+    _aged(alive, created_at=timedelta(minutes=8), heartbeat_at=timedelta(minutes=4))
+
+    assert exports.exports_reconcile() == {"failed": 1, "redispatched": 0}
+    assert exports.exports_reconcile() == {"failed": 0, "redispatched": 0}
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == ExportJob.Status.FAILED and dead.error == exports.WORKER_LOST and dead.finished_at
+    assert not files[dead.pk].exists()
+    assert alive.status == ExportJob.Status.RUNNING and files[alive.pk].exists()
+    body = admin_client.get(reverse("agents_admin:export_job", args=[dead.pk])).content.decode()
+    assert "the worker stopped while writing this export; start it again" in body and "Start a new export" in body
+    # A task delivered late finds the job taken and writes nothing.
+    assert exports.export_job_run(job_id=dead.pk) is False
+    assert not files[dead.pk].exists()
+
+
+@pytest.mark.django_db
+def test_a_queued_export_the_broker_lost_is_sent_again_once_then_failed(
+    admin_user: User, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.EXPORT_STALE_SECONDS = 300
+    with django_capture_on_commit_callbacks() as sent:
+        job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=make_thread(messages=["x"]))
+    assert len(sent) == 1  # the first dispatch (never executed here: as if the broker lost it)
+    fresh = exports.export_job_create(user=admin_user, fmt="jsonl", thread=make_thread(messages=["y"]))
+    _aged(job, created_at=timedelta(minutes=6))
+
+    with django_capture_on_commit_callbacks() as sent:
+        assert exports.exports_reconcile() == {"failed": 0, "redispatched": 1}
+        assert exports.exports_reconcile() == {"failed": 0, "redispatched": 0}  # once only
+    assert len(sent) == 1
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.QUEUED and job.redispatched_at is not None
+
+    # Still not picked up a full stale period after the second dispatch: failed with a reason.
+    _aged(job, redispatched_at=timedelta(seconds=299))
+    assert exports.exports_reconcile() == {"failed": 0, "redispatched": 0}
+    _aged(job, redispatched_at=timedelta(seconds=301))
+    assert exports.exports_reconcile() == {"failed": 1, "redispatched": 0}
+    job.refresh_from_db()
+    fresh.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and job.error == exports.NEVER_PICKED_UP
+    assert fresh.status == ExportJob.Status.QUEUED and fresh.redispatched_at is None
+
+
+def test_the_export_sweeps_are_on_the_beat_schedule_and_the_maintenance_queue() -> None:
+    schedule = {entry["task"]: entry["schedule"] for entry in app.conf.beat_schedule.values()}
+    assert schedule["agents_admin.tasks.exports_expire"] <= 3600
+    assert schedule["agents_admin.tasks.exports_reconcile"] <= 60
+    for name in ("agents_admin.tasks.exports_expire", "agents_admin.tasks.exports_reconcile"):
+        assert app.amqp.router.route({}, name)["queue"].name == "maintenance"
+
+
+@pytest.mark.worker
+def test_a_lost_export_is_sent_again_to_a_real_worker_which_writes_it_and_the_beat_task_expires_it(
+    celery_worker: object, admin_user: User
+) -> None:
+    thread = make_thread(messages=TRICKY)
+    # A job whose task never reached the broker (created without the service, so nothing was sent).
+    job = ExportJob.objects.create(created_by=admin_user, params={"thread_id": thread.id}, format="jsonl")
+    _aged(job, created_at=timedelta(minutes=10))
+    assert exports.exports_reconcile() == {"failed": 0, "redispatched": 1}
+    wait_for(lambda: ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.COMPLETED).exists())
+    job.refresh_from_db()
+    with open(job.file_path, encoding="utf-8") as handle:
+        assert from_jsonl(handle.read()) == db_messages(thread)
+    assert job.heartbeat_at is not None and job.heartbeat_at >= job.created_at
+
+    _aged(job, finished_at=timedelta(hours=25))  # the worker runs with the default 24 h retention
+    app.send_task("agents_admin.tasks.exports_expire")
+    wait_for(lambda: ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.EXPIRED).exists())
+    assert not Path(job.file_path).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reap_after", [1, 3])  # mid-write, and after the last chunk (before the file is renamed)
+def test_a_worker_that_was_given_up_stops_writing_and_keeps_the_failure(
+    admin_user: User, settings: Any, reap_after: int
+) -> None:
+    settings.EXPORT_STALE_SECONDS = 300
+    thread = make_thread(messages=TRICKY)
+    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=thread)
+    claimed = exports.export_job_claim(job_id=job.pk)
+    assert claimed is not None and exports.export_job_claim(job_id=job.pk) is None
+
+    pulled: list[str] = []
+
+    def slow_worker_chunks() -> Iterator[tuple[str, int]]:
+        # The worker stalls after some chunks long enough for the reconciler to give up on it, then goes on.
+        for index, chunk in enumerate([("a\n", 1), ("b\n", 1), ("c\n", 1)], start=1):
+            pulled.append(chunk[0])
+            yield chunk
+            if index == reap_after:
+                _aged(job, heartbeat_at=timedelta(minutes=6))
+                assert exports.exports_reconcile() == {"failed": 1, "redispatched": 0}
+
+    exports.export_job_write(job=claimed, chunks=slow_worker_chunks())
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and job.error == exports.WORKER_LOST
+    assert job.messages_done == reap_after and job.file_path == ""
+    assert not list(exports.exports_dir().glob(f"export-{job.pk}.*"))
+    assert len(pulled) == min(reap_after + 1, 3)  # it noticed at the next progress save and read no further

@@ -6,12 +6,16 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from agents_admin.models import Message, Run, RunStep, Thread
+from agents_admin import selectors
+from agents_admin.models import Message, Run, RunStep, Thread, ThreadFlag
 from agents_admin.services.connections import connection_create
+from agents_admin.services.review import thread_flag_set
 from agents_admin.services.runs import run_cancel
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, wait_for, wait_for_status
@@ -158,6 +162,81 @@ def test_the_list_costs_a_fixed_number_of_queries(admin_client: Client, django_a
         make_run(agent=agent)
     with django_assert_max_num_queries(6):
         response = admin_client.get(reverse("agents_admin:thread_list"))
+    assert len(response.context["page"].threads) == 25
+
+
+def _row(body: str, thread: Thread) -> str:
+    """The table row of ``thread`` in a thread list page."""
+    start = body.index(f"<code>{thread.id}</code>")
+    return body[body.rindex("<tr>", 0, start) : body.index("</tr>", start)]
+
+
+def test_each_row_shows_its_threads_flags_as_badges(admin_client: Client) -> None:
+    flagged, plain = make_thread(), make_thread()
+    thread_flag_set(thread=flagged, name=ThreadFlag.NEEDS_FOLLOW_UP, on=True, user=None)
+    thread_flag_set(thread=flagged, name="vip-customer", on=True, user=None)
+    for body in (
+        admin_client.get(reverse("agents_admin:thread_list")).content.decode(),
+        admin_client.get(reverse("agents_admin:thread_list"), **HX).content.decode(),
+    ):
+        row = _row(body, flagged)
+        assert '<a class="tag" href="/threads/?flag=needs-follow-up"' in row and ">vip-customer</a>" in row
+        assert 'class="tag"' not in _row(body, plain)
+
+
+@pytest.mark.parametrize("inline_limit", [2_000, 1])
+def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch, inline_limit: int
+) -> None:
+    # Both ways of filtering: the flagged ids inline (a rare flag) and a probe per row (a common one).
+    monkeypatch.setattr(selectors, "FLAG_IDS_INLINE_LIMIT", inline_limit)
+    threads = [make_thread() for _ in range(40)]
+    flagged = threads[::3] + threads[1::3]  # 27 threads: more than one page
+    for thread in flagged:
+        thread_flag_set(thread=thread, name=ThreadFlag.ESCALATED, on=True, user=None)
+    thread_flag_set(thread=threads[2], name=ThreadFlag.REVIEWED, on=True, user=None)
+    url, params = reverse("agents_admin:thread_list"), {"flag": "escalated"}
+    seen: list[str] = []
+    for _ in range(3):
+        response = admin_client.get(url, params, **HX)
+        page = response.context["page"]
+        seen.extend(t.id for t in page.threads)
+        if not page.next_cursor:
+            break
+        # The filter stays in the "Older" link, next to the cursor.
+        assert f"flag=escalated&amp;cursor={page.next_cursor}" in response.content.decode()
+        params = {"flag": "escalated", "cursor": page.next_cursor}
+    expected = Thread.objects.filter(pk__in=[t.id for t in flagged]).order_by("-last_activity_at", "-id")
+    assert seen == list(expected.values_list("id", flat=True))
+    assert {t.id for t in admin_client.get(url, {"flag": " Reviewed"}).context["page"].threads} == {threads[2].id}
+    assert not admin_client.get(url, {"flag": "nobody-has-this"}).context["page"].threads
+
+
+def test_a_malformed_flag_filter_is_reported_not_applied(admin_client: Client) -> None:
+    make_thread()
+    response = admin_client.get(reverse("agents_admin:thread_list"), {"flag": "no spaces!"})
+    assert response.status_code == 200 and "lower-case letters" in response.content.decode()
+    assert len(response.context["page"].threads) == 1
+
+
+def test_flags_cost_one_query_per_page_whatever_the_number_of_flagged_rows(
+    admin_client: Client, django_assert_max_num_queries
+) -> None:
+    agent = make_agent()
+    threads = [make_run(agent=agent).thread for _ in range(30)]
+    url = reverse("agents_admin:thread_list")
+    with CaptureQueriesContext(connection) as unflagged:
+        admin_client.get(url)
+    for thread in threads:
+        for name in ThreadFlag.STANDARD:
+            thread_flag_set(thread=thread, name=name, on=True, user=None)
+    with CaptureQueriesContext(connection) as flagged, django_assert_max_num_queries(5):
+        response = admin_client.get(url)
+    assert len(response.context["page"].threads) == 25
+    assert response.content.decode().count(">reviewed</a>") == 25
+    assert len(flagged) == len(unflagged)  # the flags of the whole page come from one query
+    with django_assert_max_num_queries(6):  # the flag filter adds one bounded read of the flagged ids
+        response = admin_client.get(url, {"flag": "reviewed"})
     assert len(response.context["page"].threads) == 25
 
 

@@ -3,6 +3,10 @@
 Small exports stream straight into the HTTP response; big ones (more than EXPORT_INLINE_LIMIT messages by the
 threads' denormalised message counts) become an ExportJob that a worker writes to a file under
 VAR_DIR/exports while the console polls its progress.
+
+Housekeeping (beat): ``exports_expire`` deletes files EXPORT_RETENTION_HOURS after their job finished and marks
+the job expired; ``exports_reconcile`` fails running jobs whose worker stopped writing progress (deleting the
+partial file) and sends a queued job's task again once when the broker seems to have lost it, then fails it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +60,41 @@ CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS_FOR_FILTERS = (ExportJob.Format.JSONL, ExportJob.Format.CSV)
 
 
+# What a person reads on the job page when the housekeeping sweep gives up on a job.
+WORKER_LOST = "the worker stopped while writing this export; start it again"
+NEVER_PICKED_UP = "no worker picked up this export; start it again"
+# Jobs a sweep handles per query; the sweeps page through more.
+SWEEP_BATCH = 200
+
+
 def exports_dir() -> Path:
     path = Path(settings.VAR_DIR) / "exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _job_files(job: ExportJob) -> tuple[Path, Path]:
+    """The finished file of a job and the partial one its worker writes first."""
+    path = exports_dir() / f"export-{job.pk}.{job.format}"
+    return path, path.with_suffix(path.suffix + ".part")
+
+
+def _file_remove(path: Path) -> bool:
+    """Delete an export file; True once it is gone (also when it was already missing).
+
+    A path outside the exports directory (a row edited by hand) is never deleted, only forgotten (True). Any
+    other failure (permissions, a busy disk) is logged and answered False, so the sweep tries again next time.
+    """
+    try:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(exports_dir().resolve()):
+            logger.warning("export file %s is outside the exports directory; not deleting it", path)
+            return True
+        resolved.unlink(missing_ok=True)
+    except OSError:
+        logger.exception("could not delete export file %s", path)
+        return False
+    return True
 
 
 # --- sources: keyset batches of message rows ----------------------------------------------------------------
@@ -241,8 +277,24 @@ def export_job_create(
             format=fmt,
             messages_total=estimate,
         )
-        transaction.on_commit(lambda: app.send_task(EXPORT_JOB_TASK, args=[job.pk]))
+        transaction.on_commit(partial(_dispatch, job.pk))
     return job
+
+
+def _dispatch(job_id: int) -> None:
+    app.send_task(EXPORT_JOB_TASK, args=[job_id])
+
+
+class _JobTakenAway(Exception):
+    """The job is no longer running under this worker (the reconciler failed it): stop writing."""
+
+
+def _progress(job_id: int, done: int) -> None:
+    """Save progress and the heartbeat; raise _JobTakenAway when the job is no longer ours to write."""
+    if not ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.RUNNING).update(
+        messages_done=done, heartbeat_at=timezone.now()
+    ):
+        raise _JobTakenAway
 
 
 def export_job_run(*, job_id: int) -> bool:
@@ -250,37 +302,129 @@ def export_job_run(*, job_id: int) -> bool:
 
     Returns whether this call did the work. A failure ends the job as failed with the reason.
     """
-    if not ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(status=ExportJob.Status.RUNNING):
+    job = export_job_claim(job_id=job_id)
+    if job is None:
         return False
-    job = ExportJob.objects.get(pk=job_id)
-    path = exports_dir() / f"export-{job.pk}.{job.format}"
-    partial = path.with_suffix(path.suffix + ".part")
+    export_job_write(job=job, chunks=_job_chunks(job))
+    return True
+
+
+def export_job_claim(*, job_id: int) -> ExportJob | None:
+    """queued -> running (with a first heartbeat); the job for exactly one caller, None for everyone else."""
+    claimed = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
+        status=ExportJob.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    return ExportJob.objects.get(pk=job_id) if claimed else None
+
+
+def _job_chunks(job: ExportJob) -> Iterator[tuple[str, int]]:
+    # A generator, so that a missing thread fails inside export_job_write, which records the reason.
+    if "thread_id" in job.params:
+        thread = Thread.objects.get(pk=job.params["thread_id"])
+        yield from thread_export_chunks(thread=thread, fmt=job.format)
+    else:
+        yield from filtered_export_chunks(filters=filters_from_params(job.params.get("filters", {})), fmt=job.format)
+
+
+def export_job_write(*, job: ExportJob, chunks: Iterator[tuple[str, int]]) -> None:
+    """Write a claimed job's chunks to its file, then complete it; any failure fails it with the reason.
+
+    Every chunk saves progress and the heartbeat. If the reconciler has meanwhile failed the job (its heartbeat
+    looked too old), the worker stops and deletes what it wrote: a job never ends with two outcomes, and a failed
+    job never leaves a file behind.
+    """
+    path, part = _job_files(job)
     done = 0
     try:
-        if "thread_id" in job.params:
-            thread = Thread.objects.get(pk=job.params["thread_id"])
-            chunks = thread_export_chunks(thread=thread, fmt=job.format)
-        else:
-            chunks = filtered_export_chunks(filters=filters_from_params(job.params.get("filters", {})), fmt=job.format)
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        with part.open("w", encoding="utf-8", newline="") as out:
             for text, count in chunks:
                 out.write(text)
-                if count:
-                    done += count
-                    ExportJob.objects.filter(pk=job.pk).update(messages_done=done)
-        os.replace(partial, path)
+                done += count
+                _progress(job.pk, done)
+        os.replace(part, path)
+    except _JobTakenAway:
+        logger.warning("export %s was given up while its worker was still writing; stopping", job.pk)
+        _file_remove(part)
+        return
     except Exception as error:  # any failure ends the job with a reason the person can read
         logger.exception("export %s failed", job.pk)
-        partial.unlink(missing_ok=True)
-        ExportJob.objects.filter(pk=job.pk).update(
+        _file_remove(part)
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
             status=ExportJob.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
         )
-        return True
-    ExportJob.objects.filter(pk=job.pk).update(
+        return
+    finished = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
         status=ExportJob.Status.COMPLETED,
         messages_done=done,
         messages_total=max(done, job.messages_total),
         file_path=str(path),
         finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
-    return True
+    if not finished:  # given up between the last chunk and now: no page will offer this file
+        _file_remove(path)
+
+
+# --- housekeeping (beat) --------------------------------------------------------------------------------------
+
+
+def exports_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of jobs completed more than EXPORT_RETENTION_HOURS ago and mark them expired.
+
+    Returns how many jobs expired. The file goes first, then a conditional update (completed -> expired): a
+    missing file counts as deleted, a file that cannot be deleted leaves its job completed for the next sweep,
+    and two sweeps at once expire each job once.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.EXPORT_RETENTION_HOURS)
+    due = ExportJob.objects.filter(status=ExportJob.Status.COMPLETED, finished_at__lt=cutoff).order_by("pk")
+    expired, last_id = 0, 0
+    while batch := list(due.filter(pk__gt=last_id).only("id", "format", "file_path")[:SWEEP_BATCH]):
+        last_id = batch[-1].pk
+        for job in batch:
+            files = [Path(job.file_path)] if job.file_path else list(_job_files(job)[:1])
+            if not all(_file_remove(path) for path in files):
+                continue
+            expired += ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.COMPLETED).update(
+                status=ExportJob.Status.EXPIRED, file_path="", expired_at=now
+            )
+    if expired:
+        logger.info("expired %d export files", expired)
+    return expired
+
+
+def exports_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Take back export jobs that lost their worker or their task; returns counts of what it did.
+
+    - running, no heartbeat for EXPORT_STALE_SECONDS: failed (WORKER_LOST), partial and finished files deleted.
+      The update is conditional on the heartbeat it saw, so a worker that just wrote progress keeps its job.
+    - queued for EXPORT_STALE_SECONDS: the task is sent once more (the worker's claim makes a duplicate harmless);
+      still queued EXPORT_STALE_SECONDS after that: failed (NEVER_PICKED_UP).
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.EXPORT_STALE_SECONDS)
+    counts = {"failed": 0, "redispatched": 0}
+    dead = ExportJob.objects.filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale),
+        status=ExportJob.Status.RUNNING,
+    )
+    for job in list(dead.only("id", "format", "heartbeat_at")[:SWEEP_BATCH]):
+        if ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=ExportJob.Status.FAILED, error=WORKER_LOST, finished_at=now
+        ):
+            logger.warning("export %s lost its worker; failed it", job.pk)
+            for path in _job_files(job):
+                _file_remove(path)
+            counts["failed"] += 1
+    lost = ExportJob.objects.filter(status=ExportJob.Status.QUEUED, created_at__lt=stale, redispatched_at__isnull=True)
+    for job_id in list(lost.values_list("id", flat=True)[:SWEEP_BATCH]):
+        with transaction.atomic():
+            if ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED, redispatched_at__isnull=True).update(
+                redispatched_at=now
+            ):
+                transaction.on_commit(partial(_dispatch, job_id))
+                counts["redispatched"] += 1
+    counts["failed"] += ExportJob.objects.filter(status=ExportJob.Status.QUEUED, redispatched_at__lt=stale).update(
+        status=ExportJob.Status.FAILED, error=NEVER_PICKED_UP, finished_at=now
+    )
+    return counts

@@ -11,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents_admin.forms_search import ExportForm, SearchForm
+from agents_admin.forms_search import ExportForm, SearchForm, export_again_fields
 from agents_admin.models import ExportJob, Thread
 from agents_admin.services import exports
 from agents_admin.views.access import capability_required
@@ -85,17 +85,26 @@ def _job_for(request: HtmxHttpRequest, job_id: int) -> ExportJob:
     return job
 
 
+def _job_context(job: ExportJob) -> dict[str, object]:
+    # "again": the fields of a form that starts the same export anew, offered once this one expired or failed.
+    return {"job": job, "again": export_again_fields(job)}
+
+
 @require_GET
 @capability_required("review_conversations")
 def export_job(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """The job's page; htmx polls its progress region, which stops polling once the job is finished."""
-    return render_page(request, "agents_admin/export_job.html", {"job": _job_for(request, job_id)}, partial="progress")
+    job = _job_for(request, job_id)
+    return render_page(request, "agents_admin/export_job.html", _job_context(job), partial="progress")
 
 
 @require_GET
 @capability_required("review_conversations")
 def export_download(request: HtmxHttpRequest, job_id: int) -> HttpResponseBase:
+    """The file of a completed job; 410 Gone with the job's page (and a way to start again) once it expired."""
     job = _job_for(request, job_id)
+    if job.status == ExportJob.Status.EXPIRED:
+        return render(request, "agents_admin/export_job.html", _job_context(job), status=410)
     if job.status != ExportJob.Status.COMPLETED or not job.file_path or not Path(job.file_path).exists():
         raise Http404("This export has no file (yet).")
     name = f"export-{job.pk}.{job.format}"

@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from agents_admin import selectors
 from agents_admin.forms import MessageForm, RunStartForm, ThreadCreateForm, ThreadFilterForm, ToolOutputsForm
-from agents_admin.models import Run, Thread
+from agents_admin.models import Run, Thread, ThreadFlag
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
@@ -29,7 +29,12 @@ def thread_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ThreadFilterForm(data=request.GET or None)
     form.is_valid()
     page = selectors.thread_list(**form.filters())
-    context = {"form": form, "page": page, "query": form.query_without_cursor()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": form.query_without_cursor(),
+        "standard_flags": ThreadFlag.STANDARD,
+    }
     return render_page(request, "agents_admin/thread_list.html", context, partial="results")
 
 
