@@ -24,7 +24,7 @@ from agents_admin.models import Message, RunStep
 
 register = template.Library()
 
-ROLE_LABELS = {Message.Role.USER: "User", Message.Role.ASSISTANT: "Assistant"}
+ROLE_LABELS: dict[str, str] = {Message.Role.USER: "User", Message.Role.ASSISTANT: "Assistant"}
 STEP_TYPE_LABELS = dict(RunStep.Type.choices)
 
 
