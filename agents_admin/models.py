@@ -175,6 +175,13 @@ class Thread(models.Model):
             models.Index(
                 fields=["-last_activity_at", "-id"], condition=Q(has_failed_run=True), name="thread_failed_activity"
             ),
+            # The same threads by project (search's "failed run in project X": 1.5 ms instead of reading all 33k
+            # threads of the project).
+            models.Index(
+                fields=["project", "-last_activity_at", "-id"],
+                condition=Q(has_failed_run=True),
+                name="thread_failed_project",
+            ),
         ]
 
     def __str__(self) -> str:

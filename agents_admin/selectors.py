@@ -88,11 +88,9 @@ def table_count_estimate(model: type[Thread]) -> RowCount:
         else:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")
             has_statistics = cursor.fetchone() is not None
-            # The first figure of an index's stat is its row count, the table's row count.
+            # An index's stat starts with its row count; the largest is the table's (partial indexes hold fewer).
             cursor.execute(
-                "SELECT CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE tbl = %s LIMIT 1"
-                if has_statistics
-                else "SELECT -1",
+                "SELECT MAX(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = %s" if has_statistics else "SELECT -1",
                 [table] if has_statistics else [],
             )
         row = cursor.fetchone()
@@ -104,7 +102,10 @@ def table_count_estimate(model: type[Thread]) -> RowCount:
 
 def home_stats() -> dict[str, Any]:
     since = timezone.now() - timedelta(hours=24)
-    by_status = dict(Run.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by())
+    # One count per status over the day's range of the created_at index, with no GROUP BY: grouping lets SQLite
+    # prefer walking the status index over every run ever made (40 ms at 30k runs instead of under 1 ms).
+    counts = {status.value: Count("id", filter=Q(status=status.value)) for status in RunStatus}
+    by_status = Run.objects.filter(created_at__gte=since).aggregate(**counts)
     threads = table_count_estimate(Thread)
     return {
         "agent_count": Agent.objects.count(),
@@ -166,7 +167,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str | int] | None:
 class ThreadPage:
     threads: list[Thread]
     next_cursor: str | None
-    # Flag names per thread id of this page (read in one query; templates use the get_flags filter).
+    # Flag names per thread id of this page (read in one query; templatetags/listings.py shows them).
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 

@@ -204,7 +204,7 @@ def test_a_page_of_results_costs_a_bounded_number_of_queries(
     assert response.content.decode().count('class="card hit"') == 20
     with django_assert_max_num_queries(10):  # type: ignore[operator]
         response = admin_client.get(reverse("agents_admin:search"), {"flag": "escalated"})
-    assert response.content.decode().count("escalated</span>") == 25
+    assert response.content.decode().count('title="Threads flagged escalated">escalated</a>') == 25
 
 
 def test_search_needs_a_signed_in_user(anon_client: Client) -> None:

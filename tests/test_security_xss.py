@@ -135,6 +135,9 @@ def test_no_payload_becomes_markup_on_any_page(admin_client: Client, poisoned: d
         reverse("agents_admin:run_panel", args=[thread, run]),
         reverse("agents_admin:thread_detail", args=[poisoned["waiting_thread"]]),
         reverse("agents_admin:thread_list"),
+        # Search hits (highlighted snippets) and the filters-only thread table.
+        reverse("agents_admin:search") + "?q=xss",
+        reverse("agents_admin:search") + "?project=" + Thread.objects.get(pk=thread).project.name,
         reverse("agents_admin:agent_list"),
         reverse("agents_admin:agent_edit", args=[agent]),
         reverse("agents_admin:agent_versions", args=[agent]),

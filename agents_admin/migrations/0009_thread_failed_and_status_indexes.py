@@ -78,5 +78,9 @@ class Migration(migrations.Migration):
             model_name='thread',
             index=models.Index(condition=models.Q(('has_failed_run', True)), fields=['-last_activity_at', '-id'], name='thread_failed_activity'),
         ),
+        migrations.AddIndex(
+            model_name='thread',
+            index=models.Index(condition=models.Q(('has_failed_run', True)), fields=['project', '-last_activity_at', '-id'], name='thread_failed_project'),
+        ),
         migrations.RunPython(metadata_table, metadata_table_drop),
     ]

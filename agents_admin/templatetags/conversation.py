@@ -3,7 +3,7 @@
 A thread page shows 50 messages, each with a header, content parts, a status and maybe its run's steps. Through
 ``{% include %}`` that cost about 100 µs a message in the template engine, half of the page's server time on a
 100,000-message thread; built here with f-strings it is about 10 µs. Every value that comes from data goes
-through ``_e()``, which escapes as the template engine does; each message and step list carries ``hx-disable`` so
+through ``esc()``, which escapes as the template engine does; each message and step list carries ``hx-disable`` so
 htmx never acts on attributes inside user or model text. tests/test_security_xss.py renders hostile content
 through these, and tests/test_conversation_markup.py pins the markup.
 """
@@ -28,7 +28,7 @@ ROLE_LABELS: dict[str, str] = {Message.Role.USER: "User", Message.Role.ASSISTANT
 STEP_TYPE_LABELS = dict(RunStep.Type.choices)
 
 
-def _e(value: Any) -> str:
+def esc(value: Any) -> str:
     """Escape for HTML text and attribute values, as the template engine does (``&<>"\'``), leaving SafeStrings
     alone. The standard library's html.escape: Django's escape() is the same but for its lazy-string wrapper,
     which costs more than the escaping on a page of 50 messages."""
@@ -49,12 +49,12 @@ def _field(value: Any, *keys: str) -> Any:
 
 def _lines(value: Any) -> str:
     """Escaped text with line breaks as <br> (the linebreaksbr filter)."""
-    return _e(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+    return esc(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
 def status_badge(status: str) -> str:
     """The same badge as _status.html."""
-    return f'<span class="badge badge-{_e(status or "none")}">{_e(status or "no runs")}</span>'
+    return f'<span class="badge badge-{esc(status or "none")}">{esc(status or "no runs")}</span>'
 
 
 def _time(value: datetime) -> str:
@@ -68,9 +68,9 @@ def _content_part(part: Any) -> str:
         return f'<p class="msg-text">{_lines(_field(part, "text", "value"))}</p>'
     if kind == "image_url":
         url = Truncator(str(_field(part, "image_url", "url") or "")).chars(80)
-        return f'<p class="muted">[image: {_e(url)}]</p>'
+        return f'<p class="muted">[image: {esc(url)}]</p>'
     if kind == "image_file":
-        return f'<p class="muted">[image file <code>{_e(_field(part, "image_file", "file_id"))}</code>]</p>'
+        return f'<p class="muted">[image file <code>{esc(_field(part, "image_file", "file_id"))}</code>]</p>'
     return ""
 
 
@@ -91,18 +91,18 @@ def message_html(message: Message, *, show_run: bool) -> str:
     done = status == Message.Status.COMPLETED
     classes = f"msg msg-{message.role}" + ("" if done else f" msg-{status}")
     head = (
-        f'<header class="msg-head"><span class="role">{_e(ROLE_LABELS.get(message.role, message.role))}</span>'
-        f'<span class="muted">#{message.seq} · {_time(message.created_at)}{"" if done else " · " + _e(status)}</span>'
+        f'<header class="msg-head"><span class="role">{esc(ROLE_LABELS.get(message.role, message.role))}</span>'
+        f'<span class="muted">#{message.seq} · {_time(message.created_at)}{"" if done else " · " + esc(status)}</span>'
         "</header>"
     )
     run = ""
     if show_run and message.run_id and message.run is not None:
         run = (
-            f'<details class="msg-run"><summary>Run <code>{_e(message.run_id)}</code> '
+            f'<details class="msg-run"><summary>Run <code>{esc(message.run_id)}</code> '
             f"{status_badge(message.run.status)}</summary>{steps_html(message.run.steps.all())}</details>"
         )
     return (
-        f'<article hx-disable class="{_e(classes)}" id="{_e(message.id)}">{head}'
+        f'<article hx-disable class="{esc(classes)}" id="{esc(message.id)}">{head}'
         f'<div class="msg-body">{_message_body(message)}</div>{run}</article>'
     )
 
@@ -110,8 +110,8 @@ def message_html(message: Message, *, show_run: bool) -> str:
 def _tool_call(call: Any) -> str:
     function = _field(call, "function") or {}
     output = _field(function, "output")
-    result = f" → <code>{_e(output)}</code>" if output is not None else ' <span class="muted">awaiting output</span>'
-    return f"<li><code>{_e(_field(function, 'name'))}({_e(_field(function, 'arguments'))})</code>{result}</li>"
+    result = f" → <code>{esc(output)}</code>" if output is not None else ' <span class="muted">awaiting output</span>'
+    return f"<li><code>{esc(_field(function, 'name'))}({esc(_field(function, 'arguments'))})</code>{result}</li>"
 
 
 def _step(step: RunStep) -> str:
@@ -123,9 +123,11 @@ def _step(step: RunStep) -> str:
     error = ""
     if step.last_error:
         code, message = _field(step.last_error, "code"), _field(step.last_error, "message")
-        error = f'<p class="form-error">{_e(code)}: {_e(message)}</p>'
+        error = f'<p class="form-error">{esc(code)}: {esc(message)}</p>'
     label = STEP_TYPE_LABELS.get(step.type, step.type)
-    return f'<li class="step"><span class="step-type">{_e(label)}</span> {status_badge(step.status)}{calls}{error}</li>'
+    return (
+        f'<li class="step"><span class="step-type">{esc(label)}</span> {status_badge(step.status)}{calls}{error}</li>'
+    )
 
 
 @register.simple_tag
@@ -133,10 +135,10 @@ def steps_html(steps: Iterable[RunStep]) -> SafeString:
     """A run's steps with their tool calls and outputs, oldest first."""
     items = "".join(_step(step) for step in steps)
     html_ = f'<ol class="steps" hx-disable>{items}</ol>' if items else '<p class="muted">No steps yet.</p>'
-    return mark_safe(html_)  # noqa: S308 - every value in it went through _e()
+    return mark_safe(html_)  # noqa: S308 - every value in it went through esc()
 
 
 @register.simple_tag
 def messages_html(messages: Iterable[Message], *, show_run: bool = False) -> SafeString:
     """Messages in order, as the thread page and the run panel show them."""
-    return mark_safe("".join(message_html(m, show_run=show_run) for m in messages))  # noqa: S308 - see _e()
+    return mark_safe("".join(message_html(m, show_run=show_run) for m in messages))  # noqa: S308 - see esc()

@@ -83,6 +83,7 @@ class Command(BaseCommand):
             ("thread list /threads/", "/threads/"),
             ("thread list /threads/?status=failed", "/threads/?status=failed"),
             (f"thread list /threads/?agent={agent[:12]}…", f"/threads/?agent={agent}"),
+            ("thread list /threads/?flag=escalated", "/threads/?flag=escalated"),
             ("selector threads_filtered()", lambda: threads_filtered(ThreadFilters())),
             (
                 "selector threads_filtered(failed run, project)",
@@ -92,6 +93,7 @@ class Command(BaseCommand):
             ("search page, filters only (failed run)", f"/search/?run_status={HAS_FAILED_RUN}"),
             ("search page, flag filter", "/search/?flag=escalated"),
             ("search page, metadata filter", "/search/?meta=customer%3Dcust-42"),
+            ("search 'refund' + metadata filter", "/search/?q=refund&meta=customer%3Dcust-42"),
             ("search 'refund'", "/search/?q=refund"),
             ("search 'password reset' (AND)", "/search/?q=password+reset"),
             ('search phrase "delivery address"', "/search/?q=%22delivery+address%22"),

@@ -1,0 +1,51 @@
+"""The thread table and search hits (agents_admin/templatetags/listings.py) on the pages that show them."""
+
+from __future__ import annotations
+
+from django.test import Client
+from django.urls import reverse
+
+from agents_admin.models import Thread
+from agents_admin.services.review import thread_flag_set
+from tests.factories import make_agent, make_run, make_thread
+
+
+def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> None:
+    agent = make_agent(name="Billing <bot>")
+    thread = make_thread(messages=["where is my refund?"], metadata={"customer": "<acme & co>", "note": "x" * 80})
+    make_run(thread=thread, agent=agent)
+    thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)
+    body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    row = body[body.index(f'<tr><td><a href="/threads/{thread.id}/">') :]
+    row = row[: row.index("</tr>")]
+    assert f"<code>{thread.id}</code>" in row
+    assert '<span class="tag">customer: &lt;acme &amp; co&gt;</span>' in row
+    assert '<span class="tag">note: ' + "x" * 29 + "…</span>" in row  # long values are cut in lists
+    assert "<td>Billing &lt;bot&gt;</td>" in row and '<span class="badge badge-queued">queued</span>' in row
+    assert '<a class="tag" href="/threads/?flag=needs-follow-up" title="Threads flagged needs-follow-up">' in row
+    assert " ago</time></td><td>1</td>" in row  # activity, then the message count
+
+
+def test_a_thread_without_runs_says_so(admin_client: Client) -> None:
+    make_thread()
+    body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    assert "<td>—</td>" in body and '<span class="badge badge-none">no runs</span>' in body
+
+
+def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(admin_client: Client) -> None:
+    thread = make_thread(messages=["hello", "my <b>refund</b> never came"])
+    thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+    body = admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).content.decode()
+    message_id = Thread.objects.get(pk=thread.pk).messages.get(seq=2).id
+    assert f'<a href="/threads/{thread.id}/?around=2#{message_id}">{thread.id} · #2</a>' in body
+    assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt;" in body
+    assert 'title="Threads flagged escalated">escalated</a>' in body
+    assert body.count('<li class="card hit">') == 1
+
+
+def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: Client) -> None:
+    flagged = make_thread(messages=["one"])
+    make_thread(messages=["two"])
+    thread_flag_set(thread=flagged, name="reviewed", on=True, user=None)
+    body = admin_client.get(reverse("agents_admin:search"), {"flag": "reviewed"}).content.decode()
+    assert body.count("<tr><td>") == 1 and f"<code>{flagged.id}</code>" in body
