@@ -5,6 +5,7 @@ Kept apart from the console's forms.py so the two branches merge without touchin
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -42,13 +43,16 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Small tables (projects, agents); one query each, only when the form is rendered.
-        cast(forms.ChoiceField, self.fields["project"]).choices = lambda: (
-            [("", "Any")] + [(p.name, str(p)) for p in Project.objects.order_by("name")]
+        # Small tables (projects, agents); one query each, only when the form is validated or rendered, and
+        # only once for both (a callable's choices are read again on every use).
+        cast(forms.ChoiceField, self.fields["project"]).choices = functools.cache(
+            lambda: [("", "Any")] + [(p.name, str(p)) for p in Project.objects.order_by("name")]
         )
-        cast(forms.ChoiceField, self.fields["agent"]).choices = lambda: (
-            [("", "Any")]
-            + [(a.id, f"{a.name} ({a.id})") for a in Agent.objects.only("id", "name").order_by("name", "id")]
+        cast(forms.ChoiceField, self.fields["agent"]).choices = functools.cache(
+            lambda: (
+                [("", "Any")]
+                + [(a.id, f"{a.name} ({a.id})") for a in Agent.objects.only("id", "name").order_by("name", "id")]
+            )
         )
         if hold_model() is None:
             del self.fields["on_hold"]

@@ -33,6 +33,14 @@ THREADS_PER_PAGE = 25
 MESSAGES_PER_PAGE = 50
 # What templatetags/conversation.py renders of a message (and thread_id, which the ORM needs for the filter).
 MESSAGE_SHOWN_FIELDS = ("id", "thread_id", "seq", "role", "content", "text", "status", "created_at", "run_id")
+# What the run panel and the runs list show of a run, with its agent's and connection's names: the run row has
+# some forty columns (instructions, tools, options as JSON) that the page never shows.
+RUN_PANEL_FIELDS = (
+    *("id", "thread_id", "agent_id", "agent_ref", "agent_version", "status", "model", "connection_id"),
+    *("required_action", "last_error", "incomplete_details", "prompt_tokens", "completion_tokens", "total_tokens"),
+    *("created_at", "started_at", "completed_at", "failed_at", "cancelled_at", "expires_at"),
+    *("remote_project_id", "remote_id", "agent__name", "connection__name"),
+)
 RECENT_RUNS = 10
 THREAD_RUNS = 10
 # Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
@@ -251,9 +259,9 @@ def message_page(
 
 
 def thread_runs(thread: Thread, limit: int = THREAD_RUNS) -> list[Run]:
-    """The latest runs, newest first; the first is the one the run panel shows."""
-    runs = Run.objects.filter(thread=thread).select_related("agent", "connection").order_by("-created_at", "-id")
-    return list(runs[:limit])
+    """The latest runs, newest first; the first is the one the run panel shows (RUN_PANEL_FIELDS)."""
+    runs = Run.objects.filter(thread=thread).select_related("agent", "connection").only(*RUN_PANEL_FIELDS)
+    return list(runs.order_by("-created_at", "-id")[:limit])
 
 
 @dataclass
@@ -279,7 +287,7 @@ def run_panel(run: Run) -> RunPanel:
     return RunPanel(
         run=run,
         steps=list(run.steps.order_by("created_at", "id")),
-        messages=list(Message.objects.filter(run=run).order_by("seq")[:MESSAGES_PER_PAGE]),
+        messages=list(Message.objects.filter(run=run).only(*MESSAGE_SHOWN_FIELDS).order_by("seq")[:MESSAGES_PER_PAGE]),
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,
     )
