@@ -64,7 +64,7 @@ def agent_get(agent_id: str) -> Agent:
 
 def thread_get(thread_id: str) -> Thread:
     try:
-        return Thread.objects.select_related("last_agent").get(pk=thread_id)
+        return Thread.objects.get(pk=thread_id)
     except Thread.DoesNotExist:
         raise Http404(f"No thread {thread_id}.") from None
 
@@ -295,18 +295,25 @@ def run_panel(run: Run) -> RunPanel:
 
 def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
     """Whether the run's messages are the thread's last ones (nothing was added after), so the run panel,
-    placed below the history, can show them in order. One probe on the (thread, seq) index."""
-    if not panel.messages:
-        return True
-    # message_count is also the last seq handed out, so this needs no query unless the thread row is older than
-    # the panel's messages (a message added in between): then ask the index.
-    if panel.messages[-1].seq >= thread.message_count:
-        return True
-    return not Message.objects.filter(thread=thread, seq__gt=panel.messages[-1].seq).exists()
+    placed below the history, can show them in order.
+
+    No query: message_count is also the last seq handed out (message_create reserves it in the insert's
+    transaction, retention's trim renumbers and sets it), so a message after the run's last one exists exactly
+    when that seq is below the count. A thread row read before the run's newest message is fine too: that
+    message's seq is then above the count, and the run is at the tail.
+    """
+    return not panel.messages or panel.messages[-1].seq >= thread.message_count
 
 
 def agents_for_thread(thread: Thread) -> Any:
+    """The agents that may run this thread (its project's), e.g. to validate a run form's choice."""
     return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")
+
+
+def agent_choices_for_thread(thread: Thread) -> Any:
+    """agents_for_thread with only what a choice list shows; never hand these to a service (every other field
+    would be read back one query at a time)."""
+    return agents_for_thread(thread).only("id", "name", "project_id")
 
 
 def runs_any_active(runs: list[Run]) -> bool:

@@ -399,10 +399,12 @@ def message_search(
     matches, next_cursor = search(q, filters, cursor, limit)
     if not matches:
         return SearchPage(hits=[])
+    # Only what a hit shows (templatetags/listings.py): the thread and message rows are wide, and their JSON
+    # columns cost more to decode than the rest of the page.
     messages = (
         Message.objects.filter(pk__in=[m[0] for m in matches])
         .select_related("thread", "thread__last_agent")
-        .defer("text", "content", "attachments", "incomplete_details")
+        .only("id", "thread_id", "seq", "role", "created_at", "thread__last_agent_id", "thread__last_agent__name")
         .in_bulk()
     )
     hits = [
