@@ -38,7 +38,9 @@ def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(a
     body = admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).content.decode()
     message_id = Thread.objects.get(pk=thread.pk).messages.get(seq=2).id
     assert f'<a href="/threads/{thread.id}/?around=2#{message_id}">{thread.id} · #2</a>' in body
-    assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt;" in body
+    # The match is marked; the message's own markup is text (SQLite keeps it escaped, PostgreSQL's ts_headline
+    # drops tags), never markup.
+    assert "<mark>refund</mark>" in body and "<b>" not in body
     assert 'title="Threads flagged escalated">escalated</a>' in body
     assert body.count('<li class="card hit">') == 1
 
