@@ -70,7 +70,7 @@ def exports_reconcile() -> dict[str, int]:
     return exports.exports_reconcile()
 
 
-@shared_task(name="agents_admin.tasks.database_statistics_refresh")
-def database_statistics_refresh() -> bool:
-    """Beat, hourly: keep SQLite's planner statistics current as the tables grow (PostgreSQL does its own)."""
-    return maintenance.database_statistics_refresh()
+@shared_task(name="agents_admin.tasks.database_upkeep")
+def database_upkeep() -> dict[str, object]:
+    """Beat, hourly: SQLite's planner statistics and full-text index merges (PostgreSQL does its own upkeep)."""
+    return maintenance.database_upkeep()

@@ -28,7 +28,7 @@ app.conf.beat_schedule = {
     # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
     "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
     "remote-syncs-due": {"task": "agents_admin.tasks.remote_syncs_due", "schedule": 60.0},
-    "database-statistics": {"task": "agents_admin.tasks.database_statistics_refresh", "schedule": 3600.0},
+    "database-upkeep": {"task": "agents_admin.tasks.database_upkeep", "schedule": 3600.0},
     # Background export files live EXPORT_RETENTION_HOURS; an hourly pass is precise enough for that.
     "expire-exports": {"task": "agents_admin.tasks.exports_expire", "schedule": 3600.0},
     # Export jobs whose worker died stay "running" otherwise; EXPORT_STALE_SECONDS is minutes, so check each minute.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from agents_admin.services.maintenance import database_statistics_refresh
+from agents_admin.selectors_search import message_search
+from agents_admin.services.maintenance import database_statistics_refresh, database_upkeep, search_index_merge
 from dashboard.celery import app
 from tests.factories import make_thread
 
@@ -37,4 +38,26 @@ def test_the_planner_statistics_are_refreshed_on_sqlite_and_left_to_autovacuum_o
 
 def test_the_refresh_is_on_the_beat_schedule() -> None:
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert "agents_admin.tasks.database_statistics_refresh" in tasks
+    assert "agents_admin.tasks.database_upkeep" in tasks
+
+
+def _fts_segments() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM agents_admin_message_fts_data")
+        return int(cursor.fetchone()[0])
+
+
+def test_the_search_index_is_merged_in_steps_and_finds_the_same_messages() -> None:
+    for n in range(40):  # each insert writes its own small index segment
+        make_thread(messages=[f"parcel number {n} is late", "thanks"])
+    before = {hit.message.id for hit in message_search(q="parcel", limit=100).hits}
+    assert len(before) == 40
+    if connection.vendor == "sqlite":
+        pages = _fts_segments()
+        steps = search_index_merge()
+        assert steps >= 1 and _fts_segments() < pages
+        assert search_index_merge() == 1  # nothing left: one step finds no work
+    else:
+        assert search_index_merge() == 0
+    assert {hit.message.id for hit in message_search(q="parcel", limit=100).hits} == before
+    assert set(database_upkeep()) == {"statistics", "search_merge_steps"}

@@ -1,8 +1,11 @@
-"""Database upkeep the worker does on a schedule."""
+"""Database upkeep the worker does on a schedule (hourly, the database-upkeep beat entry)."""
 
 from __future__ import annotations
 
-from django.db import connection
+import time
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 # The table ANALYZE samples instead of reading whole: its indexes are only ever used by thread id or by id, where
 # any statistics pick the right one, and a full pass costs 0.6 s a million messages.
@@ -28,3 +31,44 @@ def database_statistics_refresh() -> bool:
             cursor.execute(f'ANALYZE "{table}"')
         cursor.execute("PRAGMA analysis_limit = 0")
     return True
+
+
+# Pages of the SQLite full-text index merged per step, and the time the upkeep may spend on merging per run. Each
+# step is its own short transaction, so runs writing messages wait at most one step (about 0.1 s).
+SEARCH_MERGE_PAGES = 1000
+SEARCH_MERGE_SECONDS = 30.0
+
+
+def search_index_merge(*, budget_seconds: float = SEARCH_MERGE_SECONDS) -> int:
+    """Merge the SQLite full-text index's segments, a step at a time, until nothing is left to merge or the time
+    budget is spent; returns the steps taken (0 on PostgreSQL, whose GIN index needs no such care).
+
+    Every message insert adds a small segment that FTS5 merges only lazily; a query then looks in every segment.
+    Merged, a search limited to a few threads looks each message up three to four times faster (10.6 -> 2.6 ms
+    for 257 messages on the 1M-message bench database); measured: 20 steps, 1.9 s.
+    """
+    if connection.vendor != "sqlite":
+        return 0
+    started, steps = time.monotonic(), 0
+    while time.monotonic() - started < budget_seconds:
+        with transaction.atomic(), connection.cursor() as cursor:
+            before = _total_changes(cursor)
+            cursor.execute(
+                "INSERT INTO agents_admin_message_fts(agents_admin_message_fts, rank) VALUES ('merge', %s)",
+                [-SEARCH_MERGE_PAGES],
+            )
+            changed = _total_changes(cursor) - before
+        steps += 1
+        if changed < 2:  # FTS5's own signal that no merge work is left
+            break
+    return steps
+
+
+def _total_changes(cursor: CursorWrapper) -> int:
+    cursor.execute("SELECT total_changes()")
+    return int(cursor.fetchone()[0])
+
+
+def database_upkeep() -> dict[str, object]:
+    """The hourly pass: planner statistics, then the full-text index's merges."""
+    return {"statistics": database_statistics_refresh(), "search_merge_steps": search_index_merge()}
