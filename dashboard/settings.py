@@ -174,9 +174,10 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 # Absolute expiry (above) plus a browser-session cookie. Not SESSION_SAVE_EVERY_REQUEST for idle expiry: the run
 # panel polls every second, which would write the session row on every poll.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
-# Sessions are written to the database and read through the cache (Redis in production): every console request
-# and every one-second poll reads the session, and a cache hit saves a database round trip on each.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# With Redis, sessions are written to the database and read through the cache: every console request and every
+# one-second poll reads the session, and a Redis hit saves a database round trip on each (PostgreSQL thread page
+# 18.8 -> 16.7 ms). The embedded default keeps them in the database: its file cache is slower than SQLite.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if env_str("REDIS_URL") else "db")
 # htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
 ENTRA_TENANT_ID = env_str("ENTRA_TENANT_ID")
