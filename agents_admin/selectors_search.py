@@ -300,7 +300,7 @@ def _few_thread_ids(filters: ThreadFilters) -> list[str] | None:
     return thread_ids
 
 
-def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str]], str]:
+def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str | None]], str]:
     match = fts5_query(q)
     if not match:
         return [], ""
@@ -352,7 +352,9 @@ _PG_HEADLINE = (
 )
 
 
-def _search_postgres(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str]], str]:
+def _search_postgres(
+    q: str, filters: ThreadFilters, cursor: str, limit: int
+) -> tuple[list[tuple[str, str | None]], str]:
     if not q.strip():
         return [], ""
     qs = Message.objects.filter(RawSQL(_PG_MATCH, [q], output_field=BooleanField()))
@@ -379,12 +381,9 @@ def _search_postgres(q: str, filters: ThreadFilters, cursor: str, limit: int) ->
             qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=values[1]))
     rows = list(qs.order_by("-created_at", "-id").values_list("id", "created_at")[: limit + 1])
     next_cursor = _encode(rows[limit - 1][1].isoformat(), rows[limit - 1][0]) if len(rows) > limit else ""
-    ids = [row[0] for row in rows[:limit]]
-    # Headlines for the page's rows only: ts_headline re-parses the text, too dear for every match.
-    snippets = dict(
-        Message.objects.filter(pk__in=ids).annotate(snippet=RawSQL(_PG_HEADLINE, [q])).values_list("id", "snippet")
-    )
-    return [(message_id, snippets.get(message_id, "")) for message_id in ids], next_cursor
+    # No snippets yet: message_search makes them for the page's rows only, in the query that reads those rows
+    # (ts_headline re-parses the text, too dear for every match).
+    return [(row[0], None) for row in rows[:limit]], next_cursor
 
 
 def message_search(
@@ -392,7 +391,8 @@ def message_search(
 ) -> SearchPage:
     """One page of messages matching ``q`` and the thread filters, newest first, with highlighted snippets.
 
-    Four queries whatever the page size: matches, their messages and threads, the threads' flags.
+    Three queries whatever the page size: matches (with their snippets on SQLite), their messages and threads
+    (with their snippets on PostgreSQL), the threads' flags.
     """
     filters = filters or ThreadFilters()
     search = _search_postgres if connection.vendor == "postgresql" else _search_sqlite
@@ -401,16 +401,18 @@ def message_search(
         return SearchPage(hits=[])
     # Only what a hit shows (templatetags/listings.py): the thread and message rows are wide, and their JSON
     # columns cost more to decode than the rest of the page.
-    messages = (
+    rows = (
         Message.objects.filter(pk__in=[m[0] for m in matches])
         .select_related("thread", "thread__last_agent")
         .only("id", "thread_id", "seq", "role", "created_at", "thread__last_agent_id", "thread__last_agent__name")
-        .in_bulk()
     )
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(headline=RawSQL(_PG_HEADLINE, [q]))
+    messages = rows.in_bulk()
     hits = [
         SearchHit(
             message=messages[message_id],
-            snippet=highlight(snippet),
+            snippet=highlight(snippet if snippet is not None else getattr(messages[message_id], "headline", "")),
             url=thread_url(messages[message_id].thread_id, around=messages[message_id].seq, anchor=message_id),
         )
         for message_id, snippet in matches
