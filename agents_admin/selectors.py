@@ -244,15 +244,18 @@ def message_page(
     conversation shows are read: a joined run row has some forty columns, half of them JSON to decode, for a
     status.
     """
-    queryset = Message.objects.filter(thread=thread).only(*MESSAGE_SHOWN_FIELDS).order_by("-seq")
+    queryset = (
+        Message.objects.filter(thread=thread)
+        .select_related("run")
+        .only(*MESSAGE_SHOWN_FIELDS, "run__id", "run__status")
+        .order_by("-seq")
+    )
     if before is not None:
         queryset = queryset.filter(seq__lt=before)
     if exclude_run is not None:
         queryset = queryset.exclude(run_id=exclude_run.id)
-    runs = Run.objects.only("id", "status").prefetch_related(
-        Prefetch("steps", RunStep.objects.order_by("created_at", "id"))
-    )
-    rows = list(queryset.prefetch_related(Prefetch("run", runs))[: per_page + 1])
+    steps = Prefetch("run__steps", RunStep.objects.order_by("created_at", "id"))
+    rows = list(queryset.prefetch_related(steps)[: per_page + 1])
     page = rows[:per_page]
     page.reverse()
     return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
