@@ -295,6 +295,28 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
     assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
 
 
+@pytest.mark.parametrize("thread_first_limit", [0, 5_000])
+def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int
+) -> None:
+    import agents_admin.selectors_search as selectors
+
+    monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
+    wanted = make_thread(messages=[f"router reboot {i}" for i in range(7)], metadata={"customer": "acme"})
+    make_thread(messages=[f"router reboot {i}" for i in range(5)], metadata={"customer": "globex"})
+    acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(5):
+        page = message_search(q="router", filters=acme, cursor=cursor, limit=3)
+        seen += [hit.message.id for hit in page.hits]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    expected = list(wanted.messages.order_by("-seq").values_list("id", flat=True))
+    assert seen == expected  # newest first, no duplicates, no gaps
+
+
 def test_the_on_hold_filter_matches_nothing_until_holds_exist(admin_client: Client) -> None:
     from agents_admin.selectors_search import hold_model
 

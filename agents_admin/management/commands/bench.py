@@ -199,4 +199,21 @@ class Command(BaseCommand):
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"bench-{vendor}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
         path.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-        self.stdout.write(f"\nWrote {path}")
+        path.with_suffix(".md").write_text(markdown_table(meta, results))
+        self.stdout.write(f"\nWrote {path} and {path.with_suffix('.md').name}")
+
+
+def markdown_table(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """The figures as a Markdown table, for docs/benchmarks.md."""
+    lines = [
+        f"{meta['vendor']}: {meta['threads']:,} threads, {meta['messages']:,} messages "
+        f"(largest thread {meta['largest_thread'] or 0:,}), {meta['repeat']} requests each, {meta['at']}",
+        "",
+        "| case | p50 ms | p95 ms | x admin p50 | x admin p95 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        p50 = f"{r['admin_p50_ratio']}x" if r["admin_p50_ratio"] else "-"
+        p95 = f"{r['admin_p95_ratio']}x" if r["admin_p95_ratio"] else "-"
+        lines.append(f"| {r['name']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {p50} | {p95} |")
+    return "\n".join(lines) + "\n"
