@@ -53,7 +53,7 @@ def _lines(value: Any) -> str:
 
 
 def status_badge(status: str) -> str:
-    """The same badge as _status.html."""
+    """A run's status as a coloured badge ("no runs" for a thread without one)."""
     return f'<span class="badge badge-{esc(status or "none")}">{esc(status or "no runs")}</span>'
 
 
@@ -142,3 +142,9 @@ def steps_html(steps: Iterable[RunStep]) -> SafeString:
 def messages_html(messages: Iterable[Message], *, show_run: bool = False) -> SafeString:
     """Messages in order, as the thread page and the run panel show them."""
     return mark_safe("".join(message_html(m, show_run=show_run) for m in messages))  # noqa: S308 - see esc()
+
+
+@register.simple_tag(name="status")
+def status_tag(status: str) -> SafeString:
+    """``{% status run.status %}``: the status badge in a template."""
+    return mark_safe(status_badge(status))  # noqa: S308 - escaped by status_badge
