@@ -189,7 +189,7 @@ def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch, inline_limit: int
 ) -> None:
     # Both ways of filtering: the flagged ids inline (a rare flag) and a probe per row (a common one).
-    monkeypatch.setattr(selectors, "FLAG_IDS_INLINE_LIMIT", inline_limit)
+    monkeypatch.setattr(selectors, "FLAG_IDS_INLINE_LIMIT", {connection.vendor: inline_limit})
     threads = [make_thread() for _ in range(40)]
     flagged = threads[::3] + threads[1::3]  # 27 threads: more than one page
     for thread in flagged:
