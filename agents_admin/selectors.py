@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 
@@ -240,14 +240,19 @@ class MessagePage:
 
 
 def message_page(
-    thread: Thread, *, before: int | None = None, exclude_run: Run | None = None, per_page: int = MESSAGES_PER_PAGE
+    thread: Thread,
+    *,
+    before: int | None = None,
+    exclude_run: Run | None = None,
+    steps_also_for: Run | None = None,
+    per_page: int = MESSAGES_PER_PAGE,
 ) -> MessagePage:
     """One page of messages (oldest first on the page), the latest page unless ``before`` a seq.
 
     Messages of ``exclude_run`` are left out because the run panel shows them live. Each message carries its
-    run's status and steps, so tool calls render inline without a query per message. Only the columns the
-    conversation shows are read: a joined run row has some forty columns, half of them JSON to decode, for a
-    status.
+    run's status and steps, so tool calls render inline without a query per message; ``steps_also_for`` (the run
+    panel's run) gets its steps in that same query. Only the columns the conversation shows are read: a joined
+    run row has some forty columns, half of them JSON to decode, for a status.
     """
     queryset = (
         Message.objects.filter(thread=thread)
@@ -259,10 +264,13 @@ def message_page(
         queryset = queryset.filter(seq__lt=before)
     if exclude_run is not None:
         queryset = queryset.exclude(run_id=exclude_run.id)
-    steps = Prefetch("run__steps", RunStep.objects.order_by("created_at", "id"))
-    rows = list(queryset.prefetch_related(steps)[: per_page + 1])
+    rows = list(queryset[: per_page + 1])
     page = rows[:per_page]
     page.reverse()
+    runs = [message.run for message in page if message.run is not None]
+    if steps_also_for is not None:
+        runs.append(steps_also_for)
+    prefetch_related_objects(runs, Prefetch("steps", RunStep.objects.order_by("created_at", "id")))
     return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
 
 
@@ -283,9 +291,10 @@ class RunPanel:
     show_messages: bool = True
 
 
-def run_panel(run: Run) -> RunPanel:
+def run_panel(run: Run, *, with_steps: bool = True) -> RunPanel:
     """What the live run panel shows: status, steps with tool calls, the messages written so far, and at the end
-    the error, usage and timings."""
+    the error, usage and timings. ``with_steps=False`` leaves the steps to the caller (the thread page reads them
+    with the message page's)."""
     end = run.completed_at or run.failed_at or run.cancelled_at
     timings = {
         "queued": (run.started_at - run.created_at).total_seconds() if run.started_at else None,
@@ -294,7 +303,7 @@ def run_panel(run: Run) -> RunPanel:
     }
     return RunPanel(
         run=run,
-        steps=list(run.steps.order_by("created_at", "id")),
+        steps=list(run.steps.order_by("created_at", "id")) if with_steps else [],
         messages=list(Message.objects.filter(run=run).only(*MESSAGE_SHOWN_FIELDS).order_by("seq")[:MESSAGES_PER_PAGE]),
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,

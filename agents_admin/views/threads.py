@@ -67,15 +67,20 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     runs = selectors.thread_runs(thread)
     latest = runs[0] if runs else None
     shown = run or latest
-    panel = selectors.run_panel(shown) if shown else None
+    panel = selectors.run_panel(shown, with_steps=False) if shown else None
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
     # thread's last ones; once the conversation moved on they show in the history, in order.
     live = panel is not None and shown == latest and selectors.run_messages_at_tail(thread, panel)
     if panel is not None and shown == latest:
         panel.show_messages = live
+    page = selectors.message_page(
+        thread, before=_before(request), exclude_run=latest if live else None, steps_also_for=shown
+    )
+    if panel is not None and shown is not None:
+        panel.steps = list(shown.steps.all())  # read with the page's steps, in one query
     return {
         "thread": thread,
-        "page": selectors.message_page(thread, before=_before(request), exclude_run=latest if live else None),
+        "page": page,
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
