@@ -21,6 +21,7 @@ from agents_admin.models import (
     Agent,
     AgentVersion,
     Message,
+    ModelConnection,
     Run,
     RunStatus,
     RunStep,
@@ -147,11 +148,26 @@ class VersionView:
 
 
 def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
-    """The latest versions, newest first, each with the fields it changed relative to the one before."""
+    """The latest versions, newest first, each with the fields it changed relative to the one before.
+
+    A version keeps its model connection by id (the connection may be renamed or deleted later); the page shows
+    it as "name (#id)", or "deleted connection (#id)", from one read of the connections named on the page.
+    """
     versions = list(AgentVersion.objects.filter(agent=agent).select_related("created_by").order_by("-version")[:limit])
+    ids = {v.definition.get("connection") for v in versions if isinstance(v.definition.get("connection"), int)}
+    names = dict(ModelConnection.objects.filter(pk__in=ids).values_list("id", "name")) if ids else {}
+
+    def shown(definition: dict[str, Any]) -> dict[str, Any]:
+        connection_id = definition.get("connection")
+        if not isinstance(connection_id, int):
+            return definition
+        name = names.get(connection_id, "deleted connection")
+        return {**definition, "connection": f"{name} (#{connection_id})"}
+
     views: list[VersionView] = []
     for index, version in enumerate(versions):
-        previous = versions[index + 1].definition if index + 1 < len(versions) else None
+        version.definition = shown(version.definition)  # for display only; never saved
+        previous = shown(versions[index + 1].definition) if index + 1 < len(versions) else None
         changes: list[tuple[str, Any, Any]] = []
         if previous is not None:
             for key in version.definition.keys() | previous.keys():

@@ -199,6 +199,15 @@ def test_a_chosen_connection_is_saved_and_versioned(admin_client: Client) -> Non
     admin_client.post(reverse("agents_admin:agent_edit", args=[agent.id]), _form(name="Routed", connection=""))
     agent.refresh_from_db()
     assert agent.connection is None
+    # The versions page names the connection each version used, even after it is deleted.
+    versions = reverse("agents_admin:agent_versions", args=[agent.id])
+    body = admin_client.get(versions).content.decode()
+    assert f"routed-conn (#{connection.pk})" in body
+    connection_id = connection.pk
+    connection.delete()
+    body = admin_client.get(versions).content.decode()
+    assert f"deleted connection (#{connection_id})" in body
+    assert agent.versions.get(version=2).definition["connection"] == connection_id  # stored as it was
 
 
 def test_another_projects_connection_is_refused_beside_the_field(admin_client: Client) -> None:
