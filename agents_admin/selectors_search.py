@@ -13,8 +13,6 @@ so later pages never show a duplicate or skip one). Nothing here counts matches.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin import ids
+from agents_admin.lib import keyset
 from agents_admin.models import Agent, Message, Project, Run, Thread, ThreadFlag, ThreadNote
 
 THREADS_PER_PAGE = 25
@@ -168,30 +167,6 @@ def threads_filtered_qs(filters: ThreadFilters, *, dates_on_threads: bool = True
     return qs
 
 
-def _encode(*parts: str) -> str:
-    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, parts: int) -> list[str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    values = raw.split("|")
-    return values if len(values) == parts else None
-
-
-def _after_activity(cursor: str) -> Q | None:
-    values = _decode(cursor, 2)
-    if values is None:
-        return None
-    try:
-        at = datetime.fromisoformat(values[0])
-    except ValueError:
-        return None
-    return Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=values[1])
-
-
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
     """Flag names per thread id, in one query, for the rows of one page."""
     result: dict[str, list[str]] = {}
@@ -206,14 +181,14 @@ def threads_filtered(
     """One keyset page of threads, most recently active first, with each thread's flags. Three queries at most."""
     qs = threads_filtered_qs(filters or ThreadFilters()).select_related("last_agent", "project")
     qs = qs.order_by("-last_activity_at", "-id")
-    after = _after_activity(cursor) if cursor else None
-    if after is not None:
-        qs = qs.filter(after)
+    position = keyset.cursor_decode(cursor)
+    if position is not None:
+        qs = qs.filter(keyset.after("last_activity_at", position))
     rows = list(qs[: limit + 1])
     page = ThreadPage(threads=rows[:limit])
     if len(rows) > limit:
         last = rows[limit - 1]
-        page.next_cursor = _encode(last.last_activity_at.isoformat(), last.id)
+        page.next_cursor = keyset.cursor_encode(last.last_activity_at, last.id)
     page.flags = thread_flags(t.id for t in page.threads) if page.threads else {}
     return page
 
@@ -268,14 +243,12 @@ def highlight(snippet: str) -> SafeString:
     return mark_safe(escaped)  # noqa: S308 - escaped above
 
 
-def _thread_subquery(filters: ThreadFilters) -> tuple[str, tuple[Any, ...]] | None:
-    if filters.is_empty() or (
-        ThreadFilters(date_from=filters.date_from, date_to=filters.date_to) == filters  # dates apply to messages
-    ):
+def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
+    """The threads a search is limited to, unordered; None when the filters leave every thread (none are set, or
+    only dates, which apply to the messages)."""
+    if filters.is_empty() or ThreadFilters(date_from=filters.date_from, date_to=filters.date_to) == filters:
         return None
-    qs = threads_filtered_qs(filters, dates_on_threads=False).order_by().values("id")
-    sql, params = qs.query.get_compiler(connection=connection).as_sql()
-    return sql, tuple(params)
+    return threads_filtered_qs(filters, dates_on_threads=False).order_by()
 
 
 # Up to this many messages in all in the threads the filters leave, the SQLite search starts from those threads and
@@ -286,10 +259,10 @@ def _thread_subquery(filters: ThreadFilters) -> tuple[str, tuple[Any, ...]] | No
 SQLITE_THREAD_FIRST_MESSAGES = 2_000
 
 
-def _few_thread_ids(filters: ThreadFilters) -> list[str] | None:
-    """The threads the filters leave when they hold at most SQLITE_THREAD_FIRST_MESSAGES messages in all; None when
-    they hold more. Reads the threads in chunks and stops as soon as the sum is too big."""
-    rows = threads_filtered_qs(filters, dates_on_threads=False).order_by().values_list("id", "message_count")
+def _few_thread_ids(threads: QuerySet[Thread]) -> list[str] | None:
+    """The ids of ``threads`` when they hold at most SQLITE_THREAD_FIRST_MESSAGES messages in all; None when they
+    hold more. Reads the threads in chunks and stops as soon as the sum is too big."""
+    rows = threads.values_list("id", "message_count")
     thread_ids: list[str] = []
     total = 0
     for thread_id, count in rows.iterator(chunk_size=500):
@@ -304,8 +277,8 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     match = fts5_query(q)
     if not match:
         return [], ""
-    threads = _thread_subquery(filters)
-    few = _few_thread_ids(filters) if threads is not None else None
+    threads = _narrowing_threads(filters)
+    few = _few_thread_ids(threads) if threads is not None else None
     if few is not None and not few:
         return [], ""
     # Which side drives: the full-text index (its rowid order is the page order, and FTS5 serves rowid ranges
@@ -328,8 +301,9 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         where.append(f"m.thread_id IN ({', '.join(['%s'] * len(few))})")
         params.extend(few)
     elif threads is not None:
-        where.append(f"m.thread_id IN ({threads[0]})")
-        params.extend(threads[1])
+        subquery, subquery_params = threads.values("id").query.get_compiler(connection=connection).as_sql()
+        where.append(f"m.thread_id IN ({subquery})")
+        params.extend(subquery_params)
     sql = (
         f"SELECT m.id, snippet(agents_admin_message_fts, 0, %s, %s, '…', 24), {key} FROM {join} "
         f"WHERE {' AND '.join(where)} ORDER BY {key} DESC LIMIT %s"
@@ -362,8 +336,8 @@ def _search_postgres(
         qs = qs.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to:
         qs = qs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
-    if _thread_subquery(filters) is not None:
-        threads = threads_filtered_qs(filters, dates_on_threads=False)
+    threads = _narrowing_threads(filters)
+    if threads is not None:
         thread_ids = list(threads.values_list("id", flat=True)[: THREAD_FIRST_LIMIT + 1])
         if not thread_ids:
             return [], ""
@@ -371,16 +345,11 @@ def _search_postgres(
             qs = qs.filter(thread_id__in=thread_ids)
         else:
             qs = qs.filter(thread__in=threads.values("id"))
-    values = _decode(cursor, 2) if cursor else None
-    if values is not None:
-        try:
-            at = datetime.fromisoformat(values[0])
-        except ValueError:
-            at = None
-        if at is not None:
-            qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=values[1]))
+    position = keyset.cursor_decode(cursor)
+    if position is not None:
+        qs = qs.filter(keyset.after("created_at", position))
     rows = list(qs.order_by("-created_at", "-id").values_list("id", "created_at")[: limit + 1])
-    next_cursor = _encode(rows[limit - 1][1].isoformat(), rows[limit - 1][0]) if len(rows) > limit else ""
+    next_cursor = keyset.cursor_encode(rows[limit - 1][1], rows[limit - 1][0]) if len(rows) > limit else ""
     # No snippets yet: message_search makes them for the page's rows only, in the query that reads those rows
     # (ts_headline re-parses the text, too dear for every match).
     return [(row[0], None) for row in rows[:limit]], next_cursor

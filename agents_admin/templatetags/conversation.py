@@ -57,9 +57,10 @@ def status_badge(status: str) -> str:
     return f'<span class="badge badge-{esc(status or "none")}">{esc(status or "no runs")}</span>'
 
 
-def _time(value: datetime) -> str:
+def time_tag(value: datetime, shown: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A <time> element: ISO 8601 for machines, ``shown`` (a strftime format) in the local time zone for people."""
     local = localtime(value)
-    return f'<time datetime="{local.isoformat()}">{local.strftime("%Y-%m-%d %H:%M:%S")}</time>'
+    return f'<time datetime="{local.isoformat()}">{local.strftime(shown)}</time>'
 
 
 def _content_part(part: Any) -> str:
@@ -90,9 +91,10 @@ def message_html(message: Message, *, show_run: bool) -> str:
     status = message.status
     done = status == Message.Status.COMPLETED
     classes = f"msg msg-{message.role}" + ("" if done else f" msg-{status}")
+    state = "" if done else " · " + esc(status)
     head = (
         f'<header class="msg-head"><span class="role">{esc(ROLE_LABELS.get(message.role, message.role))}</span>'
-        f'<span class="muted">#{message.seq} · {_time(message.created_at)}{"" if done else " · " + esc(status)}</span>'
+        f'<span class="muted">#{message.seq} · {time_tag(message.created_at)}{state}</span>'
         "</header>"
     )
     run = ""

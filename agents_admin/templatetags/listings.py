@@ -7,7 +7,6 @@ render hostile names, metadata and snippets through these.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from urllib.parse import quote
 
 from django import template
@@ -19,16 +18,12 @@ from django.utils.timezone import localtime
 
 from agents_admin.models import Thread
 from agents_admin.selectors_search import SearchHit
-from agents_admin.templatetags.conversation import esc, status_badge
+from agents_admin.templatetags.conversation import esc, status_badge, time_tag
 
 register = template.Library()
 
+MINUTES = "%Y-%m-%d %H:%M"  # lists show times to the minute
 METADATA_VALUE_SHOWN = 30  # characters of a metadata value in a row; the thread page shows it whole
-
-
-def _minutes(value: datetime) -> str:
-    local = localtime(value)
-    return f'<time datetime="{local.isoformat()}">{local.strftime("%Y-%m-%d %H:%M")}</time>'
 
 
 def _flag_links(names: Iterable[str], list_url: str) -> str:
@@ -51,7 +46,7 @@ def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str
         f"<tr><td>{link}{tags}</td>"
         f'<td><time datetime="{active.isoformat()}">{esc(timesince(thread.last_activity_at))} ago</time></td>'
         f"<td>{thread.message_count}</td><td>{esc(agent)}</td><td>{status_badge(thread.last_run_status)}</td>"
-        f"<td>{_flag_links(flags, list_url)}</td><td>{_minutes(thread.created_at)}</td></tr>"
+        f"<td>{_flag_links(flags, list_url)}</td><td>{time_tag(thread.created_at, MINUTES)}</td></tr>"
     )
 
 
@@ -76,7 +71,7 @@ def _hit(hit: SearchHit, flags: list[str], list_url: str) -> str:
     return (
         '<li class="card hit"><div class="hit-meta">'
         f'<a href="{esc(hit.url)}">{esc(message.thread_id)} · #{message.seq}</a> '
-        f'<span class="muted">{esc(message.role)} · {_minutes(message.created_at)}</span> {agent}'
+        f'<span class="muted">{esc(message.role)} · {time_tag(message.created_at, MINUTES)}</span> {agent}'
         f"{_flag_links(flags, list_url)}</div>"
         f'<p class="snippet">{hit.snippet}</p></li>'
     )
