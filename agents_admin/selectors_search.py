@@ -252,25 +252,30 @@ def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
 
 
 # Up to this many messages in all in the threads the filters leave, the SQLite search starts from those threads and
-# looks each message up in the full-text index (15-40 µs a message). Beyond it, it walks the matches of the words
-# newest first and keeps those in the threads; that walk is what a narrow filter cannot afford, since a common
-# word has tens of thousands of matches and only a handful may fall in 17 threads (87 ms instead of 10 ms for
-# 'refund' + one customer's metadata on 1M messages).
+# looks each message up in the full-text index (15-40 µs a message).
 SQLITE_THREAD_FIRST_MESSAGES = 2_000
+# Beyond that it walks the matches of the words newest first and keeps those in the threads. A common word has tens
+# of thousands of matches and only a handful may fall in a few hundred threads, so the test each match meets must be
+# cheap. Up to this many messages, it is a lookup in the set of those threads' message rowids, read once from the
+# (thread, seq) index; reading the match's own row instead costs a page or more, since thread_id is the row's last
+# column, after the text ('refund' + project + failed run on 1M messages: 802 threads, 7,000 messages, 3,000
+# matches walked). Past it, building the set costs more than the walk saves, and the filter is wide enough that
+# matches fall in it often.
+SQLITE_ROWID_SET_MESSAGES = 100_000
 
 
-def _few_thread_ids(threads: QuerySet[Thread]) -> list[str] | None:
-    """The ids of ``threads`` when they hold at most SQLITE_THREAD_FIRST_MESSAGES messages in all; None when they
+def _thread_ids_within(threads: QuerySet[Thread], max_messages: int) -> tuple[list[str], int] | None:
+    """The ids of ``threads`` and their number of messages when that is at most ``max_messages``; None when they
     hold more. Reads the threads in chunks and stops as soon as the sum is too big."""
     rows = threads.values_list("id", "message_count")
     thread_ids: list[str] = []
     total = 0
     for thread_id, count in rows.iterator(chunk_size=500):
         total += count
-        if total > SQLITE_THREAD_FIRST_MESSAGES or len(thread_ids) >= THREAD_FIRST_LIMIT:
+        if total > max_messages or len(thread_ids) >= THREAD_FIRST_LIMIT:
             return None
         thread_ids.append(thread_id)
-    return thread_ids
+    return thread_ids, total
 
 
 def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str | None]], str]:
@@ -278,9 +283,10 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     if not match:
         return [], ""
     threads = _narrowing_threads(filters)
-    few = _few_thread_ids(threads) if threads is not None else None
-    if few is not None and not few:
+    within = _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES) if threads is not None else None
+    if within is not None and not within[0]:
         return [], ""
+    few = within[0] if within is not None and within[1] <= SQLITE_THREAD_FIRST_MESSAGES else None
     # Which side drives: the full-text index (its rowid order is the page order, and FTS5 serves rowid ranges
     # and ORDER BY rowid itself), or the few threads' messages; CROSS JOIN makes the left table the outer loop.
     key = "m.rowid" if few else "f.rowid"
@@ -300,6 +306,15 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         join = "agents_admin_message m CROSS JOIN agents_admin_message_fts f ON f.rowid = m.rowid"
         where.append(f"m.thread_id IN ({', '.join(['%s'] * len(few))})")
         params.extend(few)
+    elif within is not None:
+        # The unary + keeps the set a test on each match: handed to FTS5 as a rowid constraint it would look each
+        # of the set's rowids up instead, the thread-first plan at its dearest.
+        thread_ids = within[0]
+        where.append(
+            "+f.rowid IN (SELECT rowid FROM agents_admin_message "
+            f"WHERE thread_id IN ({', '.join(['%s'] * len(thread_ids))}))"
+        )
+        params.extend(thread_ids)
     elif threads is not None:
         subquery, subquery_params = threads.values("id").query.get_compiler(connection=connection).as_sql()
         where.append(f"m.thread_id IN ({subquery})")

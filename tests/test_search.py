@@ -279,13 +279,20 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
     assert [m.seq for m in messages_around(thread, seq=2, before=5, after=1)] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("thread_first_limit", [0, 5_000])
+@pytest.mark.parametrize(
+    ("thread_first_limit", "thread_first_messages"),
+    # Thread ids applied as a subquery; on SQLite, each of the few threads' messages looked up in the full-text
+    # index, or the matches walked and tested against the set of the threads' message rowids.
+    [(0, 2_000), (5_000, 2_000), (5_000, 0)],
+    ids=["subquery", "thread-first", "rowid-set"],
+)
 def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
 ) -> None:
     import agents_admin.selectors_search as selectors
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
+    monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
         thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)
@@ -295,13 +302,20 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
     assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
 
 
-@pytest.mark.parametrize("thread_first_limit", [0, 5_000])
+@pytest.mark.parametrize(
+    ("thread_first_limit", "thread_first_messages"),
+    # Thread ids applied as a subquery; on SQLite, each of the few threads' messages looked up in the full-text
+    # index, or the matches walked and tested against the set of the threads' message rowids.
+    [(0, 2_000), (5_000, 2_000), (5_000, 0)],
+    ids=["subquery", "thread-first", "rowid-set"],
+)
 def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
 ) -> None:
     import agents_admin.selectors_search as selectors
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
+    monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
     wanted = make_thread(messages=[f"router reboot {i}" for i in range(7)], metadata={"customer": "acme"})
     make_thread(messages=[f"router reboot {i}" for i in range(5)], metadata={"customer": "globex"})
     acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
