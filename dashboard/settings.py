@@ -119,9 +119,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-# Widgets render through the project's template engine, so templates/django/forms/ can override Django's
-# (select.html: options inline, for speed).
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+# Widgets render through the project's template engine, so templates/django/forms/ can override Django's; the
+# common ones (<input>, <textarea>, <select>) are written in Python with the same markup, for speed.
+FORM_RENDERER = "agents_admin.form_renderer.ConsoleFormRenderer"
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
