@@ -6,7 +6,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from agents_admin.models import Run, Thread
 from agents_admin.selectors import EXACT_COUNT_LIMIT
@@ -93,3 +93,18 @@ def test_home_costs_a_fixed_number_of_queries(admin_client: Client, django_asser
     with django_assert_max_num_queries(8):
         response = admin_client.get(reverse("agents_admin:home"))
     assert len(response.context["runs"]) == 10
+
+
+def test_the_header_links_follow_the_script_prefix_the_console_is_mounted_under(admin_client: Client) -> None:
+    # The links are reversed once per process and prefix; a console behind /console/ must not get the root's.
+    at_root = admin_client.get("/").content.decode()
+    assert '<a href="/threads/">Threads</a>' in at_root and 'action="/jump/"' in at_root
+    # As the WSGI handler sets it from SCRIPT_NAME (the test client does not).
+    set_script_prefix("/console/")
+    try:
+        mounted = admin_client.get("/").content.decode()
+    finally:
+        set_script_prefix("/")
+    assert '<a href="/console/threads/">Threads</a>' in mounted
+    assert 'action="/console/jump/"' in mounted and 'action="/console/logout/"' in mounted
+    assert '<a href="/threads/">Threads</a>' in admin_client.get("/").content.decode()
