@@ -148,6 +148,12 @@ class Thread(models.Model):
     # an EXISTS probe over runs per thread. Set where a run fails (services.runs, remote mirroring); never cleared,
     # because runs are only ever deleted with their thread.
     has_failed_run = models.BooleanField(default=False)
+    # The standard review flags (ThreadFlag.STANDARD), copied from the ThreadFlag rows by services.review so the
+    # flag filter is a walk of a small partial index in activity order, not a probe of the flags per thread.
+    # Free tags are filtered through their ThreadFlag rows.
+    flag_needs_follow_up = models.BooleanField(default=False)
+    flag_escalated = models.BooleanField(default=False)
+    flag_reviewed = models.BooleanField(default=False)
     # Set on objects mirrored from a remote Foundry project: where they live and their id there.
     remote_project = models.ForeignKey(
         "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -181,6 +187,17 @@ class Thread(models.Model):
                 fields=["project", "-last_activity_at", "-id"],
                 condition=Q(has_failed_run=True),
                 name="thread_failed_project",
+            ),
+            models.Index(
+                fields=["-last_activity_at", "-id"],
+                condition=Q(flag_needs_follow_up=True),
+                name="thread_follow_up_activity",
+            ),
+            models.Index(
+                fields=["-last_activity_at", "-id"], condition=Q(flag_escalated=True), name="thread_escalated_activity"
+            ),
+            models.Index(
+                fields=["-last_activity_at", "-id"], condition=Q(flag_reviewed=True), name="thread_reviewed_activity"
             ),
         ]
 
@@ -731,6 +748,12 @@ class ThreadFlag(models.Model):
     ESCALATED = "escalated"
     REVIEWED = "reviewed"
     STANDARD = (NEEDS_FOLLOW_UP, ESCALATED, REVIEWED)
+    # The Thread column that mirrors each standard flag.
+    THREAD_FIELDS = {
+        NEEDS_FOLLOW_UP: "flag_needs_follow_up",
+        ESCALATED: "flag_escalated",
+        REVIEWED: "flag_reviewed",
+    }
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="flags")
     name = models.SlugField(max_length=40)

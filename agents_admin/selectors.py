@@ -48,7 +48,8 @@ THREAD_RUNS = 10
 EXACT_COUNT_LIMIT = 10_000
 # The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
 POLLING_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING)
-# A flag on at most this many threads filters the list by their ids (then a small sort); a commoner flag is
+# A standard flag is a Thread column with its own partial index (see Thread.flag_escalated). A free tag on at most
+# this many threads filters the list by their ids (then a small sort); a commoner flag is
 # probed per row while walking the activity index, which finds a page of matches quickly. The sort reads each
 # flagged thread's row and the walk steps over about 25 / share-of-threads-flagged index entries, each with a
 # probe of the flags: on SQLite (5 us a row, 0.5 us a probe) they cost the same near 500 flagged threads of
@@ -211,9 +212,10 @@ def thread_list(
 ) -> ThreadPage:
     """Threads, newest activity first, one keyset page after ``cursor``, with each thread's flags.
 
-    Served by the thread_activity index. A ``flag`` filter first reads up to FLAG_IDS_INLINE_LIMIT + 1 flagged
-    thread ids from the (name, thread) index: if that is all of them, the page is picked among those ids (a rare
-    flag never walks every thread); otherwise it is an EXISTS probe per row while walking the activity index.
+    Served by the thread_activity index, or a standard flag's partial index. A free-tag ``flag`` filter first
+    reads up to FLAG_IDS_INLINE_LIMIT + 1 tagged thread ids from the (name, thread) index: if that is all of
+    them, the page is picked among those ids (a rare tag never walks every thread); otherwise it is an EXISTS
+    probe per row while walking the activity index.
     Two queries (three with a flag filter).
     """
     queryset = Thread.objects.select_related("last_agent").order_by("-last_activity_at", "-id")
@@ -241,6 +243,9 @@ def thread_list(
 
 
 def _flagged(flag: str) -> Q:
+    column = ThreadFlag.THREAD_FIELDS.get(flag)
+    if column is not None:  # a standard flag: its own partial index in activity order
+        return Q(**{column: True})
     flagged = ThreadFlag.objects.filter(name=flag).order_by().values_list("thread_id", flat=True)
     limit = FLAG_IDS_INLINE_LIMIT.get(connection.vendor, 2_000)
     ids = list(flagged[: limit + 1])

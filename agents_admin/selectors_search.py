@@ -156,7 +156,9 @@ def threads_filtered_qs(filters: ThreadFilters, *, dates_on_threads: bool = True
                 output_field=BooleanField(),
             )
         )
-    if filters.flag:
+    if filters.flag in ThreadFlag.THREAD_FIELDS:
+        qs = qs.filter(**{ThreadFlag.THREAD_FIELDS[filters.flag]: True})  # its own partial index
+    elif filters.flag:
         # IN (a set from the flag's index) rather than EXISTS per thread: search materialises the filtered set once,
         # and a probe per thread would read all 100k of them to build it.
         qs = qs.filter(pk__in=ThreadFlag.objects.filter(name=filters.flag).values("thread_id"))

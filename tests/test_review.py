@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import ThreadFlag, ThreadNote
+from agents_admin.models import Thread, ThreadFlag, ThreadNote
 from agents_admin.selectors_search import ThreadFilters, threads_filtered
 from agents_admin.services.errors import InvalidInput, LimitExceeded
 from agents_admin.services.review import MAX_FLAGS_PER_THREAD, thread_flag_set, thread_note_add
@@ -23,6 +23,19 @@ def test_setting_a_flag_twice_keeps_one_and_clearing_it_twice_is_harmless() -> N
     assert thread_flag_set(thread=thread, name="escalated", on=False, user=None) is False
     assert thread_flag_set(thread=thread, name="escalated", on=False, user=None) is False
     assert not ThreadFlag.objects.exists()
+
+
+def test_a_standard_flag_is_mirrored_on_its_thread_column_and_a_free_tag_is_not() -> None:
+    thread, other = make_thread(), make_thread()
+    thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+    thread_flag_set(thread=thread, name="vip", on=True, user=None)
+    row = Thread.objects.values("flag_escalated", "flag_needs_follow_up", "flag_reviewed").get(pk=thread.pk)
+    assert row == {"flag_escalated": True, "flag_needs_follow_up": False, "flag_reviewed": False}
+    assert not Thread.objects.get(pk=other.pk).flag_escalated
+    thread_flag_set(thread=thread, name="escalated", on=False, user=None)
+    assert not Thread.objects.get(pk=thread.pk).flag_escalated
+    assert [t.id for t in threads_filtered(ThreadFilters(flag="vip")).threads] == [thread.id]
+    assert threads_filtered(ThreadFilters(flag="escalated")).threads == []
 
 
 def test_bad_flag_names_and_too_many_flags_are_refused_without_change() -> None:

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import Run, RunStatus, Thread, ThreadFlag
+from agents_admin.models import Run, RunStatus, Thread
 from agents_admin.selectors_search import (
     HAS_FAILED_RUN,
     ThreadFilters,
@@ -198,7 +198,7 @@ def test_a_page_of_results_costs_a_bounded_number_of_queries(
     for i in range(30):
         thread = make_thread(messages=[f"battery drains fast {i}"])
         Thread.objects.filter(pk=thread.pk).update(last_agent=agent)
-        ThreadFlag.objects.create(thread=thread, name="escalated")
+        thread_flag_set(thread=thread, name="escalated", on=True, user=None)
     with django_assert_max_num_queries(10):  # type: ignore[operator]
         response = admin_client.get(reverse("agents_admin:search"), {"q": "battery"})
     assert response.content.decode().count('class="card hit"') == 20
@@ -295,10 +295,12 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
     monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
-        thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)
+        thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
+        thread_flag_set(thread=thread, name="vip", on=True, user=None)  # a free tag: its ThreadFlag rows
     make_thread(messages=["screen flickers too"])
-    hits = message_search(q="flicker", filters=ThreadFilters(flag="needs-follow-up")).hits
-    assert sorted(hit.message.thread_id for hit in hits) == sorted([t.id for t in tagged] * 2)
+    for flag in ("needs-follow-up", "vip"):
+        hits = message_search(q="flicker", filters=ThreadFilters(flag=flag)).hits
+        assert sorted(hit.message.thread_id for hit in hits) == sorted([t.id for t in tagged] * 2)
     assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
 
 

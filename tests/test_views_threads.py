@@ -184,18 +184,24 @@ def test_each_row_shows_its_threads_flags_as_badges(admin_client: Client) -> Non
         assert 'class="tag"' not in _row(body, plain)
 
 
-@pytest.mark.parametrize("inline_limit", [2_000, 1])
+@pytest.mark.parametrize(
+    ("flag", "inline_limit"),
+    # A standard flag reads its Thread column; a free tag its ids inline (a rare tag) or a probe per row (a common one).
+    [(ThreadFlag.ESCALATED, 2_000), ("vip-customer", 2_000), ("vip-customer", 1)],
+    ids=["standard-flag", "tag-by-ids", "tag-by-probe"],
+)
 def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
-    admin_client: Client, monkeypatch: pytest.MonkeyPatch, inline_limit: int
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch, flag: str, inline_limit: int
 ) -> None:
-    # Both ways of filtering: the flagged ids inline (a rare flag) and a probe per row (a common one).
     monkeypatch.setattr(selectors, "FLAG_IDS_INLINE_LIMIT", {connection.vendor: inline_limit})
     threads = [make_thread() for _ in range(40)]
     flagged = threads[::3] + threads[1::3]  # 27 threads: more than one page
     for thread in flagged:
-        thread_flag_set(thread=thread, name=ThreadFlag.ESCALATED, on=True, user=None)
+        thread_flag_set(thread=thread, name=flag, on=True, user=None)
     thread_flag_set(thread=threads[2], name=ThreadFlag.REVIEWED, on=True, user=None)
-    url, params = reverse("agents_admin:thread_list"), {"flag": "escalated"}
+    thread_flag_set(thread=threads[3], name=flag, on=False, user=None)  # cleared again
+    flagged.remove(threads[3])
+    url, params = reverse("agents_admin:thread_list"), {"flag": flag}
     seen: list[str] = []
     for _ in range(3):
         response = admin_client.get(url, params, **HX)
@@ -204,8 +210,8 @@ def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
         if not page.next_cursor:
             break
         # The filter stays in the "Older" link, next to the cursor.
-        assert f"flag=escalated&amp;cursor={page.next_cursor}" in response.content.decode()
-        params = {"flag": "escalated", "cursor": page.next_cursor}
+        assert f"flag={flag}&amp;cursor={page.next_cursor}" in response.content.decode()
+        params = {"flag": flag, "cursor": page.next_cursor}
     expected = Thread.objects.filter(pk__in=[t.id for t in flagged]).order_by("-last_activity_at", "-id")
     assert seen == list(expected.values_list("id", flat=True))
     assert {t.id for t in admin_client.get(url, {"flag": " Reviewed"}).context["page"].threads} == {threads[2].id}

@@ -40,7 +40,9 @@ def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
     if not FLAG_NAME.match(name):
         raise InvalidInput("A flag is 1-40 lower-case letters, digits and '-'.", param="name")
     if not on:
-        ThreadFlag.objects.filter(thread=thread, name=name).delete()
+        with transaction.atomic():
+            ThreadFlag.objects.filter(thread=thread, name=name).delete()
+            _thread_column_set(thread, name, on=False)
         return False
     with transaction.atomic():
         if ThreadFlag.objects.filter(thread=thread, name=name).exists():
@@ -52,4 +54,13 @@ def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
                 ThreadFlag.objects.create(thread=thread, name=name, created_by=user_or_none(user))
         except IntegrityError:  # set concurrently by someone else: the outcome is the same
             pass
+        _thread_column_set(thread, name, on=True)
     return True
+
+
+def _thread_column_set(thread: Thread, name: str, *, on: bool) -> None:
+    """Mirror a standard flag on its Thread column (what the flag filter reads), in the flag's transaction."""
+    column = ThreadFlag.THREAD_FIELDS.get(name)
+    if column is not None:
+        Thread.objects.filter(pk=thread.pk).update(**{column: on})
+        setattr(thread, column, on)

@@ -193,6 +193,7 @@ class Command(BaseCommand):
                 if roll < 0.02:
                     name = ThreadFlag.STANDARD[int(roll * 150) % 3]
                     flags.append(ThreadFlag(thread=thread, name=name, created_at=last))
+                    setattr(thread, ThreadFlag.THREAD_FIELDS[name], True)
                 threads.append(thread)
                 plans.append((thread, count, created, step, run))
             with transaction.atomic():

@@ -1,0 +1,43 @@
+"""Migrations that move data: run on a database that already holds rows, forwards and back."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from agents_admin.models import Thread
+from agents_admin.selectors_search import ThreadFilters, threads_filtered
+
+BEFORE_FLAGS = [("agents_admin", "0010_export_housekeeping")]
+
+
+def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection)  # a fresh loader sees the applied state
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0011_copies_existing_standard_flags_to_their_thread_columns_and_keeps_the_thread_triggers() -> None:
+    executor = _migrate(BEFORE_FLAGS)
+    old = executor.loader.project_state(BEFORE_FLAGS).apps
+    project = old.get_model("agents_admin", "Project").objects.create(name="migrated")
+    threads = old.get_model("agents_admin", "Thread").objects
+    flags = old.get_model("agents_admin", "ThreadFlag").objects
+    escalated = threads.create(id="thread_escalated", project=project, metadata={"plan": "gold"})
+    tagged = threads.create(id="thread_tagged", project=project)
+    flags.create(thread=escalated, name="escalated")
+    flags.create(thread=escalated, name="reviewed")
+    flags.create(thread=tagged, name="vip")
+
+    _migrate(executor.loader.graph.leaf_nodes())
+
+    columns = ("flag_needs_follow_up", "flag_escalated", "flag_reviewed")
+    assert Thread.objects.values_list(*columns).get(pk=escalated.pk) == (False, True, True)
+    assert Thread.objects.values_list(*columns).get(pk=tagged.pk) == (False, False, False)
+    assert [t.id for t in threads_filtered(ThreadFilters(flag="escalated")).threads] == [escalated.pk]
+    # SQLite's metadata side table is kept by triggers on the thread table: a rebuilt table would have lost them.
+    Thread.objects.filter(pk=tagged.pk).update(metadata={"plan": "silver"})
+    silver = threads_filtered(ThreadFilters(metadata_key="plan", metadata_value="silver")).threads
+    assert [t.id for t in silver] == [tagged.pk]
