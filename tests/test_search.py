@@ -281,10 +281,11 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 
 @pytest.mark.parametrize(
     ("thread_first_limit", "thread_first_messages"),
-    # Thread ids applied as a subquery; on SQLite, each of the few threads' messages looked up in the full-text
-    # index, or the matches walked and tested against the set of the threads' message rowids.
+    # Thread ids applied as a subquery; the few threads' messages each tested (SQLite: looked up in the full-text
+    # index); or the matches walked and tested against the threads (SQLite: their message rowids; PostgreSQL: the
+    # full-text and thread_id bitmaps ANDed).
     [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["subquery", "thread-first", "rowid-set"],
+    ids=["subquery", "thread-first", "matches-first"],
 )
 def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
     monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
@@ -293,6 +294,7 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
     monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
+    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", thread_first_messages)
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
         thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
@@ -306,10 +308,11 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
 
 @pytest.mark.parametrize(
     ("thread_first_limit", "thread_first_messages"),
-    # Thread ids applied as a subquery; on SQLite, each of the few threads' messages looked up in the full-text
-    # index, or the matches walked and tested against the set of the threads' message rowids.
+    # Thread ids applied as a subquery; the few threads' messages each tested (SQLite: looked up in the full-text
+    # index); or the matches walked and tested against the threads (SQLite: their message rowids; PostgreSQL: the
+    # full-text and thread_id bitmaps ANDed).
     [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["subquery", "thread-first", "rowid-set"],
+    ids=["subquery", "thread-first", "matches-first"],
 )
 def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
     monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
@@ -318,6 +321,7 @@ def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
     monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
+    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", thread_first_messages)
     wanted = make_thread(messages=[f"router reboot {i}" for i in range(7)], metadata={"customer": "acme"})
     make_thread(messages=[f"router reboot {i}" for i in range(5)], metadata={"customer": "globex"})
     acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
