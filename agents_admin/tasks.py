@@ -72,5 +72,5 @@ def exports_reconcile() -> dict[str, int]:
 
 @shared_task(name="agents_admin.tasks.database_upkeep")
 def database_upkeep() -> dict[str, object]:
-    """Beat, hourly: SQLite's planner statistics and full-text index merges (PostgreSQL does its own upkeep)."""
+    """Beat, hourly: SQLite's statistics and full-text merges; PostgreSQL's vacuum only if autovacuum is off."""
     return maintenance.database_upkeep()

@@ -6,7 +6,12 @@ import pytest
 from django.db import connection
 
 from agents_admin.selectors_search import message_search
-from agents_admin.services.maintenance import database_statistics_refresh, database_upkeep, search_index_merge
+from agents_admin.services.maintenance import (
+    database_statistics_refresh,
+    database_upkeep,
+    postgres_vacuum_if_unattended,
+    search_index_merge,
+)
 from dashboard.celery import app
 from tests.factories import make_thread
 
@@ -60,4 +65,26 @@ def test_the_search_index_is_merged_in_steps_and_finds_the_same_messages() -> No
     else:
         assert search_index_merge() == 0
     assert {hit.message.id for hit in message_search(q="parcel", limit=100).hits} == before
-    assert set(database_upkeep()) == {"statistics", "search_merge_steps"}
+    assert set(database_upkeep()) == {"statistics", "vacuum", "search_merge_steps"}
+
+
+def _last_vacuum(table: str) -> object:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM refuses to run inside a transaction
+def test_postgresql_tables_are_vacuumed_only_when_the_server_does_not_do_it_itself() -> None:
+    make_thread(messages=["hello"])
+    if connection.vendor != "postgresql":
+        assert postgres_vacuum_if_unattended() is False
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0] == "on"
+    before = _last_vacuum("agents_admin_message")
+    assert postgres_vacuum_if_unattended() is (not autovacuum)
+    if not autovacuum:
+        after = _last_vacuum("agents_admin_message")
+        assert after is not None and after != before
