@@ -281,11 +281,11 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 
 @pytest.mark.parametrize(
     ("thread_first_limit", "thread_first_messages"),
-    # Thread ids applied as a subquery; the few threads' messages each tested (SQLite: looked up in the full-text
-    # index); or the matches walked and tested against the threads (SQLite: their message rowids; PostgreSQL: the
-    # full-text and thread_id bitmaps ANDed).
+    # Broad: each match's thread probed (SQLite) or the thread ids as a subquery (PostgreSQL); thread first: the
+    # few threads' messages each tested; matches first: the matches walked and tested against the threads
+    # (SQLite: their message rowids; PostgreSQL: the full-text and thread_id bitmaps ANDed).
     [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["subquery", "thread-first", "matches-first"],
+    ids=["broad", "thread-first", "matches-first"],
 )
 def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
     monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
@@ -299,20 +299,21 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
     for thread in tagged:
         thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
         thread_flag_set(thread=thread, name="vip", on=True, user=None)  # a free tag: its ThreadFlag rows
+        thread_note_add(thread=thread, author=None, body="customer called twice")
     make_thread(messages=["screen flickers too"])
-    for flag in ("needs-follow-up", "vip"):
-        hits = message_search(q="flicker", filters=ThreadFilters(flag=flag)).hits
-        assert sorted(hit.message.thread_id for hit in hits) == sorted([t.id for t in tagged] * 2)
+    for filters in (ThreadFilters(flag="needs-follow-up"), ThreadFilters(flag="vip"), ThreadFilters(has_notes=True)):
+        hits = message_search(q="flicker", filters=filters).hits
+        assert sorted(hit.message.thread_id for hit in hits) == sorted([t.id for t in tagged] * 2), filters
     assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
 
 
 @pytest.mark.parametrize(
     ("thread_first_limit", "thread_first_messages"),
-    # Thread ids applied as a subquery; the few threads' messages each tested (SQLite: looked up in the full-text
-    # index); or the matches walked and tested against the threads (SQLite: their message rowids; PostgreSQL: the
-    # full-text and thread_id bitmaps ANDed).
+    # Broad: each match's thread probed (SQLite) or the thread ids as a subquery (PostgreSQL); thread first: the
+    # few threads' messages each tested; matches first: the matches walked and tested against the threads
+    # (SQLite: their message rowids; PostgreSQL: the full-text and thread_id bitmaps ANDed).
     [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["subquery", "thread-first", "matches-first"],
+    ids=["broad", "thread-first", "matches-first"],
 )
 def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
     monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
