@@ -151,7 +151,10 @@ def threads_filtered_qs(
         qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
     elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
         # SQLite cannot index arbitrary JSON keys: migration 0009 keeps a (thread, key, value) side table in step
-        # with Thread.metadata by triggers, so the filter is one index lookup whatever the number of threads.
+        # with Thread.metadata by triggers, so the filter is one index lookup whatever the number of threads. A pair
+        # on few threads is read as a set (an index range); one on many is probed per thread, since SQLite would
+        # otherwise read the whole set before the first row (36 ms for one channel's 33,000 threads).
+        per_thread = per_thread or _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
         meta = (
             'EXISTS (SELECT 1 FROM agents_admin_thread_meta m2 WHERE m2.thread_id = "agents_admin_thread"."id" '
             "AND m2.key = %s AND m2.value = %s)"
@@ -175,6 +178,20 @@ def threads_filtered_qs(
     if filters.on_hold:
         qs = qs.filter(_on_hold_q())
     return qs
+
+
+# More threads than this with one metadata pair make it a common one (see threads_filtered_qs).
+METADATA_SET_LIMIT = 2_000
+
+
+def _sqlite_metadata_is_common(key: str, value: str) -> bool:
+    """Whether more than METADATA_SET_LIMIT threads carry ``key=value``: counts at most that many index entries."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM agents_admin_thread_meta WHERE key = %s AND value = %s LIMIT %s)",
+            [key, value, METADATA_SET_LIMIT + 1],
+        )
+        return int(cursor.fetchone()[0]) > METADATA_SET_LIMIT
 
 
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -261,31 +278,31 @@ def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
     return threads_filtered_qs(filters, dates_on_threads=False).order_by()
 
 
-# Up to this many messages in all in the threads the filters leave, the SQLite search starts from those threads and
-# looks each message up in the full-text index (15-40 µs a message).
-SQLITE_THREAD_FIRST_MESSAGES = 2_000
-# Beyond that it walks the matches of the words newest first and keeps those in the threads. A common word has tens
-# of thousands of matches and only a handful may fall in a few hundred threads, so the test each match meets must be
-# cheap. Up to this many messages, it is a lookup in the set of those threads' message rowids, read once from the
-# (thread, seq) index; reading the match's own row instead costs a page or more, since thread_id is the row's last
-# column, after the text ('refund' + project + failed run on 1M messages: 802 threads, 7,000 messages, 3,000
-# matches walked). Past it, building the set costs more than the walk saves (about 0.6 µs a message against 8 µs a
-# probe and 21 / share-of-messages-kept probes: even near 17,000 messages of 1M), and each match's thread is probed.
+# The SQLite search walks the matches of the words newest first (FTS5 serves them in rowid order, which is the page
+# order) and keeps those in the filtered threads. A common word has tens of thousands of matches and only a handful
+# may fall in a few hundred threads, so the test each match meets must be cheap. Up to this many messages in those
+# threads, it is a lookup in the set of their message rowids, read once from the (thread, seq) index; reading the
+# match's own row instead costs a page or more, since thread_id is the row's last column, after the text ('refund'
+# + project + failed run on 1M messages: 802 threads, 7,000 messages, 3,000 matches walked). Past it, building the
+# set costs more than the walk saves (about 0.6 µs a message against 8 µs a probe and 21 / share-of-messages-kept
+# probes: even near 17,000 messages of 1M), and each match's thread is probed instead. Starting from the threads'
+# messages and looking each up in the full-text index was dearer still at every size measured (30-60 µs a message:
+# 105 ms against 8 for 'refund' in 276 threads of 1,608 messages; the same 3 ms for 257 messages).
 SQLITE_ROWID_SET_MESSAGES = 20_000
 
 
 def _thread_ids_within(threads: QuerySet[Thread], max_messages: int) -> tuple[list[str], int] | None:
-    """The ids of ``threads`` and their number of messages when that is at most ``max_messages``; None when they
-    hold more. Reads the threads in chunks and stops as soon as the sum is too big."""
-    rows = threads.values_list("id", "message_count")
-    thread_ids: list[str] = []
-    total = 0
-    for thread_id, count in rows.iterator(chunk_size=500):
-        total += count
-        if total > max_messages or len(thread_ids) >= THREAD_FIRST_LIMIT:
-            return None
-        thread_ids.append(thread_id)
-    return thread_ids, total
+    """The ids of ``threads`` and their number of messages when that is at most ``max_messages`` (and they are at
+    most THREAD_FIRST_LIMIT threads); None when they hold more.
+
+    One bounded read, not an iterator: on PostgreSQL an iterator is a server-side cursor, whose plan took 26 ms to
+    give the first of one channel's 33,000 threads, against 2 ms for 2,000 rows read outright.
+    """
+    rows = list(threads.values_list("id", "message_count")[: THREAD_FIRST_LIMIT + 1])
+    total = sum(count for _id, count in rows)
+    if len(rows) > THREAD_FIRST_LIMIT or total > max_messages:
+        return None
+    return [thread_id for thread_id, _count in rows], total
 
 
 def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str | None]], str]:
@@ -296,14 +313,10 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     within = _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES) if threads is not None else None
     if within is not None and not within[0]:
         return [], ""
-    few = within[0] if within is not None and within[1] <= SQLITE_THREAD_FIRST_MESSAGES else None
-    # Which side drives: the full-text index (its rowid order is the page order, and FTS5 serves rowid ranges
-    # and ORDER BY rowid itself), or the few threads' messages; CROSS JOIN makes the left table the outer loop.
-    key = "m.rowid" if few else "f.rowid"
     where = ["agents_admin_message_fts MATCH %s"]
     params: list[Any] = [match]
     if cursor.isdigit():
-        where.append(f"{key} < %s")
+        where.append("f.rowid < %s")
         params.append(int(cursor))
     if filters.date_from:
         where.append("m.created_at >= %s")
@@ -312,13 +325,9 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         where.append("m.created_at < %s")
         params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_to + timedelta(days=1))))
     join = "agents_admin_message_fts f JOIN agents_admin_message m ON m.rowid = f.rowid"
-    if few:
-        join = "agents_admin_message m CROSS JOIN agents_admin_message_fts f ON f.rowid = m.rowid"
-        where.append(f"m.thread_id IN ({', '.join(['%s'] * len(few))})")
-        params.extend(few)
-    elif within is not None:
+    if within is not None:
         # The unary + keeps the set a test on each match: handed to FTS5 as a rowid constraint it would look each
-        # of the set's rowids up instead, the thread-first plan at its dearest.
+        # of the set's rowids up in the full-text index instead (the 30-60 µs a message above).
         thread_ids = within[0]
         where.append(
             "+f.rowid IN (SELECT rowid FROM agents_admin_message "
@@ -336,8 +345,8 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         where.append(f"EXISTS ({subquery})")
         params.extend(subquery_params)
     sql = (
-        f"SELECT m.id, snippet(agents_admin_message_fts, 0, %s, %s, '…', 24), {key} FROM {join} "
-        f"WHERE {' AND '.join(where)} ORDER BY {key} DESC LIMIT %s"
+        f"SELECT m.id, snippet(agents_admin_message_fts, 0, %s, %s, '…', 24), f.rowid FROM {join} "
+        f"WHERE {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT %s"
     )
     with connection.cursor() as db:
         db.execute(sql, [MARK_START, MARK_END, *params, limit + 1])
@@ -350,9 +359,8 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
 _PG_MATCH = "agents_admin_message.search_vector @@ websearch_to_tsquery('english', %s)"
 # The same test, which the planner cannot answer from the full-text index (IS TRUE hides the operator from it).
 _PG_MATCH_EACH = f"({_PG_MATCH}) IS TRUE"
-# Up to this many threads match the filters: search their messages by id (the planner ANDs the full-text and the
-# thread_id index bitmaps). More: walk all messages newest first, where the filters pass often enough.
-THREAD_FIRST_LIMIT = 5_000
+# At most this many threads are read to size a filter (see _thread_ids_within); more are a broad filter.
+THREAD_FIRST_LIMIT = 2_000
 # Up to this many messages in all in those threads, read them by thread and test each one's vector (about 1 µs):
 # the bitmap of a common word is tens of thousands of entries (on 1M messages, 'refund' + one customer's metadata:
 # 7.6 ms with the bitmaps ANDed, 0.2 ms thread first; 'refund' + 802 threads of 7,000 messages: 14.5 and 8.2 ms).
@@ -381,13 +389,10 @@ def _search_postgres(
             return [], ""
         qs = qs.filter(thread_id__in=within[0])
     elif threads is not None:
-        thread_ids = list(threads.values_list("id", flat=True)[: THREAD_FIRST_LIMIT + 1])
-        if not thread_ids:
-            return [], ""
-        if len(thread_ids) <= THREAD_FIRST_LIMIT:
-            qs = qs.filter(thread_id__in=thread_ids)
-        else:
-            qs = qs.filter(thread__in=threads.values("id"))
+        # A broad filter: the planner picks between probing each match's thread while walking newest first (common
+        # words) and joining the word's matches to the threads (rare ones). Reading the threads' ids first cost more
+        # than either (5,000 of one channel's 33,000 threads: 10 ms).
+        qs = qs.filter(thread__in=threads.values("id"))
     position = keyset.cursor_decode(cursor)
     if position is not None:
         qs = qs.filter(keyset.after("created_at", position))

@@ -280,21 +280,21 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 
 
 @pytest.mark.parametrize(
-    ("thread_first_limit", "thread_first_messages"),
-    # Broad: each match's thread probed (SQLite) or the thread ids as a subquery (PostgreSQL); thread first: the
-    # few threads' messages each tested; matches first: the matches walked and tested against the threads
-    # (SQLite: their message rowids; PostgreSQL: the full-text and thread_id bitmaps ANDed).
-    [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["broad", "thread-first", "matches-first"],
+    ("thread_first_limit", "narrow_messages"),
+    # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
+    # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL).
+    [(0, 0), (2_000, 20_000)],
+    ids=["broad", "narrow"],
 )
 def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, narrow_messages: int
 ) -> None:
     import agents_admin.selectors_search as selectors
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
-    monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
-    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", thread_first_messages)
+    monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
+    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
+    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
         thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
@@ -308,21 +308,21 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
 
 
 @pytest.mark.parametrize(
-    ("thread_first_limit", "thread_first_messages"),
-    # Broad: each match's thread probed (SQLite) or the thread ids as a subquery (PostgreSQL); thread first: the
-    # few threads' messages each tested; matches first: the matches walked and tested against the threads
-    # (SQLite: their message rowids; PostgreSQL: the full-text and thread_id bitmaps ANDed).
-    [(0, 2_000), (5_000, 2_000), (5_000, 0)],
-    ids=["broad", "thread-first", "matches-first"],
+    ("thread_first_limit", "narrow_messages"),
+    # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
+    # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL).
+    [(0, 0), (2_000, 20_000)],
+    ids=["broad", "narrow"],
 )
 def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, thread_first_messages: int
+    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, narrow_messages: int
 ) -> None:
     import agents_admin.selectors_search as selectors
 
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
-    monkeypatch.setattr(selectors, "SQLITE_THREAD_FIRST_MESSAGES", thread_first_messages)
-    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", thread_first_messages)
+    monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
+    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
+    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
     wanted = make_thread(messages=[f"router reboot {i}" for i in range(7)], metadata={"customer": "acme"})
     make_thread(messages=[f"router reboot {i}" for i in range(5)], metadata={"customer": "globex"})
     acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
@@ -378,3 +378,17 @@ def test_the_metadata_filter_follows_metadata_changes_and_deletes() -> None:
     assert threads_filtered(ThreadFilters(metadata_key="tier", metadata_value="gold")).threads == []
     Thread.objects.filter(pk=thread.pk).delete()
     assert threads_filtered(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads == []
+
+
+@pytest.mark.parametrize("set_limit", [0, 2_000], ids=["common-pair", "rare-pair"])
+def test_the_metadata_filter_lists_the_same_threads_read_as_a_set_or_probed_per_thread(
+    monkeypatch: pytest.MonkeyPatch, set_limit: int
+) -> None:
+    import agents_admin.selectors_search as selectors
+
+    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", set_limit)
+    gold = [make_thread(metadata={"plan": "gold", "n": str(i)}) for i in range(3)]
+    make_thread(metadata={"plan": "silver"})
+    make_thread(metadata={"tier": "gold"})
+    page = threads_filtered(ThreadFilters(metadata_key="plan", metadata_value="gold"))
+    assert [t.id for t in page.threads] == [t.id for t in reversed(gold)]
