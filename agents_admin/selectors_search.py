@@ -291,6 +291,22 @@ def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
 SQLITE_ROWID_SET_MESSAGES = 20_000
 
 
+def _only_a_common_metadata_pair(filters: ThreadFilters) -> bool:
+    """Whether the filters are a common metadata pair (and dates) alone: broad for certain, so not worth sizing
+    (reading 2,000 of one channel's 33,000 threads by probing each thread's pairs: 15 ms)."""
+    alone = ThreadFilters(
+        metadata_key=filters.metadata_key,
+        metadata_value=filters.metadata_value,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+    )
+    return (
+        bool(filters.metadata_key)
+        and alone == filters
+        and _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
+    )
+
+
 def _thread_ids_within(threads: QuerySet[Thread], max_messages: int) -> tuple[list[str], int] | None:
     """The ids of ``threads`` and their number of messages when that is at most ``max_messages`` (and they are at
     most THREAD_FIRST_LIMIT threads); None when they hold more.
@@ -310,7 +326,11 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     if not match:
         return [], ""
     threads = _narrowing_threads(filters)
-    within = _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES) if threads is not None else None
+    within = (
+        _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES)
+        if threads is not None and not _only_a_common_metadata_pair(filters)
+        else None
+    )
     if within is not None and not within[0]:
         return [], ""
     where = ["agents_admin_message_fts MATCH %s"]
