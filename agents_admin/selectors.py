@@ -131,7 +131,12 @@ def home_stats() -> dict[str, Any]:
 
 
 def runs_recent(limit: int = RECENT_RUNS) -> list[Run]:
-    return list(Run.objects.select_related("agent").order_by("-created_at", "-id")[:limit])
+    """The latest runs with what the home page's table shows (templatetags/listings.run_rows): a whole run and agent
+    row is some sixty columns, a third of them JSON to decode."""
+    runs = Run.objects.select_related("agent").only(
+        "id", "thread_id", "agent_id", "agent_ref", "status", "created_at", "agent__name"
+    )
+    return list(runs.order_by("-created_at", "-id")[:limit])
 
 
 # --- agents --------------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import Thread
+from agents_admin.models import Run, Thread
 from agents_admin.services.review import thread_flag_set
 from tests.factories import make_agent, make_run, make_thread
+from tests.personas import client_for, user_with_role
 
 
 def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> None:
@@ -51,3 +52,26 @@ def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: C
     thread_flag_set(thread=flagged, name="reviewed", on=True, user=None)
     body = admin_client.get(reverse("agents_admin:search"), {"flag": "reviewed"}).content.decode()
     assert body.count("<tr><td>") == 1 and f"<code>{flagged.id}</code>" in body
+
+
+def test_the_recent_runs_table_links_each_run_its_thread_and_agent(admin_client: Client) -> None:
+    agent = make_agent(name="Billing <bot>")
+    run = make_run(agent=agent)
+    orphan = make_run(agent=make_agent(name="Gone"))
+    orphan_ref = orphan.agent_ref
+    Run.objects.filter(pk=orphan.pk).update(agent=None)  # the agent was deleted; the run keeps the id it ran
+    body = admin_client.get(reverse("agents_admin:home")).content.decode()
+    row = body[body.index(f'<tr><td><a href="/threads/{run.thread_id}/runs/{run.id}/">') :]
+    row = row[: row.index("</tr>")]
+    assert f'<td><a href="/threads/{run.thread_id}/"><code>{run.thread_id}</code></a></td>' in row
+    assert f'<td><a href="/agents/{agent.id}/">Billing &lt;bot&gt;</a></td>' in row
+    assert '<span class="badge badge-queued">queued</span>' in row and " ago</time></td>" in row
+    assert f"<td><code>{orphan_ref}</code></td>" in body
+
+
+def test_the_recent_runs_table_names_agents_without_links_for_those_who_may_not_edit_them(db: None) -> None:
+    run = make_run(agent=make_agent(name="Billing bot"))
+    client = client_for(user_with_role("Reviewer"))
+    body = client.get(reverse("agents_admin:home")).content.decode()
+    assert f"/threads/{run.thread_id}/runs/{run.id}/" in body
+    assert "<td>Billing bot</td>" in body and f"/agents/{run.agent_id}/" not in body

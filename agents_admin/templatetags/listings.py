@@ -1,7 +1,7 @@
-"""Rows of the long lists, the thread table and search hits, rendered in Python for the same reason as
-conversation.py: a 25-row page costs about 800 template variable lookups, most of the page's server time on a
-big database. Every value from data goes through ``esc()``; tests/test_security_xss.py and tests/test_listings.py
-render hostile names, metadata and snippets through these.
+"""Rows of the long lists (the thread table, search hits, the home page's recent runs), rendered in Python for
+the same reason as conversation.py: a 25-row page costs about 800 template variable lookups, most of the page's
+server time on a big database. Every value from data goes through ``esc()``; tests/test_security_xss.py and
+tests/test_listings.py render hostile names, metadata and snippets through these.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
-from agents_admin.models import Thread
+from agents_admin.models import Run, Thread
 from agents_admin.selectors_search import SearchHit
 from agents_admin.templatetags.conversation import esc, status_badge, time_tag
 
@@ -84,3 +84,37 @@ def search_hits(hits: Iterable[SearchHit], flags: dict[str, list[str]]) -> SafeS
     list_url = reverse("agents_admin:thread_list")
     items = "".join(_hit(hit, flags.get(hit.message.thread_id, []), list_url) for hit in hits)
     return mark_safe(items)  # noqa: S308 - every value in it went through esc() or highlight()
+
+
+# Run and agent ids are letters, digits and underscores, like thread ids.
+RUN_PLACEHOLDER = "run_PLACEHOLDER"
+AGENT_PLACEHOLDER = "asst_PLACEHOLDER"
+
+
+@register.simple_tag
+def run_rows(runs: Iterable[Run], link_agents: bool) -> SafeString:
+    """The <tr> rows of the recent-runs table (run, thread, agent, status, created); ``link_agents`` links each agent
+    to its edit page (for those who may edit agents). A deleted agent shows as the id the run recorded."""
+    run_url = reverse("agents_admin:run_panel", args=[PLACEHOLDER, RUN_PLACEHOLDER])
+    thread_url = reverse("agents_admin:thread_detail", args=[PLACEHOLDER])
+    agent_url = reverse("agents_admin:agent_edit", args=[AGENT_PLACEHOLDER])
+    rows = "".join(_run_row(run, run_url, thread_url, agent_url if link_agents else "") for run in runs)
+    return mark_safe(rows)  # noqa: S308 - every value in it went through esc()
+
+
+def _run_row(run: Run, run_url: str, thread_url: str, agent_url: str) -> str:
+    thread_id, run_id = esc(run.thread_id), esc(run.id)
+    if run.agent is None:
+        agent = f"<code>{esc(run.agent_ref)}</code>"
+    elif agent_url:
+        agent = f'<a href="{agent_url.replace(AGENT_PLACEHOLDER, esc(run.agent_id))}">{esc(run.agent)}</a>'
+    else:
+        agent = esc(run.agent)
+    created = localtime(run.created_at)
+    return (
+        f'<tr><td><a href="{run_url.replace(PLACEHOLDER, thread_id).replace(RUN_PLACEHOLDER, run_id)}">'
+        f"<code>{run_id}</code></a></td>"
+        f'<td><a href="{thread_url.replace(PLACEHOLDER, thread_id)}"><code>{thread_id}</code></a></td>'
+        f"<td>{agent}</td><td>{status_badge(run.status)}</td>"
+        f'<td><time datetime="{created.isoformat()}">{esc(timesince(run.created_at))} ago</time></td></tr>'
+    )
