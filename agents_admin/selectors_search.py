@@ -407,7 +407,9 @@ def _search_postgres(
     if within is not None:
         if not within[0]:
             return [], ""
-        qs = qs.filter(thread_id__in=within[0])
+        # One array parameter: Django would compile and bind a parameter per id (hundreds of them).
+        in_threads = RawSQL("agents_admin_message.thread_id = ANY(%s)", [within[0]], output_field=BooleanField())
+        qs = qs.filter(in_threads)
     elif threads is not None:
         # A broad filter: the planner picks between probing each match's thread while walking newest first (common
         # words) and joining the word's matches to the threads (rare ones). Reading the threads' ids first cost more

@@ -107,6 +107,9 @@ class Command(BaseCommand):
                 "search 'refund' + project + failed run",
                 f"/search/?q=refund&project=support&run_status={HAS_FAILED_RUN}",
             ),
+            # Broad filters: a third of all threads each.
+            ("search 'refund' + project (broad)", "/search/?q=refund&project=support"),
+            ("search 'refund' + metadata channel=web (broad)", "/search/?q=refund&meta=channel%3Dweb"),
             ("jump to a message id", f"/jump/?id={message}"),
             ("agent list /agents/", "/agents/"),
             ("home /", "/"),
