@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -75,3 +76,15 @@ def test_the_recent_runs_table_names_agents_without_links_for_those_who_may_not_
     body = client.get(reverse("agents_admin:home")).content.decode()
     assert f"/threads/{run.thread_id}/runs/{run.id}/" in body
     assert "<td>Billing bot</td>" in body and f"/agents/{run.agent_id}/" not in body
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "gold", "x" * 30, "x" * 31, "e\u0301" * 20, "e\u0301" * 40, "café " * 10, "🙂" * 31, "a\u0300" * 30 + "b"],
+)
+def test_a_metadata_value_is_shortened_exactly_as_djangos_truncator_does(value: str) -> None:
+    from django.utils.text import Truncator
+
+    from agents_admin.templatetags.listings import METADATA_VALUE_SHOWN, _shortened
+
+    assert _shortened(value, METADATA_VALUE_SHOWN) == Truncator(value).chars(METADATA_VALUE_SHOWN)

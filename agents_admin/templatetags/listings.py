@@ -6,6 +6,7 @@ tests/test_listings.py render hostile names, metadata and snippets through these
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -36,7 +37,7 @@ def _flag_links(names: Iterable[str], list_url: str) -> str:
 def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str) -> str:
     metadata = thread.metadata if isinstance(thread.metadata, dict) else {}
     tags = "".join(
-        f' <span class="tag">{esc(key)}: {esc(Truncator(str(value)).chars(METADATA_VALUE_SHOWN))}</span>'
+        f' <span class="tag">{esc(key)}: {esc(_shortened(str(value), METADATA_VALUE_SHOWN))}</span>'
         for key, value in metadata.items()
     )
     active = localtime(thread.last_activity_at)
@@ -48,6 +49,14 @@ def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str
         f"<td>{thread.message_count}</td><td>{esc(agent)}</td><td>{status_badge(thread.last_run_status)}</td>"
         f"<td>{_flag_links(flags, list_url)}</td><td>{time_tag(thread.created_at, MINUTES)}</td></tr>"
     )
+
+
+def _shortened(text: str, length: int) -> str:
+    """``Truncator(text).chars(length)``, without its per-character walk for the usual short value: a string of at
+    most ``length`` code points is never cut, and Truncator returns it NFC-normalised (20 µs a value otherwise)."""
+    if len(text) <= length:
+        return unicodedata.normalize("NFC", text)
+    return Truncator(text).chars(length)
 
 
 # Thread ids are letters, digits and underscores: the URL of one row is the page's pattern with its id put in.
