@@ -395,3 +395,47 @@ def test_a_worker_that_was_given_up_stops_writing_and_keeps_the_failure(
     assert job.messages_done == reap_after and job.file_path == ""
     assert not list(exports.exports_dir().glob(f"export-{job.pk}.*"))
     assert len(pulled) == min(reap_after + 1, 3)  # it noticed at the next progress save and read no further
+
+
+def _thread_with_messages(count: int) -> Thread:
+    """A thread of ``count`` short messages, inserted in bulk (message_create one by one would take minutes)."""
+    thread = make_thread()
+    Message.objects.bulk_create(
+        (
+            Message(thread=thread, seq=seq, role="user", text=f"line {seq}", content=[
+                {"type": "text", "text": {"value": f"line {seq}", "annotations": []}}
+            ])
+            for seq in range(1, count + 1)
+        ),
+        batch_size=2_000,
+    )  # fmt: skip
+    Thread.objects.filter(pk=thread.pk).update(message_count=count)
+    thread.refresh_from_db()
+    return thread
+
+
+@pytest.mark.worker
+def test_an_export_whose_real_worker_is_killed_mid_write_is_failed_and_its_partial_file_deleted(
+    own_workers: list[Any], admin_user: User, admin_client: Client
+) -> None:
+    from tests.conftest import Worker
+
+    thread = _thread_with_messages(40_000)  # 20 batches: the worker is still writing when it is killed
+    worker = Worker()
+    own_workers.append(worker)
+    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=thread)
+    wait_for(lambda: ExportJob.objects.filter(pk=job.pk, messages_done__gt=0).exists(), interval=0.01)
+    worker.kill()  # SIGKILL to the worker and its pool, as the OOM killer would
+    job.refresh_from_db()
+    part = exports.exports_dir() / f"export-{job.pk}.jsonl.part"
+    assert job.status == ExportJob.Status.RUNNING and 0 < job.messages_done < 40_000
+    assert part.exists()  # what the worker had written, left behind
+
+    assert exports.exports_reconcile() == {"failed": 0, "redispatched": 0}  # its heartbeat is still fresh
+    _aged(job, heartbeat_at=timedelta(minutes=6))
+    assert exports.exports_reconcile() == {"failed": 1, "redispatched": 0}
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED and job.error == exports.WORKER_LOST and job.finished_at
+    assert not part.exists() and not list(exports.exports_dir().glob(f"export-{job.pk}.*"))
+    body = admin_client.get(reverse("agents_admin:export_job", args=[job.pk])).content.decode()
+    assert "the worker stopped while writing this export; start it again" in body
