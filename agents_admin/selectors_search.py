@@ -125,11 +125,16 @@ def _day_start(day: date) -> datetime:
 
 
 def threads_filtered_qs(
-    filters: ThreadFilters, *, dates_on_threads: bool = True, per_thread: bool = False
+    filters: ThreadFilters,
+    *,
+    dates_on_threads: bool = True,
+    per_thread: bool = False,
+    metadata_common: bool | None = None,
 ) -> QuerySet[Thread]:
     """Threads matching ``filters`` (unordered). Each filter is an indexed column or a set read from an index;
     ``per_thread`` makes the sets probes of one thread's rows instead, for a query that tests threads one at a time
-    (a set would be read whole first, whatever few threads are tested)."""
+    (a set would be read whole first, whatever few threads are tested). ``metadata_common`` is the answer of
+    _sqlite_metadata_is_common when the caller has it already."""
     qs = Thread.objects.all()
     if filters.project:
         # The project's id, not a join on its name: with a join SQLite walks every thread of the project even when
@@ -154,7 +159,9 @@ def threads_filtered_qs(
         # with Thread.metadata by triggers, so the filter is one index lookup whatever the number of threads. A pair
         # on few threads is read as a set (an index range); one on many is probed per thread, since SQLite would
         # otherwise read the whole set before the first row (36 ms for one channel's 33,000 threads).
-        per_thread = per_thread or _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
+        if not per_thread and metadata_common is None:
+            metadata_common = _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
+        per_thread = per_thread or bool(metadata_common)
         meta = (
             'EXISTS (SELECT 1 FROM agents_admin_thread_meta m2 WHERE m2.thread_id = "agents_admin_thread"."id" '
             "AND m2.key = %s AND m2.value = %s)"
@@ -270,12 +277,12 @@ def highlight(snippet: str) -> SafeString:
     return mark_safe(escaped)  # noqa: S308 - escaped above
 
 
-def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
+def _narrowing_threads(filters: ThreadFilters, *, metadata_common: bool | None = None) -> QuerySet[Thread] | None:
     """The threads a search is limited to, unordered; None when the filters leave every thread (none are set, or
     only dates, which apply to the messages)."""
     if filters.is_empty() or ThreadFilters(date_from=filters.date_from, date_to=filters.date_to) == filters:
         return None
-    return threads_filtered_qs(filters, dates_on_threads=False).order_by()
+    return threads_filtered_qs(filters, dates_on_threads=False, metadata_common=metadata_common).order_by()
 
 
 # The SQLite search walks the matches of the words newest first (FTS5 serves them in rowid order, which is the page
@@ -291,20 +298,15 @@ def _narrowing_threads(filters: ThreadFilters) -> QuerySet[Thread] | None:
 SQLITE_ROWID_SET_MESSAGES = 20_000
 
 
-def _only_a_common_metadata_pair(filters: ThreadFilters) -> bool:
-    """Whether the filters are a common metadata pair (and dates) alone: broad for certain, so not worth sizing
-    (reading 2,000 of one channel's 33,000 threads by probing each thread's pairs: 15 ms)."""
+def _metadata_alone(filters: ThreadFilters) -> bool:
+    """Whether the filters are a metadata pair (and dates) and nothing else."""
     alone = ThreadFilters(
         metadata_key=filters.metadata_key,
         metadata_value=filters.metadata_value,
         date_from=filters.date_from,
         date_to=filters.date_to,
     )
-    return (
-        bool(filters.metadata_key)
-        and alone == filters
-        and _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
-    )
+    return bool(filters.metadata_key) and alone == filters
 
 
 def _thread_ids_within(threads: QuerySet[Thread], max_messages: int) -> tuple[list[str], int] | None:
@@ -325,12 +327,12 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     match = fts5_query(q)
     if not match:
         return [], ""
-    threads = _narrowing_threads(filters)
-    within = (
-        _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES)
-        if threads is not None and not _only_a_common_metadata_pair(filters)
-        else None
-    )
+    # A common metadata pair alone is broad for certain: its matches are probed without sizing the filtered set
+    # first (reading 2,000 of one channel's 33,000 threads by probing each thread's pairs: 15 ms).
+    common = bool(filters.metadata_key) and _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
+    broad = common and _metadata_alone(filters)
+    threads = None if broad else _narrowing_threads(filters, metadata_common=common)
+    within = _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES) if threads is not None else None
     if within is not None and not within[0]:
         return [], ""
     where = ["agents_admin_message_fts MATCH %s"]
@@ -354,7 +356,7 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
             f"WHERE thread_id IN ({', '.join(['%s'] * len(thread_ids))}))"
         )
         params.extend(thread_ids)
-    elif threads is not None:
+    elif broad or threads is not None:
         # A broad filter: test each match's thread as the walk meets it. Matches fall in such a filter often, so a few
         # dozen probes fill a page, where reading the filter's set first would read all of it ('refund' in one
         # channel's 33,000 threads: 75 ms to build the set).

@@ -279,22 +279,25 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
     assert [m.seq for m in messages_around(thread, seq=2, before=5, after=1)] == [1, 2, 3]
 
 
-@pytest.mark.parametrize(
-    ("thread_first_limit", "narrow_messages"),
+@pytest.fixture(
     # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
     # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL).
-    [(0, 0), (2_000, 20_000)],
+    params=[(0, 0), (2_000, 20_000)],
     ids=["broad", "narrow"],
 )
-def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, narrow_messages: int
-) -> None:
+def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets the search's thresholds so that every filtered search takes the plan named by the test id."""
     import agents_admin.selectors_search as selectors
 
+    thread_first_limit, narrow_messages = request.param
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
     monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
     monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
     monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
+
+
+@pytest.mark.usefixtures("search_plan")
+def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied() -> None:
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
         thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
@@ -307,22 +310,8 @@ def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_appli
     assert message_search(q="flicker", filters=ThreadFilters(flag="escalated")).hits == []
 
 
-@pytest.mark.parametrize(
-    ("thread_first_limit", "narrow_messages"),
-    # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
-    # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL).
-    [(0, 0), (2_000, 20_000)],
-    ids=["broad", "narrow"],
-)
-def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied(
-    monkeypatch: pytest.MonkeyPatch, thread_first_limit: int, narrow_messages: int
-) -> None:
-    import agents_admin.selectors_search as selectors
-
-    monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
-    monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
-    monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
-    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
+@pytest.mark.usefixtures("search_plan")
+def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_are_applied() -> None:
     wanted = make_thread(messages=[f"router reboot {i}" for i in range(7)], metadata={"customer": "acme"})
     make_thread(messages=[f"router reboot {i}" for i in range(5)], metadata={"customer": "globex"})
     acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
