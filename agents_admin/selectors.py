@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,28 +20,24 @@ from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
     AgentVersion,
-    Message,
     ModelConnection,
     Run,
     RunStatus,
-    RunStep,
     Thread,
     ThreadFlag,
+)
+from agents_admin.selectors_conversation import (  # noqa: F401 - message_page is read through this module too
+    MESSAGES_PER_PAGE,
+    ConversationMessage,
+    MessagePage,
+    message_page,
+    run_messages,
+    steps_of_runs,
+    thread_runs,
 )
 from agents_admin.selectors_search import thread_flags
 
 THREADS_PER_PAGE = 25
-MESSAGES_PER_PAGE = 50
-# What templatetags/conversation.py renders of a message (and thread_id, which the ORM needs for the filter).
-MESSAGE_SHOWN_FIELDS = ("id", "thread_id", "seq", "role", "content", "text", "status", "created_at", "run_id")
-# What the run panel and the runs list show of a run, with its agent's and connection's names: the run row has
-# some forty columns (instructions, tools, options as JSON) that the page never shows.
-RUN_PANEL_FIELDS = (
-    *("id", "thread_id", "agent_id", "agent_ref", "agent_version", "status", "model", "connection_id"),
-    *("required_action", "last_error", "incomplete_details", "prompt_tokens", "completion_tokens", "total_tokens"),
-    *("created_at", "started_at", "completed_at", "failed_at", "cancelled_at", "expires_at"),
-    *("remote_project_id", "remote_id", "agent__name", "connection__name"),
-)
 RECENT_RUNS = 10
 THREAD_RUNS = 10
 # Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
@@ -77,7 +73,10 @@ def thread_get(thread_id: str) -> Thread:
 
 def run_get(thread: Thread, run_id: str) -> Run:
     try:
-        return Run.objects.select_related("agent", "connection").get(pk=run_id, thread=thread)
+        runs = Run.objects.select_related("agent", "connection")
+        # The names as the run panel reads them (selectors_conversation.thread_runs gives them the same way).
+        runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
+        return runs.get(pk=run_id, thread=thread)
     except Run.DoesNotExist:
         raise Http404(f"No run {run_id} on thread {thread.id}.") from None
 
@@ -260,57 +259,10 @@ def _flagged(flag: str) -> Q:
 
 
 @dataclass
-class MessagePage:
-    messages: list[Message]
-    earlier_before: int | None  # pass as ``before`` to load the page before this one
-
-
-def message_page(
-    thread: Thread,
-    *,
-    before: int | None = None,
-    exclude_run: Run | None = None,
-    steps_also_for: Run | None = None,
-    per_page: int = MESSAGES_PER_PAGE,
-) -> MessagePage:
-    """One page of messages (oldest first on the page), the latest page unless ``before`` a seq.
-
-    Messages of ``exclude_run`` are left out because the run panel shows them live. Each message carries its
-    run's status and steps, so tool calls render inline without a query per message; ``steps_also_for`` (the run
-    panel's run) gets its steps in that same query. Only the columns the conversation shows are read: a joined
-    run row has some forty columns, half of them JSON to decode, for a status.
-    """
-    queryset = (
-        Message.objects.filter(thread=thread)
-        .select_related("run")
-        .only(*MESSAGE_SHOWN_FIELDS, "run__id", "run__status")
-        .order_by("-seq")
-    )
-    if before is not None:
-        queryset = queryset.filter(seq__lt=before)
-    if exclude_run is not None:
-        queryset = queryset.exclude(run_id=exclude_run.id)
-    rows = list(queryset[: per_page + 1])
-    page = rows[:per_page]
-    page.reverse()
-    runs = [message.run for message in page if message.run is not None]
-    if steps_also_for is not None:
-        runs.append(steps_also_for)
-    prefetch_related_objects(runs, Prefetch("steps", RunStep.objects.order_by("created_at", "id")))
-    return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
-
-
-def thread_runs(thread: Thread, limit: int = THREAD_RUNS) -> list[Run]:
-    """The latest runs, newest first; the first is the one the run panel shows (RUN_PANEL_FIELDS)."""
-    runs = Run.objects.filter(thread=thread).select_related("agent", "connection").only(*RUN_PANEL_FIELDS)
-    return list(runs.order_by("-created_at", "-id")[:limit])
-
-
-@dataclass
 class RunPanel:
     run: Run
     steps: list[Any]
-    messages: list[Message]
+    messages: list[ConversationMessage]
     polling: bool
     timings: dict[str, float | None]
     # False when the thread moved on after the run: its messages then sit in the history instead.
@@ -329,8 +281,8 @@ def run_panel(run: Run, *, with_steps: bool = True) -> RunPanel:
     }
     return RunPanel(
         run=run,
-        steps=list(run.steps.order_by("created_at", "id")) if with_steps else [],
-        messages=list(Message.objects.filter(run=run).only(*MESSAGE_SHOWN_FIELDS).order_by("seq")[:MESSAGES_PER_PAGE]),
+        steps=steps_of_runs({run.id}).get(run.id, []) if with_steps else [],
+        messages=run_messages(run.id),
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,
     )

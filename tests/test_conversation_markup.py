@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_text_is_escaped_with_line_breaks_kept() -> None:
     thread = make_thread(messages=["<b>bold</b> & \"quoted\" 'single'\nsecond line"])
-    html = messages_html(message_page(thread).messages)
+    html = messages_html(message_page(thread.id).messages)
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#x27;single&#x27;<br>second line" in html
     assert "<b>" not in html
     assert html.startswith('<article hx-disable class="msg msg-user" id="msg_')
@@ -71,7 +71,7 @@ def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls() -> No
     run.refresh_from_db()
     assert run.status == "completed"
 
-    page = message_page(run.thread)
+    page = message_page(run.thread_id)
     history = messages_html(page.messages, show_run=True)
     [reply] = [m for m in page.messages if m.run_id]
     summary = f'<summary>Run <code>{run.id}</code> <span class="badge badge-completed">completed</span></summary>'

@@ -21,6 +21,11 @@ from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
 from agents_admin.models import Message, RunStep
+from agents_admin.selectors_conversation import ConversationMessage, StepRow
+
+# What the markup accepts: the thread page's records (selectors_conversation) or model instances.
+ShownMessage = ConversationMessage | Message
+ShownStep = StepRow | RunStep
 
 register = template.Library()
 
@@ -75,7 +80,7 @@ def _content_part(part: Any) -> str:
     return ""
 
 
-def _message_body(message: Message) -> str:
+def _message_body(message: ShownMessage) -> str:
     parts = message.content if isinstance(message.content, list) else []
     body = (
         "".join(_content_part(part) for part in parts) if parts else f'<p class="msg-text">{_lines(message.text)}</p>'
@@ -85,9 +90,9 @@ def _message_body(message: Message) -> str:
     return body
 
 
-def message_html(message: Message, *, show_run: bool) -> str:
+def message_html(message: ShownMessage, *, show_run: bool) -> str:
     """One message as an <article id="msg_…">; ``show_run`` adds its run's status and steps (the history does,
-    the live run panel does not, as it shows them itself)."""
+    the live run panel does not, as it shows them itself). The run comes with the page's records only."""
     status = message.status
     done = status == Message.Status.COMPLETED
     classes = f"msg msg-{message.role}" + ("" if done else f" msg-{status}")
@@ -98,10 +103,10 @@ def message_html(message: Message, *, show_run: bool) -> str:
         "</header>"
     )
     run = ""
-    if show_run and message.run_id and message.run is not None:
+    if show_run and isinstance(message, ConversationMessage) and message.run_id and message.run_status is not None:
         run = (
             f'<details class="msg-run"><summary>Run <code>{esc(message.run_id)}</code> '
-            f"{status_badge(message.run.status)}</summary>{steps_html(message.run.steps.all())}</details>"
+            f"{status_badge(message.run_status)}</summary>{steps_html(message.run_steps)}</details>"
         )
     return (
         f'<article hx-disable class="{esc(classes)}" id="{esc(message.id)}">{head}'
@@ -116,7 +121,7 @@ def _tool_call(call: Any) -> str:
     return f"<li><code>{esc(_field(function, 'name'))}({esc(_field(function, 'arguments'))})</code>{result}</li>"
 
 
-def _step(step: RunStep) -> str:
+def _step(step: ShownStep) -> str:
     calls = ""
     if step.type == RunStep.Type.TOOL_CALLS:
         tool_calls = _field(step.step_details, "tool_calls")
@@ -133,7 +138,7 @@ def _step(step: RunStep) -> str:
 
 
 @register.simple_tag
-def steps_html(steps: Iterable[RunStep]) -> SafeString:
+def steps_html(steps: Iterable[ShownStep]) -> SafeString:
     """A run's steps with their tool calls and outputs, oldest first."""
     items = "".join(_step(step) for step in steps)
     html_ = f'<ol class="steps" hx-disable>{items}</ol>' if items else '<p class="muted">No steps yet.</p>'
@@ -141,7 +146,7 @@ def steps_html(steps: Iterable[RunStep]) -> SafeString:
 
 
 @register.simple_tag
-def messages_html(messages: Iterable[Message], *, show_run: bool = False) -> SafeString:
+def messages_html(messages: Iterable[ShownMessage], *, show_run: bool = False) -> SafeString:
     """Messages in order, as the thread page and the run panel show them."""
     return mark_safe("".join(message_html(m, show_run=show_run) for m in messages))  # noqa: S308 - see esc()
 

@@ -64,7 +64,7 @@ def _before(request: HtmxHttpRequest) -> int | None:
 
 def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
     """Everything the thread page shows; ``forms`` replaces a blank form with a bound one carrying errors."""
-    runs = selectors.thread_runs(thread)
+    runs = selectors.thread_runs(thread.id)
     latest = runs[0] if runs else None
     shown = run or latest
     panel = selectors.run_panel(shown, with_steps=False) if shown else None
@@ -74,10 +74,13 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     if panel is not None and shown == latest:
         panel.show_messages = live
     page = selectors.message_page(
-        thread, before=_before(request), exclude_run=latest if live else None, steps_also_for=shown
+        thread.id,
+        before=_before(request),
+        exclude_run_id=latest.id if live and latest else None,
+        steps_also_for=shown.id if shown else None,
     )
     if panel is not None and shown is not None:
-        panel.steps = list(shown.steps.all())  # read with the page's steps, in one query
+        panel.steps = page.steps.get(shown.id, [])  # read with the page's steps, in one query
     return {
         "thread": thread,
         "page": page,
@@ -98,7 +101,7 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     thread = selectors.thread_get(thread_id)
     if wants_partial(request):
         # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
-        page = selectors.message_page(thread, before=_before(request))
+        page = selectors.message_page(thread.id, before=_before(request))
         return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
     # A person opened the conversation: audited once per page view, not for the htmx pages it loads later.
     thread_view_record(thread=thread, actor=request.user, request=request)
