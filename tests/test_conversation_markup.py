@@ -82,3 +82,28 @@ def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls() -> No
     assert "msg-run" not in messages_html(page.messages)
     assert steps_html([]) == '<p class="muted">No steps yet.</p>'
     assert history.count("<article ") == len(page.messages) and reply.id in history
+
+
+def test_the_page_records_hold_what_the_models_hold_on_this_database() -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(project=agent.project, messages=['après "quoted" ☃', '/tool get_weather {"city": "Oslo"}'])
+    run = make_run(thread=thread, agent=agent)
+    run_execute(run_id=run.id)
+
+    page = message_page(thread.id, steps_also_for=run.id)
+    stored = {m.id: m for m in Message.objects.filter(thread=thread)}
+    assert [m.seq for m in page.messages] == sorted(m.seq for m in stored.values())
+    for record in page.messages:
+        model = stored[record.id]
+        shown = (record.role, record.content, record.text, record.status, record.created_at, record.run_id)
+        assert shown == (model.role, model.content, model.text, model.status, model.created_at, model.run_id)
+        assert record.created_at.utcoffset() is not None
+    [step] = page.steps[run.id]
+    model_step = run.steps.get()
+    assert (step.type, step.status, step.step_details, step.last_error) == (
+        model_step.type,
+        model_step.status,
+        model_step.step_details,
+        model_step.last_error,
+    )
+    assert isinstance(step.step_details, dict) and step.step_details["tool_calls"]

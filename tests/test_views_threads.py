@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_admin import selectors
-from agents_admin.models import Message, Run, RunStep, Thread, ThreadFlag
+from agents_admin.models import Agent, Message, Run, RunStep, Thread, ThreadFlag
 from agents_admin.services.connections import connection_create
 from agents_admin.services.review import thread_flag_set
 from agents_admin.services.runs import run_cancel
@@ -502,11 +502,18 @@ def test_boosted_navigation_and_history_restore_get_the_full_page(admin_client: 
         assert "<html" in response.content.decode() and "Start a run" in response.content.decode()
 
 
-def test_the_run_panel_names_the_connection_the_run_went_to(admin_client: Client) -> None:
+def test_the_run_panel_names_the_agent_and_the_connection_the_run_went_to(admin_client: Client) -> None:
     chosen = connection_create(fields={"name": "chosen.conn", "kind": "offline", "auth": "none"})
-    run = make_run(agent=make_agent(connection=chosen))
+    run = make_run(agent=make_agent(name="Refund helper", connection=chosen))
     full = admin_client.get(_detail(run.thread)).content.decode()
     partial = admin_client.get(_panel(run), **HX).content.decode()
     assert "<html" in full and "<html" not in partial
     for body in (full, partial):
-        assert "via chosen.conn" in body
+        assert f"Refund helper v{run.agent_version} · {run.model} via chosen.conn" in body
+
+
+def test_the_run_panel_of_a_run_whose_agent_was_deleted_shows_the_agent_reference(admin_client: Client) -> None:
+    run = make_run(agent=make_agent(name="Gone soon"))
+    Agent.objects.filter(pk=run.agent_id).delete()
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert f"<code>{run.agent_ref}</code> v{run.agent_version}" in body and "Gone soon" not in body
