@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin import ids
+from agents_admin import ids, links
 from agents_admin.lib import keyset
 from agents_admin.models import Agent, Message, Project, Run, Thread, ThreadFlag, ThreadNote
 
@@ -88,10 +88,7 @@ class SearchPage:
 def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -> str:
     """The thread page; ``around`` asks it to open at that message sequence number, ``anchor`` scrolls to an
     element (the console's message elements have the message id as their id)."""
-    try:
-        url = reverse("agents_admin:thread_detail", args=[thread_id])
-    except NoReverseMatch:  # the console's thread page is on another branch
-        url = f"/threads/{thread_id}/"
+    url = links.url("agents_admin:thread_detail", thread_id)
     if around is not None:
         url += f"?around={around}"
     return url + (f"#{anchor}" if anchor else "")
