@@ -105,15 +105,20 @@ class MessageForm(ServiceErrorMixin, forms.Form):
 class RunStartForm(ServiceErrorMixin, forms.Form):
     agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label=None)
 
-    def __init__(self, *args: Any, agents: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, agents: Any = None, choices: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        """A submitted form needs ``agents`` (a queryset) to validate the choice. ``choices`` lists the options when
+        the caller has them (selectors_conversation.agent_choices, for the blank form of the thread page), else they
+        come from one read of ``agents``; that one list also tells the page whether there are any agents."""
         super().__init__(*args, **kwargs)
         field: Any = self.fields["agent"]
-        field.queryset = agents  # validates a submitted choice
-        # The options from one read of the agents, which also tells the page whether there are any (a queryset
-        # would be read once for that and again for the options).
-        listed = list(agents)
-        field.choices = [(agent.pk, str(agent)) for agent in listed]
-        self.has_agents = bool(listed)
+        if agents is not None:
+            field.queryset = agents
+        if choices is None:
+            choices = [(agent.pk, str(agent)) for agent in agents] if agents is not None else []
+        field.choices = choices
+        self.has_agents = bool(choices)
 
 
 class ToolOutputsForm(ServiceErrorMixin, forms.Form):

@@ -45,4 +45,3 @@ def url(name: str, *args: object) -> str:
     if pieces is None:
         return reverse(name, args=args)
     return "".join(texts[piece] if isinstance(piece, int) else piece for piece in pieces)
-

@@ -30,6 +30,7 @@ from agents_admin.selectors_conversation import (  # noqa: F401 - message_page i
     MESSAGES_PER_PAGE,
     ConversationMessage,
     MessagePage,
+    agent_choices,
     message_page,
     run_messages,
     steps_of_runs,
@@ -303,12 +304,6 @@ def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
 def agents_for_thread(thread: Thread) -> Any:
     """The agents that may run this thread (its project's), e.g. to validate a run form's choice."""
     return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")
-
-
-def agent_choices_for_thread(thread: Thread) -> Any:
-    """agents_for_thread with only what a choice list shows; never hand these to a service (every other field
-    would be read back one query at a time)."""
-    return agents_for_thread(thread).only("id", "name", "project_id")
 
 
 def runs_any_active(runs: list[Run]) -> bool:

@@ -1,11 +1,13 @@
-"""The conversation's hot reads, in SQL: a page of messages with their runs' statuses and steps, and a run's messages.
+"""The thread page's hot reads, in SQL: a page of messages with their runs' statuses and steps, a run's messages, the
+thread's runs, its flags and notes, and the agents that may run it.
 
 The thread page and the run panel (polled every second while a run works) read these on every request. Through the
-ORM a page of 50 messages cost about 3.5 ms on the benchmark's 100,000-message thread: compiling the queries
-(select_related, only(), the steps' Prefetch) and building 50 model instances, for SQL that runs in 0.2 ms. Here the
-statements are written once and each row becomes a small frozen record with the fields the markup shows
-(templatetags/conversation.py), as Zulip does for its message fetches. Writes still go through models and services;
-these records are read-only.
+ORM a page of 50 messages cost about 3.5 ms on the benchmark's 100,000-message thread, and each small read (runs,
+notes with their authors, agent choices) 0.3-0.7 ms: compiling the query (select_related, only(), the steps'
+Prefetch) and building model instances, for SQL that runs in a tenth of that. Here the statements are written once
+and each row becomes a small frozen record with the fields the page shows (templatetags/conversation.py,
+_thread_review.html), as Zulip does for its message fetches. Writes still go through models and services; these
+records are read-only.
 
 Values are converted as the model fields would (JSON decoded by the field itself, datetimes made aware), on SQLite
 and PostgreSQL alike; tests/test_conversation_markup.py and tests/test_views_threads.py compare them with the ORM.
@@ -19,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from agents_admin.models import Agent, Message, ModelConnection, Run, RunStep
+from agents_admin.models import Agent, Message, ModelConnection, Run, RunStep, ThreadFlag, ThreadNote
 
 MESSAGES_PER_PAGE = 50
 THREAD_RUNS = 10
@@ -72,6 +75,15 @@ class ConversationMessage:
     run_id: str | None
     run_status: str | None = None
     run_steps: Sequence[StepRow] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    """An internal note as the review panel shows it; ``author_name`` is None once its author is deleted."""
+
+    author_name: str | None
+    body: str
+    created_at: datetime
 
 
 @dataclass
@@ -186,3 +198,34 @@ def _message(row: Sequence[Any], **run: Any) -> ConversationMessage:
         run_id=run_id,
         **run,
     )
+
+
+def thread_flag_names(thread_id: str) -> list[str]:
+    """The thread's flags and tags, by name."""
+    sql = f"SELECT name FROM {ThreadFlag._meta.db_table} WHERE thread_id = %s ORDER BY name"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [thread_id])
+        return [name for (name,) in cursor.fetchall()]
+
+
+def thread_notes(thread_id: str, *, limit: int) -> list[NoteRow]:
+    """The thread's latest notes, newest first, with their authors' user names; on the (thread, created_at) index."""
+    user_model = get_user_model()
+    username: Any = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    sql = (
+        f"SELECT u.{username.column}, n.body, n.created_at FROM {ThreadNote._meta.db_table} n "
+        f"LEFT JOIN {user_model._meta.db_table} u ON u.id = n.author_id "
+        "WHERE n.thread_id = %s ORDER BY n.created_at DESC, n.id DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [thread_id, limit])
+        return [NoteRow(author, body, _aware(created_at)) for author, body, created_at in cursor.fetchall()]
+
+
+def agent_choices(project_id: int) -> list[tuple[str, str]]:
+    """(id, label) of the agents that may run a thread of this project, as the run form lists them (Agent.__str__:
+    the name, or the id for an unnamed agent)."""
+    sql = f"SELECT id, name FROM {Agent._meta.db_table} WHERE project_id = %s ORDER BY name, id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id])
+        return [(agent_id, name or agent_id) for agent_id, name in cursor.fetchall()]

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin import ids, links
+from agents_admin import ids, links, selectors_conversation
 from agents_admin.lib import keyset
 from agents_admin.models import Agent, Message, Project, Run, Thread, ThreadFlag, ThreadNote
 
@@ -508,8 +508,8 @@ NOTES_SHOWN = 50
 
 def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
     """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
-    flags = list(ThreadFlag.objects.filter(thread=thread).values_list("name", flat=True))
-    notes = list(ThreadNote.objects.filter(thread=thread).select_related("author")[: NOTES_SHOWN + 1])
+    flags = selectors_conversation.thread_flag_names(thread.id)
+    notes = selectors_conversation.thread_notes(thread.id, limit=NOTES_SHOWN + 1)
     context: dict[str, Any] = {
         "thread": thread,
         "flags": flags,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -154,3 +157,18 @@ def test_the_review_panel_costs_the_same_few_queries_however_many_notes_and_flag
         body = admin_client.get(url).content.decode()
     assert body.count('class="note"') == 50 and "Older notes are not shown." in body
     assert '<span class="tag">vip</span>' in body and 'aria-pressed="true">escalated' in body
+
+
+def test_notes_show_their_authors_newest_first_and_someone_once_the_author_is_gone(
+    admin_client: Client, django_user_model: Any
+) -> None:
+    thread = make_thread()
+    leaver = django_user_model.objects.create_user("leaver", password="x-pass-12345")
+    thread_note_add(thread=thread, author=leaver, body="first, by the leaver")
+    thread_note_add(thread=thread, author=django_user_model.objects.get(username="admin"), body="second, by admin")
+    url = reverse("agents_admin:thread_notes", args=[thread.id])
+    body = admin_client.get(url).content.decode()
+    assert re.search(r"admin · [0-9-]+ [0-9:]+</p>second, by admin.*leaver · [0-9-]+ [0-9:]+</p>first", body, re.S)
+    leaver.delete()
+    body = admin_client.get(url).content.decode()
+    assert re.search(r"someone · [0-9-]+ [0-9:]+</p>first, by the leaver", body) and "leaver ·" not in body

@@ -19,7 +19,7 @@ from agents_admin.services.review import thread_flag_set
 from agents_admin.services.runs import run_cancel
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, wait_for, wait_for_status
-from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
+from tests.factories import WEATHER_TOOL, make_agent, make_message, make_project, make_run, make_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -517,3 +517,19 @@ def test_the_run_panel_of_a_run_whose_agent_was_deleted_shows_the_agent_referenc
     Agent.objects.filter(pk=run.agent_id).delete()
     body = admin_client.get(_detail(run.thread)).content.decode()
     assert f"<code>{run.agent_ref}</code> v{run.agent_version}" in body and "Gone soon" not in body
+
+
+def test_the_run_form_lists_the_projects_agents_by_name_and_only_they_can_be_started(admin_client: Client) -> None:
+    zed = make_agent(name="Zed")
+    project = zed.project
+    alpha = make_agent(name="Alpha", project=project)
+    unnamed = make_agent(name="", project=project)
+    outsider = make_agent(name="Outsider", project=make_project("elsewhere"))
+    thread = make_thread(project=project, messages=["hi"])
+    body = admin_client.get(_detail(thread)).content.decode()
+    options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', body)
+    # Ordered by name (an unnamed agent, shown by its id, first), as the agent list orders them.
+    assert options == [(unnamed.id, unnamed.id), (alpha.id, "Alpha"), (zed.id, "Zed")]
+    assert outsider.id not in body
+    refused = admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": outsider.id})
+    assert "Select a valid choice" in refused.content.decode() and not Run.objects.filter(thread=thread).exists()
