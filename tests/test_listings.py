@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.template import Context, Template
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.timesince import timesince
 
 from agents_admin.models import Run, Thread
 from agents_admin.services.review import thread_flag_set
+from agents_admin.templatetags.conversation import time_since
 from tests.factories import make_agent, make_run, make_thread
 from tests.personas import client_for, user_with_role
 
@@ -88,3 +96,30 @@ def test_a_metadata_value_is_shortened_exactly_as_djangos_truncator_does(value: 
     from agents_admin.templatetags.listings import METADATA_VALUE_SHOWN, _shortened
 
     assert _shortened(value, METADATA_VALUE_SHOWN) == Truncator(value).chars(METADATA_VALUE_SHOWN)
+
+
+def test_time_since_writes_what_djangos_timesince_writes_in_every_case() -> None:
+    """The rows' "3 days, 4 hours ago" comes from conversation.time_since, a copy of Django's algorithm that keeps the
+    translated parts: across month ends, leap days, time zones, the future and another language it must agree."""
+    rng = random.Random(7)
+    zones = [UTC, ZoneInfo("Europe/Paris"), ZoneInfo("Pacific/Auckland")]
+    now = datetime(2028, 3, 1, 0, 30, 15, 500_000, tzinfo=UTC)
+    cases = [now - timedelta(seconds=s) for s in (-90, 0, 30, 59, 60, 3599, 3600, 86_399, 86_400 * 7)]
+    cases += [datetime(2028, 2, 29, 23, 59, tzinfo=UTC), datetime(2027, 2, 28, 0, 30, 16, tzinfo=UTC)]
+    cases += [datetime(2027, 1, 31, 12, tzinfo=UTC), datetime(2024, 2, 29, 0, 30, 15, 600_000, tzinfo=UTC)]
+    cases += [now - timedelta(seconds=rng.randrange(-86_400, 6 * 365 * 86_400)) for _ in range(4000)]
+    for language in ("en-us", "de"):
+        with translation.override(language):
+            for value in cases:
+                value = value.astimezone(rng.choice(zones))
+                assert time_since(value, now) == timesince(value, now), (language, value)
+    with translation.override("de"):
+        assert time_since(now - timedelta(days=3, hours=4), now) == "3\xa0Tage, 4\xa0Stunden"
+    assert time_since(now - timedelta(days=3, hours=4), now) == "3\xa0days, 4\xa0hours"
+
+
+def test_the_since_filter_shows_nothing_for_no_date_or_a_naive_one() -> None:
+    template = Template("{% load console %}[{{ a|since }}][{{ b|since }}][{{ c|since }}]")
+    naive = datetime(2020, 1, 1)  # noqa: DTZ001 - naive on purpose
+    hour_ago = timezone.now() - timedelta(hours=1, seconds=5)
+    assert template.render(Context({"a": None, "b": naive, "c": hour_ago})) == "[][][1\xa0hour]"

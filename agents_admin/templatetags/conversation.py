@@ -10,15 +10,19 @@ through these, and tests/test_conversation_markup.py pins the markup.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils.html import avoid_wrapping
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from django.utils.timesince import MONTHS_DAYS, TIME_CHUNKS, TIME_STRINGS, TIME_STRINGS_KEYS
 from django.utils.timezone import localtime
+from django.utils.translation import get_language, gettext
 
 from agents_admin.models import Message, RunStep
 from agents_admin.selectors_conversation import ConversationMessage, StepRow
@@ -60,6 +64,53 @@ def _lines(value: Any) -> str:
 def status_badge(status: str) -> str:
     """A run's status as a coloured badge ("no runs" for a thread without one)."""
     return f'<span class="badge badge-{esc(status or "none")}">{esc(status or "no runs")}</span>'
+
+
+@functools.lru_cache(maxsize=2048)
+def _time_part(name: str, num: int, language: str | None) -> str:
+    """ "3 days" as timesince writes it, in the active language, with a non-breaking space."""
+    return avoid_wrapping(TIME_STRINGS[name] % {"num": num})
+
+
+@functools.lru_cache(maxsize=64)
+def _time_separator(language: str | None) -> str:
+    return gettext(", ")
+
+
+def time_since(value: datetime, now: datetime) -> str:
+    """``django.utils.timesince.timesince(value, now)`` for aware datetimes: the same algorithm and text, with the
+    translated parts kept per language. Django's looks each part up through lazy translations, about 30 µs a call,
+    three quarters of a thread-list row; tests/test_listings.py compares the two over years of differences."""
+    language = get_language()
+    now = now.astimezone(value.tzinfo)
+    delta = now - value
+    if delta.days * 86_400 + delta.seconds <= 0:  # microseconds ignored; the future is "0 minutes"
+        return _time_part("minute", 0, language)
+    total_months = (now.year - value.year) * 12 + (now.month - value.month)
+    if value.day > now.day or (value.day == now.day and value.time() > now.time()):
+        total_months -= 1
+    years, months = divmod(total_months, 12)
+    pivot = value
+    if years or months:  # shifted by whole years and months, so the rest counts weeks, days, hours, minutes
+        pivot_year, pivot_month = value.year + years, value.month + months
+        if pivot_month > 12:
+            pivot_month -= 12
+            pivot_year += 1
+        day = min(MONTHS_DAYS[pivot_month - 1], value.day)
+        pivot = datetime(pivot_year, pivot_month, day, value.hour, value.minute, value.second, tzinfo=value.tzinfo)
+    remaining = (now - pivot).total_seconds()
+    partials = [years, months]
+    for chunk in TIME_CHUNKS:
+        count = int(remaining // chunk)
+        partials.append(count)
+        remaining -= chunk * count
+    first = next((i for i, part in enumerate(partials) if part), None)
+    if first is None:
+        return _time_part("minute", 0, language)
+    parts = [_time_part(TIME_STRINGS_KEYS[first], partials[first], language)]
+    if first + 1 < len(partials) and partials[first + 1]:  # depth 2: the next unit, when it is not zero
+        parts.append(_time_part(TIME_STRINGS_KEYS[first + 1], partials[first + 1], language))
+    return _time_separator(language).join(parts)
 
 
 def time_tag(value: datetime, shown: str = "%Y-%m-%d %H:%M:%S") -> str:

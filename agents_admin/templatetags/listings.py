@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import quote
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
-from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
 from agents_admin.models import Run, Thread
 from agents_admin.selectors_search import SearchHit
-from agents_admin.templatetags.conversation import esc, status_badge, time_tag
+from agents_admin.templatetags.conversation import esc, status_badge, time_since, time_tag
 
 register = template.Library()
 
@@ -34,7 +35,7 @@ def _flag_links(names: Iterable[str], list_url: str) -> str:
     )
 
 
-def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str) -> str:
+def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str, now: datetime) -> str:
     metadata = thread.metadata if isinstance(thread.metadata, dict) else {}
     tags = "".join(
         f' <span class="tag">{esc(key)}: {esc(_shortened(str(value), METADATA_VALUE_SHOWN))}</span>'
@@ -45,7 +46,7 @@ def _thread_row(thread: Thread, flags: list[str], detail_url: str, list_url: str
     link = f'<a href="{detail_url.replace(PLACEHOLDER, esc(thread.id))}"><code>{esc(thread.id)}</code></a>'
     return (
         f"<tr><td>{link}{tags}</td>"
-        f'<td><time datetime="{active.isoformat()}">{esc(timesince(thread.last_activity_at))} ago</time></td>'
+        f'<td><time datetime="{active.isoformat()}">{esc(time_since(thread.last_activity_at, now))} ago</time></td>'
         f"<td>{thread.message_count}</td><td>{esc(agent)}</td><td>{status_badge(thread.last_run_status)}</td>"
         f"<td>{_flag_links(flags, list_url)}</td><td>{time_tag(thread.created_at, MINUTES)}</td></tr>"
     )
@@ -69,7 +70,8 @@ def thread_rows(threads: Iterable[Thread], flags: dict[str, list[str]]) -> SafeS
     created), with each thread's flags as links to the threads carrying that flag."""
     detail_url = reverse("agents_admin:thread_detail", args=[PLACEHOLDER])
     list_url = reverse("agents_admin:thread_list")
-    rows = "".join(_thread_row(t, flags.get(t.id, []), detail_url, list_url) for t in threads)
+    now = timezone.now()  # one "now" for the page, as the rows are read together
+    rows = "".join(_thread_row(t, flags.get(t.id, []), detail_url, list_url, now) for t in threads)
     return mark_safe(rows)  # noqa: S308 - every value in it went through esc()
 
 
@@ -107,11 +109,12 @@ def run_rows(runs: Iterable[Run], link_agents: bool) -> SafeString:
     run_url = reverse("agents_admin:run_panel", args=[PLACEHOLDER, RUN_PLACEHOLDER])
     thread_url = reverse("agents_admin:thread_detail", args=[PLACEHOLDER])
     agent_url = reverse("agents_admin:agent_edit", args=[AGENT_PLACEHOLDER])
-    rows = "".join(_run_row(run, run_url, thread_url, agent_url if link_agents else "") for run in runs)
+    now = timezone.now()
+    rows = "".join(_run_row(run, run_url, thread_url, agent_url if link_agents else "", now) for run in runs)
     return mark_safe(rows)  # noqa: S308 - every value in it went through esc()
 
 
-def _run_row(run: Run, run_url: str, thread_url: str, agent_url: str) -> str:
+def _run_row(run: Run, run_url: str, thread_url: str, agent_url: str, now: datetime) -> str:
     thread_id, run_id = esc(run.thread_id), esc(run.id)
     if run.agent is None:
         agent = f"<code>{esc(run.agent_ref)}</code>"
@@ -125,5 +128,5 @@ def _run_row(run: Run, run_url: str, thread_url: str, agent_url: str) -> str:
         f"<code>{run_id}</code></a></td>"
         f'<td><a href="{thread_url.replace(PLACEHOLDER, thread_id)}"><code>{thread_id}</code></a></td>'
         f"<td>{agent}</td><td>{status_badge(run.status)}</td>"
-        f'<td><time datetime="{created.isoformat()}">{esc(timesince(run.created_at))} ago</time></td></tr>'
+        f'<td><time datetime="{created.isoformat()}">{esc(time_since(run.created_at, now))} ago</time></td></tr>'
     )
