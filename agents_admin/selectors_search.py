@@ -200,10 +200,7 @@ def _sqlite_metadata_is_common(key: str, value: str) -> bool:
 
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
     """Flag names per thread id, in one query, for the rows of one page."""
-    result: dict[str, list[str]] = {}
-    for thread_id, name in ThreadFlag.objects.filter(thread_id__in=list(thread_ids)).values_list("thread_id", "name"):
-        result.setdefault(thread_id, []).append(name)
-    return result
+    return selectors_conversation.flags_of_threads(list(thread_ids))
 
 
 def threads_filtered(
