@@ -307,14 +307,25 @@ def _thread_ids_within(threads: QuerySet[Thread], max_messages: int) -> tuple[li
     """The ids of ``threads`` and their number of messages when that is at most ``max_messages`` (and they are at
     most THREAD_FIRST_LIMIT threads); None when they hold more.
 
-    One bounded read, not an iterator: on PostgreSQL an iterator is a server-side cursor, whose plan took 26 ms to
-    give the first of one channel's 33,000 threads, against 2 ms for 2,000 rows read outright.
+    One statement sizes the filter over at most THREAD_FIRST_LIMIT + 1 threads and gives their ids only when they
+    pass, so a broad filter hands Python one row instead of 2,001 (3.5 ms of a broad search on SQLite) and a narrow
+    one is evaluated once. A bounded read, not an iterator: on PostgreSQL an iterator is a server-side cursor, whose
+    plan took 26 ms to give the first of one channel's 33,000 threads, against 2 ms for 2,000 rows read outright.
     """
-    rows = list(threads.values_list("id", "message_count")[: THREAD_FIRST_LIMIT + 1])
-    total = sum(count for _id, count in rows)
-    if len(rows) > THREAD_FIRST_LIMIT or total > max_messages:
+    bounded, params = threads.values("id", "message_count")[: THREAD_FIRST_LIMIT + 1].query.sql_with_params()
+    sql = (
+        f"WITH bounded AS MATERIALIZED ({bounded}), "
+        "size AS (SELECT COUNT(*) AS n, COALESCE(SUM(message_count), 0) AS total FROM bounded) "
+        "SELECT size.n, size.total, bounded.id FROM size "
+        "LEFT JOIN bounded ON size.n <= %s AND size.total <= %s"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [*params, THREAD_FIRST_LIMIT, max_messages])
+        rows = db.fetchall()
+    count, total = rows[0][0], rows[0][1]
+    if count > THREAD_FIRST_LIMIT or total > max_messages:
         return None
-    return [thread_id for thread_id, _count in rows], total
+    return [thread_id for _count, _total, thread_id in rows if thread_id is not None], total
 
 
 def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> tuple[list[tuple[str, str | None]], str]:
