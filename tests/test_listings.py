@@ -45,6 +45,8 @@ def test_a_thread_without_runs_says_so(admin_client: Client) -> None:
 def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(admin_client: Client) -> None:
     thread = make_thread(messages=["hello", "my <b>refund</b> never came"])
     thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+    make_run(thread=thread, agent=make_agent(name="Billing <bot>"))
+    never_ran = make_thread(messages=["a refund for the run-less thread"])
     body = admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).content.decode()
     message_id = Thread.objects.get(pk=thread.pk).messages.get(seq=2).id
     assert f'<a href="/threads/{thread.id}/?around=2#{message_id}">{thread.id} · #2</a>' in body
@@ -52,7 +54,12 @@ def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(a
     # drops tags), never markup.
     assert "<mark>refund</mark>" in body and "<b>" not in body
     assert 'title="Threads flagged escalated">escalated</a>' in body
-    assert body.count('<li class="card hit">') == 1
+    assert body.count('<li class="card hit">') == 2
+    # Each hit names its thread's last agent, escaped; a thread no agent ran names none.
+    hit = body[body.index(f"{thread.id} · #2</a>") :]
+    assert '<span class="muted">· Billing &lt;bot&gt;</span>' in hit[: hit.index("</li>")]
+    other = body[body.index(f"{never_ran.id} · #1</a>") :]
+    assert "· Billing" not in other[: other.index("</li>")] and 'class="muted">·' not in other[: other.index("</li>")]
 
 
 def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: Client) -> None:

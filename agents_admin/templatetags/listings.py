@@ -77,8 +77,8 @@ def thread_rows(threads: Iterable[Thread], flags: dict[str, list[str]]) -> SafeS
 
 def _hit(hit: SearchHit, flags: list[str], list_url: str) -> str:
     message = hit.message
-    thread = message.thread
-    agent = f'<span class="muted">· {esc(thread.last_agent.name)}</span>' if thread.last_agent is not None else ""
+    name = message.agent_name  # type: ignore[attr-defined]  # read with the hit (selectors_search.message_search)
+    agent = f'<span class="muted">· {esc(name)}</span>' if name is not None else ""
     return (
         '<li class="card hit"><div class="hit-meta">'
         f'<a href="{esc(hit.url)}">{esc(message.thread_id)} · #{message.seq}</a> '
