@@ -3,13 +3,15 @@ these forms parse text into values and put a service's error beside the field it
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Q
 
+from agents_admin import selectors_pages
 from agents_admin.forms_search import FLAG_NAME
 from agents_admin.models import Agent, ModelConnection, Run, RunStatus
 from agents_admin.services.agents import agent_clean
@@ -109,7 +111,7 @@ class RunStartForm(ServiceErrorMixin, forms.Form):
         self, *args: Any, agents: Any = None, choices: list[tuple[str, str]] | None = None, **kwargs: Any
     ) -> None:
         """A submitted form needs ``agents`` (a queryset) to validate the choice. ``choices`` lists the options when
-        the caller has them (selectors_conversation.agent_choices, for the blank form of the thread page), else they
+        the caller has them (selectors_pages.agent_choices, for the blank form of the thread page), else they
         come from one read of ``agents``; that one list also tells the page whether there are any agents."""
         super().__init__(*args, **kwargs)
         field: Any = self.fields["agent"]
@@ -159,6 +161,13 @@ class ThreadFilterForm(forms.Form):
         label="Flag or tag", required=False, max_length=40, widget=forms.TextInput(attrs={"list": "flag-names"})
     )
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The options from one SQL read, labelled as Agent.__str__ does; the queryset still validates a choice.
+        cast(forms.ChoiceField, self.fields["agent"]).choices = functools.cache(
+            lambda: [("", "Any")] + [(agent_id, name or agent_id) for agent_id, name in selectors_pages.agents_named()]
+        )
 
     def clean_flag(self) -> str:
         flag = (self.cleaned_data.get("flag") or "").strip().lower()

@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from agents_admin.models import Agent, ExportJob, Project, RunStatus, ThreadFlag
+from agents_admin import selectors_pages
+from agents_admin.models import ExportJob, RunStatus, ThreadFlag
 from agents_admin.selectors_search import HAS_FAILED_RUN, METADATA_KEY, ThreadFilters, hold_model
 from agents_admin.services.exports import filters_from_params
 
@@ -45,13 +46,14 @@ class SearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Small tables (projects, agents); one query each, only when the form is validated or rendered, and
         # only once for both (a callable's choices are read again on every use).
+        # Labels as Project.__str__ writes them (the display name, else the name).
         cast(forms.ChoiceField, self.fields["project"]).choices = functools.cache(
-            lambda: [("", "Any")] + [(p.name, str(p)) for p in Project.objects.order_by("name")]
+            lambda: [("", "Any")] + [(name, shown or name) for name, shown in selectors_pages.projects_named()]
         )
         cast(forms.ChoiceField, self.fields["agent"]).choices = functools.cache(
             lambda: (
                 [("", "Any")]
-                + [(a.id, f"{a.name} ({a.id})") for a in Agent.objects.only("id", "name").order_by("name", "id")]
+                + [(agent_id, f"{name} ({agent_id})") for agent_id, name in selectors_pages.agents_named()]
             )
         )
         if hold_model() is None:

@@ -26,7 +26,7 @@ from agents_admin.models import (
     Thread,
     ThreadFlag,
 )
-from agents_admin.selectors_conversation import (  # noqa: F401 - message_page is read through this module too
+from agents_admin.selectors_pages import (  # noqa: F401 - message_page is read through this module too
     MESSAGES_PER_PAGE,
     ConversationMessage,
     MessagePage,
@@ -75,7 +75,7 @@ def thread_get(thread_id: str) -> Thread:
 def run_get(thread: Thread, run_id: str) -> Run:
     try:
         runs = Run.objects.select_related("agent", "connection")
-        # The names as the run panel reads them (selectors_conversation.thread_runs gives them the same way).
+        # The names as the run panel reads them (selectors_pages.thread_runs gives them the same way).
         runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
         return runs.get(pk=run_id, thread=thread)
     except Run.DoesNotExist:

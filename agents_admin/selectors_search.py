@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin import ids, links, selectors_conversation
+from agents_admin import ids, links, selectors_pages
 from agents_admin.lib import keyset
 from agents_admin.models import Agent, Message, Project, Run, Thread, ThreadFlag, ThreadNote
 
@@ -201,7 +201,7 @@ def _sqlite_metadata_is_common(key: str, value: str) -> bool:
 
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
     """Flag names per thread id, in one query, for the rows of one page."""
-    return selectors_conversation.flags_of_threads(list(thread_ids))
+    return selectors_pages.flags_of_threads(list(thread_ids))
 
 
 def threads_filtered(
@@ -452,7 +452,7 @@ def message_search(
         return SearchPage(hits=[])
     # Only what a hit shows (templatetags/listings.py), with the thread's last agent's name as ``agent_name``: the
     # thread and message rows are wide, and their JSON columns cost more to decode than the rest of the page. In
-    # SQL, as the thread page's reads (selectors_conversation): through the ORM (select_related two levels deep,
+    # SQL, as the thread page's reads (selectors_pages): through the ORM (select_related two levels deep,
     # only()) compiling this took 0.7 ms, three times what the statement and the 20 rows take.
     ids = [m[0] for m in matches]
     headline = f", {_PG_HEADLINE} AS headline" if connection.vendor == "postgresql" else ""
@@ -522,8 +522,8 @@ NOTES_SHOWN = 50
 
 def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
     """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
-    flags = selectors_conversation.thread_flag_names(thread.id)
-    notes = selectors_conversation.thread_notes(thread.id, limit=NOTES_SHOWN + 1)
+    flags = selectors_pages.thread_flag_names(thread.id)
+    notes = selectors_pages.thread_notes(thread.id, limit=NOTES_SHOWN + 1)
     context: dict[str, Any] = {
         "thread": thread,
         "flags": flags,

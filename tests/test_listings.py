@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from django.utils.timesince import timesince
 from agents_admin.models import Run, Thread
 from agents_admin.services.review import thread_flag_set
 from agents_admin.templatetags.conversation import time_since
-from tests.factories import make_agent, make_run, make_thread
+from tests.factories import make_agent, make_project, make_run, make_thread
 from tests.personas import client_for, user_with_role
 
 
@@ -130,3 +131,17 @@ def test_the_since_filter_shows_nothing_for_no_date_or_a_naive_one() -> None:
     naive = datetime(2020, 1, 1)  # noqa: DTZ001 - naive on purpose
     hour_ago = timezone.now() - timedelta(hours=1, seconds=5)
     assert template.render(Context({"a": None, "b": naive, "c": hour_ago})) == "[][][1\xa0hour]"
+
+
+def test_the_filter_forms_offer_every_agent_and_project_by_name(admin_client: Client) -> None:
+    named = make_agent(name="Billing <bot>")
+    unnamed = make_agent(name="")
+    other = make_agent(name="Zed", project=make_project("side-desk"))
+    threads = admin_client.get(reverse("agents_admin:thread_list"), {"agent": other.id}).content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', threads)
+    agent_options = [(value, label) for value, _selected, label in options if value.startswith("asst_")]
+    assert agent_options == [(unnamed.id, unnamed.id), (named.id, "Billing &lt;bot&gt;"), (other.id, "Zed")]
+    assert (other.id, " selected", "Zed") in options
+    search = admin_client.get(reverse("agents_admin:search")).content.decode()
+    assert f'<option value="{named.id}">Billing &lt;bot&gt; ({named.id})</option>' in search
+    assert '<option value="side-desk">Side-Desk</option>' in search

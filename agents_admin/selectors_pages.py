@@ -1,13 +1,13 @@
-"""The thread page's hot reads, in SQL: a page of messages with their runs' statuses and steps, a run's messages, the
-thread's runs, its flags and notes, and the agents that may run it.
+"""The reads the busiest console pages make on every request, in SQL: the thread page's messages with their runs'
+statuses and steps, a run's messages, the thread's runs, its flags and notes, the agents that may run it; the flags
+of a list page's threads; the choices of the filter forms.
 
-The thread page and the run panel (polled every second while a run works) read these on every request. Through the
-ORM a page of 50 messages cost about 3.5 ms on the benchmark's 100,000-message thread, and each small read (runs,
-notes with their authors, agent choices) 0.3-0.7 ms: compiling the query (select_related, only(), the steps'
-Prefetch) and building model instances, for SQL that runs in a tenth of that. Here the statements are written once
-and each row becomes a small frozen record with the fields the page shows (templatetags/conversation.py,
-_thread_review.html), as Zulip does for its message fetches. Writes still go through models and services; these
-records are read-only.
+Through the ORM a page of 50 messages cost about 3.5 ms on the benchmark's 100,000-message thread, and each small
+read (runs, notes with their authors, choices, a page's flags) 0.3-0.7 ms: compiling the query (select_related,
+only(), a Prefetch) and building model instances, for SQL that runs in a tenth of that. Here the statements are
+written once and each row becomes a tuple or a small frozen record with the fields the page shows
+(templatetags/conversation.py, _thread_review.html), as Zulip does for its message fetches. Writes still go
+through models and services; these records are read-only.
 
 Values are converted as the model fields would (JSON decoded by the field itself, datetimes made aware), on SQLite
 and PostgreSQL alike; tests/test_conversation_markup.py and tests/test_views_threads.py compare them with the ORM.
@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from agents_admin.models import Agent, Message, ModelConnection, Run, RunStep, ThreadFlag, ThreadNote
+from agents_admin.models import Agent, Message, ModelConnection, Project, Run, RunStep, ThreadFlag, ThreadNote
 
 MESSAGES_PER_PAGE = 50
 THREAD_RUNS = 10
@@ -241,3 +241,17 @@ def agent_choices(project_id: int) -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [project_id])
         return [(agent_id, name or agent_id) for agent_id, name in cursor.fetchall()]
+
+
+def agents_named() -> list[tuple[str, str]]:
+    """(id, name) of every agent, by name then id: the filter forms' agent choices."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, name FROM {Agent._meta.db_table} ORDER BY name, id")
+        return cursor.fetchall()
+
+
+def projects_named() -> list[tuple[str, str]]:
+    """(name, display name) of every project, by name: the search form's project choices."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name, display_name FROM {Project._meta.db_table} ORDER BY name")
+        return cursor.fetchall()
