@@ -226,7 +226,7 @@ def thread_notes(thread_id: str, *, limit: int) -> list[NoteRow]:
     username: Any = user_model._meta.get_field(user_model.USERNAME_FIELD)
     sql = (
         f"SELECT u.{username.column}, n.body, n.created_at FROM {ThreadNote._meta.db_table} n "
-        f"LEFT JOIN {user_model._meta.db_table} u ON u.id = n.author_id "
+        f"LEFT JOIN {user_model._meta.db_table} u ON u.{user_model._meta.pk.column} = n.author_id "
         "WHERE n.thread_id = %s ORDER BY n.created_at DESC, n.id DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
