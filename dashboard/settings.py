@@ -177,8 +177,9 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
 # With Redis, sessions are written to the database and read through the cache: every console request and every
 # one-second poll reads the session, and a Redis hit saves a database round trip on each (PostgreSQL thread page
-# 18.8 -> 16.7 ms). The embedded default keeps them in the database: its file cache is slower than SQLite.
-SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if env_str("REDIS_URL") else "db")
+# 18.8 -> 16.7 ms). The embedded default keeps them in the database (its file cache is slower than SQLite), read
+# in one SQL statement (agents_admin/sessions.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if env_str("REDIS_URL") else "agents_admin.sessions"
 # htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
 ENTRA_TENANT_ID = env_str("ENTRA_TENANT_ID")
