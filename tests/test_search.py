@@ -281,17 +281,19 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 
 @pytest.fixture(
     # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
-    # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL).
-    params=[(0, 0), (2_000, 20_000)],
-    ids=["broad", "narrow"],
+    # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL). Few:
+    # on SQLite the word intersected with the threads inside FTS5 (its thread column); PostgreSQL as narrow.
+    params=[(0, 0, 0), (2_000, 20_000, 0), (2_000, 20_000, 2_000)],
+    ids=["broad", "narrow", "few"],
 )
 def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sets the search's thresholds so that every filtered search takes the plan named by the test id."""
     import agents_admin.selectors_search as selectors
 
-    thread_first_limit, narrow_messages = request.param
+    thread_first_limit, narrow_messages, fts_threads = request.param
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
     monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
+    monkeypatch.setattr(selectors, "SQLITE_FTS_THREADS", fts_threads)
     monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
     monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
 
@@ -381,3 +383,17 @@ def test_the_metadata_filter_lists_the_same_threads_read_as_a_set_or_probed_per_
     make_thread(metadata={"tier": "gold"})
     page = threads_filtered(ThreadFilters(metadata_key="plan", metadata_value="gold"))
     assert [t.id for t in page.threads] == [t.id for t in reversed(gold)]
+
+
+@pytest.mark.usefixtures("search_plan")
+def test_a_search_within_threads_finds_their_words_only_and_never_matches_the_ids() -> None:
+    """Thread ids are in SQLite's full-text index too (the few-threads plan asks it for them): a word that is also a
+    piece of every id, or an id itself, finds only messages that say it."""
+    says_thread = make_thread(messages=["which thread is this?", "no idea"], metadata={"team": "blue"})
+    quiet = make_thread(messages=["nothing to see"], metadata={"team": "blue"})
+    make_thread(messages=["another thread elsewhere"], metadata={"team": "red"})
+    blue = ThreadFilters(metadata_key="team", metadata_value="blue")
+    assert [hit.message.thread_id for hit in message_search(q="thread", filters=blue).hits] == [says_thread.id]
+    assert len(message_search(q="thread").hits) == 2
+    assert message_search(q=quiet.id).hits == [] and message_search(q=quiet.id.split("_")[1]).hits == []
+    assert message_search(q="nothing", filters=blue).hits[0].message.thread_id == quiet.id
