@@ -255,3 +255,11 @@ def projects_named() -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT name, display_name FROM {Project._meta.db_table} ORDER BY name")
         return cursor.fetchall()
+
+
+def project_id_named(name: str) -> int | None:
+    """The id of the project with this name, or None; a search or list filtered by project asks once or twice."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {Project._meta.db_table} WHERE name = %s", [name])
+        row = cursor.fetchone()
+    return row[0] if row else None

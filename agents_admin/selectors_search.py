@@ -30,7 +30,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin import ids, links, selectors_pages
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Message, Project, Run, Thread, ThreadFlag, ThreadNote
+from agents_admin.models import Agent, Message, Run, Thread, ThreadFlag, ThreadNote
 
 THREADS_PER_PAGE = 25
 RESULTS_PER_PAGE = 20
@@ -137,7 +137,7 @@ def threads_filtered_qs(
     if filters.project:
         # The project's id, not a join on its name: with a join SQLite walks every thread of the project even when
         # another filter (a failed run, say) has a far smaller index.
-        project_id = Project.objects.filter(name=filters.project).values_list("id", flat=True).first()
+        project_id = selectors_pages.project_id_named(filters.project)
         qs = qs.filter(project_id=project_id if project_id is not None else NO_SUCH_ID)
     if filters.agent:
         qs = qs.filter(last_agent_id=filters.agent)
