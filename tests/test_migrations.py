@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -18,11 +20,16 @@ def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
     return MigrationExecutor(connection)  # a fresh loader sees the applied state
 
 
+def _at(target: list[tuple[str, str]]) -> tuple[MigrationExecutor, Any, Any]:
+    """Migrates to ``target``; its executor, its historical models and a project created with them."""
+    executor = _migrate(target)
+    old = executor.loader.project_state(target).apps
+    return executor, old, old.get_model("agents_admin", "Project").objects.create(name="migrated")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_0011_copies_existing_standard_flags_to_their_thread_columns_and_keeps_the_thread_triggers() -> None:
-    executor = _migrate(BEFORE_FLAGS)
-    old = executor.loader.project_state(BEFORE_FLAGS).apps
-    project = old.get_model("agents_admin", "Project").objects.create(name="migrated")
+    executor, old, project = _at(BEFORE_FLAGS)
     threads = old.get_model("agents_admin", "Thread").objects
     flags = old.get_model("agents_admin", "ThreadFlag").objects
     escalated = threads.create(id="thread_escalated", project=project, metadata={"plan": "gold"})
@@ -48,9 +55,7 @@ BEFORE_FTS_THREAD = [("agents_admin", "0011_thread_standard_flags")]
 
 @pytest.mark.django_db(transaction=True)
 def test_0012_reindexes_existing_messages_with_their_threads_and_keeps_the_index_in_step() -> None:
-    executor = _migrate(BEFORE_FTS_THREAD)
-    old = executor.loader.project_state(BEFORE_FTS_THREAD).apps
-    project = old.get_model("agents_admin", "Project").objects.create(name="migrated")
+    executor, old, project = _at(BEFORE_FTS_THREAD)
     threads = old.get_model("agents_admin", "Thread").objects
     messages = old.get_model("agents_admin", "Message").objects
     acme = threads.create(id="thread_acme", project=project, metadata={"customer": "acme"})
