@@ -26,10 +26,8 @@ from agents_admin.models import (
     Thread,
     ThreadFlag,
 )
-from agents_admin.selectors_pages import (  # noqa: F401 - message_page is read through this module too
-    MESSAGES_PER_PAGE,
+from agents_admin.selectors_pages import (  # noqa: F401 - the views read these three through this module
     ConversationMessage,
-    MessagePage,
     agent_choices,
     message_page,
     run_messages,
@@ -40,7 +38,6 @@ from agents_admin.selectors_search import thread_flags
 
 THREADS_PER_PAGE = 25
 RECENT_RUNS = 10
-THREAD_RUNS = 10
 # Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
 EXACT_COUNT_LIMIT = 10_000
 # The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.

@@ -354,9 +354,9 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         return [], ""
     # The text column only: the index also holds each message's thread id (migration 0012).
     match = f"text : ({match})"
-    few = within is not None and len(within[0]) <= SQLITE_FTS_THREADS
-    if within is not None and few:
-        match += " AND thread_id : (" + " OR ".join(_fts5_thread_term(t) for t in within[0]) + ")"
+    few = within[0] if within is not None and len(within[0]) <= SQLITE_FTS_THREADS else None
+    if few is not None:
+        match += " AND thread_id : (" + " OR ".join(_fts5_thread_term(t) for t in few) + ")"
     where = ["agents_admin_message_fts MATCH %s"]
     params: list[Any] = [match]
     if cursor.isdigit():
@@ -369,10 +369,10 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         where.append("m.created_at < %s")
         params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_to + timedelta(days=1))))
     join = "agents_admin_message_fts f JOIN agents_admin_message m ON m.rowid = f.rowid"
-    if within is not None and few:
+    if few is not None:
         # The index tokenizes ids into lower-case pieces; the thread itself is checked on the few rows it gives.
-        where.append(f"+m.thread_id IN ({', '.join(['%s'] * len(within[0]))})")
-        params.extend(within[0])
+        where.append(f"+m.thread_id IN ({', '.join(['%s'] * len(few))})")
+        params.extend(few)
     elif within is not None:
         # The unary + keeps the set a test on each match: handed to FTS5 as a rowid constraint it would look each
         # of the set's rowids up in the full-text index instead (the 30-60 µs a message above).
