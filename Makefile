@@ -29,6 +29,10 @@ test: install
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
 
+## test-fast: the inner loop: everything but the real-worker and browser tests.
+test-fast: install
+	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest -m "not worker and not browser" $(PYTEST_ARGS)
+
 ## screenshots: refresh the README's screenshots from the browser tests.
 screenshots: install
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest -q tests/browser

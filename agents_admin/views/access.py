@@ -1,7 +1,7 @@
 """Who may open a console view: sign-in plus one capability of the role table (agents_admin.roles).
 
 Every console view carries ``@capability_required(...)`` (or ``@signed_in`` for pages every role may see);
-tests/test_permissions.py walks the URLconf and fails any view without one. A signed-in user who lacks
+tests/architecture/test_permissions.py walks the URLconf and fails any view without one. A signed-in user who lacks
 the capability gets 403, never a redirect loop.
 """
 

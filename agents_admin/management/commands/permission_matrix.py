@@ -2,7 +2,7 @@
 agents_admin.roles and the URLconf's ``capability_required`` declarations.
 
 The README's matrix is this command's output (``--write README.md`` replaces it between the markers);
-tests/test_roles_matrix.py fails when they differ.
+tests/architecture/test_permission_matrix_doc.py fails when they differ.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from agents_admin.management.commands.permission_matrix import (
     readme_with_matrix,
 )
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_the_readme_matrix_matches_the_roles_and_the_urlconf() -> None:

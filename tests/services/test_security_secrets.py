@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
 from agents_admin.models import AuditEvent, ModelConnection
-from tests.test_connections_views import CLIENT_SECRET, SECRET, form_data
+from tests.views.test_connections import CLIENT_SECRET, SECRET, form_data
 
 pytestmark = pytest.mark.django_db
 
