@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from agents_admin.services.api_keys import api_key_authenticate
 from tests.browser.conftest import axe_violations, screenshot
+
+pytestmark = pytest.mark.browser
 
 
 def test_an_admin_creates_and_revokes_a_key(signed_in: Any) -> None:
