@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agents_admin.services.errors import InvalidInput
+from agents_admin.errors import InvalidInput
 
 METADATA_MAX_PAIRS = 16
 METADATA_MAX_KEY = 64

@@ -18,9 +18,9 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from agents_admin.api.errors import ApiError, error_response, from_api_error, from_service_error, invalid
+from agents_admin.errors import ServiceError
 from agents_admin.models import ApiKey, Project
 from agents_admin.services.api_keys import api_key_authenticate
-from agents_admin.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from agents_admin.services.errors import Conflict, ServiceError
+from agents_admin.errors import Conflict, ServiceError
 
 _TYPES = {
     400: "invalid_request_error",

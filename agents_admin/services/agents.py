@@ -9,10 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
 from agents_admin import validation
+from agents_admin.errors import InvalidInput
 from agents_admin.models import AGENT_FIELDS, Agent, AgentVersion, ModelConnection, Project, RemoteProject
 from agents_admin.services import remote
 from agents_admin.services.audit import audit_record, changed_fields
-from agents_admin.services.errors import InvalidInput
 
 EDITABLE_FIELDS = AGENT_FIELDS
 # Console-only: which connection runs go to. Not part of the Foundry wire contract, so the API never takes it.

@@ -16,9 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents_admin import validation
+from agents_admin.errors import Conflict
 from agents_admin.models import ApiKey, Project
 from agents_admin.services.audit import audit_record
-from agents_admin.services.errors import Conflict
 
 KEY_PREFIX = "aak_"
 DISPLAY_PREFIX_LENGTH = 12

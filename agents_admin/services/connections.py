@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
+from agents_admin.errors import InvalidInput
 from agents_admin.lib.sealed import seal
 from agents_admin.models import ModelConnection, Project
 from agents_admin.providers.base import ChatMessage, ModelRequest, Provider, ProviderError
 from agents_admin.providers.chat_completions import ChatCompletionsProvider
 from agents_admin.providers.registry import provider_from_connection
 from agents_admin.services.audit import Actor, audit_record, changed_fields
-from agents_admin.services.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 

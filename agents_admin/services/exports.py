@@ -28,9 +28,9 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from agents_admin.errors import InvalidInput
 from agents_admin.models import ExportJob, Message, Thread
-from agents_admin.selectors_search import ThreadFilters, threads_filtered_qs
-from agents_admin.services.errors import InvalidInput
+from agents_admin.selectors.search import ThreadFilters, threads_filtered_qs
 from agents_admin.services.review import user_or_none
 from dashboard.celery import app
 

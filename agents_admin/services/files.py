@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from agents_admin import validation
+from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import File, Project
-from agents_admin.services.errors import InvalidInput, LimitExceeded
 
 
 def file_create(*, project: Project, upload: UploadedFile, purpose: str, filename: str | None = None) -> File:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agents_admin.errors import Conflict, InvalidInput, ServiceError
 from agents_admin.lib.sealed import seal
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
@@ -34,7 +35,6 @@ from agents_admin.models import (
 )
 from agents_admin.remote.connection import remote_client
 from agents_admin.remote.foundry import FoundryError, FoundryNotFound
-from agents_admin.services.errors import Conflict, InvalidInput, ServiceError
 from agents_admin.services.remote_sync import (
     AgentLookup,
     Counts,

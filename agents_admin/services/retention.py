@@ -30,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agents_admin import selectors_retention as sel
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -43,8 +43,8 @@ from agents_admin.models import (
     Thread,
     ThreadHold,
 )
+from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch, remote
-from agents_admin.services.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
+from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import Thread, ThreadFlag, ThreadNote
-from agents_admin.services.errors import InvalidInput, LimitExceeded
 
 MAX_NOTE_LENGTH = 10_000
 MAX_FLAGS_PER_THREAD = 20

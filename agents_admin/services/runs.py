@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents_admin import validation
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunStatus, RunStep, Thread
 from agents_admin.providers.base import (
     Cancelled,
@@ -35,7 +36,6 @@ from agents_admin.services import remote
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.context import run_model_input
 from agents_admin.services.dispatch import run_dispatch
-from agents_admin.services.errors import Conflict, InvalidInput
 from agents_admin.services.threads import message_create, messages_add
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents_admin import validation
+from agents_admin.errors import Conflict, InvalidInput, LimitExceeded
 from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
 from agents_admin.services import remote, retention
 from agents_admin.services.audit import Actor, audit_record
-from agents_admin.services.errors import Conflict, InvalidInput, LimitExceeded
 
 MAX_TEXT_LENGTH = 1_500_000
 

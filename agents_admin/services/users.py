@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.roles import ROLES
 from agents_admin.services.audit import Actor, audit_record
-from agents_admin.services.errors import Conflict, InvalidInput
 
 # 18 random bytes -> 24 URL-safe characters: shown once to the admin, who hands it over; never stored in clear.
 ONE_TIME_PASSWORD_BYTES = 18

@@ -25,7 +25,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import get_language, gettext
 
 from agents_admin.models import Message, RunStep
-from agents_admin.selectors_pages import ConversationMessage, StepRow
+from agents_admin.selectors.conversation import ConversationMessage, StepRow
 
 # What the markup accepts: the thread page's records (selectors_pages) or model instances.
 ShownMessage = ConversationMessage | Message

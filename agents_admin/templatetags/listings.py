@@ -19,7 +19,7 @@ from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
 from agents_admin.models import Run, Thread
-from agents_admin.selectors_search import SearchHit
+from agents_admin.selectors.search import SearchHit
 from agents_admin.templatetags.conversation import esc, status_badge, time_since, time_tag
 
 register = template.Library()

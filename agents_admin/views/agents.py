@@ -5,10 +5,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agents_admin import selectors
-from agents_admin.forms import AgentForm
+from agents_admin.errors import ServiceError
+from agents_admin.forms.agents import AgentForm
+from agents_admin.selectors import agents as agent_selectors
+from agents_admin.selectors.agents import agent_get
 from agents_admin.services.agents import agent_create, agent_delete, agent_update
-from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
@@ -17,7 +18,9 @@ from agents_admin.views.common import HtmxHttpRequest, render_page
 @require_GET
 @capability_required("view_agent_config")
 def agent_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render_page(request, "agents_admin/agent_list.html", {"agents": selectors.agent_list()}, partial="list")
+    return render_page(
+        request, "agents_admin/agent_list.html", {"agents": agent_selectors.agent_list()}, partial="list"
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,7 +43,7 @@ def agent_create_view(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @capability_required("edit_agents")
 def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
-    agent = selectors.agent_get(agent_id)
+    agent = agent_get(agent_id)
     form = AgentForm.for_agent(agent, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -56,7 +59,7 @@ def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @capability_required("edit_agents")
 def agent_delete_view(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
-    agent = selectors.agent_get(agent_id)
+    agent = agent_get(agent_id)
     if request.method == "POST":
         agent_delete(agent=agent, actor=request.user)
         messages.success(request, f"Agent “{agent}” deleted.")
@@ -67,6 +70,6 @@ def agent_delete_view(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @require_GET
 @capability_required("view_agent_config")
 def agent_versions(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
-    agent = selectors.agent_get(agent_id)
-    context = {"agent": agent, "versions": selectors.agent_versions(agent)}
+    agent = agent_get(agent_id)
+    context = {"agent": agent, "versions": agent_selectors.agent_versions(agent)}
     return render_page(request, "agents_admin/agent_versions.html", context, partial="versions")

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from agents_admin.errors import ServiceError
 from agents_admin.models import ApiKey, Project
 from agents_admin.services.api_keys import api_key_create, api_key_revoke
-from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
 from agents_admin.views.access import capability_required
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from agents_admin.forms_access import AuditFilterForm
-from agents_admin.selectors_access import audit_page
+from agents_admin.forms.access import AuditFilterForm
+from agents_admin.selectors.access import audit_page
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents_admin.forms_connections import ConnectionForm
+from agents_admin.errors import InvalidInput
+from agents_admin.forms.connections import ConnectionForm
 from agents_admin.models import ModelConnection
 from agents_admin.services.audit import Actor
 from agents_admin.services.connections import (
@@ -19,7 +20,6 @@ from agents_admin.services.connections import (
     connection_test,
     connection_update,
 )
-from agents_admin.services.errors import InvalidInput
 from agents_admin.views.access import capability_required
 
 FORM_TEMPLATE = "agents_admin/connection_form.html"

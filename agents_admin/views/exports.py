@@ -11,7 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents_admin.forms_search import ExportForm, SearchForm, export_again_fields
+from agents_admin.forms.search import ExportForm, SearchForm, export_again_fields
 from agents_admin.models import ExportJob, Thread
 from agents_admin.services import exports
 from agents_admin.views.access import capability_required

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents_admin.selectors_runs import runs_needing_action
+from agents_admin.selectors.runs import runs_needing_action
 from agents_admin.views.access import capability_required
 
 

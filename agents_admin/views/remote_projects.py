@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from agents_admin.errors import ServiceError
+from agents_admin.forms.remote import RemoteProjectForm
 from agents_admin.models import RemoteProject, SyncRecord
-from agents_admin.remote.forms import RemoteProjectForm
-from agents_admin.services.errors import ServiceError
 from agents_admin.services.remote import (
     remote_project_create,
     remote_project_test,

@@ -15,11 +15,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents_admin import selectors_retention as sel
-from agents_admin.forms_retention import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
+from agents_admin.errors import ServiceError
+from agents_admin.forms.retention import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
 from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
+from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
-from agents_admin.services.errors import ServiceError
 from agents_admin.views.access import capability_required
 
 

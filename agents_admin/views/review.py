@@ -6,10 +6,10 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from agents_admin import selectors_search
-from agents_admin.forms_search import FlagForm, NoteForm
+from agents_admin.errors import ServiceError
+from agents_admin.forms.search import FlagForm, NoteForm
 from agents_admin.models import Thread
-from agents_admin.services.errors import ServiceError
+from agents_admin.selectors.search import thread_review
 from agents_admin.services.review import thread_flag_set, thread_note_add
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, wants_partial
@@ -20,7 +20,7 @@ FRAGMENT = "agents_admin/_thread_review.html"
 
 def review_context(thread: Thread, **extra: object) -> dict[str, object]:
     """Everything _thread_review.html needs; the thread page adds this to its context (two queries)."""
-    context = selectors_search.thread_review(thread)
+    context = thread_review(thread)
     context.update({"note_form": NoteForm(), "flag_error": ""})
     context.update(extra)
     return context

@@ -6,8 +6,8 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents_admin import selectors_search
-from agents_admin.forms_search import STANDARD_FLAGS, SearchForm
+from agents_admin.forms.search import STANDARD_FLAGS, SearchForm
+from agents_admin.selectors.search import message_search, object_url, threads_filtered
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 
@@ -22,9 +22,9 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
     context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": STANDARD_FLAGS}
     if q:
-        context["results"] = selectors_search.message_search(q=q, filters=filters, cursor=cursor)
+        context["results"] = message_search(q=q, filters=filters, cursor=cursor)
     else:
-        context["threads"] = selectors_search.threads_filtered(filters, cursor=cursor)
+        context["threads"] = threads_filtered(filters, cursor=cursor)
     return render_page(request, PAGE, context, partial="results")
 
 
@@ -33,7 +33,7 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
 def jump(request: HtmxHttpRequest) -> HttpResponse:
     """Go to the page of the object an id names (``asst_…``, ``thread_…``, ``msg_…``, ``run_…``)."""
     object_id = request.GET.get("id", "").strip()
-    url = selectors_search.object_url(object_id) if object_id else None
+    url = object_url(object_id) if object_id else None
     if url is None:
         return render(request, "agents_admin/jump_not_found.html", {"object_id": object_id}, status=404)
     return HttpResponseRedirect(url)

@@ -8,11 +8,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from agents_admin import selectors
-from agents_admin.forms import MessageForm, RunStartForm, ThreadCreateForm, ThreadFilterForm, ToolOutputsForm
+from agents_admin.errors import ServiceError
+from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
+from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadFilterForm
 from agents_admin.models import Run, Thread, ThreadFlag
+from agents_admin.selectors import runs as run_selectors
+from agents_admin.selectors import threads as thread_selectors
+from agents_admin.selectors.agents import agents_for_thread
+from agents_admin.selectors.conversation import agent_choices, message_page, thread_runs
+from agents_admin.selectors.runs import run_get, run_messages_at_tail
+from agents_admin.selectors.threads import thread_get
 from agents_admin.services.audit import thread_view_record
-from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
 from agents_admin.services.threads import message_create, thread_create, thread_delete
@@ -28,7 +34,7 @@ DETAIL = "agents_admin/thread_detail.html"
 def thread_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ThreadFilterForm(data=request.GET or None)
     form.is_valid()
-    page = selectors.thread_list(**form.filters())
+    page = thread_selectors.thread_list(**form.filters())
     context = {
         "form": form,
         "page": page,
@@ -64,16 +70,16 @@ def _before(request: HtmxHttpRequest) -> int | None:
 
 def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
     """Everything the thread page shows; ``forms`` replaces a blank form with a bound one carrying errors."""
-    runs = selectors.thread_runs(thread.id)
+    runs = thread_runs(thread.id)
     latest = runs[0] if runs else None
     shown = run or latest
-    panel = selectors.run_panel(shown, with_steps=False) if shown else None
+    panel = run_selectors.run_panel(shown, with_steps=False) if shown else None
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
     # thread's last ones; once the conversation moved on they show in the history, in order.
-    live = panel is not None and shown == latest and selectors.run_messages_at_tail(thread, panel)
+    live = panel is not None and shown == latest and run_messages_at_tail(thread, panel)
     if panel is not None and shown == latest:
         panel.show_messages = live
-    page = selectors.message_page(
+    page = message_page(
         thread.id,
         before=_before(request),
         exclude_run_id=latest.id if live and latest else None,
@@ -87,7 +93,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
-        "run_form": forms.get("run_form") or RunStartForm(choices=selectors.agent_choices(thread.project_id)),
+        "run_form": forms.get("run_form") or RunStartForm(choices=agent_choices(thread.project_id)),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
         **review_context(thread),
@@ -98,10 +104,10 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
 @capability_required("view_conversations")
 def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     """The thread page; an htmx request gets one page of messages (``?before=seq`` for earlier ones)."""
-    thread = selectors.thread_get(thread_id)
+    thread = thread_get(thread_id)
     if wants_partial(request):
         # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
-        page = selectors.message_page(thread.id, before=_before(request))
+        page = message_page(thread.id, before=_before(request))
         return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
     # A person opened the conversation: audited once per page view, not for the htmx pages it loads later.
     thread_view_record(thread=thread, actor=request.user, request=request)
@@ -112,12 +118,12 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
 @capability_required("view_conversations")
 def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
     """The live run panel; polled every second while the run works, answered with 286 once it stops."""
-    thread = selectors.thread_get(thread_id)
-    run = selectors.run_get(thread, run_id)
+    thread = thread_get(thread_id)
+    run = run_get(thread, run_id)
     if not wants_partial(request):
         thread_view_record(thread=thread, actor=request.user, request=request)  # the whole conversation page
         return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
-    panel = selectors.run_panel(run)
+    panel = run_selectors.run_panel(run)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
     response = render_page(request, DETAIL, context, partial="run_panel")
     return response if panel.polling else HttpResponseStopPolling(response.content)
@@ -126,7 +132,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
 @require_POST
 @capability_required("operate_runs")
 def message_add(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
-    thread = selectors.thread_get(thread_id)
+    thread = thread_get(thread_id)
     form = MessageForm(data=request.POST)
     if form.is_valid():
         try:
@@ -141,8 +147,8 @@ def message_add(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
 @require_POST
 @capability_required("operate_runs")
 def run_start(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
-    thread = selectors.thread_get(thread_id)
-    form = RunStartForm(data=request.POST, agents=selectors.agents_for_thread(thread))
+    thread = thread_get(thread_id)
+    form = RunStartForm(data=request.POST, agents=agents_for_thread(thread))
     if form.is_valid():
         try:
             run_create(thread=thread, agent=form.cleaned_data["agent"], actor=request.user)
@@ -156,8 +162,8 @@ def run_start(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
 @require_POST
 @capability_required("operate_runs")
 def run_cancel_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
-    thread = selectors.thread_get(thread_id)
-    run = selectors.run_get(thread, run_id)
+    thread = thread_get(thread_id)
+    run = run_get(thread, run_id)
     try:
         run_cancel(run=run, actor=request.user)
     except ServiceError as error:
@@ -168,8 +174,8 @@ def run_cancel_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> Ht
 @require_POST
 @capability_required("operate_runs")
 def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
-    thread = selectors.thread_get(thread_id)
-    run = selectors.run_get(thread, run_id)
+    thread = thread_get(thread_id)
+    run = run_get(thread, run_id)
     form = ToolOutputsForm(data=request.POST, run=run)
     if form.is_valid():
         try:
@@ -184,7 +190,7 @@ def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> H
 @require_http_methods(["GET", "POST"])
 @capability_required("delete_threads")
 def thread_delete_view(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
-    thread = selectors.thread_get(thread_id)
+    thread = thread_get(thread_id)
     context: dict[str, Any] = {"thread": thread}
     if request.method == "POST":
         try:

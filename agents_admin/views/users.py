@@ -9,9 +9,9 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents_admin.forms_access import UserCreateForm, UserRoleForm
-from agents_admin.selectors_access import user_get, user_list
-from agents_admin.services.errors import ServiceError
+from agents_admin.errors import ServiceError
+from agents_admin.forms.access import UserCreateForm, UserRoleForm
+from agents_admin.selectors.access import user_get, user_list
 from agents_admin.services.users import user_active_set, user_create, user_role, user_role_set
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page

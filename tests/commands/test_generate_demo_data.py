@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min
 
 from agents_admin.models import Message, Run, RunStatus, Thread
-from agents_admin.selectors_search import message_search
+from agents_admin.selectors.search import message_search
 
 pytestmark = pytest.mark.django_db
 

@@ -26,9 +26,9 @@ from azure.ai.agents.models import ListSortOrder, MessageRole
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ResourceNotFoundError
 
+from agents_admin.errors import Conflict
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Agent, Message, RemoteProject, Run, RunStep, SyncRecord, Thread
-from agents_admin.services.errors import Conflict
 from agents_admin.services.remote import (
     remote_project_create,
     remote_project_test,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents_admin.errors import Conflict, LimitExceeded
 from agents_admin.models import Message, Run, RunStep
-from agents_admin.services.errors import Conflict, LimitExceeded
 from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs, runs_expire, runs_reconcile
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, purge_queues, wait_for_status

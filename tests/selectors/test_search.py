@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.models import Run, RunStatus, Thread
-from agents_admin.selectors_search import (
+from agents_admin.selectors.search import (
     HAS_FAILED_RUN,
     ThreadFilters,
     fts5_query,
@@ -270,7 +270,7 @@ def test_the_older_matches_link_carries_the_filters_and_the_cursor(admin_client:
 def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
     django_assert_max_num_queries: object,
 ) -> None:
-    from agents_admin.selectors_search import messages_around
+    from agents_admin.selectors.search import messages_around
 
     thread = make_thread(messages=[f"line {i}" for i in range(1, 31)])
     with django_assert_max_num_queries(2):  # type: ignore[operator]
@@ -288,7 +288,7 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 )
 def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sets the search's thresholds so that every filtered search takes the plan named by the test id."""
-    import agents_admin.selectors_search as selectors
+    import agents_admin.selectors.search as selectors
 
     thread_first_limit, narrow_messages, fts_threads = request.param
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
@@ -330,7 +330,7 @@ def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_
 
 
 def test_the_on_hold_filter_matches_nothing_until_holds_exist(admin_client: Client) -> None:
-    from agents_admin.selectors_search import hold_model
+    from agents_admin.selectors.search import hold_model
 
     make_thread(messages=["held or not"])
     if hold_model() is None:  # the retention branch brings ThreadHold; until then the field is hidden
@@ -375,7 +375,7 @@ def test_the_metadata_filter_follows_metadata_changes_and_deletes() -> None:
 def test_the_metadata_filter_lists_the_same_threads_read_as_a_set_or_probed_per_thread(
     monkeypatch: pytest.MonkeyPatch, set_limit: int
 ) -> None:
-    import agents_admin.selectors_search as selectors
+    import agents_admin.selectors.search as selectors
 
     monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", set_limit)
     gold = [make_thread(metadata={"plan": "gold", "n": str(i)}) for i in range(3)]

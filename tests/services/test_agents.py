@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from agents_admin.errors import InvalidInput
 from agents_admin.models import AgentVersion
 from agents_admin.services.agents import agent_update
 from agents_admin.services.connections import connection_create
-from agents_admin.services.errors import InvalidInput
 from agents_admin.validation import validate_metadata, validate_tools
 from tests.factories import WEATHER_TOOL, make_agent, make_project, make_run
 

@@ -10,11 +10,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import AuditEvent, Run, RunStep
 from agents_admin.roles import roles_sync
 from agents_admin.services.agents import agent_delete, agent_update
 from agents_admin.services.connections import connection_create, connection_delete, connection_update
-from agents_admin.services.errors import Conflict, InvalidInput
 from agents_admin.services.runs import run_cancel, run_submit_tool_outputs
 from agents_admin.services.threads import thread_delete
 from agents_admin.services.users import user_active_set, user_create, user_role_set

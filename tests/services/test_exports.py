@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_admin.models import ExportJob, Message, Thread
-from agents_admin.selectors_search import ThreadFilters
+from agents_admin.selectors.search import ThreadFilters
 from agents_admin.services import exports
 from agents_admin.services.review import thread_flag_set
 from dashboard.celery import app
@@ -185,7 +185,7 @@ def test_a_background_export_runs_on_a_worker_and_downloads_the_same_messages(
 
 @pytest.mark.django_db
 def test_a_thread_export_job_of_markdown_is_allowed_but_filtered_ones_are_not(admin_user: User) -> None:
-    from agents_admin.services.errors import InvalidInput
+    from agents_admin.errors import InvalidInput
 
     thread = make_thread(messages=["x"])
     assert exports.export_job_create(user=admin_user, fmt="md", thread=thread).format == "md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from agents_admin.selectors_search import message_search
+from agents_admin.selectors.search import message_search
 from agents_admin.services.maintenance import (
     database_statistics_refresh,
     database_upkeep,

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from agents_admin.errors import Conflict
 from agents_admin.models import Agent, Message, RemoteProject, Run, RunStep, Thread
-from agents_admin.services.errors import Conflict
 from agents_admin.services.remote import (
     RemoteFailed,
     remote_agent_create,

@@ -181,7 +181,7 @@ def test_a_bad_credential_fails_the_sync_with_the_remote_error(
 
 
 def test_a_second_sync_is_refused_while_one_is_queued(remote: RemoteProject) -> None:
-    from agents_admin.services.errors import Conflict
+    from agents_admin.errors import Conflict
 
     remote_sync_start(remote=remote)
     with pytest.raises(Conflict):

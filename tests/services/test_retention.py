@@ -12,10 +12,10 @@ from django.db import connection
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
-from agents_admin import selectors_retention as sel
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import Message, PurgeReport, RetentionPolicy, Run, RunStep, Thread, ThreadHold
+from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
-from agents_admin.services.errors import Conflict, InvalidInput
 from agents_admin.services.threads import message_create, thread_delete
 from tests.factories import make_agent, make_project, make_run
 from tests.retention_helpers import make_aged_thread, make_policy

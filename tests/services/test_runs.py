@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import Run
-from agents_admin.services.errors import Conflict, InvalidInput
 from agents_admin.services.runs import run_cancel, run_claim, run_submit_tool_outputs, runs_expire
 from tests.factories import make_agent, make_project, make_run, make_thread
 

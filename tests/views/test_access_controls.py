@@ -1,4 +1,5 @@
-"""Pages hide the controls a role may not use; the target URLs refuse them anyway (see tests/architecture/test_permissions.py)."""
+"""Pages hide the controls a role may not use; the target URLs refuse them anyway
+(see tests/architecture/test_permissions.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents_admin.models import AuditEvent
 from agents_admin.roles import roles_sync
-from agents_admin.selectors_access import audit_page
+from agents_admin.selectors.access import audit_page
 from agents_admin.services.audit import audit_record
 
 pytestmark = pytest.mark.django_db

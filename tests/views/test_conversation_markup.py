@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents_admin.models import Message, RunStep
-from agents_admin.selectors import message_page
+from agents_admin.selectors.conversation import message_page
 from agents_admin.services.runs import run_execute, run_submit_tool_outputs
 from agents_admin.templatetags.conversation import message_html, messages_html, steps_html
 from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse, set_script_prefix
 
 from agents_admin.models import Run, Thread
-from agents_admin.selectors import EXACT_COUNT_LIMIT
+from agents_admin.selectors.home import EXACT_COUNT_LIMIT
 from agents_admin.services.maintenance import database_statistics_refresh
 from tests.factories import make_agent, make_project, make_run, make_thread
 

@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin import selectors_runs
 from agents_admin.models import Run
+from agents_admin.selectors import runs as run_selectors
 from agents_admin.services.runs import run_execute
 from tests.factories import WEATHER_TOOL, make_agent, make_run
 
@@ -51,7 +51,7 @@ def test_it_says_so_when_nothing_waits(admin_client: Client) -> None:
 def test_pages_follow_a_cursor_and_htmx_gets_only_the_rows(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(selectors_runs, "NEEDS_ACTION_PER_PAGE", 2)
+    monkeypatch.setattr(run_selectors, "NEEDS_ACTION_PER_PAGE", 2)
     first, second, third = waiting_runs(3)
     page_one = admin_client.get(URL).content.decode()
     assert third.id in page_one and second.id in page_one and first.id not in page_one

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import Thread, ThreadFlag, ThreadNote
-from agents_admin.selectors_search import ThreadFilters, threads_filtered
-from agents_admin.services.errors import InvalidInput, LimitExceeded
+from agents_admin.selectors.search import ThreadFilters, threads_filtered
 from agents_admin.services.review import MAX_FLAGS_PER_THREAD, thread_flag_set, thread_note_add
 from tests.factories import make_thread
 

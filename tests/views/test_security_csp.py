@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from agents_admin.models import Run, RunStep
 from agents_admin.services.audit import audit_record
-from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
 from tests.architecture.test_permissions import console_patterns, sample_objects, url_for
+from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.models import Thread
+from tests.architecture.test_permissions import console_patterns, sample_objects, url_for
 from tests.factories import make_thread
 from tests.personas import client_for
-from tests.architecture.test_permissions import console_patterns, sample_objects, url_for
 
 pytestmark = pytest.mark.django_db
 

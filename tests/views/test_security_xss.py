@@ -12,9 +12,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agents_admin.errors import InvalidInput
 from agents_admin.models import Agent, Run, RunStep, Thread
 from agents_admin.services.audit import audit_record
-from agents_admin.services.errors import InvalidInput
 from agents_admin.services.threads import message_create
 from tests.factories import make_agent, make_message, make_run, make_thread
 

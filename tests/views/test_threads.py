@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from agents_admin import selectors
 from agents_admin.models import Agent, Message, Run, RunStep, Thread, ThreadFlag
+from agents_admin.selectors import threads as thread_selectors
 from agents_admin.services.connections import connection_create
 from agents_admin.services.review import thread_flag_set
 from agents_admin.services.runs import run_cancel
@@ -193,7 +193,7 @@ def test_each_row_shows_its_threads_flags_as_badges(admin_client: Client) -> Non
 def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch, flag: str, inline_limit: int
 ) -> None:
-    monkeypatch.setattr(selectors, "FLAG_IDS_INLINE_LIMIT", {connection.vendor: inline_limit})
+    monkeypatch.setattr(thread_selectors, "FLAG_IDS_INLINE_LIMIT", {connection.vendor: inline_limit})
     threads = [make_thread() for _ in range(40)]
     flagged = threads[::3] + threads[1::3]  # 27 threads: more than one page
     for thread in flagged:

@@ -25,7 +25,7 @@ from django.test import Client, override_settings
 from django.urls import Resolver404, resolve
 
 from agents_admin.models import Agent, Message, Thread
-from agents_admin.selectors_search import HAS_FAILED_RUN, ThreadFilters, message_search, threads_filtered
+from agents_admin.selectors.search import HAS_FAILED_RUN, ThreadFilters, message_search, threads_filtered
 from agents_admin.services.maintenance import database_upkeep
 
 ADMIN_CHANGELIST = "/django-admin/agents_admin/thread/"

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agents_admin.errors import ServiceError
 from agents_admin.models import Project
 from agents_admin.services.api_keys import api_key_create
-from agents_admin.services.errors import ServiceError
 from agents_admin.services.projects import project_default
 
 

@@ -28,9 +28,10 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin import ids, links, selectors_pages
+from agents_admin import ids, links
 from agents_admin.lib import keyset
 from agents_admin.models import Agent, Message, Run, Thread, ThreadFlag, ThreadNote
+from agents_admin.selectors.conversation import flags_of_threads, project_id_named, thread_flag_names, thread_notes
 
 THREADS_PER_PAGE = 25
 RESULTS_PER_PAGE = 20
@@ -137,7 +138,7 @@ def threads_filtered_qs(
     if filters.project:
         # The project's id, not a join on its name: with a join SQLite walks every thread of the project even when
         # another filter (a failed run, say) has a far smaller index.
-        project_id = selectors_pages.project_id_named(filters.project)
+        project_id = project_id_named(filters.project)
         qs = qs.filter(project_id=project_id if project_id is not None else NO_SUCH_ID)
     if filters.agent:
         qs = qs.filter(last_agent_id=filters.agent)
@@ -201,7 +202,7 @@ def _sqlite_metadata_is_common(key: str, value: str) -> bool:
 
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
     """Flag names per thread id, in one query, for the rows of one page."""
-    return selectors_pages.flags_of_threads(list(thread_ids))
+    return flags_of_threads(list(thread_ids))
 
 
 def threads_filtered(
@@ -542,8 +543,8 @@ NOTES_SHOWN = 50
 
 def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
     """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
-    flags = selectors_pages.thread_flag_names(thread.id)
-    notes = selectors_pages.thread_notes(thread.id, limit=NOTES_SHOWN + 1)
+    flags = thread_flag_names(thread.id)
+    notes = thread_notes(thread.id, limit=NOTES_SHOWN + 1)
     context: dict[str, Any] = {
         "thread": thread,
         "flags": flags,

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from agents_admin import selectors_pages
 from agents_admin.models import ExportJob, RunStatus, ThreadFlag
-from agents_admin.selectors_search import HAS_FAILED_RUN, METADATA_KEY, ThreadFilters, hold_model
+from agents_admin.selectors.conversation import agents_named, projects_named
+from agents_admin.selectors.search import HAS_FAILED_RUN, METADATA_KEY, ThreadFilters, hold_model
 from agents_admin.services.exports import filters_from_params
 
 FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -48,13 +48,10 @@ class SearchForm(forms.Form):
         # only once for both (a callable's choices are read again on every use).
         # Labels as Project.__str__ writes them (the display name, else the name).
         cast(forms.ChoiceField, self.fields["project"]).choices = functools.cache(
-            lambda: [("", "Any")] + [(name, shown or name) for name, shown in selectors_pages.projects_named()]
+            lambda: [("", "Any")] + [(name, shown or name) for name, shown in projects_named()]
         )
         cast(forms.ChoiceField, self.fields["agent"]).choices = functools.cache(
-            lambda: (
-                [("", "Any")]
-                + [(agent_id, f"{name} ({agent_id})") for agent_id, name in selectors_pages.agents_named()]
-            )
+            lambda: [("", "Any")] + [(agent_id, f"{name} ({agent_id})") for agent_id, name in agents_named()]
         )
         if hold_model() is None:
             del self.fields["on_hold"]

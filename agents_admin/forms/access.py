@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from agents_admin.forms import ServiceErrorMixin
+from agents_admin.forms.common import ServiceErrorMixin
 from agents_admin.roles import ROLES
 from agents_admin.services.audit import ACTIONS
 

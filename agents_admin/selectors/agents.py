@@ -1,0 +1,70 @@
+"""Reads about agents: the list, one agent, its versions with what each changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import Http404
+
+from agents_admin.models import (
+    Agent,
+    AgentVersion,
+    ModelConnection,
+    Thread,
+)
+
+
+def agent_get(agent_id: str) -> Agent:
+    try:
+        return Agent.objects.get(pk=agent_id)
+    except Agent.DoesNotExist:
+        raise Http404(f"No agent {agent_id}.") from None
+
+
+def agent_list() -> list[Agent]:
+    # Agents are few (a project's configuration), so one bounded page is enough for the console.
+    return list(Agent.objects.order_by("name", "id")[:500])
+
+
+@dataclass
+class VersionView:
+    version: AgentVersion
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+
+def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
+    """The latest versions, newest first, each with the fields it changed relative to the one before.
+
+    A version keeps its model connection by id (the connection may be renamed or deleted later); the page shows
+    it as "name (#id)", or "deleted connection (#id)", from one read of the connections named on the page.
+    """
+    versions = list(AgentVersion.objects.filter(agent=agent).select_related("created_by").order_by("-version")[:limit])
+    ids = {v.definition.get("connection") for v in versions if isinstance(v.definition.get("connection"), int)}
+    names = dict(ModelConnection.objects.filter(pk__in=ids).values_list("id", "name")) if ids else {}
+
+    def shown(definition: dict[str, Any]) -> dict[str, Any]:
+        connection_id = definition.get("connection")
+        if not isinstance(connection_id, int):
+            return definition
+        name = names.get(connection_id, "deleted connection")
+        return {**definition, "connection": f"{name} (#{connection_id})"}
+
+    views: list[VersionView] = []
+    for index, version in enumerate(versions):
+        version.definition = shown(version.definition)  # for display only; never saved
+        previous = shown(versions[index + 1].definition) if index + 1 < len(versions) else None
+        changes: list[tuple[str, Any, Any]] = []
+        if previous is not None:
+            for key in version.definition.keys() | previous.keys():
+                old, new = previous.get(key), version.definition.get(key)
+                if old != new:
+                    changes.append((key, old, new))
+            changes.sort()
+        views.append(VersionView(version=version, changes=changes))
+    return views
+
+
+def agents_for_thread(thread: Thread) -> Any:
+    """The agents that may run this thread (its project's), e.g. to validate a run form's choice."""
+    return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")

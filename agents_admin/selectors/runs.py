@@ -1,0 +1,104 @@
+"""Reads about runs: one run, the live run panel, the "Needs action" inbox (keyset-paginated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, Q
+from django.http import Http404
+
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    Run,
+    RunStatus,
+    Thread,
+)
+from agents_admin.selectors.conversation import ConversationMessage, run_messages, steps_of_runs
+
+# The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
+NEEDS_ACTION_PER_PAGE = 25
+POLLING_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING)
+
+
+def run_get(thread: Thread, run_id: str) -> Run:
+    try:
+        runs = Run.objects.select_related("agent", "connection")
+        # The names as the run panel reads them (selectors_pages.thread_runs gives them the same way).
+        runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
+        return runs.get(pk=run_id, thread=thread)
+    except Run.DoesNotExist:
+        raise Http404(f"No run {run_id} on thread {thread.id}.") from None
+
+
+@dataclass
+class RunPanel:
+    run: Run
+    steps: list[Any]
+    messages: list[ConversationMessage]
+    polling: bool
+    timings: dict[str, float | None]
+    # False when the thread moved on after the run: its messages then sit in the history instead.
+    show_messages: bool = True
+
+
+def run_panel(run: Run, *, with_steps: bool = True) -> RunPanel:
+    """What the live run panel shows: status, steps with tool calls, the messages written so far, and at the end
+    the error, usage and timings. ``with_steps=False`` leaves the steps to the caller (the thread page reads them
+    with the message page's)."""
+    end = run.completed_at or run.failed_at or run.cancelled_at
+    timings = {
+        "queued": (run.started_at - run.created_at).total_seconds() if run.started_at else None,
+        "running": (end - run.started_at).total_seconds() if end and run.started_at else None,
+        "total": (end - run.created_at).total_seconds() if end else None,
+    }
+    return RunPanel(
+        run=run,
+        steps=steps_of_runs({run.id}).get(run.id, []) if with_steps else [],
+        messages=run_messages(run.id),
+        polling=run.status in POLLING_RUN_STATUSES,
+        timings=timings,
+    )
+
+
+def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:
+    """Whether the run's messages are the thread's last ones (nothing was added after), so the run panel,
+    placed below the history, can show them in order.
+
+    No query: message_count is also the last seq handed out (message_create reserves it in the insert's
+    transaction, retention's trim renumbers and sets it), so a message after the run's last one exists exactly
+    when that seq is below the count. A thread row read before the run's newest message is fine too: that
+    message's seq is then above the count, and the run is at the tail.
+    """
+    return not panel.messages or panel.messages[-1].seq >= thread.message_count
+
+
+def runs_any_active(runs: list[Run]) -> bool:
+    return any(run.status in ACTIVE_RUN_STATUSES for run in runs)
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[Run]
+    next_cursor: str | None
+
+
+def runs_needing_action(*, before: str | None = None, per_page: int | None = None) -> RunPage:
+    """Runs waiting for tool outputs across all threads, newest first; ``before`` is the last run id seen.
+
+    Two queries at most (the cursor's row, then the page), served by the partial index run_needs_action.
+    """
+    per_page = per_page or NEEDS_ACTION_PER_PAGE
+    queryset = (
+        Run.objects.filter(status=RunStatus.REQUIRES_ACTION)
+        .select_related("agent", "thread__project")
+        .order_by("-created_at", "-id")
+    )
+    if before:
+        anchor = Run.objects.filter(pk=before).values_list("created_at", flat=True).first()
+        if anchor is not None:
+            queryset = queryset.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, id__lt=before))
+    runs = list(queryset[: per_page + 1])
+    more = len(runs) > per_page
+    runs = runs[:per_page]
+    return RunPage(runs=runs, next_cursor=runs[-1].id if more and runs else None)
