@@ -8,20 +8,36 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention
 
-$(STAMP): pyproject.toml requirements.lock
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+
+# make run needs the runtime dependencies only; make test adds the dev/test extras on top.
+$(RUNTIME_STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed; set PYTHON=/path/to/python3.13")'
+	@echo "==> [1/3] Virtual environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	@echo "==> [2/3] pip"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "==> [3/3] Runtime dependencies (pinned by requirements.lock)"
+	@$(BIN)/python -m pip install --progress-bar on -c requirements.lock -e . | grep -E '^(Collecting|Successfully)' || true
+	@$(BIN)/python -c 'import django, celery, httpx' || { echo "The install failed; see the lines above."; exit 1; }
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
+	@echo "==> Dev and test dependencies"
+	@$(BIN)/python -m pip install --progress-bar on -c requirements.lock -e '.[dev]' | grep -E '^(Collecting|Successfully)' || true
+	@$(BIN)/python -c 'import pytest, pytest_django, ruff' || { echo "The install failed; see the lines above."; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-## run: install, migrate, seed a demo admin and data on an empty database, start web + worker + beat.
-run: install
-	$(BIN)/python manage.py migrate --no-input -v0
-	$(BIN)/python manage.py bootstrap_demo
-	$(BIN)/python manage.py make_dev_cert
+## run: install the runtime, migrate, seed a demo admin and data on an empty database, start web + worker + beat,
+## and print the URL and how to sign in once the console answers.
+run: $(RUNTIME_STAMP)
+	@echo "==> Database (migrate)"
+	@$(BIN)/python manage.py migrate --no-input -v0
+	@$(BIN)/python manage.py bootstrap_demo
+	@$(BIN)/python manage.py make_dev_cert
+	@echo "==> Starting web, worker and beat; the URL and sign-in follow once the console answers"
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
 
 ## test: install and run the whole suite (embedded defaults unless DATABASE_URL / REDIS_URL are set).

@@ -1,8 +1,7 @@
-"""On an empty database: a demo admin, an agent and a thread with a run. Always: how to sign in."""
+"""On an empty database: a demo admin, an agent and a thread with a run (console_ready says how to sign in)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -27,7 +26,7 @@ WEATHER_TOOL = {
 
 
 class Command(BaseCommand):
-    help = "Create a demo admin and a little demo data when the database is empty, then print how to sign in."
+    help = "Create a demo admin and a little demo data when the database is empty."
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -37,14 +36,8 @@ class Command(BaseCommand):
                 admin = User.objects.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
                 self._seed(admin)
             created = True
-        port = os.environ.get("WEB_PORT", "8000")
-        self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(f"  Agents Admin is starting on http://127.0.0.1:{port}/"))
         if created:
-            self.stdout.write(f"  Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD} (demo account created just now).")
-        else:
-            self.stdout.write(f"  Sign in with your account (the demo account is {DEMO_USERNAME} / {DEMO_PASSWORD}).")
-        self.stdout.write("  Press Ctrl-C to stop the web server, the worker and beat.\n")
+            self.stdout.write(f"Created the demo account {DEMO_USERNAME} and a demo agent, thread and run.")
 
     def _seed(self, admin: Any) -> None:
         project = project_default()
