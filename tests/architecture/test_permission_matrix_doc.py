@@ -1,4 +1,4 @@
-"""The README's permission matrix is generated from the code and must match it."""
+"""The permission matrix in docs/security.md is generated from the code and must match it."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from agents_admin.management.commands.permission_matrix import (
     readme_with_matrix,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
-def test_the_readme_matrix_matches_the_roles_and_the_urlconf() -> None:
-    text = README.read_text()
+def test_the_security_doc_matrix_matches_the_roles_and_the_urlconf() -> None:
+    text = SECURITY_DOC.read_text()
     assert permission_matrix_markdown() in text
-    assert readme_with_matrix(text) == text, "run: python manage.py permission_matrix --write README.md"
+    assert readme_with_matrix(text) == text, "run: python manage.py permission_matrix --write docs/security.md"
 
 
 def test_the_matrix_marks_what_each_role_may_do() -> None:
@@ -30,7 +30,7 @@ def test_the_matrix_marks_what_each_role_may_do() -> None:
 
 
 def test_write_replaces_only_the_matrix(tmp_path: Path) -> None:
-    target = tmp_path / "README.md"
+    target = tmp_path / "security.md"
     target.write_text(f"before\n{START}\nstale\n{END}\nafter\n")
     call_command("permission_matrix", write=str(target))
     text = target.read_text()

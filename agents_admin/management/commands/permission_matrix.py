@@ -1,8 +1,8 @@
 """Print the permission matrix (roles x capabilities, then each console page's capabilities) as Markdown, from
 agents_admin.roles and the URLconf's ``capability_required`` declarations.
 
-The README's matrix is this command's output (``--write README.md`` replaces it between the markers);
-tests/architecture/test_permission_matrix_doc.py fails when they differ.
+The matrix in docs/security.md is this command's output (``--write docs/security.md`` replaces it between the
+markers); tests/architecture/test_permission_matrix_doc.py fails when they differ.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def readme_with_matrix(text: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Print the roles x capabilities matrix as Markdown, or replace it in a file (--write README.md)."
+    help = "Print the roles x capabilities matrix as Markdown, or replace it in a file (--write docs/security.md)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--write", metavar="FILE", help="Replace the matrix between the markers in FILE.")
