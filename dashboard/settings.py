@@ -101,6 +101,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # makemigrations records each app's latest migration in its max_migration.txt, so two migrations written in
+    # parallel conflict in git instead of both applying after the same parent.
+    "django_linear_migrations",
     "agents_admin",
 ]
 
