@@ -1,7 +1,7 @@
 """Roles as code: each role is a Django group holding a fixed set of the console's permissions.
 
 ``roles_sync()`` makes the groups match this table (idempotent; runs after every migrate). Superusers have
-every permission. The permission matrix in the README is generated from ROLE_PERMISSIONS.
+every permission. The permission matrix in docs/security.md is generated from ROLE_PERMISSIONS.
 """
 
 from __future__ import annotations
