@@ -91,7 +91,6 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
-    "django.forms",  # Django's widget templates, for FORM_RENDERER = TemplatesSetting
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -122,10 +121,6 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-# Widgets render through the project's template engine, so templates/django/forms/ can override Django's; the
-# common ones (<input>, <textarea>, <select>) are written in Python with the same markup, for speed.
-FORM_RENDERER = "agents_admin.form_renderer.ConsoleFormRenderer"
-
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
 ASGI_APPLICATION = "dashboard.asgi.application"
@@ -141,7 +136,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "agents_admin.context_processors.nav",
             ],
         },
     }
@@ -178,11 +172,12 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 # Absolute expiry (above) plus a browser-session cookie. Not SESSION_SAVE_EVERY_REQUEST for idle expiry: the run
 # panel polls every second, which would write the session row on every poll.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
-# With Redis, sessions are written to the database and read through the cache: every console request and every
-# one-second poll reads the session, and a Redis hit saves a database round trip on each (PostgreSQL thread page
-# 18.8 -> 16.7 ms). The embedded default keeps them in the database (its file cache is slower than SQLite), read
-# in one SQL statement (agents_admin/sessions.py).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if env_str("REDIS_URL") else "agents_admin.sessions"
+# With Redis, sessions are written to the database and read through the cache (every console request and every
+# one-second poll reads the session). The embedded default keeps them in the database only: its file cache is
+# slower than the SQLite read it would save.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if env_str("REDIS_URL") else "django.contrib.sessions.backends.db"
+)
 # htmx sends the token from the page (hx-headers on <body>), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
 ENTRA_TENANT_ID = env_str("ENTRA_TENANT_ID")
