@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtur
 
 def test_agents_can_be_created_listed_updated_and_deleted(agents_client: AgentsClient) -> None:
     created = [agents_client.create_agent(model="gpt-4o", name=f"agent {i}", metadata={"i": str(i)}) for i in range(5)]
-    assert isinstance(created[0].created_at.year, int)
+    # created_at travels as Unix seconds; the SDK turns it back into the moment the agent was made.
+    assert abs(created[0].created_at.timestamp() - time.time()) < 120
     listed = [a.id for a in agents_client.list_agents(limit=2)]
     assert listed == [a.id for a in reversed(created)]
     ascending = [a.id for a in agents_client.list_agents(order=ListSortOrder.ASCENDING)]
