@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import exports, maintenance, retention, runs
+from agents_admin.services import exports, maintenance, remote, retention, runs
+from agents_admin.services.remote_sync import remote_sync_execute
 
 
 @shared_task(
@@ -74,3 +75,32 @@ def exports_reconcile() -> dict[str, int]:
 def database_upkeep() -> dict[str, object]:
     """Beat, hourly: SQLite's statistics and full-text merges; PostgreSQL's vacuum only if autovacuum is off."""
     return maintenance.database_upkeep()
+
+
+@shared_task(
+    name="agents_admin.tasks.remote_sync",
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_jitter=True,
+    max_retries=3,
+    # A full sync of a big project takes long: the soft limit ends it as "partial" (the next one continues),
+    # the hard limit stays below the Redis visibility_timeout (3600 s) so the message is not redelivered.
+    soft_time_limit=3000,
+    time_limit=3300,
+)
+def remote_sync(sync_id: int) -> None:
+    """Run one queued sync of a remote Foundry project; it claims its record queued -> running, so a second
+    delivery does nothing."""
+    remote_sync_execute(sync_id=sync_id)
+
+
+@shared_task(name="agents_admin.tasks.remote_run_follow")
+def remote_run_follow(run_id: str) -> None:
+    """Follow a remote run to its end; a lease on the run row keeps a second follower out."""
+    remote.remote_run_follow(run_id=run_id)
+
+
+@shared_task(name="agents_admin.tasks.remote_syncs_due")
+def remote_syncs_due() -> int:
+    """Beat, every minute: start the remote syncs that are due and re-follow orphaned remote runs."""
+    return remote.remote_syncs_due()

@@ -156,3 +156,51 @@ def validate_name(value: Any, *, param: str = "name", max_length: int = 256, req
     if len(value) > max_length:
         raise InvalidInput(f"{param} must be at most {max_length} characters.", param=param)
     return reject_nul(value, param=param)
+
+
+# The longest message text, summed over its text blocks.
+MAX_TEXT_LENGTH = 1_500_000
+
+
+def validate_content(content: Any, *, param: str = "content") -> tuple[list[dict[str, Any]], str]:
+    """Normalise message input (a string, or a list of input blocks) to output parts and their plain text."""
+    if isinstance(content, str):
+        if not content.strip():
+            raise InvalidInput("Message content must not be empty.", param=param)
+        blocks: list[Any] = [{"type": "text", "text": content}]
+    elif isinstance(content, list) and content:
+        blocks = content
+    else:
+        raise InvalidInput("Message content must be a string or a non-empty list of content blocks.", param=param)
+    parts: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for index, block in enumerate(blocks):
+        where = f"{param}[{index}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            value = block.get("text")
+            if isinstance(value, dict):  # already in output shape
+                value = value.get("value")
+            if not isinstance(value, str):
+                raise InvalidInput("A text block needs a string 'text'.", param=f"{where}.text")
+            reject_nul(value, param=param if isinstance(content, str) else f"{where}.text")
+            parts.append({"type": "text", "text": {"value": value, "annotations": []}})
+            texts.append(value)
+        elif kind == "image_file":
+            file_id = (block.get("image_file") or {}).get("file_id")
+            if not isinstance(file_id, str) or not file_id:
+                raise InvalidInput("An image_file block needs image_file.file_id.", param=f"{where}.image_file")
+            parts.append({"type": "image_file", "image_file": {"file_id": file_id}})
+        elif kind == "image_url":
+            url = (block.get("image_url") or {}).get("url")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:image/")):
+                raise InvalidInput(
+                    "An image_url block needs an http(s) or data:image URL.", param=f"{where}.image_url.url"
+                )
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        else:
+            raise InvalidInput("Content blocks are text, image_file or image_url.", param=f"{where}.type")
+    text = "\n".join(texts)
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"Message text is longer than {MAX_TEXT_LENGTH:,} characters.", param=param)
+    return parts, text

@@ -11,7 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 app = Celery("dashboard", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["agents_admin.remote"])  # agents_admin/remote/tasks.py
 
 # Queues in one place: interactive runs never wait behind background maintenance.
 QUEUE_RUNS = "runs"

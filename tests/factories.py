@@ -8,6 +8,7 @@ from agents_admin.models import Agent, Message, Project, Run, Thread
 from agents_admin.services.agents import agent_create
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_create
+from agents_admin.services.stores import RunOptions
 from agents_admin.services.threads import message_create, thread_create
 
 WEATHER_TOOL = {
@@ -50,4 +51,5 @@ def make_run(*, thread: Thread | None = None, agent: Agent | None = None, text: 
     agent = agent or make_agent()
     if thread is None:
         thread = make_thread(project=agent.project, messages=[text])
-    return run_create(thread=thread, agent=agent, **fields)
+    actor, actor_label = fields.pop("actor", None), fields.pop("actor_label", "")
+    return run_create(thread=thread, agent=agent, actor=actor, actor_label=actor_label, options=RunOptions(**fields))

@@ -47,7 +47,7 @@ def make_aged_thread(
 def make_policy(**fields: Any) -> RetentionPolicy:
     values: dict[str, Any] = {
         "policy": None,
-        "user": None,
+        "actor": None,
         "name": "Stale threads",
         "project": None,
         "days": 30,

@@ -16,6 +16,7 @@ from agents_admin.api.streaming import event_stream
 from agents_admin.api.threads import check_messages, get_thread, thread_from_body
 from agents_admin.models import Run, RunStep
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs, run_update
+from agents_admin.services.stores import RunOptions
 
 _TOOL_CHOICE_WORDS = ("none", "auto", "required")
 
@@ -28,25 +29,26 @@ def get_run(call: Call, thread_id: str, run_id: str) -> Run:
     return run
 
 
-def _options(body: dict[str, Any]) -> dict[str, Any]:
+def _options(body: dict[str, Any], **extra: Any) -> RunOptions:
     """CreateRun fields in the service's terms; type errors name the field. Unknown keys are ignored."""
     tool_choice = body.get("tool_choice")
     if tool_choice is not None and tool_choice not in _TOOL_CHOICE_WORDS and not isinstance(tool_choice, dict):
         raise invalid("tool_choice must be 'none', 'auto' or a tool object.", param="tool_choice")
-    return {
-        "model": opt_str(body, "model"),
-        "instructions": opt_str(body, "instructions"),
-        "tools": opt_list(body, "tools"),
-        "temperature": body.get("temperature"),
-        "top_p": body.get("top_p"),
-        "max_prompt_tokens": opt_int(body, "max_prompt_tokens"),
-        "max_completion_tokens": opt_int(body, "max_completion_tokens"),
-        "truncation_strategy": opt_dict(body, "truncation_strategy"),
-        "tool_choice": tool_choice,
-        "response_format": body.get("response_format"),
-        "parallel_tool_calls": opt_bool(body, "parallel_tool_calls"),
-        "metadata": body.get("metadata"),
-    }
+    return RunOptions(
+        model=opt_str(body, "model"),
+        instructions=opt_str(body, "instructions"),
+        tools=opt_list(body, "tools"),
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        max_prompt_tokens=opt_int(body, "max_prompt_tokens"),
+        max_completion_tokens=opt_int(body, "max_completion_tokens"),
+        truncation_strategy=opt_dict(body, "truncation_strategy"),
+        tool_choice=tool_choice,
+        response_format=body.get("response_format"),
+        parallel_tool_calls=opt_bool(body, "parallel_tool_calls"),
+        metadata=body.get("metadata"),
+        **extra,
+    )
 
 
 def create(call: Call, thread_id: str) -> HttpResponseBase:
@@ -56,14 +58,10 @@ def create(call: Call, thread_id: str) -> HttpResponseBase:
     stream = opt_bool(call.body, "stream")
     additional = opt_list(call.body, "additional_messages")
     check_messages(call.project, additional, param="additional_messages")
-    run = run_create(
-        thread=thread,
-        agent=agent,
-        actor_label=call.actor_label,
-        additional_instructions=opt_str(call.body, "additional_instructions"),
-        additional_messages=additional,
-        **_options(call.body),
+    options = _options(
+        call.body, additional_instructions=opt_str(call.body, "additional_instructions"), additional_messages=additional
     )
+    run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
     if stream:
         return event_stream(run.id)
     return ok(run_json(run))
@@ -77,7 +75,7 @@ def create_thread_and_run(call: Call) -> HttpResponseBase:
     options = _options(call.body)
     with transaction.atomic():
         thread = thread_from_body(call, thread_body, param_prefix="thread.")
-        run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, **options)
+        run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
     if stream:
         return event_stream(run.id, thread=thread)
     return ok(run_json(run))

@@ -6,10 +6,14 @@ from typing import Any
 
 from django import forms
 
+from agents_admin.errors import ServiceError
+from agents_admin.forms.common import ServiceErrorMixin
 from agents_admin.models import Agent, Project, RetentionPolicy
+from agents_admin.services.audit import Actor
+from agents_admin.services.retention import policy_clean
 
 
-class RetentionPolicyForm(forms.Form):
+class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
     name = forms.CharField(max_length=200)
     project = forms.ModelChoiceField(
         queryset=Project.objects.order_by("name"),
@@ -37,6 +41,20 @@ class RetentionPolicyForm(forms.Form):
         help_text="A project-wide policy whose own days count; the default then leaves this project alone.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args: Any, policy: RetentionPolicy | None, actor: Actor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+        self.actor = actor
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:  # the rules compare fields, so they need every field parsed
+            try:
+                cleaned.update(policy_clean(cleaned, policy=self.policy, actor=self.actor))
+            except ServiceError as error:
+                self.add_service_error(error)
+        return cleaned
 
     @staticmethod
     def initial_for(policy: RetentionPolicy) -> dict[str, Any]:

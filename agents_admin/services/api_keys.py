@@ -9,7 +9,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -18,7 +17,7 @@ from django.utils import timezone
 from agents_admin import validation
 from agents_admin.errors import Conflict
 from agents_admin.models import ApiKey, Project
-from agents_admin.services.audit import audit_record
+from agents_admin.services.audit import Actor, audit_record
 
 KEY_PREFIX = "aak_"
 DISPLAY_PREFIX_LENGTH = 12
@@ -36,11 +35,11 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, project: Project, label: str = "", user: Any = None, actor_label: str = "") -> NewApiKey:
+def api_key_create(*, project: Project, label: str = "", actor: Actor = None, actor_label: str = "") -> NewApiKey:
     """A new key for ``project``; ``actor_label`` names a non-user creator (``"cli"``) in the audit log."""
     label = validation.validate_name(label, param="label", max_length=100)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    person = user if user is not None and getattr(user, "is_authenticated", False) else None
+    person = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         api_key = ApiKey.objects.create(
             project=project,
@@ -61,14 +60,14 @@ def api_key_create(*, project: Project, label: str = "", user: Any = None, actor
     return NewApiKey(api_key=api_key, secret=secret)
 
 
-def api_key_revoke(*, api_key: ApiKey, user: Any = None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor: Actor = None) -> ApiKey:
     """Revoke a key; from then on every call with it gets 401. Revoking twice raises Conflict."""
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if updated:
             audit_record(
                 action="api_key.revoke",
-                actor=user,
+                actor=actor,
                 object_type="api_key",
                 object_id=api_key.prefix,
                 project_id=api_key.project_id,

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from agents_admin.models import AuditEvent, Project, Thread
 
-# Every action the app records, for the audit page's filter (other branches append theirs).
+# Every action the app records, for the audit page's filter: a new audited action is added here too.
 ACTIONS = (
     "auth.sign_in",
     "auth.sign_out",

@@ -1,25 +1,24 @@
-"""Sending work to Celery, always after the surrounding transaction commits.
+"""Sending work to Celery: the one way services enqueue a task, always after the surrounding transaction commits.
 
-Tasks are sent by name so that services never import the tasks module (tasks import services).
+Tasks are sent by name through ``celery.current_app``, so services import neither the tasks module (tasks import
+services) nor the project's Celery app. Queues come from the app's ``task_routes`` (dashboard/celery.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import current_app
 from django.db import transaction
 
-from dashboard.celery import app
-
-RUN_EXECUTE_TASK = "agents_admin.tasks.run_execute"
-
-
-def run_dispatch(run_id: str) -> None:
-    """Ask a worker to execute the run once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: app.send_task(RUN_EXECUTE_TASK, args=[run_id]))
+RUN_EXECUTE = "agents_admin.tasks.run_execute"
+RETENTION_POLICY_RUN = "agents_admin.tasks.retention_policy_run"
+EXPORT_JOB_RUN = "agents_admin.tasks.export_job_run"
+REMOTE_SYNC = "agents_admin.tasks.remote_sync"
+REMOTE_RUN_FOLLOW = "agents_admin.tasks.remote_run_follow"
 
 
-RETENTION_RUN_TASK = "agents_admin.tasks.retention_policy_run"
-
-
-def retention_dispatch(policy_id: int, report_id: int) -> None:
-    """Ask a worker to run a queued purge report once the current transaction commits."""
-    transaction.on_commit(lambda: app.send_task(RETENTION_RUN_TASK, args=[policy_id, report_id]))
+def task_send(name: str, *args: Any, countdown: float | None = None) -> None:
+    """Send task ``name`` with ``args`` once the current transaction commits (at once outside one); a rollback
+    sends nothing, so a worker never looks for a row that does not exist."""
+    transaction.on_commit(lambda: current_app.send_task(name, args=list(args), countdown=countdown))

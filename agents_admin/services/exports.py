@@ -19,7 +19,6 @@ import logging
 import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,11 @@ from django.utils import timezone
 from agents_admin.errors import InvalidInput
 from agents_admin.models import ExportJob, Message, Thread
 from agents_admin.selectors.search import ThreadFilters, threads_filtered_qs
+from agents_admin.services.dispatch import EXPORT_JOB_RUN, task_send
 from agents_admin.services.review import user_or_none
-from dashboard.celery import app
 
 logger = logging.getLogger(__name__)
 
-EXPORT_JOB_TASK = "agents_admin.tasks.export_job_run"
 # Above this many messages an export is a background job rather than a streamed response.
 EXPORT_INLINE_LIMIT: int = settings.EXPORT_INLINE_LIMIT
 MESSAGE_BATCH = 2_000
@@ -255,7 +253,7 @@ def filters_from_params(params: dict[str, Any]) -> ThreadFilters:
 
 def export_job_create(
     *,
-    user: Any,
+    actor: Any,
     fmt: str,
     thread: Thread | None = None,
     filters: ThreadFilters | None = None,
@@ -272,17 +270,13 @@ def export_job_create(
         params = {"filters": filters_to_params(filters or ThreadFilters())}
     with transaction.atomic():
         job = ExportJob.objects.create(
-            created_by=user_or_none(user),
+            created_by=user_or_none(actor),
             params=params,
             format=fmt,
             messages_total=estimate,
         )
-        transaction.on_commit(partial(_dispatch, job.pk))
+        task_send(EXPORT_JOB_RUN, job.pk)
     return job
-
-
-def _dispatch(job_id: int) -> None:
-    app.send_task(EXPORT_JOB_TASK, args=[job_id])
 
 
 class _JobTakenAway(Exception):
@@ -422,7 +416,7 @@ def exports_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             if ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED, redispatched_at__isnull=True).update(
                 redispatched_at=now
             ):
-                transaction.on_commit(partial(_dispatch, job_id))
+                task_send(EXPORT_JOB_RUN, job_id)
                 counts["redispatched"] += 1
     counts["failed"] += ExportJob.objects.filter(status=ExportJob.Status.QUEUED, redispatched_at__lt=stale).update(
         status=ExportJob.Status.FAILED, error=NEVER_PICKED_UP, finished_at=now

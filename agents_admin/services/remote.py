@@ -35,6 +35,7 @@ from agents_admin.models import (
 )
 from agents_admin.remote.connection import remote_client
 from agents_admin.remote.foundry import FoundryError, FoundryNotFound
+from agents_admin.services.dispatch import REMOTE_RUN_FOLLOW, REMOTE_SYNC, task_send
 from agents_admin.services.remote_sync import (
     AgentLookup,
     Counts,
@@ -48,12 +49,9 @@ from agents_admin.services.remote_sync import (
     thread_mirror,
     thread_summary_refresh,
 )
-from dashboard.celery import app
 
 logger = logging.getLogger(__name__)
 
-REMOTE_SYNC_TASK = "agents_admin.tasks.remote_sync"
-REMOTE_RUN_FOLLOW_TASK = "agents_admin.tasks.remote_run_follow"
 # A follower that has not written its heartbeat for this long is presumed gone; another may take over.
 FOLLOW_LEASE_SECONDS = 60
 
@@ -67,10 +65,6 @@ class RemoteFailed(ServiceError):
     def __init__(self, error: FoundryError, *, action: str) -> None:
         super().__init__(f"{action} failed on the remote: {error}", code="remote_error")
         self.error = error
-
-
-def _send(task: str, *args: Any, countdown: float | None = None) -> None:
-    transaction.on_commit(lambda: app.send_task(task, args=list(args), countdown=countdown))
 
 
 def _remote_of(obj: Agent | Thread | Run) -> RemoteProject:
@@ -132,14 +126,14 @@ def remote_project_test(*, remote: RemoteProject) -> str:
         raise RemoteFailed(exc, action="Test connection") from exc
 
 
-def remote_sync_start(*, remote: RemoteProject, mode: str = SyncRecord.Mode.FULL, user: Any = None) -> SyncRecord:
+def remote_sync_start(*, remote: RemoteProject, mode: str = SyncRecord.Mode.FULL, actor: Any = None) -> SyncRecord:
     """Queue a sync (the task is sent after commit). Conflict when one is already queued or running."""
     if not remote.enabled:
         raise Conflict(f"Remote project {remote.name} is disabled.", param="enabled")
     try:
         with transaction.atomic():
-            record = SyncRecord.objects.create(remote_project=remote, mode=mode, requested_by=user)
-            _send(REMOTE_SYNC_TASK, record.pk)
+            record = SyncRecord.objects.create(remote_project=remote, mode=mode, requested_by=actor)
+            task_send(REMOTE_SYNC, record.pk)
     except IntegrityError:
         raise Conflict(f"A sync of {remote.name} is already running.", param="remote_project") from None
     return record
@@ -172,7 +166,7 @@ def remote_syncs_due(*, now: datetime | None = None) -> int:
         created_at__lt=stale,
     ).values_list("pk", flat=True)
     for run_id in list(orphans[:200]):
-        _send(REMOTE_RUN_FOLLOW_TASK, run_id)
+        task_send(REMOTE_RUN_FOLLOW, run_id)
     return started
 
 
@@ -251,7 +245,7 @@ def remote_message_create(*, thread: Thread, content: Any, role: str = "user") -
 
 
 def remote_thread_delete(*, thread: Thread) -> None:
-    """Retention seam: delete a mirrored thread on the remote first, then locally (children included).
+    """Delete a mirrored thread on the remote first, then locally (children included).
 
     On a remote failure nothing local changes and ``RemoteFailed`` is raised (its message names the remote's
     error, for the purge report): a thread is never half-deleted. A thread the remote no longer has (404) is
@@ -277,7 +271,8 @@ def remote_thread_delete(*, thread: Thread) -> None:
 
 
 def remote_threads_delete_remote_first(*, thread_ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
-    """Batch seam for retention: DELETE the mirrored threads among ``thread_ids`` on their remotes.
+    """The mirrored store's ``threads_delete`` (services/stores.py): DELETE the mirrored threads among
+    ``thread_ids`` on their remotes.
 
     Returns ``(deletable, failures)``: ``deletable`` is every id the caller may now delete locally (local
     threads, and mirrored ones the remote deleted or no longer had); ``failures`` lists the others as
@@ -357,7 +352,7 @@ def remote_run_create(*, thread: Thread, agent: Agent, **overrides: Any) -> Run:
     with transaction.atomic():
         run, _ = run_mirror(thread, obj, AgentLookup(remote))
         thread_summary_refresh(thread)
-        _send(REMOTE_RUN_FOLLOW_TASK, run.pk)
+        task_send(REMOTE_RUN_FOLLOW, run.pk)
     return run
 
 
@@ -372,7 +367,7 @@ def remote_run_cancel(*, run: Run) -> Run:
         raise RemoteFailed(exc, action="Cancelling the run") from exc
     run, _ = run_mirror(run.thread, obj, AgentLookup(remote))
     thread_summary_refresh(run.thread)
-    _send(REMOTE_RUN_FOLLOW_TASK, run.pk)
+    task_send(REMOTE_RUN_FOLLOW, run.pk)
     return run
 
 
@@ -392,7 +387,7 @@ def remote_run_submit_tool_outputs(*, run: Run, tool_outputs: list[dict[str, Any
     with transaction.atomic():
         run, _ = run_mirror(run.thread, obj, AgentLookup(remote))
         thread_summary_refresh(run.thread)
-        _send(REMOTE_RUN_FOLLOW_TASK, run.pk)
+        task_send(REMOTE_RUN_FOLLOW, run.pk)
     return run
 
 
@@ -419,7 +414,7 @@ def remote_run_follow(*, run_id: str) -> None:
         while run.status not in TERMINAL_RUN_STATUSES and run.status != RunStatus.REQUIRES_ACTION:
             if time.monotonic() > deadline:
                 Run.objects.filter(pk=run.pk).update(heartbeat_at=None)
-                _send(REMOTE_RUN_FOLLOW_TASK, run.pk)
+                task_send(REMOTE_RUN_FOLLOW, run.pk)
                 return
             time.sleep(delay)
             delay = min(delay * 1.5, settings.REMOTE_POLL_MAX_SECONDS)

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,7 +31,6 @@ from django.utils.dateparse import parse_datetime
 from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
-    Agent,
     Message,
     Project,
     PurgeReport,
@@ -44,7 +41,9 @@ from agents_admin.models import (
     ThreadHold,
 )
 from agents_admin.selectors import retention as sel
-from agents_admin.services import dispatch, remote
+from agents_admin.services import dispatch
+from agents_admin.services.audit import Actor
+from agents_admin.services.stores import store_for, threads_delete_at_source
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,23 @@ MAX_EVERY_HOURS = 24 * 30
 # A running purge whose heartbeat is older than this lost its worker (a batch takes well under a second).
 STALE_AFTER = timedelta(minutes=5)
 
-User = AbstractBaseUser | AnonymousUser
+# What a policy is made of, as ``policy_clean`` and ``policy_save`` take it (the console form's fields).
+POLICY_FIELDS = (
+    "name",
+    "project",
+    "agents",
+    "metadata_key",
+    "metadata_value",
+    "criterion",
+    "days",
+    "keep_last_messages",
+    "action",
+    "schedule",
+    "daily_at",
+    "every_hours",
+    "allow_less_strict",
+    "enabled",
+)
 
 
 # --- Policies -----------------------------------------------------------------------------------
@@ -93,34 +108,27 @@ def policy_next_run(*, policy: RetentionPolicy, after: datetime) -> datetime:
     return candidate
 
 
-def _is_admin(user: User | None) -> bool:
-    return bool(user is not None and getattr(user, "is_superuser", False))
+def _is_admin(actor: Actor) -> bool:
+    return bool(actor is not None and getattr(actor, "is_superuser", False))
 
 
-def policy_save(
-    *,
-    policy: RetentionPolicy | None,
-    user: User | None,
-    name: str,
-    project: Project | None,
-    agents: Iterable[Agent] = (),
-    metadata_key: str = "",
-    metadata_value: str = "",
-    criterion: str = RetentionPolicy.Criterion.INACTIVE_DAYS,
-    days: int = 90,
-    keep_last_messages: int | None = None,
-    action: str = RetentionPolicy.Action.DELETE,
-    schedule: str = RetentionPolicy.Schedule.DAILY,
-    daily_at: dtime | None = None,
-    every_hours: int | None = None,
-    allow_less_strict: bool = False,
-    enabled: bool = True,
-    now: datetime | None = None,
-) -> RetentionPolicy:
-    """Create (``policy=None``) or update a policy. Raises InvalidInput naming the field; saves nothing then."""
-    now = now or timezone.now()
-    agents = list(agents)
-    name = (name or "").strip()
+def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, actor: Actor) -> dict[str, Any]:
+    """Validated, normalised policy fields (the names of ``policy_save``'s); raises InvalidInput naming the first
+    bad field. ``policy`` is the one being edited (None for a new one); ``actor`` decides whether a policy may be
+    allowed to be less strict than the instance default."""
+    name = (fields.get("name") or "").strip()
+    project: Project | None = fields.get("project")
+    agents = list(fields.get("agents") or ())
+    metadata_key = fields.get("metadata_key") or ""
+    metadata_value = fields.get("metadata_value") or ""
+    criterion = fields.get("criterion", RetentionPolicy.Criterion.INACTIVE_DAYS)
+    days = fields.get("days", 90)
+    keep_last_messages = fields.get("keep_last_messages")
+    action = fields.get("action", RetentionPolicy.Action.DELETE)
+    schedule = fields.get("schedule", RetentionPolicy.Schedule.DAILY)
+    daily_at = fields.get("daily_at")
+    every_hours = fields.get("every_hours")
+    allow_less_strict = bool(fields.get("allow_less_strict", False))
     if not name:
         raise InvalidInput("Give the policy a name.", param="name")
     if criterion not in RetentionPolicy.Criterion.values:
@@ -162,7 +170,7 @@ def policy_save(
         raise InvalidInput("Choose agents of the policy's project.", param="agents")
 
     was_allowed = bool(policy is not None and policy.pk and policy.allow_less_strict)
-    if allow_less_strict and not was_allowed and not _is_admin(user):
+    if allow_less_strict and not was_allowed and not _is_admin(actor):
         raise InvalidInput("Only an administrator may allow a policy to be less strict.", param="allow_less_strict")
     if allow_less_strict and (project is None or agents or metadata_key):
         raise InvalidInput(
@@ -187,22 +195,36 @@ def policy_save(
                 f"The instance default keeps at most {default.keep_last_messages} messages; keep fewer.",
                 param="keep_last_messages",
             )
+    return {
+        "name": name,
+        "project": project,
+        "agents": agents,
+        "metadata_key": metadata_key,
+        "metadata_value": metadata_value,
+        "criterion": criterion,
+        "days": days,
+        # Only the fields the action and schedule use are kept, so a switched form leaves no stale values.
+        "keep_last_messages": keep_last_messages if action == RetentionPolicy.Action.TRIM else None,
+        "action": action,
+        "schedule": schedule,
+        "daily_at": daily_at if schedule == RetentionPolicy.Schedule.DAILY else None,
+        "every_hours": every_hours if schedule == RetentionPolicy.Schedule.INTERVAL else None,
+        "allow_less_strict": allow_less_strict,
+        "enabled": bool(fields.get("enabled", True)),
+    }
 
-    target = policy or RetentionPolicy(created_by=_user_or_none(user))
-    target.name = name
-    target.project = project
-    target.metadata_key = metadata_key or ""
-    target.metadata_value = metadata_value or ""
-    target.criterion = criterion
-    target.days = days
-    target.keep_last_messages = keep_last_messages if action == RetentionPolicy.Action.TRIM else None
-    target.action = action
-    target.schedule = schedule
-    target.daily_at = daily_at if schedule == RetentionPolicy.Schedule.DAILY else None
-    target.every_hours = every_hours if schedule == RetentionPolicy.Schedule.INTERVAL else None
-    target.allow_less_strict = allow_less_strict
-    target.enabled = enabled
-    target.next_run_at = policy_next_run(policy=target, after=now) if enabled else None
+
+def policy_save(
+    *, policy: RetentionPolicy | None, actor: Actor, now: datetime | None = None, **fields: Any
+) -> RetentionPolicy:
+    """Create (``policy=None``) or update a policy from ``policy_clean``'s fields. Raises InvalidInput naming
+    the field, and saves nothing then."""
+    cleaned = policy_clean(fields, policy=policy, actor=actor)
+    agents = cleaned.pop("agents")
+    target = policy or RetentionPolicy(created_by=_user_or_none(actor))
+    for key, value in cleaned.items():
+        setattr(target, key, value)
+    target.next_run_at = policy_next_run(policy=target, after=now or timezone.now()) if target.enabled else None
     with transaction.atomic():
         target.save()
         target.agents.set(agents)
@@ -235,7 +257,7 @@ def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None 
 
 
 def hold_place(
-    *, thread: Thread, reason: str, user: User | None, expires_at: datetime | None = None, now: datetime | None = None
+    *, thread: Thread, reason: str, actor: Actor, expires_at: datetime | None = None, now: datetime | None = None
 ) -> ThreadHold:
     now = now or timezone.now()
     reason = (reason or "").strip()
@@ -245,14 +267,16 @@ def hold_place(
         raise InvalidInput("Keep the reason under 500 characters.", param="reason")
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("The expiry must be in the future.", param="expires_at")
-    return ThreadHold.objects.create(thread=thread, reason=reason, placed_by=_user_or_none(user), expires_at=expires_at)
+    return ThreadHold.objects.create(
+        thread=thread, reason=reason, placed_by=_user_or_none(actor), expires_at=expires_at
+    )
 
 
-def hold_release(*, hold: ThreadHold, user: User | None, now: datetime | None = None) -> ThreadHold:
+def hold_release(*, hold: ThreadHold, actor: Actor, now: datetime | None = None) -> ThreadHold:
     """Release a hold; releasing one already released raises Conflict and changes nothing."""
     now = now or timezone.now()
     updated = ThreadHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
-        released_at=now, released_by=_user_or_none(user)
+        released_at=now, released_by=_user_or_none(actor)
     )
     if not updated:
         raise Conflict("This hold was already released.", param="hold_id", code="hold_released")
@@ -260,8 +284,8 @@ def hold_release(*, hold: ThreadHold, user: User | None, now: datetime | None = 
     return hold
 
 
-def _user_or_none(user: User | None) -> Any:
-    return user if user is not None and getattr(user, "pk", None) else None
+def _user_or_none(actor: Actor) -> Any:
+    return actor if actor is not None and getattr(actor, "pk", None) else None
 
 
 # --- Purges -------------------------------------------------------------------------------------
@@ -271,7 +295,7 @@ def purge_start(
     *,
     policy: RetentionPolicy,
     trigger: str,
-    user: User | None = None,
+    actor: Actor = None,
     dry_run: bool = False,
     cutoff: datetime | None = None,
     enqueue: bool = True,
@@ -282,13 +306,13 @@ def purge_start(
         policy_name=policy.name,
         action=policy.action,
         trigger=trigger,
-        triggered_by=_user_or_none(user),
+        triggered_by=_user_or_none(actor),
         dry_run=dry_run,
         cutoff=cutoff,
         status=PurgeReport.Status.QUEUED,
     )
     if enqueue:
-        dispatch.retention_dispatch(policy.pk, report.pk)
+        dispatch.task_send(dispatch.RETENTION_POLICY_RUN, policy.pk, report.pk)
     return report
 
 
@@ -315,7 +339,7 @@ def purge_resume(*, report: PurgeReport, enqueue: bool = True) -> PurgeReport:
         raise Conflict("Only a stopped or failed purge of an existing policy can be resumed.", param="report_id")
     report.refresh_from_db()
     if enqueue and report.policy_id is not None:
-        dispatch.retention_dispatch(report.policy_id, report.pk)
+        dispatch.task_send(dispatch.RETENTION_POLICY_RUN, report.policy_id, report.pk)
     return report
 
 
@@ -410,7 +434,6 @@ def _preview_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidat
             "messages": sum(c.message_count for c in batch),
             "runs": Run.objects.filter(thread_id__in=ids).count(),
             "steps": RunStep.objects.filter(thread_id__in=ids).count(),
-            "files": files_count(ids),
         }
     _advance(report, batch, batch, **counts)
 
@@ -421,7 +444,7 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
         # Threads mirrored from a remote Foundry project go on the remote first (HTTP, outside the transaction);
         # one the remote refuses stays whole here and is named in the report.
         eligible_now = list(sel.plan_eligible(plan).filter(pk__in=ids).values_list("pk", flat=True))
-        deletable, failures = remote.remote_threads_delete_remote_first(thread_ids=eligible_now)
+        deletable, failures = threads_delete_at_source(thread_ids=eligible_now)
         refused = set(eligible_now) - set(deletable)
         if failures:
             _report_errors(report, [f"{f['thread_id']} ({f['remote_project']}): {f['error']}" for f in failures])
@@ -453,31 +476,21 @@ def _report_errors(report: PurgeReport, errors: list[str]) -> None:
     PurgeReport.objects.filter(pk=report.pk).update(errors=report.errors)
 
 
-def files_count(thread_ids: list[str]) -> int:
-    """Seam for the File model (another branch): files attached to these threads' messages. None yet."""
-    return 0
-
-
-def files_delete(thread_ids: list[str]) -> int:
-    """Seam for the File model (another branch): delete the threads' files and their stored bytes. None yet."""
-    return 0
-
-
 def threads_delete(thread_ids: list[str]) -> dict[str, int]:
-    """Delete these threads with their steps, messages, runs and files, children first by id set.
+    """Delete these threads with their steps, messages and runs, children first by id set. Uploaded files belong
+    to the project, not to a thread (as on Foundry), so they stay and a report's ``files`` count stays 0.
 
     Call inside a transaction with the threads locked and re-checked (no hold, no active run). Returns the rows
     really deleted, so a report's counts are what left the database.
     """
     if not thread_ids:
         return {}
-    files = files_delete(thread_ids)
     steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
     messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
     runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]
     ThreadHold.objects.filter(thread_id__in=thread_ids).delete()
     threads = Thread.objects.filter(pk__in=thread_ids).delete()[1].get(Thread._meta.label, 0)
-    return {"threads": threads, "messages": messages, "runs": runs, "steps": steps, "files": files}
+    return {"threads": threads, "messages": messages, "runs": runs, "steps": steps}
 
 
 def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
@@ -527,23 +540,22 @@ def _refuse_if_held(thread: Thread, now: datetime) -> None:
         )
 
 
-def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> PurgeReport:
+def thread_purge(*, thread: Thread, trigger: str, actor: Actor = None) -> PurgeReport:
     """Delete one thread (console or API), recorded as a PurgeReport. Conflict if it is held or has an active
-    run; nothing is deleted or recorded then."""
+    run; nothing is deleted or recorded then. A mirrored thread is deleted on its remote first."""
     began = time.monotonic()
     now = timezone.now()
-    if thread.remote_project_id is not None:
-        _refuse_if_held(thread, now)
-        # Before the remote is asked: a remote that deletes a thread with a live run (the contract does not say
-        # it refuses) would otherwise lose the thread while the local refusal below keeps it here.
-        _refuse_if_active(thread)
-        _, failures = remote.remote_threads_delete_remote_first(thread_ids=[thread.pk])
-        if failures:
-            raise Conflict(
-                f"Deleting thread {thread.pk} failed on its remote project: {failures[0]['error']}",
-                param="thread_id",
-                code="remote_error",
-            )
+    # Checked before the store is asked too: a remote that deletes a thread with a live run (the contract does not
+    # say it refuses) would otherwise lose the thread while the local refusal below keeps it here.
+    _refuse_if_held(thread, now)
+    _refuse_if_active(thread)
+    _, failures = store_for(thread).threads_delete(thread_ids=[thread.pk])
+    if failures:
+        raise Conflict(
+            f"Deleting thread {thread.pk} failed on its remote project: {failures[0]['error']}",
+            param="thread_id",
+            code="remote_error",
+        )
     with transaction.atomic():
         # Lock the row: a hold or a run created meanwhile waits for us, or we see it below.
         list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
@@ -552,7 +564,7 @@ def thread_purge(*, thread: Thread, trigger: str, user: User | None = None) -> P
         counts = threads_delete([thread.pk])
         return PurgeReport.objects.create(
             trigger=trigger,
-            triggered_by=_user_or_none(user),
+            triggered_by=_user_or_none(actor),
             status=PurgeReport.Status.COMPLETED,
             finished_at=timezone.now(),
             duration_seconds=time.monotonic() - began,

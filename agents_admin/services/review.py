@@ -30,7 +30,7 @@ def thread_note_add(*, thread: Thread, author: Any, body: str) -> ThreadNote:
     return ThreadNote.objects.create(thread=thread, author=user_or_none(author), body=body)
 
 
-def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
+def thread_flag_set(*, thread: Thread, name: str, on: bool, actor: Any) -> bool:
     """Set or clear one flag; returns whether the thread now has it.
 
     Idempotent (setting a set flag or clearing a clear one changes nothing), so a double click or a retried
@@ -51,7 +51,7 @@ def thread_flag_set(*, thread: Thread, name: str, on: bool, user: Any) -> bool:
             raise LimitExceeded(f"A thread has at most {MAX_FLAGS_PER_THREAD} flags.", param="name")
         try:
             with transaction.atomic():
-                ThreadFlag.objects.create(thread=thread, name=name, created_by=user_or_none(user))
+                ThreadFlag.objects.create(thread=thread, name=name, created_by=user_or_none(actor))
         except IntegrityError:  # set concurrently by someone else: the outcome is the same
             pass
         _thread_column_set(thread, name, on=True)

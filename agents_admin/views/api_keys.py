@@ -46,7 +46,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, form, status=400)
     try:
-        new = api_key_create(project=form.cleaned_data["project"], label=form.cleaned_data["label"], user=request.user)
+        new = api_key_create(project=form.cleaned_data["project"], label=form.cleaned_data["label"], actor=request.user)
     except ServiceError as exc:
         form.add_error(exc.param if exc.param in form.fields else None, exc.message)
         return _page(request, form, status=400)
@@ -63,7 +63,7 @@ def api_key_revoke_view(request: HttpRequest) -> HttpResponse:
         return redirect("agents_admin:api_keys")
     api_key = get_object_or_404(ApiKey, pk=form.cleaned_data["key"])
     try:
-        api_key_revoke(api_key=api_key, user=request.user)
+        api_key_revoke(api_key=api_key, actor=request.user)
         messages.success(request, f"Key {api_key.prefix}… revoked; calls with it now get 401.")
     except ServiceError as exc:
         messages.info(request, exc.message)

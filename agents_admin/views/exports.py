@@ -68,12 +68,12 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     thread_id = request.POST.get("thread_id", "")
     if thread_id:
         thread = get_object_or_404(Thread, pk=thread_id)
-        job = exports.export_job_create(user=request.user, fmt=form.cleaned_data["format"], thread=thread)
+        job = exports.export_job_create(actor=request.user, fmt=form.cleaned_data["format"], thread=thread)
     else:
         filters = SearchForm(data=QueryDict(request.POST.get("query", ""))).filters()
         estimate = exports.filtered_export_estimate(filters)
         job = exports.export_job_create(
-            user=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate
+            actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate
         )
     return redirect("agents_admin:export_job", job_id=job.pk)
 

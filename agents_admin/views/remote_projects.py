@@ -100,7 +100,7 @@ def remote_project_test_view(request: HttpRequest, remote_id: int) -> HttpRespon
 def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
-        record = remote_sync_start(remote=remote, user=request.user)
+        record = remote_sync_start(remote=remote, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
         target = redirect("agents_admin:remote_project_edit", remote_id=remote.pk)

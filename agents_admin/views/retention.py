@@ -52,10 +52,10 @@ def retention_policy_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @capability_required("manage_retention")
 def retention_policy_create(request: HttpRequest) -> HttpResponse:
-    form = RetentionPolicyForm(request.POST or None)
+    form = RetentionPolicyForm(request.POST or None, policy=None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            policy = retention.policy_save(policy=None, user=request.user, **form.cleaned_data)
+            policy = retention.policy_save(policy=None, actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             _form_error(form, error)
         else:
@@ -68,10 +68,12 @@ def retention_policy_create(request: HttpRequest) -> HttpResponse:
 @capability_required("manage_retention")
 def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
-    form = RetentionPolicyForm(request.POST or None, initial=RetentionPolicyForm.initial_for(policy))
+    form = RetentionPolicyForm(
+        request.POST or None, policy=policy, actor=request.user, initial=RetentionPolicyForm.initial_for(policy)
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            retention.policy_save(policy=policy, user=request.user, **form.cleaned_data)
+            retention.policy_save(policy=policy, actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             _form_error(form, error)
         else:
@@ -108,7 +110,7 @@ def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpRespons
 @capability_required("manage_retention")
 def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
-    report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, user=request.user, dry_run=True)
+    report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, actor=request.user, dry_run=True)
     return redirect("agents_admin:purge_report_detail", report_id=report.pk)
 
 
@@ -121,7 +123,10 @@ def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     preview_id = form.cleaned_data.get("preview") if form.is_valid() else None
     preview = PurgeReport.objects.filter(pk=preview_id, policy=policy, dry_run=True).first() if preview_id else None
     report = retention.purge_start(
-        policy=policy, trigger=PurgeReport.Trigger.MANUAL, user=request.user, cutoff=preview.cutoff if preview else None
+        policy=policy,
+        trigger=PurgeReport.Trigger.MANUAL,
+        actor=request.user,
+        cutoff=preview.cutoff if preview else None,
     )
     return redirect("agents_admin:purge_report_detail", report_id=report.pk)
 
@@ -186,7 +191,7 @@ def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
     form = HoldForm(request.POST)
     if form.is_valid():
         try:
-            retention.hold_place(thread=thread, user=request.user, **form.cleaned_data)
+            retention.hold_place(thread=thread, actor=request.user, **form.cleaned_data)
         except ServiceError as error:
             _form_error(form, error)
         else:
@@ -201,7 +206,7 @@ def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
 def thread_hold_release(request: HttpRequest, thread_id: str, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(ThreadHold.objects.select_related("thread"), pk=hold_id, thread_id=thread_id)
     try:
-        retention.hold_release(hold=hold, user=request.user)
+        retention.hold_release(hold=hold, actor=request.user)
     except ServiceError as error:
         messages.error(request, error.message)
     if not getattr(request, "htmx", False):

@@ -56,7 +56,7 @@ def thread_flags(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 thread_flag_set(
-                    thread=thread, name=form.cleaned_data["name"], on=form.cleaned_data["on"], user=request.user
+                    thread=thread, name=form.cleaned_data["name"], on=form.cleaned_data["on"], actor=request.user
                 )
             except ServiceError as error:
                 flag_error = error.message

@@ -204,7 +204,7 @@ def test_a_second_run_and_a_message_on_a_busy_thread_are_400(api: Client) -> Non
 
 def test_deleting_a_thread_is_a_recorded_purge_and_a_held_thread_is_kept(api: Client) -> None:
     held, free = make_thread(messages=["keep me"]), make_thread(messages=["bye"])
-    hold_place(thread=held, reason="legal hold", user=None)
+    hold_place(thread=held, reason="legal hold", actor=None)
     response = call(api, "delete", f"/threads/{held.id}")
     assert response.status_code == 400 and error_of(response)["message"]
     assert Thread.objects.filter(pk=held.id).exists()

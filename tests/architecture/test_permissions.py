@@ -58,11 +58,11 @@ def sample_objects() -> dict[str, str]:
     connection = connection_create(fields={"name": "perm", "kind": "offline", "auth": "none"})
     someone = User.objects.create_user("someone-else", password="pw-1234567890")
     policy = retention.policy_save(
-        policy=None, user=None, name="perm", project=None, days=3650, daily_at=datetime.time(3, 0)
+        policy=None, actor=None, name="perm", project=None, days=3650, daily_at=datetime.time(3, 0)
     )
     report = retention.purge_start(policy=policy, trigger="manual", dry_run=True, enqueue=False)
     other = make_thread()
-    hold = retention.hold_place(thread=other, reason="legal", user=None)
+    hold = retention.hold_place(thread=other, reason="legal", actor=None)
     job = ExportJob.objects.create(format="jsonl", params={})
     remote_project = remote_project_create(
         name="perm", endpoint="http://127.0.0.1:9/api/projects/p", auth_kind="api_key", secret="k"

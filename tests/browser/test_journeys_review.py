@@ -55,7 +55,7 @@ def test_retention_dry_run_then_run_now_with_progress(signed_in: Any, celery_wor
     fresh = make_thread(messages=["new conversation"])
     Thread.objects.filter(pk=stale.pk).update(last_activity_at=timezone.now() - timedelta(days=120))
     policy = retention.policy_save(
-        policy=None, user=None, name="Ninety days", project=None, days=90, daily_at=datetime.time(3, 0)
+        policy=None, actor=None, name="Ninety days", project=None, days=90, daily_at=datetime.time(3, 0)
     )
     page.goto(f"/retention/policies/{policy.pk}/")
     page.get_by_role("button", name="Dry run").click()

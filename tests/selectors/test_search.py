@@ -73,7 +73,7 @@ def test_filters_combine_with_the_search_words() -> None:
     run = make_run(thread=wanted, agent=agent)
     run_execute(run_id=run.id)  # the offline model fails it, as a model outage would
     assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED
-    thread_flag_set(thread=wanted, name="escalated", on=True, user=None)
+    thread_flag_set(thread=wanted, name="escalated", on=True, actor=None)
     thread_note_add(thread=wanted, author=None, body="called the customer")
     no_flag = make_thread(messages=["printer on fire"], metadata={"customer": "acme"})
     make_thread(project=other, messages=["printer on fire"])
@@ -152,7 +152,7 @@ def test_pages_of_results_neither_repeat_nor_skip_while_new_messages_arrive() ->
 
 def test_threads_filtered_pages_by_last_activity_with_flags() -> None:
     threads = [make_thread(messages=[f"m{i}"]) for i in range(5)]
-    thread_flag_set(thread=threads[0], name="reviewed", on=True, user=None)
+    thread_flag_set(thread=threads[0], name="reviewed", on=True, actor=None)
     first = threads_filtered(ThreadFilters(), limit=3)
     assert [t.id for t in first.threads] == [t.id for t in reversed(threads)][:3]
     second = threads_filtered(ThreadFilters(), cursor=first.next_cursor, limit=3)
@@ -198,7 +198,7 @@ def test_a_page_of_results_costs_a_bounded_number_of_queries(
     for i in range(30):
         thread = make_thread(messages=[f"battery drains fast {i}"])
         Thread.objects.filter(pk=thread.pk).update(last_agent=agent)
-        thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+        thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
     with django_assert_max_num_queries(10):  # type: ignore[operator]
         response = admin_client.get(reverse("agents_admin:search"), {"q": "battery"})
     assert response.content.decode().count('class="card hit"') == 20
@@ -302,8 +302,8 @@ def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 def test_filtered_search_gives_the_same_hits_whichever_way_the_threads_are_applied() -> None:
     tagged = [make_thread(messages=["screen flickers", "still flickers"]) for _ in range(2)]
     for thread in tagged:
-        thread_flag_set(thread=thread, name="needs-follow-up", on=True, user=None)  # a Thread column
-        thread_flag_set(thread=thread, name="vip", on=True, user=None)  # a free tag: its ThreadFlag rows
+        thread_flag_set(thread=thread, name="needs-follow-up", on=True, actor=None)  # a Thread column
+        thread_flag_set(thread=thread, name="vip", on=True, actor=None)  # a free tag: its ThreadFlag rows
         thread_note_add(thread=thread, author=None, body="customer called twice")
     make_thread(messages=["screen flickers too"])
     for filters in (ThreadFilters(flag="needs-follow-up"), ThreadFilters(flag="vip"), ThreadFilters(has_notes=True)):

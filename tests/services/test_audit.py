@@ -95,8 +95,8 @@ def test_run_start_and_cancel_are_audited_and_a_second_cancel_writes_nothing(ali
     assert cancelled.actor == alice
 
 
-def test_older_callers_passing_user_are_still_the_actor(alice: User) -> None:
-    make_run(user=alice)
+def test_the_run_start_record_names_the_actor(alice: User) -> None:
+    make_run(actor=alice)
     assert only_event("run.start").actor == alice
 
 

@@ -112,7 +112,7 @@ def test_keyset_batches_cover_every_message_of_every_matching_thread_once() -> N
 def test_filtered_threads_export_as_json_lines_and_csv_round_trip(admin_client: Client) -> None:
     flagged = [make_thread(messages=TRICKY[:3]) for _ in range(3)]
     for thread in flagged:
-        thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+        thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
     make_thread(messages=["other"])
     url = reverse("agents_admin:threads_export")
     jsonl = streamed(admin_client.get(url, {"flag": "escalated", "format": "jsonl"}))
@@ -138,7 +138,7 @@ def test_a_big_export_offers_a_background_job_instead_of_streaming(
 @pytest.mark.django_db
 def test_an_export_job_runs_once_even_if_its_task_is_delivered_twice(admin_user: User) -> None:
     thread = make_thread(messages=TRICKY)
-    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=thread)
+    job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=thread)
     assert exports.export_job_run(job_id=job.pk) is True
     assert exports.export_job_run(job_id=job.pk) is False
     job.refresh_from_db()
@@ -149,7 +149,7 @@ def test_an_export_job_runs_once_even_if_its_task_is_delivered_twice(admin_user:
 
 @pytest.mark.django_db
 def test_someone_else_cannot_see_or_download_my_export(admin_user: User) -> None:
-    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=make_thread(messages=["x"]))
+    job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=make_thread(messages=["x"]))
     exports.export_job_run(job_id=job.pk)
     other = User.objects.create_user("reviewer", password="pw-12345-abc")
     client = Client()
@@ -164,7 +164,7 @@ def test_a_background_export_runs_on_a_worker_and_downloads_the_same_messages(
 ) -> None:
     threads = [make_thread(messages=TRICKY) for _ in range(2)]
     for thread in threads:
-        thread_flag_set(thread=thread, name="reviewed", on=True, user=None)
+        thread_flag_set(thread=thread, name="reviewed", on=True, actor=None)
     response = admin_client.post(
         reverse("agents_admin:export_start"), {"format": "jsonl", "query": "flag=reviewed&cursor=abc"}
     )
@@ -188,9 +188,9 @@ def test_a_thread_export_job_of_markdown_is_allowed_but_filtered_ones_are_not(ad
     from agents_admin.errors import InvalidInput
 
     thread = make_thread(messages=["x"])
-    assert exports.export_job_create(user=admin_user, fmt="md", thread=thread).format == "md"
+    assert exports.export_job_create(actor=admin_user, fmt="md", thread=thread).format == "md"
     with pytest.raises(InvalidInput):
-        exports.export_job_create(user=admin_user, fmt="md", filters=ThreadFilters())
+        exports.export_job_create(actor=admin_user, fmt="md", filters=ThreadFilters())
     assert ExportJob.objects.count() == 1
 
 
@@ -204,7 +204,7 @@ def _aged(job: ExportJob, **ago: timedelta) -> None:
 
 
 def _completed_job(user: User, thread: Thread) -> ExportJob:
-    job = exports.export_job_create(user=user, fmt="jsonl", thread=thread)
+    job = exports.export_job_create(actor=user, fmt="jsonl", thread=thread)
     assert exports.export_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.COMPLETED and Path(job.file_path).is_file()
@@ -263,9 +263,9 @@ def test_an_export_whose_file_is_already_gone_still_expires(admin_user: User, se
 @pytest.mark.django_db
 def test_an_expired_filtered_export_offers_the_same_search_again(admin_client: Client, admin_user: User) -> None:
     thread = make_thread(messages=["x"], metadata={"tier": "gold"})
-    thread_flag_set(thread=thread, name="escalated", on=True, user=None)
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
     filters = ThreadFilters(metadata_key="tier", metadata_value="gold", flag="escalated", has_notes=False)
-    job = exports.export_job_create(user=admin_user, fmt="csv", filters=filters)
+    job = exports.export_job_create(actor=admin_user, fmt="csv", filters=filters)
     exports.export_job_run(job_id=job.pk)
     _aged(job, finished_at=timedelta(days=2))
     assert exports.exports_expire() == 1
@@ -284,8 +284,8 @@ def test_a_running_export_whose_worker_stopped_is_failed_and_its_partial_file_de
 ) -> None:
     settings.EXPORT_STALE_SECONDS = 300
     thread = make_thread(messages=TRICKY)
-    dead = exports.export_job_create(user=admin_user, fmt="csv", thread=thread)
-    alive = exports.export_job_create(user=admin_user, fmt="csv", thread=thread)
+    dead = exports.export_job_create(actor=admin_user, fmt="csv", thread=thread)
+    alive = exports.export_job_create(actor=admin_user, fmt="csv", thread=thread)
     # Both as a worker leaves them mid-write: claimed, some progress, a partial file. One stopped 6 minutes ago.
     files = {}
     for job in (dead, alive):
@@ -315,9 +315,9 @@ def test_a_queued_export_the_broker_lost_is_sent_again_once_then_failed(
 ) -> None:
     settings.EXPORT_STALE_SECONDS = 300
     with django_capture_on_commit_callbacks() as sent:
-        job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=make_thread(messages=["x"]))
+        job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=make_thread(messages=["x"]))
     assert len(sent) == 1  # the first dispatch (never executed here: as if the broker lost it)
-    fresh = exports.export_job_create(user=admin_user, fmt="jsonl", thread=make_thread(messages=["y"]))
+    fresh = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=make_thread(messages=["y"]))
     _aged(job, created_at=timedelta(minutes=6))
 
     with django_capture_on_commit_callbacks() as sent:
@@ -374,7 +374,7 @@ def test_a_worker_that_was_given_up_stops_writing_and_keeps_the_failure(
 ) -> None:
     settings.EXPORT_STALE_SECONDS = 300
     thread = make_thread(messages=TRICKY)
-    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=thread)
+    job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=thread)
     claimed = exports.export_job_claim(job_id=job.pk)
     assert claimed is not None and exports.export_job_claim(job_id=job.pk) is None
 
@@ -423,7 +423,7 @@ def test_an_export_whose_real_worker_is_killed_mid_write_is_failed_and_its_parti
     thread = _thread_with_messages(40_000)  # 20 batches: the worker is still writing when it is killed
     worker = Worker()
     own_workers.append(worker)
-    job = exports.export_job_create(user=admin_user, fmt="jsonl", thread=thread)
+    job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=thread)
     wait_for(lambda: ExportJob.objects.filter(pk=job.pk, messages_done__gt=0).exists(), interval=0.01)
     worker.kill()  # SIGKILL to the worker and its pool, as the OOM killer would
     job.refresh_from_db()

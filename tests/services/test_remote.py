@@ -208,13 +208,14 @@ def test_the_ordinary_services_act_on_mirrored_objects_remote_first(
 ) -> None:
     """The console and the API call the ordinary services; for a mirrored thread they go to the remote."""
     from agents_admin.services.runs import run_cancel, run_create
+    from agents_admin.services.stores import RunOptions
     from agents_admin.services.threads import message_create, thread_delete
 
     agent = remote_agent_create(remote=remote, name="Bot", model="gpt-4o")
     thread = remote_thread_create(remote=remote)
     message = message_create(thread=thread, role="user", content="/slow")
     assert message.remote_id in fake_foundry.store.objects["messages"]
-    run = run_create(thread=thread, agent=agent, instructions="Be brief.")
+    run = run_create(thread=thread, agent=agent, options=RunOptions(instructions="Be brief."))
     assert fake_foundry.store.objects["runs"][run.remote_id]["instructions"] == "Be brief."
     run = run_cancel(run=run)
     assert run.status == "cancelling" and fake_foundry.store.objects["runs"][run.remote_id]["status"] == "cancelling"

@@ -77,10 +77,10 @@ def test_holds_protect_until_released_or_expired() -> None:
     held = make_aged_thread(days=40)
     expired = make_aged_thread(days=40)
     released = make_aged_thread(days=40)
-    retention.hold_place(thread=held, reason="litigation", user=None)
-    hold = retention.hold_place(thread=expired, reason="short", user=None)
+    retention.hold_place(thread=held, reason="litigation", actor=None)
+    hold = retention.hold_place(thread=expired, reason="short", actor=None)
     ThreadHold.objects.filter(pk=hold.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    retention.hold_release(hold=retention.hold_place(thread=released, reason="x", user=None), user=None)
+    retention.hold_release(hold=retention.hold_place(thread=released, reason="x", actor=None), actor=None)
     report = run_now(policy)
     assert set(Thread.objects.values_list("pk", flat=True)) == {held.pk}
     assert report.threads == 2 and report.skipped_held == 1
@@ -134,7 +134,7 @@ def test_a_dry_run_and_the_real_run_after_it_pick_the_same_threads() -> None:
     agent = make_agent()
     stale = [make_aged_thread(days=40 + i, messages=3, runs=i % 3, agent=agent) for i in range(7)]
     make_aged_thread(days=5)
-    retention.hold_place(thread=stale[0], reason="keep", user=None)
+    retention.hold_place(thread=stale[0], reason="keep", actor=None)
     policy = make_policy(days=30)
     preview = run_now(policy, dry_run=True, batch_size=2)
     before = {"messages": Message.objects.count(), "runs": Run.objects.count(), "steps": RunStep.objects.count()}
@@ -240,9 +240,9 @@ def test_a_project_policy_may_only_be_stricter_than_the_default(admin_user: User
     assert not RetentionPolicy.objects.filter(name="Sales").exists()
     staff = User.objects.create_user("staff", password="x-pass-123", is_staff=True)
     with pytest.raises(InvalidInput) as not_admin:
-        make_policy(name="Sales", project=project, days=120, allow_less_strict=True, user=staff)
+        make_policy(name="Sales", project=project, days=120, allow_less_strict=True, actor=staff)
     assert not_admin.value.param == "allow_less_strict"
-    allowed = make_policy(name="Sales", project=project, days=120, allow_less_strict=True, user=admin_user)
+    allowed = make_policy(name="Sales", project=project, days=120, allow_less_strict=True, actor=admin_user)
     assert retention.policy_effective(allowed, default=retention.policy_default()) == (120, None)
 
 
@@ -250,7 +250,7 @@ def test_a_stricter_default_tightens_an_existing_project_policy_at_run_time() ->
     default = make_policy(name="Default", days=90)
     project = make_project("sales")
     sales = make_policy(name="Sales", project=project, days=60)
-    retention.policy_save(policy=default, user=None, name="Default", project=None, days=30, daily_at=time(3, 0))
+    retention.policy_save(policy=default, actor=None, name="Default", project=None, days=30, daily_at=time(3, 0))
     assert retention.policy_effective(sales, default=retention.policy_default()) == (30, None)
     thread = make_aged_thread(days=45, project=project)
     assert selected(sales) == [thread.pk]
@@ -259,7 +259,7 @@ def test_a_stricter_default_tightens_an_existing_project_policy_at_run_time() ->
 def test_the_default_leaves_a_project_an_admin_allowed_to_keep_longer(admin_user: User) -> None:
     default = make_policy(name="Default", days=30)
     project = make_project("legal")
-    make_policy(name="Legal", project=project, days=365, allow_less_strict=True, user=admin_user)
+    make_policy(name="Legal", project=project, days=365, allow_less_strict=True, actor=admin_user)
     legal = make_aged_thread(days=60, project=project)
     other = make_aged_thread(days=60)
     assert selected(default) == [other.pk]
@@ -289,7 +289,7 @@ def test_policy_input_errors_name_the_field() -> None:
 
 def test_deleting_a_held_thread_is_refused_and_changes_nothing() -> None:
     thread = make_aged_thread(days=1, messages=2)
-    retention.hold_place(thread=thread, reason="audit", user=None)
+    retention.hold_place(thread=thread, reason="audit", actor=None)
     with pytest.raises(Conflict, match="on hold"):
         thread_delete(thread=thread)
     assert Message.objects.filter(thread=thread).count() == 2
@@ -298,7 +298,7 @@ def test_deleting_a_held_thread_is_refused_and_changes_nothing() -> None:
 
 def test_deleting_a_thread_records_a_report_with_what_went(admin_user: User) -> None:
     thread = make_aged_thread(days=1, messages=3, runs=2)
-    report = thread_delete(thread=thread, trigger="api", user=admin_user)
+    report = thread_delete(thread=thread, trigger="api", actor=admin_user)
     assert not Thread.objects.filter(pk=thread.pk).exists()
     assert (report.trigger, report.triggered_by, report.status) == ("api", admin_user, "completed")
     assert (report.threads, report.messages, report.runs, report.steps) == (1, 3, 2, 2)
@@ -317,15 +317,15 @@ def test_deleting_a_thread_with_an_active_run_is_refused() -> None:
 def test_a_hold_needs_a_reason_and_a_future_expiry() -> None:
     thread = make_aged_thread(days=1)
     with pytest.raises(InvalidInput) as no_reason:
-        retention.hold_place(thread=thread, reason="  ", user=None)
+        retention.hold_place(thread=thread, reason="  ", actor=None)
     assert no_reason.value.param == "reason"
     with pytest.raises(InvalidInput) as past:
-        retention.hold_place(thread=thread, reason="x", user=None, expires_at=timezone.now() - timedelta(hours=1))
+        retention.hold_place(thread=thread, reason="x", actor=None, expires_at=timezone.now() - timedelta(hours=1))
     assert past.value.param == "expires_at"
-    hold = retention.hold_place(thread=thread, reason="x", user=None)
-    retention.hold_release(hold=hold, user=None)
+    hold = retention.hold_place(thread=thread, reason="x", actor=None)
+    retention.hold_release(hold=hold, actor=None)
     with pytest.raises(Conflict):
-        retention.hold_release(hold=hold, user=None)
+        retention.hold_release(hold=hold, actor=None)
     assert ThreadHold.objects.count() == 1
 
 

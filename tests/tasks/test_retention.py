@@ -31,7 +31,7 @@ def test_the_beat_task_purges_stale_threads_on_a_real_worker(celery_worker: Work
     stale = [make_aged_thread(days=40, messages=2, runs=1) for _ in range(5)]
     held = make_aged_thread(days=40)
     fresh = make_aged_thread(days=2)
-    retention.hold_place(thread=held, reason="legal", user=None)
+    retention.hold_place(thread=held, reason="legal", actor=None)
     policy = make_policy(days=30, schedule="interval", every_hours=24, daily_at=None)
     RetentionPolicy.objects.filter(pk=policy.pk).update(next_run_at=timezone.now() - timedelta(minutes=1))
     # What beat sends every minute, sent by name through the broker to the worker.
@@ -63,7 +63,7 @@ def test_apply_retention_dry_run_then_real_run_from_the_command_line() -> None:
     for _ in range(3):
         make_aged_thread(days=40, messages=4)
     held = make_aged_thread(days=40)
-    retention.hold_place(thread=held, reason="audit", user=None)
+    retention.hold_place(thread=held, reason="audit", actor=None)
     policy = make_policy(days=30)
     out = StringIO()
     call_command("apply_retention", "--dry-run", stdout=out)

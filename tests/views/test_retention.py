@@ -93,7 +93,7 @@ def test_a_retention_manager_cannot_allow_less_strict_but_a_superuser_can(admin_
 def test_capabilities_gate_policies_reports_and_holds(client: Client, db: None) -> None:
     policy = make_policy()
     thread = make_aged_thread(days=1)
-    hold = retention.hold_place(thread=thread, reason="case", user=None)
+    hold = retention.hold_place(thread=thread, reason="case", actor=None)
     client.force_login(user_with("reviewer", "view_conversations", "review_conversations"))
     assert client.get(reverse("agents_admin:retention_policy_list")).status_code == 403
     assert client.post(reverse("agents_admin:retention_policy_run", args=[policy.pk])).status_code == 403
@@ -224,8 +224,8 @@ def test_a_hold_without_a_reason_or_with_a_past_expiry_shows_the_error(admin_cli
 
 def test_the_active_holds_page_lists_only_active_holds(admin_client: Client) -> None:
     held, released = make_aged_thread(days=1), make_aged_thread(days=1)
-    retention.hold_place(thread=held, reason="audit 2026", user=None)
-    retention.hold_release(hold=retention.hold_place(thread=released, reason="old case", user=None), user=None)
+    retention.hold_place(thread=held, reason="audit 2026", actor=None)
+    retention.hold_release(hold=retention.hold_place(thread=released, reason="old case", actor=None), actor=None)
     url = reverse("agents_admin:hold_list")
     full = admin_client.get(url).content.decode()
     assert "<html" in full and "audit 2026" in full and "old case" not in full
@@ -237,8 +237,8 @@ def test_lists_cost_a_fixed_number_of_queries(admin_client: Client, django_asser
     policy = make_policy(name="Default")
     for index in range(30):
         make_policy(name=f"P{index}", project=make_project(f"p{index}"), days=10)
-        retention.purge_start(policy=policy, trigger="manual", enqueue=False, user=None)
-        retention.hold_place(thread=make_aged_thread(days=1), reason=f"case {index}", user=None)
+        retention.purge_start(policy=policy, trigger="manual", enqueue=False, actor=None)
+        retention.hold_place(thread=make_aged_thread(days=1), reason=f"case {index}", actor=None)
     for name in ("retention_policy_list", "purge_report_list", "hold_list"):
         with django_assert_max_num_queries(8):
             assert admin_client.get(reverse(f"agents_admin:{name}")).status_code == 200

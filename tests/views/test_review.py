@@ -20,22 +20,22 @@ pytestmark = pytest.mark.django_db
 
 def test_setting_a_flag_twice_keeps_one_and_clearing_it_twice_is_harmless() -> None:
     thread = make_thread()
-    assert thread_flag_set(thread=thread, name="Escalated", on=True, user=None) is True
-    assert thread_flag_set(thread=thread, name="escalated", on=True, user=None) is True
+    assert thread_flag_set(thread=thread, name="Escalated", on=True, actor=None) is True
+    assert thread_flag_set(thread=thread, name="escalated", on=True, actor=None) is True
     assert list(ThreadFlag.objects.filter(thread=thread).values_list("name", flat=True)) == ["escalated"]
-    assert thread_flag_set(thread=thread, name="escalated", on=False, user=None) is False
-    assert thread_flag_set(thread=thread, name="escalated", on=False, user=None) is False
+    assert thread_flag_set(thread=thread, name="escalated", on=False, actor=None) is False
+    assert thread_flag_set(thread=thread, name="escalated", on=False, actor=None) is False
     assert not ThreadFlag.objects.exists()
 
 
 def test_a_standard_flag_is_mirrored_on_its_thread_column_and_a_free_tag_is_not() -> None:
     thread, other = make_thread(), make_thread()
-    thread_flag_set(thread=thread, name="escalated", on=True, user=None)
-    thread_flag_set(thread=thread, name="vip", on=True, user=None)
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
+    thread_flag_set(thread=thread, name="vip", on=True, actor=None)
     row = Thread.objects.values("flag_escalated", "flag_needs_follow_up", "flag_reviewed").get(pk=thread.pk)
     assert row == {"flag_escalated": True, "flag_needs_follow_up": False, "flag_reviewed": False}
     assert not Thread.objects.get(pk=other.pk).flag_escalated
-    thread_flag_set(thread=thread, name="escalated", on=False, user=None)
+    thread_flag_set(thread=thread, name="escalated", on=False, actor=None)
     assert not Thread.objects.get(pk=thread.pk).flag_escalated
     assert [t.id for t in threads_filtered(ThreadFilters(flag="vip")).threads] == [thread.id]
     assert threads_filtered(ThreadFilters(flag="escalated")).threads == []
@@ -45,12 +45,12 @@ def test_bad_flag_names_and_too_many_flags_are_refused_without_change() -> None:
     thread = make_thread()
     for bad in ("", "has space", "-leading", "x" * 41, "<b>"):
         with pytest.raises(InvalidInput) as error:
-            thread_flag_set(thread=thread, name=bad, on=True, user=None)
+            thread_flag_set(thread=thread, name=bad, on=True, actor=None)
         assert error.value.param == "name"
     for i in range(MAX_FLAGS_PER_THREAD):
-        thread_flag_set(thread=thread, name=f"tag-{i}", on=True, user=None)
+        thread_flag_set(thread=thread, name=f"tag-{i}", on=True, actor=None)
     with pytest.raises(LimitExceeded):
-        thread_flag_set(thread=thread, name="one-more", on=True, user=None)
+        thread_flag_set(thread=thread, name="one-more", on=True, actor=None)
     assert ThreadFlag.objects.filter(thread=thread).count() == MAX_FLAGS_PER_THREAD
 
 
@@ -137,7 +137,7 @@ def test_review_views_need_a_signed_in_user_and_an_existing_thread(anon_client: 
 
 def test_threads_can_be_filtered_by_flag_and_by_having_notes() -> None:
     flagged, noted, plain = make_thread(), make_thread(), make_thread()
-    thread_flag_set(thread=flagged, name="reviewed", on=True, user=None)
+    thread_flag_set(thread=flagged, name="reviewed", on=True, actor=None)
     thread_note_add(thread=noted, author=None, body="look at this")
     assert [t.id for t in threads_filtered(ThreadFilters(flag="reviewed")).threads] == [flagged.id]
     assert [t.id for t in threads_filtered(ThreadFilters(has_notes=True)).threads] == [noted.id]
@@ -151,7 +151,7 @@ def test_the_review_panel_costs_the_same_few_queries_however_many_notes_and_flag
     for i in range(60):
         thread_note_add(thread=thread, author=None, body=f"note {i}")
     for name in ("reviewed", "escalated", "vip", "billing"):
-        thread_flag_set(thread=thread, name=name, on=True, user=None)
+        thread_flag_set(thread=thread, name=name, on=True, actor=None)
     url = reverse("agents_admin:thread_notes", args=[thread.id])
     with django_assert_max_num_queries(6):  # type: ignore[operator]
         body = admin_client.get(url).content.decode()

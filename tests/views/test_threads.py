@@ -173,8 +173,8 @@ def _row(body: str, thread: Thread) -> str:
 
 def test_each_row_shows_its_threads_flags_as_badges(admin_client: Client) -> None:
     flagged, plain = make_thread(), make_thread()
-    thread_flag_set(thread=flagged, name=ThreadFlag.NEEDS_FOLLOW_UP, on=True, user=None)
-    thread_flag_set(thread=flagged, name="vip-customer", on=True, user=None)
+    thread_flag_set(thread=flagged, name=ThreadFlag.NEEDS_FOLLOW_UP, on=True, actor=None)
+    thread_flag_set(thread=flagged, name="vip-customer", on=True, actor=None)
     for body in (
         admin_client.get(reverse("agents_admin:thread_list")).content.decode(),
         admin_client.get(reverse("agents_admin:thread_list"), **HX).content.decode(),
@@ -197,9 +197,9 @@ def test_the_flag_filter_lists_only_flagged_threads_page_by_page(
     threads = [make_thread() for _ in range(40)]
     flagged = threads[::3] + threads[1::3]  # 27 threads: more than one page
     for thread in flagged:
-        thread_flag_set(thread=thread, name=flag, on=True, user=None)
-    thread_flag_set(thread=threads[2], name=ThreadFlag.REVIEWED, on=True, user=None)
-    thread_flag_set(thread=threads[3], name=flag, on=False, user=None)  # cleared again
+        thread_flag_set(thread=thread, name=flag, on=True, actor=None)
+    thread_flag_set(thread=threads[2], name=ThreadFlag.REVIEWED, on=True, actor=None)
+    thread_flag_set(thread=threads[3], name=flag, on=False, actor=None)  # cleared again
     flagged.remove(threads[3])
     url, params = reverse("agents_admin:thread_list"), {"flag": flag}
     seen: list[str] = []
@@ -235,7 +235,7 @@ def test_flags_cost_one_query_per_page_whatever_the_number_of_flagged_rows(
         admin_client.get(url)
     for thread in threads:
         for name in ThreadFlag.STANDARD:
-            thread_flag_set(thread=thread, name=name, on=True, user=None)
+            thread_flag_set(thread=thread, name=name, on=True, actor=None)
     with CaptureQueriesContext(connection) as flagged, django_assert_max_num_queries(5):
         response = admin_client.get(url)
     assert len(response.context["page"].threads) == 25

@@ -68,7 +68,7 @@ class Command(BaseCommand):
             project, options["threads"], options["messages_per_thread"], options["stale_fraction"]
         )
         policy = retention.policy_save(
-            policy=None, user=None, name="bench", project=project, days=30, daily_at=dtime(3, 0), enabled=False
+            policy=None, actor=None, name="bench", project=project, days=30, daily_at=dtime(3, 0), enabled=False
         )
         child = subprocess.run(
             [sys.executable, "manage.py", "bench_retention", "--purge-only", str(policy.pk),

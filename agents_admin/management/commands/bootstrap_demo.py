@@ -43,7 +43,7 @@ class Command(BaseCommand):
         project = project_default()
         agent = agent_create(
             project=project,
-            user=admin,
+            actor=admin,
             name="Demo assistant",
             description="Answers with the built-in offline model; try /tool, /slow or /fail in a message.",
             model="gpt-4o",
@@ -56,4 +56,4 @@ class Command(BaseCommand):
             metadata={"customer": "demo"},
             messages=[{"role": "user", "content": "Hello! What can you do?"}],
         )
-        run_create(thread=thread, agent=agent, user=admin)
+        run_create(thread=thread, agent=agent, actor=admin)
