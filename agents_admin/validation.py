@@ -12,6 +12,8 @@ METADATA_MAX_KEY = 64
 METADATA_MAX_VALUE = 512
 MAX_TOOLS = 128
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A thread flag: a standard one or a free tag, as a URL and a filter can carry it.
+FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 KNOWN_TOOL_TYPES = {
     "function",
     "code_interpreter",

@@ -1,4 +1,4 @@
-"""Thread forms: create a thread, add a message, filter the thread list."""
+"""Thread forms: create a thread, add a message, and the thread filter that lists, search and exports share."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from urllib.parse import urlencode
 from django import forms
 
 from agents_admin.forms.common import JSONTextField, ServiceErrorMixin
-from agents_admin.forms.search import FLAG_NAME
-from agents_admin.models import Agent, RunStatus
-from agents_admin.selectors import conversation as selectors_pages
+from agents_admin.models import RunStatus
+from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_filter_choices
+
+RUN_STATUS_CHOICES = [("", "Any"), (HAS_FAILED_RUN, "Has a failed run")] + [
+    (status.value, f"Last run {status.label.lower()}") for status in RunStatus
+]
 
 
 class ThreadCreateForm(ServiceErrorMixin, forms.Form):
@@ -25,43 +28,73 @@ class MessageForm(ServiceErrorMixin, forms.Form):
 
 
 class ThreadFilterForm(forms.Form):
-    agent = forms.ModelChoiceField(queryset=Agent.objects.order_by("name", "id"), required=False, empty_label="Any")
-    status = forms.ChoiceField(choices=[("", "Any"), *RunStatus.choices], required=False, label="Last run status")
-    created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    # Free text with the standard flags offered by a <datalist> (thread_list.html): free tags are filters too.
+    """The thread filter of the thread list, search and exports (GET, so every state is a shareable URL).
+
+    The fields render the inputs and check the choices; ThreadFilters.from_params reads the values, so a query
+    string means the same wherever it is read. An invalid field is left out of the filters and shown beside the
+    field, so the page still shows something.
+    """
+
+    project = forms.ChoiceField(required=False)
+    agent = forms.ChoiceField(required=False, help_text="The agent of the thread's last run.")
+    date_from = forms.CharField(
+        label="Active from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Last activity on or after this day.",
+    )
+    date_to = forms.CharField(
+        label="Active to",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Last activity on or before this day.",
+    )
+    run_status = forms.ChoiceField(label="Runs", required=False, choices=RUN_STATUS_CHOICES)
+    meta = forms.CharField(
+        label="Metadata", required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "key=value"})
+    )
+    # Free text with the standard flags offered by a <datalist> (thread_list.html, search.html): free tags are
+    # filters too.
     flag = forms.CharField(
         label="Flag or tag", required=False, max_length=40, widget=forms.TextInput(attrs={"list": "flag-names"})
     )
+    has_notes = forms.BooleanField(label="Has notes", required=False)
+    on_hold = forms.BooleanField(label="On hold", required=False)
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The options from one SQL read, labelled as Agent.__str__ does; the queryset still validates a choice.
-        cast(forms.ChoiceField, self.fields["agent"]).choices = functools.cache(
-            lambda: [("", "Any")] + [(agent_id, name or agent_id) for agent_id, name in selectors_pages.agents_named()]
+        # Read only when the form is validated or rendered, and once for both fields (a callable's choices are read
+        # again on every use). Projects are labelled as Project.__str__ writes them (the display name, else the name).
+        choices = functools.cache(thread_filter_choices)
+        cast(forms.ChoiceField, self.fields["project"]).choices = lambda: (
+            [("", "Any")] + [(name, shown or name) for name, shown in choices()[0]]
+        )
+        cast(forms.ChoiceField, self.fields["agent"]).choices = lambda: (
+            [("", "Any")] + [(agent_id, f"{name} ({agent_id})") for agent_id, name in choices()[1]]
         )
 
-    def clean_flag(self) -> str:
-        flag = (self.cleaned_data.get("flag") or "").strip().lower()
-        if flag and not FLAG_NAME.match(flag):
-            raise forms.ValidationError("A flag is lower-case letters, digits and '-'.")
-        return flag
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        given = {name: self.data.get(name) for name in ThreadFilters.PARAMS if name not in self.errors}
+        self._filters, errors = ThreadFilters.from_params(given)
+        for name, message in errors.items():
+            self.add_error(name, message)
+        return data
 
-    def filters(self) -> dict[str, Any]:
-        """Valid filters only: a bad value in one field is dropped (and shown) rather than failing the page."""
-        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
-        return {
-            "agent": data.get("agent"),
-            "status": data.get("status") or "",
-            "created_from": data.get("created_from"),
-            "created_to": data.get("created_to"),
-            "flag": data.get("flag") or "",
-            "cursor": data.get("cursor") or "",
-        }
+    def filters(self) -> ThreadFilters:
+        """The valid filters (a field with an error is ignored); no filter for an unbound form."""
+        self.is_valid()
+        return getattr(self, "_filters", ThreadFilters())
+
+    @property
+    def cursor_value(self) -> str:
+        self.is_valid()
+        return str(getattr(self, "cleaned_data", {}).get("cursor") or "")
 
     def query_without_cursor(self) -> str:
+        """The query string of this form without the cursor, for "next page" and export links."""
         if not self.is_bound:
             return ""
-        params = {key: value for key, value in self.data.items() if key != "cursor" and value}
-        return urlencode(params)
+        pairs = [(k, v) for k, v in self.data.items() if k in self.fields and k != "cursor" and v not in ("", None)]
+        return urlencode(pairs)

@@ -1,4 +1,4 @@
-"""Reads for support review: thread filters, full-text search over messages, and their keyset pages.
+"""Reads for support review: full-text search over messages within the filtered threads, and its keyset pages.
 
 One interface over two backends. PostgreSQL: ``search_vector @@ websearch_to_tsquery('english', …)``, where
 search_vector is a stored ``to_tsvector('english', text)`` with a GIN index (stemming, "phrases", -exclusions,
@@ -16,57 +16,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
-from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin import ids, links
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Message, Run, Thread, ThreadFlag, ThreadNote
-from agents_admin.selectors.conversation import flags_of_threads, project_id_named, thread_flag_names, thread_notes
+from agents_admin.models import Agent, Message, Run, Thread, ThreadFlag
+from agents_admin.selectors.conversation import flags_of_threads, thread_flag_names, thread_notes
+from agents_admin.selectors.threads import ThreadFilters, metadata_is_common, threads_matching
 
-THREADS_PER_PAGE = 25
 RESULTS_PER_PAGE = 20
 # Private-use characters mark the match inside a snippet: the snippet is escaped first, then they become <mark>.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
-METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-HAS_FAILED_RUN = "has_failed"
-NO_SUCH_ID = 0  # auto ids start at 1: a filter on an unknown name matches nothing
-
-
-@dataclass(frozen=True)
-class ThreadFilters:
-    """Filters on threads, shared by the thread list, search and exports (``forms_search.SearchForm.filters``)."""
-
-    project: str = ""  # Project.name
-    agent: str = ""  # Thread.last_agent id
-    date_from: date | None = None
-    date_to: date | None = None  # inclusive
-    run_status: str = ""  # HAS_FAILED_RUN, or a RunStatus the thread's last run has
-    metadata_key: str = ""
-    metadata_value: str = ""
-    flag: str = ""
-    has_notes: bool = False
-    on_hold: bool = False
-
-    def is_empty(self) -> bool:
-        return self == ThreadFilters()
-
-
-@dataclass
-class ThreadPage:
-    threads: list[Thread]
-    next_cursor: str = ""
-    flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,7 +52,7 @@ class SearchPage:
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-# --- seams for other branches ------------------------------------------------------------------------------
+# --- links -------------------------------------------------------------------------------------------------
 
 
 def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -> str:
@@ -96,131 +64,9 @@ def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -
     return url + (f"#{anchor}" if anchor else "")
 
 
-def hold_model() -> Any:
-    """The ThreadHold model once the retention branch provides it; None until then."""
-    return apps.get_app_config("agents_admin").models.get("threadhold")
-
-
-def _on_hold_q() -> Q:
-    model = hold_model()
-    if model is None:
-        return Q(pk__in=[])
-    # In force: not released and not expired, as the retention branch's selectors_retention.holds_active says
-    # (at merge this may call that instead).
-    holds = model.objects.all()
-    fields = {f.name for f in model._meta.get_fields()}
-    if "released_at" in fields:
-        holds = holds.filter(released_at__isnull=True)
-    if "expires_at" in fields:
-        holds = holds.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-    return Q(pk__in=holds.values("thread_id"))
-
-
-# --- threads ---------------------------------------------------------------------------------------------
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def threads_filtered_qs(
-    filters: ThreadFilters,
-    *,
-    dates_on_threads: bool = True,
-    per_thread: bool = False,
-    metadata_common: bool | None = None,
-) -> QuerySet[Thread]:
-    """Threads matching ``filters`` (unordered). Each filter is an indexed column or a set read from an index;
-    ``per_thread`` makes the sets probes of one thread's rows instead, for a query that tests threads one at a time
-    (a set would be read whole first, whatever few threads are tested). ``metadata_common`` is the answer of
-    _sqlite_metadata_is_common when the caller has it already."""
-    qs = Thread.objects.all()
-    if filters.project:
-        # The project's id, not a join on its name: with a join SQLite walks every thread of the project even when
-        # another filter (a failed run, say) has a far smaller index.
-        project_id = project_id_named(filters.project)
-        qs = qs.filter(project_id=project_id if project_id is not None else NO_SUCH_ID)
-    if filters.agent:
-        qs = qs.filter(last_agent_id=filters.agent)
-    if dates_on_threads and filters.date_from:
-        qs = qs.filter(last_activity_at__gte=_day_start(filters.date_from))
-    if dates_on_threads and filters.date_to:
-        qs = qs.filter(last_activity_at__lt=_day_start(filters.date_to + timedelta(days=1)))
-    if filters.run_status == HAS_FAILED_RUN:
-        qs = qs.filter(has_failed_run=True)  # denormalised: an index lookup, not an EXISTS over runs
-    elif filters.run_status:
-        qs = qs.filter(last_run_status=filters.run_status)
-    if filters.metadata_key and METADATA_KEY.match(filters.metadata_key) and connection.vendor == "postgresql":
-        # jsonb containment, which the GIN index thread_metadata_gin serves.
-        qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
-    elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
-        # SQLite cannot index arbitrary JSON keys: migration 0009 keeps a (thread, key, value) side table in step
-        # with Thread.metadata by triggers, so the filter is one index lookup whatever the number of threads. A pair
-        # on few threads is read as a set (an index range); one on many is probed per thread, since SQLite would
-        # otherwise read the whole set before the first row (36 ms for one channel's 33,000 threads).
-        if not per_thread and metadata_common is None:
-            metadata_common = _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
-        per_thread = per_thread or bool(metadata_common)
-        meta = (
-            'EXISTS (SELECT 1 FROM agents_admin_thread_meta m2 WHERE m2.thread_id = "agents_admin_thread"."id" '
-            "AND m2.key = %s AND m2.value = %s)"
-            if per_thread
-            else '"agents_admin_thread"."id" IN '
-            "(SELECT thread_id FROM agents_admin_thread_meta WHERE key = %s AND value = %s)"
-        )
-        qs = qs.filter(RawSQL(meta, [filters.metadata_key, filters.metadata_value], output_field=BooleanField()))
-    if filters.flag in ThreadFlag.THREAD_FIELDS:
-        qs = qs.filter(**{ThreadFlag.THREAD_FIELDS[filters.flag]: True})  # its own partial index
-    elif filters.flag and per_thread:
-        qs = qs.filter(Exists(ThreadFlag.objects.filter(thread=OuterRef("pk"), name=filters.flag)))
-    elif filters.flag:
-        # IN (a set from the flag's index) rather than EXISTS per thread: search materialises the filtered set once,
-        # and a probe per thread would read all 100k of them to build it.
-        qs = qs.filter(pk__in=ThreadFlag.objects.filter(name=filters.flag).values("thread_id"))
-    if filters.has_notes and per_thread:
-        qs = qs.filter(Exists(ThreadNote.objects.filter(thread=OuterRef("pk"))))
-    elif filters.has_notes:
-        qs = qs.filter(pk__in=ThreadNote.objects.values("thread_id"))
-    if filters.on_hold:
-        qs = qs.filter(_on_hold_q())
-    return qs
-
-
-# More threads than this with one metadata pair make it a common one (see threads_filtered_qs).
-METADATA_SET_LIMIT = 2_000
-
-
-def _sqlite_metadata_is_common(key: str, value: str) -> bool:
-    """Whether more than METADATA_SET_LIMIT threads carry ``key=value``: counts at most that many index entries."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM agents_admin_thread_meta WHERE key = %s AND value = %s LIMIT %s)",
-            [key, value, METADATA_SET_LIMIT + 1],
-        )
-        return int(cursor.fetchone()[0]) > METADATA_SET_LIMIT
-
-
 def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
     """Flag names per thread id, in one query, for the rows of one page."""
     return flags_of_threads(list(thread_ids))
-
-
-def threads_filtered(
-    filters: ThreadFilters | None = None, *, cursor: str = "", limit: int = THREADS_PER_PAGE
-) -> ThreadPage:
-    """One keyset page of threads, most recently active first, with each thread's flags. Three queries at most."""
-    qs = threads_filtered_qs(filters or ThreadFilters()).select_related("last_agent", "project")
-    qs = qs.order_by("-last_activity_at", "-id")
-    position = keyset.cursor_decode(cursor)
-    if position is not None:
-        qs = qs.filter(keyset.after("last_activity_at", position))
-    rows = list(qs[: limit + 1])
-    page = ThreadPage(threads=rows[:limit])
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        page.next_cursor = keyset.cursor_encode(last.last_activity_at, last.id)
-    page.flags = thread_flags(t.id for t in page.threads) if page.threads else {}
-    return page
 
 
 # --- full-text search ----------------------------------------------------------------------------------------
@@ -274,11 +120,10 @@ def highlight(snippet: str) -> SafeString:
 
 
 def _narrowing_threads(filters: ThreadFilters, *, metadata_common: bool | None = None) -> QuerySet[Thread] | None:
-    """The threads a search is limited to, unordered; None when the filters leave every thread (none are set, or
-    only dates, which apply to the messages)."""
-    if filters.is_empty() or ThreadFilters(date_from=filters.date_from, date_to=filters.date_to) == filters:
+    """The threads a search is limited to, unordered; None when no filter is set."""
+    if filters.is_empty():
         return None
-    return threads_filtered_qs(filters, dates_on_threads=False, metadata_common=metadata_common).order_by()
+    return threads_matching(filters, metadata_common=metadata_common).order_by()
 
 
 # The SQLite search walks the matches of the words newest first (FTS5 serves them in rowid order, which is the page
@@ -293,7 +138,7 @@ def _narrowing_threads(filters: ThreadFilters, *, metadata_common: bool | None =
 # 105 ms against 8 for 'refund' in 276 threads of 1,608 messages; the same 3 ms for 257 messages).
 SQLITE_ROWID_SET_MESSAGES = 20_000
 # Up to this many filtered threads, FTS5 itself intersects the word with them through the index's thread column
-# (migration 0012): 'refund' in one customer's 17 threads, 1.3 ms against 7.3 ms for walking all 33,554 matches. Each
+# (migration 0002): 'refund' in one customer's 17 threads, 1.3 ms against 7.3 ms for walking all 33,554 matches. Each
 # thread is one more term ORed in the query, about 0.05 ms (200 threads: 10 ms), so past a few dozen the walk above
 # is cheaper, and for a rare word it always is (a few hundred matches to walk).
 SQLITE_FTS_THREADS = 32
@@ -347,13 +192,13 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         return [], ""
     # A common metadata pair alone is broad for certain: its matches are probed without sizing the filtered set
     # first (reading 2,000 of one channel's 33,000 threads by probing each thread's pairs: 15 ms).
-    common = bool(filters.metadata_key) and _sqlite_metadata_is_common(filters.metadata_key, filters.metadata_value)
+    common = bool(filters.metadata_key) and metadata_is_common(filters.metadata_key, filters.metadata_value)
     broad = common and _metadata_alone(filters)
     threads = None if broad else _narrowing_threads(filters, metadata_common=common)
     within = _thread_ids_within(threads, SQLITE_ROWID_SET_MESSAGES) if threads is not None else None
     if within is not None and not within[0]:
         return [], ""
-    # The text column only: the index also holds each message's thread id (migration 0012).
+    # The text column only: the index also holds each message's thread id (migration 0002).
     match = f"text : ({match})"
     few = within[0] if within is not None and len(within[0]) <= SQLITE_FTS_THREADS else None
     if few is not None:
@@ -363,12 +208,6 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
     if cursor.isdigit():
         where.append("f.rowid < %s")
         params.append(int(cursor))
-    if filters.date_from:
-        where.append("m.created_at >= %s")
-        params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_from)))
-    if filters.date_to:
-        where.append("m.created_at < %s")
-        params.append(connection.ops.adapt_datetimefield_value(_day_start(filters.date_to + timedelta(days=1))))
     join = "agents_admin_message_fts f JOIN agents_admin_message m ON m.rowid = f.rowid"
     if few is not None:
         # The index tokenizes ids into lower-case pieces; the thread itself is checked on the few rows it gives.
@@ -387,9 +226,7 @@ def _search_sqlite(q: str, filters: ThreadFilters, cursor: str, limit: int) -> t
         # A broad filter: test each match's thread as the walk meets it. Matches fall in such a filter often, so a few
         # dozen probes fill a page, where reading the filter's set first would read all of it ('refund' in one
         # channel's 33,000 threads: 75 ms to build the set).
-        probe = threads_filtered_qs(filters, dates_on_threads=False, per_thread=True).filter(
-            pk=RawSQL("m.thread_id", [])
-        )
+        probe = threads_matching(filters, per_thread=True).filter(pk=RawSQL("m.thread_id", []))
         subquery, subquery_params = probe.values("id").query.get_compiler(connection=connection).as_sql()
         where.append(f"EXISTS ({subquery})")
         params.extend(subquery_params)
@@ -429,10 +266,6 @@ def _search_postgres(
     within = _thread_ids_within(threads, PG_THREAD_FIRST_MESSAGES) if threads is not None else None
     match = _PG_MATCH_EACH if within is not None else _PG_MATCH
     qs = Message.objects.filter(RawSQL(match, [q], output_field=BooleanField()))
-    if filters.date_from:
-        qs = qs.filter(created_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
-        qs = qs.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if within is not None:
         if not within[0]:
             return [], ""
@@ -504,18 +337,12 @@ def message_search(
 
 
 def agent_url(agent_id: str) -> str:
-    try:
-        return reverse("agents_admin:agent_edit", args=[agent_id])
-    except NoReverseMatch:  # the console's agent page is on another branch
-        return f"/agents/{agent_id}/"
+    return reverse("agents_admin:agent_edit", args=[agent_id])
 
 
 def run_url(thread_id: str, run_id: str) -> str:
     """The thread page showing that run's panel (the console's run_panel URL renders the whole page)."""
-    try:
-        return reverse("agents_admin:run_panel", args=[thread_id, run_id]) + "#run-panel"
-    except NoReverseMatch:
-        return thread_url(thread_id, anchor=f"run-{run_id}")
+    return reverse("agents_admin:run_panel", args=[thread_id, run_id]) + "#run-panel"
 
 
 def object_url(object_id: str) -> str | None:

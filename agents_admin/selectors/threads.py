@@ -1,33 +1,46 @@
-"""Reads about threads: one thread, and the thread list, keyset-paginated (never OFFSET, never COUNT over big
-tables), so a page costs the same at the first thread as at the 100,000th."""
+"""Reads about threads: one thread, and THE thread filter that the thread list, search and exports share.
+
+``ThreadFilters`` is what a filter query string means (``ThreadFilters.from_params`` is its only parser, which
+the console's ThreadFilterForm and the stored params of an export job both go through); ``threads_matching``
+turns it into a Thread queryset, and ``thread_list`` into one keyset page of it (never OFFSET, never COUNT over
+big tables), so a page costs the same at the first thread as at the 100,000th.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
 from agents_admin.lib import keyset
-from agents_admin.models import (
-    Agent,
-    Thread,
-    ThreadFlag,
-)
-from agents_admin.selectors.search import thread_flags
+from agents_admin.models import Agent, Project, RunStatus, Thread, ThreadFlag, ThreadNote
+from agents_admin.selectors.conversation import flags_of_threads, project_id_named
+from agents_admin.selectors.retention import holds_active
+from agents_admin.validation import FLAG_NAME
 
 THREADS_PER_PAGE = 25
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HAS_FAILED_RUN = "has_failed"
+RUN_STATUSES = {HAS_FAILED_RUN, *RunStatus.values}
+NO_SUCH_ID = 0  # auto ids start at 1: a filter on an unknown name matches nothing
 # A standard flag is a Thread column with its own partial index (see Thread.flag_escalated). A free tag on at most
-# this many threads filters the list by their ids (then a small sort); a commoner flag is
+# this many threads filters a page by their ids (then a small sort); a commoner flag is
 # probed per row while walking the activity index, which finds a page of matches quickly. The sort reads each
 # flagged thread's row and the walk steps over about 25 / share-of-threads-flagged index entries, each with a
 # probe of the flags: on SQLite (5 us a row, 0.5 us a probe) they cost the same near 500 flagged threads of
 # 100k, on PostgreSQL (a probe costs 2 us) near 2,000. Measured on 100k threads with "escalated" on 680: SQLite
 # 3.8 ms by ids, 1.9 ms by walking; PostgreSQL 27 ms by ids, 35 ms by walking (whole page).
 FLAG_IDS_INLINE_LIMIT = {"sqlite": 500, "postgresql": 2_000}
+# More threads than this with one metadata pair make it a common one (see threads_matching).
+METADATA_SET_LIMIT = 2_000
 
 
 def thread_get(thread_id: str) -> Thread:
@@ -37,72 +50,227 @@ def thread_get(thread_id: str) -> Thread:
         raise Http404(f"No thread {thread_id}.") from None
 
 
-def _encode_cursor(thread: Thread) -> str:
-    return keyset.cursor_encode(thread.last_activity_at, thread.id)
+# --- the filter ---------------------------------------------------------------------------------------------
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str | int] | None:
-    """The (last_activity_at, id) a cursor points after; None for a missing or mangled cursor."""
-    return keyset.cursor_decode(cursor)
+@dataclass(frozen=True)
+class ThreadFilters:
+    """Which threads to show: every field narrows, an empty one does not. The same meaning on the thread list,
+    on search (whose words then match messages of these threads only) and in exports."""
+
+    project: str = ""  # Project.name
+    agent: str = ""  # the id of the thread's last agent
+    date_from: date | None = None  # last activity on or after this day (the console's time zone)
+    date_to: date | None = None  # last activity on or before this day
+    run_status: str = ""  # HAS_FAILED_RUN (any run ever failed), or the status of the thread's last run
+    metadata_key: str = ""
+    metadata_value: str = ""
+    flag: str = ""  # a standard flag or a free tag
+    has_notes: bool = False
+    on_hold: bool = False  # an active hold (selectors.retention.holds_active)
+
+    # The query-string names, in the order the forms show them; ``meta`` is "key=value".
+    PARAMS = ("project", "agent", "date_from", "date_to", "run_status", "meta", "flag", "has_notes", "on_hold")
+
+    def is_empty(self) -> bool:
+        return self == ThreadFilters()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> tuple[ThreadFilters, dict[str, str]]:
+        """The filters a query string (or an export job's stored params) asks for, and an error message per
+        invalid parameter. An invalid parameter is left out rather than failing: a page still shows something."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name in cls.PARAMS:
+            raw = params.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values.update(_parse(name, raw))
+            except ValueError as error:
+                errors[name] = str(error)
+        if values.get("date_from") and values.get("date_to") and values["date_from"] > values["date_to"]:
+            del values["date_to"]
+            errors["date_to"] = "The end date is before the start date."
+        return cls(**values), errors
+
+    def to_params(self) -> dict[str, str]:
+        """The query-string parameters that ``from_params`` reads back as these filters (set ones only)."""
+        params = {
+            "project": self.project,
+            "agent": self.agent,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "run_status": self.run_status,
+            "meta": f"{self.metadata_key}={self.metadata_value}" if self.metadata_key else "",
+            "flag": self.flag,
+            "has_notes": "on" if self.has_notes else "",
+            "on_hold": "on" if self.on_hold else "",
+        }
+        return {name: value for name, value in params.items() if value}
+
+
+def _parse(name: str, raw: Any) -> dict[str, Any]:
+    """One query-string parameter as ThreadFilters fields; ValueError with a message for a person otherwise."""
+    text = str(raw).strip()
+    if name in ("date_from", "date_to"):
+        try:
+            return {name: date.fromisoformat(text)}
+        except ValueError:
+            raise ValueError("Enter a valid date.") from None
+    if name == "run_status":
+        if text not in RUN_STATUSES:
+            raise ValueError(f"Select a valid choice. {text} is not one of the available choices.")
+        return {name: text}
+    if name == "meta":
+        key, sep, value = text.partition("=")
+        if not sep or not METADATA_KEY.match(key.strip()):
+            raise ValueError("Use key=value, with a key of letters, digits, '_', '.' or '-'.")
+        return {"metadata_key": key.strip(), "metadata_value": value.strip()}
+    if name == "flag":
+        if not FLAG_NAME.match(text.lower()):
+            raise ValueError("A flag is lower-case letters, digits and '-'.")
+        return {name: text.lower()}
+    if name in ("has_notes", "on_hold"):
+        # As a checkbox posts it: "on" when ticked; "false"/"0"/"off" count as not ticked.
+        return {name: text.lower() not in ("", "0", "false", "off")}
+    return {name: text}
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def threads_matching(
+    filters: ThreadFilters,
+    *,
+    paged: bool = False,
+    per_thread: bool = False,
+    metadata_common: bool | None = None,
+) -> QuerySet[Thread]:
+    """Threads matching ``filters`` (unordered). Each filter is an indexed column or a set read from an index.
+
+    ``paged``: the caller walks the activity index and stops after a page, so a free tag is its few thread ids
+    (up to FLAG_IDS_INLINE_LIMIT, read here in one bounded query) or else a probe per row, never a whole set.
+    ``per_thread`` makes the sets probes of one thread's rows instead, for a query that tests threads one at a time
+    (a set would be read whole first, whatever few threads are tested). ``metadata_common`` is the answer of
+    metadata_is_common when the caller has it already.
+    """
+    qs = Thread.objects.all()
+    if filters.project:
+        # The project's id, not a join on its name: with a join SQLite walks every thread of the project even when
+        # another filter (a failed run, say) has a far smaller index.
+        project_id = project_id_named(filters.project)
+        qs = qs.filter(project_id=project_id if project_id is not None else NO_SUCH_ID)
+    if filters.agent:
+        qs = qs.filter(last_agent_id=filters.agent)
+    # Last activity, the column the lists are sorted by: a range of the same index they walk.
+    if filters.date_from:
+        qs = qs.filter(last_activity_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        qs = qs.filter(last_activity_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.run_status == HAS_FAILED_RUN:
+        qs = qs.filter(has_failed_run=True)  # denormalised: an index lookup, not an EXISTS over runs
+    elif filters.run_status:
+        qs = qs.filter(last_run_status=filters.run_status)
+    if filters.metadata_key and METADATA_KEY.match(filters.metadata_key) and connection.vendor == "postgresql":
+        # jsonb containment, which the GIN index thread_metadata_gin serves.
+        qs = qs.filter(metadata__contains={filters.metadata_key: filters.metadata_value})
+    elif filters.metadata_key and METADATA_KEY.match(filters.metadata_key):
+        # SQLite cannot index arbitrary JSON keys: migration 0002 keeps a (thread, key, value) side table in step
+        # with Thread.metadata by triggers, so the filter is one index lookup whatever the number of threads. A pair
+        # on few threads is read as a set (an index range); one on many is probed per thread, since SQLite would
+        # otherwise read the whole set before the first row (36 ms for one channel's 33,000 threads).
+        if not per_thread and metadata_common is None:
+            metadata_common = metadata_is_common(filters.metadata_key, filters.metadata_value)
+        meta_per_thread = per_thread or bool(metadata_common)
+        meta = (
+            'EXISTS (SELECT 1 FROM agents_admin_thread_meta m2 WHERE m2.thread_id = "agents_admin_thread"."id" '
+            "AND m2.key = %s AND m2.value = %s)"
+            if meta_per_thread
+            else '"agents_admin_thread"."id" IN '
+            "(SELECT thread_id FROM agents_admin_thread_meta WHERE key = %s AND value = %s)"
+        )
+        qs = qs.filter(RawSQL(meta, [filters.metadata_key, filters.metadata_value], output_field=BooleanField()))
+    if filters.flag:
+        qs = qs.filter(_flagged(filters.flag, paged=paged, per_thread=per_thread))
+    if filters.has_notes and per_thread:
+        qs = qs.filter(Exists(ThreadNote.objects.filter(thread=OuterRef("pk"))))
+    elif filters.has_notes:
+        qs = qs.filter(pk__in=ThreadNote.objects.values("thread_id"))
+    if filters.on_hold:
+        qs = qs.filter(pk__in=holds_active(timezone.now()).values("thread_id"))
+    return qs
+
+
+def _flagged(flag: str, *, paged: bool, per_thread: bool) -> Q:
+    column = ThreadFlag.THREAD_FIELDS.get(flag)
+    if column is not None:  # a standard flag: its own partial index in activity order
+        return Q(**{column: True})
+    probe = Q(Exists(ThreadFlag.objects.filter(thread=OuterRef("pk"), name=flag)))
+    if per_thread:
+        return probe
+    flagged = ThreadFlag.objects.filter(name=flag).order_by().values_list("thread_id", flat=True)
+    if not paged:
+        # IN (a set from the flag's index) rather than EXISTS per thread: search and exports read the filtered set
+        # whole, and a probe per thread would read all 100k of them to build it.
+        return Q(pk__in=flagged)
+    limit = FLAG_IDS_INLINE_LIMIT.get(connection.vendor, 2_000)
+    ids = list(flagged[: limit + 1])
+    return Q(id__in=ids) if len(ids) <= limit else probe
+
+
+def metadata_is_common(key: str, value: str) -> bool:
+    """Whether more than METADATA_SET_LIMIT threads carry ``key=value`` (SQLite's side table): counts at most that
+    many index entries."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM agents_admin_thread_meta WHERE key = %s AND value = %s LIMIT %s)",
+            [key, value, METADATA_SET_LIMIT + 1],
+        )
+        return int(cursor.fetchone()[0]) > METADATA_SET_LIMIT
+
+
+def thread_filter_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The thread filter's choices: (name, display name) of every project by name, and (id, name) of every agent
+    by name then id. One query for both small tables, so a filtered list costs one read of choices."""
+    projects = Project.objects.order_by().values(kind=Value(0), key=F("name"), label=F("display_name"), sort=F("name"))
+    agents = Agent.objects.order_by().values(kind=Value(1), key=F("id"), label=F("name"), sort=F("name"))
+    rows = list(projects.union(agents, all=True).order_by("kind", "sort", "key"))
+    return (
+        [(row["key"], row["label"]) for row in rows if row["kind"] == 0],
+        [(row["key"], row["label"]) for row in rows if row["kind"] == 1],
+    )
+
+
+# --- the thread list ----------------------------------------------------------------------------------------
 
 
 @dataclass
 class ThreadPage:
     threads: list[Thread]
-    next_cursor: str | None
+    next_cursor: str = ""
     # Flag names per thread id of this page (read in one query; templatetags/listings.py shows them).
     flags: dict[str, list[str]] = field(default_factory=dict)
 
 
-def thread_list(
-    *,
-    agent: Agent | None = None,
-    status: str = "",
-    created_from: date | None = None,
-    created_to: date | None = None,
-    flag: str = "",
-    cursor: str = "",
-    per_page: int = THREADS_PER_PAGE,
-) -> ThreadPage:
-    """Threads, newest activity first, one keyset page after ``cursor``, with each thread's flags.
+def thread_list(filters: ThreadFilters | None = None, *, cursor: str = "", limit: int = THREADS_PER_PAGE) -> ThreadPage:
+    """Threads matching ``filters``, newest activity first, one keyset page after ``cursor``, with each thread's
+    flags: the /threads/ list, and /search/ without words.
 
-    Served by the thread_activity index, or a standard flag's partial index. A free-tag ``flag`` filter first
-    reads up to FLAG_IDS_INLINE_LIMIT + 1 tagged thread ids from the (name, thread) index: if that is all of
-    them, the page is picked among those ids (a rare tag never walks every thread); otherwise it is an EXISTS
-    probe per row while walking the activity index.
-    Two queries (three with a flag filter).
+    Served by the thread_activity index, or the index of the narrowest filter in activity order (project, agent,
+    last run status, a failed run, a standard flag). A free tag is read as its ids when it is rare (see
+    threads_matching). Two queries (three with a free tag or a project).
     """
-    queryset = Thread.objects.select_related("last_agent").order_by("-last_activity_at", "-id")
-    if agent is not None:
-        queryset = queryset.filter(last_agent=agent)
-    if status:
-        queryset = queryset.filter(last_run_status=status)
-    tz = timezone.get_current_timezone()
-    if created_from:
-        queryset = queryset.filter(created_at__gte=datetime.combine(created_from, time.min, tzinfo=tz))
-    if created_to:
-        queryset = queryset.filter(created_at__lt=datetime.combine(created_to + timedelta(days=1), time.min, tzinfo=tz))
-    if flag:
-        queryset = queryset.filter(_flagged(flag))
-    position = decode_cursor(cursor)
+    qs = threads_matching(filters or ThreadFilters(), paged=True).select_related("last_agent")
+    qs = qs.order_by("-last_activity_at", "-id")
+    position = keyset.cursor_decode(cursor)
     if position is not None:
-        queryset = queryset.filter(keyset.after("last_activity_at", position))
-    rows = list(queryset[: per_page + 1])
-    threads = rows[:per_page]
-    return ThreadPage(
-        threads=threads,
-        next_cursor=_encode_cursor(threads[-1]) if len(rows) > per_page else None,
-        flags=thread_flags(t.id for t in threads) if threads else {},
-    )
-
-
-def _flagged(flag: str) -> Q:
-    column = ThreadFlag.THREAD_FIELDS.get(flag)
-    if column is not None:  # a standard flag: its own partial index in activity order
-        return Q(**{column: True})
-    flagged = ThreadFlag.objects.filter(name=flag).order_by().values_list("thread_id", flat=True)
-    limit = FLAG_IDS_INLINE_LIMIT.get(connection.vendor, 2_000)
-    ids = list(flagged[: limit + 1])
-    if len(ids) <= limit:
-        return Q(id__in=ids)
-    return Q(Exists(ThreadFlag.objects.filter(thread=OuterRef("pk"), name=flag)))
+        qs = qs.filter(keyset.after("last_activity_at", position))
+    rows = list(qs[: limit + 1])
+    page = ThreadPage(threads=rows[:limit])
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        page.next_cursor = keyset.cursor_encode(last.last_activity_at, last.id)
+    page.flags = flags_of_threads([t.id for t in page.threads])
+    return page

@@ -12,13 +12,12 @@ partial file) and sends a queued job's task again once when the broker seems to 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
 from agents_admin.models import ExportJob, Message, Thread
-from agents_admin.selectors.search import ThreadFilters, threads_filtered_qs
+from agents_admin.selectors.threads import ThreadFilters, threads_matching
 from agents_admin.services.dispatch import EXPORT_JOB_RUN, task_send
 from agents_admin.services.review import user_or_none
 
@@ -125,10 +124,7 @@ def filtered_message_batches(
     last_id = ""
     while True:
         ids = list(
-            threads_filtered_qs(filters)
-            .filter(id__gt=last_id)
-            .order_by("id")
-            .values_list("id", flat=True)[:thread_batch]
+            threads_matching(filters).filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:thread_batch]
         )
         if not ids:
             return
@@ -229,26 +225,16 @@ def filtered_export_chunks(*, filters: ThreadFilters, fmt: str) -> Iterator[tupl
 
 def filtered_export_estimate(filters: ThreadFilters) -> int:
     """Messages an export of these threads would hold, from the denormalised counters (no message scan)."""
-    return int(threads_filtered_qs(filters).aggregate(n=Sum("message_count"))["n"] or 0)
+    return int(threads_matching(filters).aggregate(n=Sum("message_count"))["n"] or 0)
 
 
 # --- background jobs ------------------------------------------------------------------------------------------
 
 
-def filters_to_params(filters: ThreadFilters) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, date) else v)
-        for k, v in dataclasses.asdict(filters).items()
-        if v not in ("", None, False)
-    }
-
-
-def filters_from_params(params: dict[str, Any]) -> ThreadFilters:
-    values = {f.name: params[f.name] for f in dataclasses.fields(ThreadFilters) if f.name in params}
-    for name in ("date_from", "date_to"):
-        if values.get(name):
-            values[name] = date.fromisoformat(values[name])
-    return ThreadFilters(**values)
+def job_filters(job: ExportJob) -> ThreadFilters:
+    """The filters of an export of many threads, stored as the query-string parameters that select them."""
+    filters, _errors = ThreadFilters.from_params(job.params.get("filters", {}))
+    return filters
 
 
 def export_job_create(
@@ -267,7 +253,7 @@ def export_job_create(
         params: dict[str, Any] = {"thread_id": thread.id}
         estimate = estimate or thread.message_count
     else:
-        params = {"filters": filters_to_params(filters or ThreadFilters())}
+        params = {"filters": (filters or ThreadFilters()).to_params()}
     with transaction.atomic():
         job = ExportJob.objects.create(
             created_by=user_or_none(actor),
@@ -317,7 +303,7 @@ def _job_chunks(job: ExportJob) -> Iterator[tuple[str, int]]:
         thread = Thread.objects.get(pk=job.params["thread_id"])
         yield from thread_export_chunks(thread=thread, fmt=job.format)
     else:
-        yield from filtered_export_chunks(filters=filters_from_params(job.params.get("filters", {})), fmt=job.format)
+        yield from filtered_export_chunks(filters=job_filters(job), fmt=job.format)
 
 
 def export_job_write(*, job: ExportJob, chunks: Iterator[tuple[str, int]]) -> None:

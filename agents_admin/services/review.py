@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -10,10 +9,10 @@ from django.db import IntegrityError, transaction
 
 from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import Thread, ThreadFlag, ThreadNote
+from agents_admin.validation import FLAG_NAME
 
 MAX_NOTE_LENGTH = 10_000
 MAX_FLAGS_PER_THREAD = 20
-FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def user_or_none(user: Any) -> User | None:

@@ -11,7 +11,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents_admin.forms.search import ExportForm, SearchForm, export_again_fields
+from agents_admin.forms.exports import ExportForm, export_again_fields
+from agents_admin.forms.threads import ThreadFilterForm
 from agents_admin.models import ExportJob, Thread
 from agents_admin.services import exports
 from agents_admin.views.access import capability_required
@@ -44,16 +45,17 @@ def thread_export(request: HtmxHttpRequest, thread_id: str) -> HttpResponseBase:
 @require_GET
 @capability_required("review_conversations")
 def threads_export(request: HtmxHttpRequest) -> HttpResponseBase:
-    """Every thread matching the search form's filters, as ?format=jsonl|csv; big ones become a job."""
-    search, form = SearchForm(data=request.GET), ExportForm(data=request.GET)
-    filters = search.filters()
+    """Every thread matching the thread filter (the search words are not applied), as ?format=jsonl|csv; big ones
+    become a job."""
+    filter_form, form = ThreadFilterForm(data=request.GET), ExportForm(data=request.GET)
+    filters = filter_form.filters()
     if not form.is_valid() or form.cleaned_data["format"] not in exports.FORMATS_FOR_FILTERS:
         if form.is_valid():
             form.add_error("format", "Exports of many threads are JSON Lines or CSV.")
-        return render(request, "agents_admin/export_start.html", {"form": form, "search": search}, status=400)
+        return render(request, "agents_admin/export_start.html", {"form": form}, status=400)
     fmt, estimate = form.cleaned_data["format"], exports.filtered_export_estimate(filters)
     if estimate > exports.EXPORT_INLINE_LIMIT:
-        context = {"form": form, "search": search, "query": search.query_without_cursor(), "estimate": estimate}
+        context = {"form": form, "query": filter_form.query_without_cursor(), "estimate": estimate}
         return render(request, "agents_admin/export_start.html", {**context, "fmt": fmt})
     return _stream(exports.filtered_export_chunks(filters=filters, fmt=fmt), fmt, f"threads.{fmt}")
 
@@ -70,7 +72,7 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
         thread = get_object_or_404(Thread, pk=thread_id)
         job = exports.export_job_create(actor=request.user, fmt=form.cleaned_data["format"], thread=thread)
     else:
-        filters = SearchForm(data=QueryDict(request.POST.get("query", ""))).filters()
+        filters = ThreadFilterForm(data=QueryDict(request.POST.get("query", ""))).filters()
         estimate = exports.filtered_export_estimate(filters)
         job = exports.export_job_create(
             actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from agents_admin.errors import ServiceError
-from agents_admin.forms.search import FlagForm, NoteForm
+from agents_admin.forms.review import FlagForm, NoteForm
 from agents_admin.models import Thread
 from agents_admin.selectors.search import thread_review
 from agents_admin.services.review import thread_flag_set, thread_note_add

@@ -6,8 +6,10 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents_admin.forms.search import STANDARD_FLAGS, SearchForm
-from agents_admin.selectors.search import message_search, object_url, threads_filtered
+from agents_admin.forms.search import SearchForm
+from agents_admin.models import ThreadFlag
+from agents_admin.selectors.search import message_search, object_url
+from agents_admin.selectors.threads import thread_list
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 
@@ -20,11 +22,11 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     """Messages matching the words, or (without words) the threads matching the filters; newest first."""
     form = SearchForm(data=request.GET or None)
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
-    context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": STANDARD_FLAGS}
+    context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": ThreadFlag.STANDARD}
     if q:
         context["results"] = message_search(q=q, filters=filters, cursor=cursor)
     else:
-        context["threads"] = threads_filtered(filters, cursor=cursor)
+        context["threads"] = thread_list(filters, cursor=cursor)
     return render_page(request, PAGE, context, partial="results")
 
 

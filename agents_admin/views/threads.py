@@ -33,8 +33,7 @@ DETAIL = "agents_admin/thread_detail.html"
 @capability_required("view_conversations")
 def thread_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ThreadFilterForm(data=request.GET or None)
-    form.is_valid()
-    page = thread_selectors.thread_list(**form.filters())
+    page = thread_selectors.thread_list(form.filters(), cursor=form.cursor_value)
     context = {
         "form": form,
         "page": page,

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from agents_admin.models import Message, Thread
-from agents_admin.selectors.search import ThreadFilters, message_search, threads_filtered
+from agents_admin.selectors.search import message_search
+from agents_admin.selectors.threads import ThreadFilters, thread_list
 from tests.factories import make_agent, make_message, make_project, make_thread
 
 
@@ -31,7 +32,7 @@ def test_migrating_to_zero_and_back_leaves_a_schema_search_and_the_metadata_filt
     make_message(other, "Refunds take a week")
 
     acme_only = ThreadFilters(metadata_key="customer", metadata_value="acme")
-    assert [t.id for t in threads_filtered(acme_only).threads] == [acme.id]
+    assert [t.id for t in thread_list(acme_only).threads] == [acme.id]
     assert {hit.message.id for hit in message_search(q="refund").hits} == {
         refund.id,
         *Message.objects.filter(thread=other).values_list("id", flat=True),
@@ -40,7 +41,7 @@ def test_migrating_to_zero_and_back_leaves_a_schema_search_and_the_metadata_filt
 
     # The index follows changes made after the fact: a thread's new metadata, a message's new text, a deletion.
     Thread.objects.filter(pk=other.pk).update(metadata={"customer": "acme"})
-    assert {t.id for t in threads_filtered(acme_only).threads} == {acme.id, other.id}
+    assert {t.id for t in thread_list(acme_only).threads} == {acme.id, other.id}
     Message.objects.filter(pk=refund.pk).update(text="Where is my parcel?")
     Message.objects.filter(thread=other).delete()
     assert message_search(q="refund").hits == []

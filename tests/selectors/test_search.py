@@ -8,14 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.models import Run, RunStatus, Thread
-from agents_admin.selectors.search import (
-    HAS_FAILED_RUN,
-    ThreadFilters,
-    fts5_query,
-    highlight,
-    message_search,
-    threads_filtered,
-)
+from agents_admin.selectors.search import fts5_query, highlight, message_search
+from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_list
 from agents_admin.services.review import thread_flag_set, thread_note_add
 from agents_admin.services.runs import run_execute
 from tests.factories import make_agent, make_message, make_project, make_run, make_thread
@@ -96,19 +90,19 @@ def test_filters_combine_with_the_search_words() -> None:
     assert message_search(q="printer", filters=ThreadFilters(flag="reviewed")).hits == []
 
 
-def test_the_date_range_applies_to_the_messages_created_in_it() -> None:
+def test_the_date_range_keeps_the_messages_of_threads_last_active_in_it() -> None:
     from datetime import UTC, date, datetime, timedelta
 
-    from agents_admin.models import Message
-
-    thread = make_thread(messages=["old invoice question", "new invoice question"])
-    old = Message.objects.get(thread=thread, seq=1)
-    Message.objects.filter(pk=old.pk).update(created_at=datetime(2024, 1, 10, 12, tzinfo=UTC))
+    old = make_thread(messages=["old invoice question", "old invoice reminder"])
+    Thread.objects.filter(pk=old.pk).update(last_activity_at=datetime(2024, 1, 10, 12, tzinfo=UTC))
+    make_thread(messages=["new invoice question"])
     today = datetime.now(UTC).date()
     assert found("invoice", ThreadFilters(date_from=today - timedelta(days=1))) == {"new invoice question"}
     assert found("invoice", ThreadFilters(date_from=date(2024, 1, 10), date_to=date(2024, 1, 10))) == {
-        "old invoice question"
+        "old invoice question",
+        "old invoice reminder",
     }
+    assert found("invoice", ThreadFilters(date_to=date(2024, 1, 9))) == set()
 
 
 def test_the_snippet_escapes_the_message_and_marks_the_match() -> None:
@@ -150,17 +144,17 @@ def test_pages_of_results_neither_repeat_nor_skip_while_new_messages_arrive() ->
     assert set(seen) == expected
 
 
-def test_threads_filtered_pages_by_last_activity_with_flags() -> None:
+def test_the_thread_list_pages_by_last_activity_with_flags() -> None:
     threads = [make_thread(messages=[f"m{i}"]) for i in range(5)]
     thread_flag_set(thread=threads[0], name="reviewed", on=True, actor=None)
-    first = threads_filtered(ThreadFilters(), limit=3)
+    first = thread_list(ThreadFilters(), limit=3)
     assert [t.id for t in first.threads] == [t.id for t in reversed(threads)][:3]
-    second = threads_filtered(ThreadFilters(), cursor=first.next_cursor, limit=3)
+    second = thread_list(ThreadFilters(), cursor=first.next_cursor, limit=3)
     assert [t.id for t in second.threads] == [threads[1].id, threads[0].id]
     assert second.next_cursor == ""
     assert second.flags == {threads[0].id: ["reviewed"]}
-    assert [t.id for t in threads_filtered(ThreadFilters(flag="reviewed")).threads] == [threads[0].id]
-    assert threads_filtered(ThreadFilters(), cursor="garbage!").threads[0].id == threads[-1].id
+    assert [t.id for t in thread_list(ThreadFilters(flag="reviewed")).threads] == [threads[0].id]
+    assert thread_list(ThreadFilters(), cursor="garbage!").threads[0].id == threads[-1].id
 
 
 def test_the_search_page_renders_results_as_a_page_and_as_a_partial(admin_client: Client) -> None:
@@ -289,13 +283,14 @@ def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
 def search_plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sets the search's thresholds so that every filtered search takes the plan named by the test id."""
     import agents_admin.selectors.search as selectors
+    import agents_admin.selectors.threads as thread_selectors
 
     thread_first_limit, narrow_messages, fts_threads = request.param
     monkeypatch.setattr(selectors, "THREAD_FIRST_LIMIT", thread_first_limit)
     monkeypatch.setattr(selectors, "SQLITE_ROWID_SET_MESSAGES", narrow_messages)
     monkeypatch.setattr(selectors, "SQLITE_FTS_THREADS", fts_threads)
     monkeypatch.setattr(selectors, "PG_THREAD_FIRST_MESSAGES", narrow_messages)
-    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
+    monkeypatch.setattr(thread_selectors, "METADATA_SET_LIMIT", thread_first_limit)  # 0: every pair is a common one
 
 
 @pytest.mark.usefixtures("search_plan")
@@ -329,15 +324,25 @@ def test_filtered_search_pages_through_every_hit_once_whichever_way_the_threads_
     assert seen == expected  # newest first, no duplicates, no gaps
 
 
-def test_the_on_hold_filter_matches_nothing_until_holds_exist(admin_client: Client) -> None:
-    from agents_admin.selectors.search import hold_model
+def test_the_on_hold_filter_lists_threads_with_an_active_hold_only(admin_client: Client) -> None:
+    from datetime import timedelta
 
-    make_thread(messages=["held or not"])
-    if hold_model() is None:  # the retention branch brings ThreadHold; until then the field is hidden
-        assert threads_filtered(ThreadFilters(on_hold=True)).threads == []
-        assert 'name="on_hold"' not in admin_client.get(reverse("agents_admin:search")).content.decode()
-    else:
-        assert 'name="on_hold"' in admin_client.get(reverse("agents_admin:search")).content.decode()
+    from django.utils import timezone
+
+    from agents_admin.models import ThreadHold
+
+    held, released, expired = (make_thread(messages=["held or not"]) for _ in range(3))
+    make_thread(messages=["never held"])
+    ThreadHold.objects.create(thread=held, reason="litigation")
+    ThreadHold.objects.create(thread=released, reason="done", released_at=timezone.now())
+    hold = ThreadHold.objects.create(thread=expired, reason="short")
+    ThreadHold.objects.filter(pk=hold.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert [t.id for t in thread_list(ThreadFilters(on_hold=True)).threads] == [held.id]
+    assert [hit.message.thread_id for hit in message_search(q="held", filters=ThreadFilters(on_hold=True)).hits] == [
+        held.id
+    ]
+    body = admin_client.get(reverse("agents_admin:search"), {"on_hold": "on"}).content.decode()
+    assert 'name="on_hold"' in body and held.id in body and released.id not in body and expired.id not in body
 
 
 def test_a_failed_run_marks_its_thread_for_the_failed_run_filter_until_the_thread_is_gone() -> None:
@@ -345,7 +350,7 @@ def test_a_failed_run_marks_its_thread_for_the_failed_run_filter_until_the_threa
     fine = make_run(text="hello")
     run_execute(run_id=failing.id)
     run_execute(run_id=fine.id)
-    page = threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN))
+    page = thread_list(ThreadFilters(run_status=HAS_FAILED_RUN))
     assert [t.id for t in page.threads] == [failing.thread_id]
     # A later successful run does not clear it: the thread still has a failed run to review.
     thread = Thread.objects.get(pk=failing.thread_id)
@@ -353,35 +358,35 @@ def test_a_failed_run_marks_its_thread_for_the_failed_run_filter_until_the_threa
     again = make_run(thread=thread, agent=failing.agent)
     run_execute(run_id=again.id)
     assert Thread.objects.get(pk=failing.thread_id).last_run_status == RunStatus.COMPLETED
-    assert [t.id for t in threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN)).threads] == [failing.thread_id]
+    assert [t.id for t in thread_list(ThreadFilters(run_status=HAS_FAILED_RUN)).threads] == [failing.thread_id]
 
 
 def test_the_metadata_filter_follows_metadata_changes_and_deletes() -> None:
     thread = make_thread(metadata={"customer": "acme", "tier": "gold"})
     make_thread(metadata={"customer": "globex"})
     acme = ThreadFilters(metadata_key="customer", metadata_value="acme")
-    assert [t.id for t in threads_filtered(acme).threads] == [thread.id]
+    assert [t.id for t in thread_list(acme).threads] == [thread.id]
     Thread.objects.filter(pk=thread.pk).update(metadata={"customer": "initech"})
-    assert threads_filtered(acme).threads == []
-    assert [
-        t.id for t in threads_filtered(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads
-    ] == [thread.id]
-    assert threads_filtered(ThreadFilters(metadata_key="tier", metadata_value="gold")).threads == []
+    assert thread_list(acme).threads == []
+    assert [t.id for t in thread_list(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads] == [
+        thread.id
+    ]
+    assert thread_list(ThreadFilters(metadata_key="tier", metadata_value="gold")).threads == []
     Thread.objects.filter(pk=thread.pk).delete()
-    assert threads_filtered(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads == []
+    assert thread_list(ThreadFilters(metadata_key="customer", metadata_value="initech")).threads == []
 
 
 @pytest.mark.parametrize("set_limit", [0, 2_000], ids=["common-pair", "rare-pair"])
 def test_the_metadata_filter_lists_the_same_threads_read_as_a_set_or_probed_per_thread(
     monkeypatch: pytest.MonkeyPatch, set_limit: int
 ) -> None:
-    import agents_admin.selectors.search as selectors
+    import agents_admin.selectors.threads as thread_selectors
 
-    monkeypatch.setattr(selectors, "METADATA_SET_LIMIT", set_limit)
+    monkeypatch.setattr(thread_selectors, "METADATA_SET_LIMIT", set_limit)
     gold = [make_thread(metadata={"plan": "gold", "n": str(i)}) for i in range(3)]
     make_thread(metadata={"plan": "silver"})
     make_thread(metadata={"tier": "gold"})
-    page = threads_filtered(ThreadFilters(metadata_key="plan", metadata_value="gold"))
+    page = thread_list(ThreadFilters(metadata_key="plan", metadata_value="gold"))
     assert [t.id for t in page.threads] == [t.id for t in reversed(gold)]
 
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_admin.models import ExportJob, Message, Thread
-from agents_admin.selectors.search import ThreadFilters
+from agents_admin.selectors.threads import ThreadFilters
 from agents_admin.services import exports
 from agents_admin.services.review import thread_flag_set
 from dashboard.celery import app

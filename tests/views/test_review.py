@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import Thread, ThreadFlag, ThreadNote
-from agents_admin.selectors.search import ThreadFilters, threads_filtered
+from agents_admin.selectors.threads import ThreadFilters, thread_list
 from agents_admin.services.review import MAX_FLAGS_PER_THREAD, thread_flag_set, thread_note_add
 from tests.factories import make_thread
 
@@ -37,8 +37,8 @@ def test_a_standard_flag_is_mirrored_on_its_thread_column_and_a_free_tag_is_not(
     assert not Thread.objects.get(pk=other.pk).flag_escalated
     thread_flag_set(thread=thread, name="escalated", on=False, actor=None)
     assert not Thread.objects.get(pk=thread.pk).flag_escalated
-    assert [t.id for t in threads_filtered(ThreadFilters(flag="vip")).threads] == [thread.id]
-    assert threads_filtered(ThreadFilters(flag="escalated")).threads == []
+    assert [t.id for t in thread_list(ThreadFilters(flag="vip")).threads] == [thread.id]
+    assert thread_list(ThreadFilters(flag="escalated")).threads == []
 
 
 def test_bad_flag_names_and_too_many_flags_are_refused_without_change() -> None:
@@ -139,9 +139,9 @@ def test_threads_can_be_filtered_by_flag_and_by_having_notes() -> None:
     flagged, noted, plain = make_thread(), make_thread(), make_thread()
     thread_flag_set(thread=flagged, name="reviewed", on=True, actor=None)
     thread_note_add(thread=noted, author=None, body="look at this")
-    assert [t.id for t in threads_filtered(ThreadFilters(flag="reviewed")).threads] == [flagged.id]
-    assert [t.id for t in threads_filtered(ThreadFilters(has_notes=True)).threads] == [noted.id]
-    assert {t.id for t in threads_filtered(ThreadFilters()).threads} == {flagged.id, noted.id, plain.id}
+    assert [t.id for t in thread_list(ThreadFilters(flag="reviewed")).threads] == [flagged.id]
+    assert [t.id for t in thread_list(ThreadFilters(has_notes=True)).threads] == [noted.id]
+    assert {t.id for t in thread_list(ThreadFilters()).threads} == {flagged.id, noted.id, plain.id}
 
 
 def test_the_review_panel_costs_the_same_few_queries_however_many_notes_and_flags(

@@ -114,26 +114,26 @@ def test_the_list_shows_newest_activity_first_as_page_and_partial(admin_client: 
         assert body.index(older.id) < body.index(newer.id)
 
 
-def test_the_list_filters_by_agent_status_and_date(admin_client: Client) -> None:
+def test_the_list_filters_by_agent_run_status_and_last_activity(admin_client: Client) -> None:
     agent, other_agent = make_agent(name="A"), make_agent(name="B")
     by_agent = make_run(agent=agent).thread
     by_other = make_run(agent=other_agent).thread
     run_cancel(run=by_other.runs.get())
     old = make_thread()
-    Thread.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    Thread.objects.filter(pk=old.pk).update(last_activity_at=timezone.now() - timedelta(days=10))
     url = reverse("agents_admin:thread_list")
 
     def ids(**params: str) -> set[str]:
         return {t.id for t in admin_client.get(url, params).context["page"].threads}
 
     assert ids(agent=agent.id) == {by_agent.id}
-    assert ids(status="cancelled") == {by_other.id}
-    assert ids(status="queued") == {by_agent.id}
+    assert ids(run_status="cancelled") == {by_other.id}
+    assert ids(run_status="queued") == {by_agent.id}
     today = timezone.localdate().isoformat()
-    assert ids(created_from=today) == {by_agent.id, by_other.id}
-    assert ids(created_to=(timezone.localdate() - timedelta(days=5)).isoformat()) == {old.id}
+    assert ids(date_from=today) == {by_agent.id, by_other.id}
+    assert ids(date_to=(timezone.localdate() - timedelta(days=5)).isoformat()) == {old.id}
     # A bad filter value is reported, not a server error.
-    response = admin_client.get(url, {"created_from": "not-a-date"})
+    response = admin_client.get(url, {"date_from": "not-a-date"})
     assert response.status_code == 200 and "Enter a valid date" in response.content.decode()
 
 

@@ -25,7 +25,8 @@ from django.test import Client, override_settings
 from django.urls import Resolver404, resolve
 
 from agents_admin.models import Agent, Message, Thread
-from agents_admin.selectors.search import HAS_FAILED_RUN, ThreadFilters, message_search, threads_filtered
+from agents_admin.selectors.search import message_search
+from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_list
 from agents_admin.services.maintenance import database_upkeep
 
 ADMIN_CHANGELIST = "/django-admin/agents_admin/thread/"
@@ -86,13 +87,13 @@ class Command(BaseCommand):
         message = Message.objects.order_by("-created_at").values_list("id", flat=True).first() or ""
         cases: list[tuple[str, str | Callable[[], object]]] = [
             ("thread list /threads/", "/threads/"),
-            ("thread list /threads/?status=failed", "/threads/?status=failed"),
+            ("thread list /threads/?run_status=failed", "/threads/?run_status=failed"),
             (f"thread list /threads/?agent={agent[:12]}…", f"/threads/?agent={agent}"),
             ("thread list /threads/?flag=escalated", "/threads/?flag=escalated"),
-            ("selector threads_filtered()", lambda: threads_filtered(ThreadFilters())),
+            ("selector thread_list()", lambda: thread_list(ThreadFilters())),
             (
-                "selector threads_filtered(failed run, project)",
-                lambda: threads_filtered(ThreadFilters(run_status=HAS_FAILED_RUN, project="support")),
+                "selector thread_list(failed run, project)",
+                lambda: thread_list(ThreadFilters(run_status=HAS_FAILED_RUN, project="support")),
             ),
             ("selector message_search('refund')", lambda: message_search(q="refund")),
             ("search page, filters only (failed run)", f"/search/?run_status={HAS_FAILED_RUN}"),
