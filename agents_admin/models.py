@@ -204,6 +204,11 @@ class Thread(models.Model):
     def __str__(self) -> str:
         return self.id
 
+    @property
+    def metadata_items(self) -> list[tuple[str, Any]]:
+        """The metadata's pairs, for templates: ``metadata.items`` there would read a key named "items"."""
+        return list(self.metadata.items()) if isinstance(self.metadata, dict) else []
+
 
 class Message(models.Model):
     class Role(models.TextChoices):
@@ -252,6 +257,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def parts(self) -> list[Any]:
+        """The content parts, or none when the stored JSON is not a list (the page then shows ``text``)."""
+        return self.content if isinstance(self.content, list) else []
 
 
 class RunStatus(models.TextChoices):
@@ -431,6 +441,13 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def tool_calls(self) -> list[Any]:
+        """The step's tool calls, or none when the stored JSON has another shape."""
+        details = self.step_details if isinstance(self.step_details, dict) else {}
+        calls = details.get("tool_calls")
+        return calls if isinstance(calls, list) else []
 
 
 class AuditEvent(models.Model):

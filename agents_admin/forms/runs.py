@@ -14,18 +14,14 @@ from agents_admin.models import Agent, Run
 class RunStartForm(ServiceErrorMixin, forms.Form):
     agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label=None)
 
-    def __init__(
-        self, *args: Any, agents: Any = None, choices: list[tuple[str, str]] | None = None, **kwargs: Any
-    ) -> None:
-        """A submitted form needs ``agents`` (a queryset) to validate the choice. ``choices`` lists the options when
-        the caller has them (selectors_pages.agent_choices, for the blank form of the thread page), else they
-        come from one read of ``agents``; that one list also tells the page whether there are any agents."""
+    def __init__(self, *args: Any, agents: Any = None, **kwargs: Any) -> None:
+        """``agents`` (a queryset) are the choices; they are read once, and that one list also tells the page
+        whether there are any agents."""
         super().__init__(*args, **kwargs)
         field: Any = self.fields["agent"]
         if agents is not None:
             field.queryset = agents
-        if choices is None:
-            choices = [(agent.pk, str(agent)) for agent in agents] if agents is not None else []
+        choices = [(agent.pk, str(agent)) for agent in agents] if agents is not None else []
         field.choices = choices
         self.has_agents = bool(choices)
 

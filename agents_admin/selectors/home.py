@@ -68,7 +68,7 @@ def home_stats() -> dict[str, Any]:
 
 
 def runs_recent(limit: int = RECENT_RUNS) -> list[Run]:
-    """The latest runs with what the home page's table shows (templatetags/listings.run_rows): a whole run and agent
+    """The latest runs with what the home page's table shows (home.html): a whole run and agent
     row is some sixty columns, a third of them JSON to decode."""
     runs = Run.objects.select_related("agent").only(
         "id", "thread_id", "agent_id", "agent_ref", "status", "created_at", "agent__name"

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import F, Q
 from django.http import Http404
 
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
+    Message,
     Run,
     RunStatus,
     Thread,
 )
-from agents_admin.selectors.conversation import ConversationMessage, run_messages, steps_of_runs
+from agents_admin.selectors.threads import MESSAGE_FIELDS, MESSAGES_PER_PAGE
 
-# The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
 NEEDS_ACTION_PER_PAGE = 25
+# The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
 POLLING_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING)
 
 
 def run_get(thread: Thread, run_id: str) -> Run:
     try:
         runs = Run.objects.select_related("agent", "connection")
-        # The names as the run panel reads them (selectors_pages.thread_runs gives them the same way).
+        # The names as the run panel reads them (selectors.threads.thread_runs gives them the same way).
         runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
         return runs.get(pk=run_id, thread=thread)
     except Run.DoesNotExist:
@@ -33,19 +33,17 @@ def run_get(thread: Thread, run_id: str) -> Run:
 
 @dataclass
 class RunPanel:
-    run: Run
-    steps: list[Any]
-    messages: list[ConversationMessage]
+    run: Run  # the template reads its steps (``run.steps.all``), prefetched by the thread page's message_page
+    messages: list[Message]
     polling: bool
     timings: dict[str, float | None]
     # False when the thread moved on after the run: its messages then sit in the history instead.
     show_messages: bool = True
 
 
-def run_panel(run: Run, *, with_steps: bool = True) -> RunPanel:
+def run_panel(run: Run) -> RunPanel:
     """What the live run panel shows: status, steps with tool calls, the messages written so far, and at the end
-    the error, usage and timings. ``with_steps=False`` leaves the steps to the caller (the thread page reads them
-    with the message page's)."""
+    the error, usage and timings."""
     end = run.completed_at or run.failed_at or run.cancelled_at
     timings = {
         "queued": (run.started_at - run.created_at).total_seconds() if run.started_at else None,
@@ -54,11 +52,15 @@ def run_panel(run: Run, *, with_steps: bool = True) -> RunPanel:
     }
     return RunPanel(
         run=run,
-        steps=steps_of_runs({run.id}).get(run.id, []) if with_steps else [],
         messages=run_messages(run.id),
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,
     )
+
+
+def run_messages(run_id: str, *, limit: int = MESSAGES_PER_PAGE) -> list[Message]:
+    """The messages a run wrote, in order (what the live run panel shows); one query on the run index."""
+    return list(Message.objects.filter(run_id=run_id).only(*MESSAGE_FIELDS).order_by("seq")[:limit])
 
 
 def run_messages_at_tail(thread: Thread, panel: RunPanel) -> bool:

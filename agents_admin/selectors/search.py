@@ -14,24 +14,23 @@ so later pages never show a duplicate or skip one). Nothing here counts matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, F, QuerySet
+from django.db.models import BooleanField, F, QuerySet, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin import ids, links
+from agents_admin import ids
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Message, Run, Thread, ThreadFlag
-from agents_admin.selectors.conversation import flags_of_threads, thread_flag_names, thread_notes
+from agents_admin.models import Agent, Message, Run, Thread
 from agents_admin.selectors.threads import ThreadFilters, metadata_is_common, threads_matching
 
 RESULTS_PER_PAGE = 20
+HIT_FIELDS = ("id", "thread", "seq", "role", "created_at", "thread__last_agent", "thread__last_agent__name")
 # Private-use characters mark the match inside a snippet: the snippet is escaped first, then they become <mark>.
 MARK_START = "\ue000"
 MARK_END = "\ue001"
@@ -39,7 +38,7 @@ MARK_END = "\ue001"
 
 @dataclass
 class SearchHit:
-    # The shown columns only (id, thread_id, seq, role, created_at), with ``agent_name``: its thread's last agent's.
+    # The shown columns only (id, thread_id, seq, role, created_at), with its thread's last agent and flags.
     message: Message
     snippet: SafeString
     url: str
@@ -49,7 +48,6 @@ class SearchHit:
 class SearchPage:
     hits: list[SearchHit]
     next_cursor: str = ""
-    flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --- links -------------------------------------------------------------------------------------------------
@@ -58,15 +56,10 @@ class SearchPage:
 def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "") -> str:
     """The thread page; ``around`` asks it to open at that message sequence number, ``anchor`` scrolls to an
     element (the console's message elements have the message id as their id)."""
-    url = links.url("agents_admin:thread_detail", thread_id)
+    url = reverse("agents_admin:thread_detail", args=[thread_id])
     if around is not None:
         url += f"?around={around}"
     return url + (f"#{anchor}" if anchor else "")
-
-
-def thread_flags(thread_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Flag names per thread id, in one query, for the rows of one page."""
-    return flags_of_threads(list(thread_ids))
 
 
 # --- full-text search ----------------------------------------------------------------------------------------
@@ -296,29 +289,22 @@ def message_search(
 ) -> SearchPage:
     """One page of messages matching ``q`` and the thread filters, newest first, with highlighted snippets.
 
-    Three queries whatever the page size: matches (with their snippets on SQLite), their messages and threads
-    (with their snippets on PostgreSQL), the threads' flags.
+    Three queries whatever the page size: matches (with their snippets on SQLite), their messages with their threads
+    and last agents (with their snippets on PostgreSQL), the threads' flags.
     """
     filters = filters or ThreadFilters()
     search = _search_postgres if connection.vendor == "postgresql" else _search_sqlite
     matches, next_cursor = search(q, filters, cursor, limit)
     if not matches:
         return SearchPage(hits=[])
-    # Only what a hit shows (templatetags/listings.py), with the thread's last agent's name as ``agent_name``: the
-    # thread and message rows are wide, and their JSON columns cost more to decode than the rest of the page. In
-    # SQL, as the thread page's reads (selectors_pages): through the ORM (select_related two levels deep,
-    # only()) compiling this took 0.7 ms, three times what the statement and the 20 rows take.
-    ids = [m[0] for m in matches]
-    headline = f", {_PG_HEADLINE} AS headline" if connection.vendor == "postgresql" else ""
-    sql = (
-        f"SELECT agents_admin_message.id, agents_admin_message.thread_id, agents_admin_message.seq, "
-        f"agents_admin_message.role, agents_admin_message.created_at, a.name AS agent_name{headline} "
-        "FROM agents_admin_message JOIN agents_admin_thread t ON t.id = agents_admin_message.thread_id "
-        "LEFT JOIN agents_admin_agent a ON a.id = t.last_agent_id "
-        f"WHERE agents_admin_message.id IN ({', '.join(['%s'] * len(ids))})"
-    )
-    params = ([q] if headline else []) + ids
-    messages = {message.id: message for message in Message.objects.raw(sql, params)}
+    # Only what a hit shows (search.html): the thread and message rows are wide, and their JSON columns cost more
+    # to decode than the rest of the page.
+    shown = Message.objects.filter(id__in=[m[0] for m in matches]).select_related("thread__last_agent")
+    shown = shown.only(*HIT_FIELDS)
+    if connection.vendor == "postgresql":
+        shown = shown.annotate(headline=RawSQL(_PG_HEADLINE, [q]))
+    messages = {message.id: message for message in shown}
+    prefetch_related_objects([message.thread for message in messages.values()], "flags")
     hits = [
         SearchHit(
             message=messages[message_id],
@@ -328,9 +314,7 @@ def message_search(
         for message_id, snippet in matches
         if message_id in messages
     ]
-    page = SearchPage(hits=hits, next_cursor=next_cursor)
-    page.flags = thread_flags({hit.message.thread_id for hit in hits})
-    return page
+    return SearchPage(hits=hits, next_cursor=next_cursor)
 
 
 # --- jump to an object by id -----------------------------------------------------------------------------------
@@ -361,27 +345,6 @@ def object_url(object_id: str) -> str | None:
         if thread_id:
             return run_url(thread_id, object_id)
     return None
-
-
-# --- review panel -------------------------------------------------------------------------------------------
-
-NOTES_SHOWN = 50
-
-
-def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
-    """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
-    flags = thread_flag_names(thread.id)
-    notes = thread_notes(thread.id, limit=NOTES_SHOWN + 1)
-    context: dict[str, Any] = {
-        "thread": thread,
-        "flags": flags,
-        "standard_flags": [(name, name in flags) for name in ThreadFlag.STANDARD],
-        "free_flags": [name for name in flags if name not in ThreadFlag.STANDARD],
-        "notes": notes[:NOTES_SHOWN],
-        "more_notes": len(notes) > NOTES_SHOWN,
-    }
-    context.update(extra)
-    return context
 
 
 # --- opening a thread at a message (for the thread page's ?around=<seq>) ----------------------------------------

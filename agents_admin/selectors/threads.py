@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Value, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Project, RunStatus, Thread, ThreadFlag, ThreadNote
-from agents_admin.selectors.conversation import flags_of_threads, project_id_named
+from agents_admin.models import Agent, Message, Project, Run, RunStatus, Thread, ThreadFlag, ThreadNote
+from agents_admin.selectors.projects import project_id_named
 from agents_admin.selectors.retention import holds_active
 from agents_admin.validation import FLAG_NAME
 
@@ -250,8 +250,6 @@ def thread_filter_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]
 class ThreadPage:
     threads: list[Thread]
     next_cursor: str = ""
-    # Flag names per thread id of this page (read in one query; templatetags/listings.py shows them).
-    flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 def thread_list(filters: ThreadFilters | None = None, *, cursor: str = "", limit: int = THREADS_PER_PAGE) -> ThreadPage:
@@ -272,5 +270,62 @@ def thread_list(filters: ThreadFilters | None = None, *, cursor: str = "", limit
     if len(rows) > limit:
         last = rows[limit - 1]
         page.next_cursor = keyset.cursor_encode(last.last_activity_at, last.id)
-    page.flags = flags_of_threads([t.id for t in page.threads])
+    prefetch_related_objects(page.threads, "flags")  # the page's flags in one query
     return page
+
+
+# --- the thread page ----------------------------------------------------------------------------------------
+
+MESSAGES_PER_PAGE = 50
+THREAD_RUNS = 10
+# What the conversation shows of a message: the row also holds attachments, metadata and other JSON it never shows.
+MESSAGE_FIELDS = ("id", "thread_id", "seq", "role", "content", "text", "status", "created_at", "run_id")
+# What the run panel and the runs list show of a run: the run row has some forty columns (instructions, tools,
+# options as JSON) that the page never shows.
+RUN_FIELDS = (
+    *("id", "thread_id", "agent_id", "agent_ref", "agent_version", "status", "model", "connection_id"),
+    *("required_action", "last_error", "incomplete_details", "prompt_tokens", "completion_tokens", "total_tokens"),
+    *("created_at", "started_at", "completed_at", "failed_at", "cancelled_at", "expires_at"),
+    *("remote_project_id", "remote_id"),
+)
+
+
+@dataclass
+class MessagePage:
+    messages: list[Message]
+    earlier_before: int | None  # pass as ``before`` to load the page before this one
+
+
+def message_page(
+    thread_id: str,
+    *,
+    before: int | None = None,
+    exclude_run_id: str | None = None,
+    steps_also_for: Run | None = None,
+    per_page: int = MESSAGES_PER_PAGE,
+) -> MessagePage:
+    """One page of messages, oldest first, the latest page unless ``before`` a seq; two queries.
+
+    Messages of ``exclude_run_id`` are left out because the run panel shows them live. Each message comes with its
+    run's status and the run's steps, so tool calls render inline; ``steps_also_for`` (the run panel's run) gets its
+    steps in the same query. Walks the (thread, seq) unique index newest first.
+    """
+    messages = Message.objects.filter(thread_id=thread_id).select_related("run")
+    messages = messages.only(*MESSAGE_FIELDS, "run__id", "run__status").order_by("-seq")
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    if exclude_run_id is not None:
+        messages = messages.exclude(run_id=exclude_run_id)
+    rows = list(messages[: per_page + 1])
+    page = rows[:per_page][::-1]
+    runs = [message.run for message in page if message.run is not None]
+    prefetch_related_objects([*runs, steps_also_for] if steps_also_for else runs, "steps")
+    return MessagePage(messages=page, earlier_before=page[0].seq if len(rows) > per_page else None)
+
+
+def thread_runs(thread_id: str, *, limit: int = THREAD_RUNS) -> list[Run]:
+    """The latest runs, newest first, with ``agent_name`` and ``connection_name`` (None when there is none); the
+    first is the one the run panel shows. One query on the (thread, created_at) index."""
+    runs = Run.objects.filter(thread_id=thread_id).only(*RUN_FIELDS)
+    runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
+    return list(runs.order_by("-created_at", "-id")[:limit])

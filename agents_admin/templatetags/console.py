@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from django import template
-from django.utils import timezone
-
-from agents_admin import links
-from agents_admin.templatetags.conversation import time_since
 
 register = template.Library()
-
-
-@register.filter
-def since(value: datetime | None) -> str:
-    """``{{ value|timesince }}`` for an aware datetime, through conversation.time_since (same text, faster)."""
-    try:
-        return "" if not value else time_since(value, timezone.now())
-    except (ValueError, TypeError):  # as the timesince filter: a value that is no aware datetime shows nothing
-        return ""
-
-
-@register.simple_tag
-def link(name: str, *args: object) -> str:
-    """``{% url %}`` for the hot pages (also ``… as var``), reversed once per process: see agents_admin/links.py."""
-    return links.url(name, *args)
 
 
 @register.filter

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from agents_admin.errors import ServiceError
 from agents_admin.forms.review import FlagForm, NoteForm
 from agents_admin.models import Thread
-from agents_admin.selectors.search import thread_review
+from agents_admin.selectors.review import thread_review
 from agents_admin.services.review import thread_flag_set, thread_note_add
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, wants_partial

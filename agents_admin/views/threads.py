@@ -15,9 +15,8 @@ from agents_admin.models import Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
-from agents_admin.selectors.conversation import agent_choices, message_page, thread_runs
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
-from agents_admin.selectors.threads import thread_get
+from agents_admin.selectors.threads import message_page, thread_get, thread_runs
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
@@ -72,7 +71,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     runs = thread_runs(thread.id)
     latest = runs[0] if runs else None
     shown = run or latest
-    panel = run_selectors.run_panel(shown, with_steps=False) if shown else None
+    panel = run_selectors.run_panel(shown) if shown else None
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
     # thread's last ones; once the conversation moved on they show in the history, in order.
     live = panel is not None and shown == latest and run_messages_at_tail(thread, panel)
@@ -82,17 +81,15 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         thread.id,
         before=_before(request),
         exclude_run_id=latest.id if live and latest else None,
-        steps_also_for=shown.id if shown else None,
+        steps_also_for=shown,  # the panel's steps come with the page's, in one query
     )
-    if panel is not None and shown is not None:
-        panel.steps = page.steps.get(shown.id, [])  # read with the page's steps, in one query
     return {
         "thread": thread,
         "page": page,
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
-        "run_form": forms.get("run_form") or RunStartForm(choices=agent_choices(thread.project_id)),
+        "run_form": forms.get("run_form") or RunStartForm(agents=agents_for_thread(thread)),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
         **review_context(thread),

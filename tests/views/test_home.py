@@ -12,6 +12,7 @@ from agents_admin.models import Run, Thread
 from agents_admin.selectors.home import EXACT_COUNT_LIMIT
 from agents_admin.services.maintenance import database_statistics_refresh
 from tests.factories import make_agent, make_project, make_run, make_thread
+from tests.personas import client_for, user_with_role
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -108,3 +109,26 @@ def test_the_header_links_follow_the_script_prefix_the_console_is_mounted_under(
     assert '<a href="/console/threads/">Threads</a>' in mounted
     assert 'action="/console/jump/"' in mounted and 'action="/console/logout/"' in mounted
     assert '<a href="/threads/">Threads</a>' in admin_client.get("/").content.decode()
+
+
+def test_the_recent_runs_table_links_each_run_its_thread_and_agent(admin_client: Client) -> None:
+    agent = make_agent(name="Billing <bot>")
+    run = make_run(agent=agent)
+    orphan = make_run(agent=make_agent(name="Gone"))
+    orphan_ref = orphan.agent_ref
+    Run.objects.filter(pk=orphan.pk).update(agent=None)  # the agent was deleted; the run keeps the id it ran
+    body = admin_client.get(reverse("agents_admin:home")).content.decode()
+    row = body[body.index(f'<tr><td><a href="/threads/{run.thread_id}/runs/{run.id}/">') :]
+    row = row[: row.index("</tr>")]
+    assert f'<td><a href="/threads/{run.thread_id}/"><code>{run.thread_id}</code></a></td>' in row
+    assert f'<td><a href="/agents/{agent.id}/">Billing &lt;bot&gt;</a></td>' in row
+    assert '<span class="badge badge-queued">queued</span>' in row and " ago</time></td>" in row
+    assert f"<td><code>{orphan_ref}</code></td>" in body
+
+
+def test_the_recent_runs_table_names_agents_without_links_for_those_who_may_not_edit_them(db: None) -> None:
+    run = make_run(agent=make_agent(name="Billing bot"))
+    client = client_for(user_with_role("Reviewer"))
+    body = client.get(reverse("agents_admin:home")).content.decode()
+    assert f"/threads/{run.thread_id}/runs/{run.id}/" in body
+    assert "<td>Billing bot</td>" in body and f"/agents/{run.agent_id}/" not in body

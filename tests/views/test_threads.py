@@ -16,7 +16,7 @@ from agents_admin.models import Agent, Message, Run, RunStep, Thread, ThreadFlag
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.services.connections import connection_create
 from agents_admin.services.review import thread_flag_set
-from agents_admin.services.runs import run_cancel
+from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_message, make_project, make_run, make_thread
@@ -535,3 +535,115 @@ def test_the_run_form_lists_the_projects_agents_by_name_and_only_they_can_be_sta
     assert outsider.id not in body
     refused = admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": outsider.id})
     assert "Select a valid choice" in refused.content.decode() and not Run.objects.filter(thread=thread).exists()
+
+
+# --- what the list's rows and the conversation show -------------------------------------------------------------
+
+
+def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> None:
+    agent = make_agent(name="Billing <bot>")
+    thread = make_thread(messages=["where is my refund?"], metadata={"customer": "<acme & co>", "note": "x" * 80})
+    make_run(thread=thread, agent=agent)
+    thread_flag_set(thread=thread, name="needs-follow-up", on=True, actor=None)
+    body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    row = body[body.index(f'<tr><td><a href="/threads/{thread.id}/">') :]
+    row = row[: row.index("</tr>")]
+    assert f"<code>{thread.id}</code>" in row
+    assert '<span class="tag">customer: &lt;acme &amp; co&gt;</span>' in row
+    assert '<span class="tag">note: ' + "x" * 29 + "…</span>" in row  # long values are cut in lists
+    assert "<td>Billing &lt;bot&gt;</td>" in row and '<span class="badge badge-queued">queued</span>' in row
+    assert '<a class="tag" href="/threads/?flag=needs-follow-up" title="Threads flagged needs-follow-up">' in row
+    assert " ago</time></td><td>1</td>" in row  # activity, then the message count
+
+
+def test_a_thread_without_runs_says_so(admin_client: Client) -> None:
+    make_thread()
+    body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    assert "<td>—</td>" in body and '<span class="badge badge-none">no runs</span>' in body
+
+
+def test_metadata_shows_whatever_its_keys_are_called(admin_client: Client) -> None:
+    thread = make_thread(metadata={"items": "<x>", "keys": "y"})
+    row = _row(admin_client.get(reverse("agents_admin:thread_list")).content.decode(), thread)
+    assert '<span class="tag">items: &lt;x&gt;</span> <span class="tag">keys: y</span>' in row
+    detail = admin_client.get(_detail(thread)).content.decode()
+    assert "<dt>items</dt><dd>&lt;x&gt;</dd>" in detail and "<dt>keys</dt><dd>y</dd>" in detail
+
+
+def test_message_text_is_escaped_with_its_line_breaks_kept(admin_client: Client) -> None:
+    thread = make_thread(messages=["<b>bold</b> & \"quoted\" 'single'\nsecond line"])
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#x27;single&#x27;<br>second line" in body
+    assert "<b>" not in body
+    assert '<article hx-disable class="msg msg-user" id="msg_' in body and "#1 · <time datetime=" in body
+
+
+def test_image_parts_show_as_references_and_a_long_url_is_cut(admin_client: Client) -> None:
+    thread = make_thread(messages=["look"])
+    url = "https://example.com/" + "x" * 200
+    content = [
+        {"type": "image_url", "image_url": {"url": url}},
+        {"type": "image_file", "image_file": {"file_id": "assistant-abc"}},
+        {"type": "text", "text": {"value": "caption"}},
+    ]
+    Message.objects.filter(thread=thread).update(content=content)
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert "[image: https://example.com/xxx" in body and url not in body and "…]" in body
+    assert "[image file <code>assistant-abc</code>]" in body
+    assert '<p class="msg-text">caption</p>' in body
+
+
+def test_bad_shapes_in_stored_json_render_as_nothing_instead_of_failing_the_page(admin_client: Client) -> None:
+    run = make_run(text="fallback text")
+    thread = run.thread
+    bad_parts = ["not a part", {"type": "text", "text": "not a dict"}, {"type": "video"}]
+    Message.objects.filter(thread=thread).update(content=bad_parts)
+    RunStep.objects.create(run=run, thread=thread, type="tool_calls", status="failed", step_details={"tool_calls": "x"})
+    response = admin_client.get(_detail(thread))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<p class="msg-text"></p>' in body and "not a part" not in body
+    assert '<ul class="tool-calls"></ul>' in body
+    Message.objects.filter(thread=thread).update(content={"not": "a list"})
+    assert '<p class="msg-text">fallback text</p>' in admin_client.get(_detail(thread)).content.decode()
+
+
+def test_a_message_still_being_written_is_marked(admin_client: Client) -> None:
+    thread = make_thread(messages=["partial"])
+    Message.objects.filter(thread=thread).update(status=Message.Status.IN_PROGRESS)
+    body = admin_client.get(_detail(thread)).content.decode()
+    assert 'class="msg msg-user msg-in_progress"' in body and " · in_progress</span>" in body
+    assert 'aria-label="still writing"' in body
+
+
+def _between(body: str, start: str, end: str) -> str:
+    return body[body.index(start) : body.index(end, body.index(start))]
+
+
+def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls(admin_client: Client) -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    run = make_run(agent=agent, text='/tool get_weather {"city": "<Paris>"}')
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    panel = _between(admin_client.get(_detail(run.thread)).content.decode(), 'id="run-panel"', "</section>")
+    assert '<ol class="steps" hx-disable>' in panel and "awaiting output" in panel
+    assert "get_weather({&quot;city&quot;: &quot;&lt;Paris&gt;&quot;})" in panel
+    [call] = run.pending_tool_calls
+    run_submit_tool_outputs(run=run, tool_outputs=[{"tool_call_id": call["id"], "output": "<sunny>"}], actor=None)
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    # While the reply is the thread's last message the live run panel shows it, without the run's details: the
+    # panel shows those itself.
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    panel = _between(body, 'id="run-panel"', "</section>")
+    assert "msg-assistant" in panel and "msg-run" not in panel
+    make_message(run.thread, "thanks")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    history = _between(body, 'id="history"', "</section>")
+    summary = f'<summary>Run <code>{run.id}</code> <span class="badge badge-completed">completed</span></summary>'
+    assert f'<details class="msg-run">{summary}' in history
+    assert "Tool Calls</span>" in history and "→ <code>&lt;sunny&gt;</code>" in history
+    assert "awaiting output" not in history
+    assert history.count("<article ") == run.thread.messages.count() == 3

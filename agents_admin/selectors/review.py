@@ -1,0 +1,41 @@
+"""Reads for support review: a thread's flags and its latest internal notes (the thread page's review panel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+
+from agents_admin.models import Thread, ThreadFlag, ThreadNote
+
+NOTES_SHOWN = 50
+
+
+def thread_flag_names(thread_id: str) -> list[str]:
+    """The thread's flags and tags, by name."""
+    return list(ThreadFlag.objects.filter(thread_id=thread_id).order_by("name").values_list("name", flat=True))
+
+
+def thread_notes(thread_id: str, *, limit: int) -> list[dict[str, Any]]:
+    """The thread's latest notes, newest first: body, created_at and author_name (None once the author is
+    deleted). Served by the (thread, created_at) index."""
+    author_name = F(f"author__{get_user_model().USERNAME_FIELD}")
+    notes = ThreadNote.objects.filter(thread_id=thread_id).order_by("-created_at", "-id")
+    return list(notes.values("body", "created_at", author_name=author_name)[:limit])
+
+
+def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
+    """The thread's flags and its latest notes, for _thread_review.html (see views.review.review_context)."""
+    flags = thread_flag_names(thread.id)
+    notes = thread_notes(thread.id, limit=NOTES_SHOWN + 1)
+    context: dict[str, Any] = {
+        "thread": thread,
+        "flags": flags,
+        "standard_flags": [(name, name in flags) for name in ThreadFlag.STANDARD],
+        "free_flags": [name for name in flags if name not in ThreadFlag.STANDARD],
+        "notes": notes[:NOTES_SHOWN],
+        "more_notes": len(notes) > NOTES_SHOWN,
+    }
+    context.update(extra)
+    return context

@@ -1,0 +1,50 @@
+"""The search page: hits with their place in the conversation, and the filters alone as a thread table."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import Client
+from django.urls import reverse
+
+from agents_admin.models import Thread
+from agents_admin.services.review import thread_flag_set
+from tests.factories import make_agent, make_project, make_run, make_thread
+
+
+def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(admin_client: Client) -> None:
+    thread = make_thread(messages=["hello", "my <b>refund</b> never came"])
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
+    make_run(thread=thread, agent=make_agent(name="Billing <bot>"))
+    never_ran = make_thread(messages=["a refund for the run-less thread"])
+    body = admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).content.decode()
+    message_id = Thread.objects.get(pk=thread.pk).messages.get(seq=2).id
+    assert f'<a href="/threads/{thread.id}/?around=2#{message_id}">{thread.id} · #2</a>' in body
+    # The match is marked; the message's own markup is text (SQLite keeps it escaped, PostgreSQL's ts_headline
+    # drops tags), never markup.
+    assert "<mark>refund</mark>" in body and "<b>" not in body
+    assert 'title="Threads flagged escalated">escalated</a>' in body
+    assert body.count('<li class="card hit">') == 2
+    # Each hit names its thread's last agent, escaped; a thread no agent ran names none.
+    hit = body[body.index(f"{thread.id} · #2</a>") :]
+    assert '<span class="muted">· Billing &lt;bot&gt;</span>' in hit[: hit.index("</li>")]
+    other = body[body.index(f"{never_ran.id} · #1</a>") :]
+    assert "· Billing" not in other[: other.index("</li>")] and 'class="muted">·' not in other[: other.index("</li>")]
+
+
+def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: Client) -> None:
+    flagged = make_thread(messages=["one"])
+    make_thread(messages=["two"])
+    thread_flag_set(thread=flagged, name="reviewed", on=True, actor=None)
+    body = admin_client.get(reverse("agents_admin:search"), {"flag": "reviewed"}).content.decode()
+    assert body.count("<tr><td>") == 1 and f"<code>{flagged.id}</code>" in body
+    assert '<a class="tag" href="/threads/?flag=reviewed" title="Threads flagged reviewed">reviewed</a>' in body
+
+
+def test_the_filters_offer_every_agent_and_project_by_name(admin_client: Client) -> None:
+    named = make_agent(name="Billing <bot>")
+    make_agent(name="Zed", project=make_project("side-desk"))
+    body = admin_client.get(reverse("agents_admin:search")).content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)
+    assert (named.id, "", f"Billing &lt;bot&gt; ({named.id})") in options
+    assert ("side-desk", "", "Side-Desk") in options
