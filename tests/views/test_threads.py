@@ -295,24 +295,39 @@ def test_user_and_assistant_messages_look_different_and_content_is_escaped(admin
     assert body.count("msg msg-user") == 1 and body.count("msg msg-assistant") == 1
 
 
-def test_the_detail_page_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_max_num_queries) -> None:
-    agent = make_agent(tools=[WEATHER_TOOL])
-    thread = make_thread(messages=["first"])
-    for _ in range(5):
+def _thread_with_runs(agent: Agent, *, runs: int, replies: int) -> Thread:
+    """A thread whose runs each wrote ``replies`` messages with a tool-call step; a last message after them puts
+    the runs' replies in the history, each with its run's status and steps."""
+    thread = make_thread(project=agent.project, messages=["first"])
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}", "output": "sun"}}
+    for _ in range(runs):
         run = make_run(thread=thread, agent=agent)
         Run.objects.filter(pk=run.pk).update(status="completed")
-        RunStep.objects.create(run=run, thread=thread, type="tool_calls", status="completed", step_details={})
-        _add_messages(thread, 40, run=run)
-    _add_messages(thread, 200)
+        RunStep.objects.create(
+            run=run, thread=thread, type="tool_calls", status="completed", step_details={"tool_calls": [call]}
+        )
+        _add_messages(thread, replies, run=run)
+    make_message(thread, "the thread moved on")
+    return thread
+
+
+def test_the_detail_page_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_num_queries) -> None:
+    agent = make_agent(tools=[WEATHER_TOOL])
+    small = _thread_with_runs(agent, runs=1, replies=3)
+    big = _thread_with_runs(agent, runs=8, replies=10)
     # Session, user, thread, the audit record, runs (with their agents' and connections' names), the panel's
     # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, agents,
-    # flags, notes: the same whatever the number of messages and runs. The runs are read with only the columns the
-    # page shows, so a template touching another one would add a query per run here.
-    with django_assert_max_num_queries(11):
-        response = admin_client.get(_detail(thread))
-    assert response.status_code == 200 and len(response.context["page"].messages) == 50
-    with django_assert_max_num_queries(5):
-        admin_client.get(_detail(thread), {"before": 100}, **HX)
+    # flags, notes: the same for 5 messages of one run as for 50 of several. The runs are read with only the
+    # columns the page shows, so a template touching another one would add a query per run here.
+    for thread in (small, big):
+        with django_assert_num_queries(11):
+            response = admin_client.get(_detail(thread))
+        assert response.status_code == 200 and response.content.decode().count('<details class="msg-run">') > 0
+    assert len(response.context["page"].messages) == 50
+    assert len({m.run_id for m in response.context["page"].messages if m.run_id}) == 5
+    # An earlier page: session, user, thread, its messages, their runs' steps.
+    with django_assert_num_queries(5):
+        admin_client.get(_detail(big), {"before": 30}, **HX)
 
 
 # --- actions --------------------------------------------------------------------------------------------
