@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -35,7 +36,7 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, project: Project, label: str = "", actor: Actor = None, actor_label: str = "") -> NewApiKey:
+def api_key_create(*, project: Project, label: str = "", actor: Any = None, actor_label: str = "") -> NewApiKey:
     """A new key for ``project``; ``actor_label`` names a non-user creator (``"cli"``) in the audit log."""
     label = validation.validate_name(label, param="label", max_length=100)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)

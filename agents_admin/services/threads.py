@@ -50,7 +50,7 @@ def message_update(*, message: Message, metadata: dict[str, Any] | None) -> Mess
 def thread_delete(
     *, thread: Thread, trigger: str = "console", actor: Actor = None, actor_label: str = ""
 ) -> PurgeReport:
-    """Delete a thread with its messages, runs, steps and files, recorded as a PurgeReport (``trigger``
+    """Delete a thread with its messages, runs and steps, recorded as a PurgeReport (``trigger``
     "console" or "api") and in the audit log. Conflict, changing nothing, while the thread is held or a run is
     active. A thread mirrored from a remote Foundry project is deleted there first (services/remote.py)."""
     before = {"message_count": thread.message_count, "metadata": thread.metadata}
