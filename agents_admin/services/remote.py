@@ -38,14 +38,12 @@ from agents_admin.remote.foundry import FoundryError, FoundryNotFound
 from agents_admin.services.dispatch import REMOTE_RUN_FOLLOW, REMOTE_SYNC, task_send
 from agents_admin.services.remote_sync import (
     AgentLookup,
-    Counts,
     agent_mirror,
     message_cursor,
     message_mirror,
     run_mirror,
     step_mirror,
     syncs_reap,
-    thread_contents_sync,
     thread_mirror,
     thread_summary_refresh,
 )
@@ -457,12 +455,3 @@ def _run_settle(client: Any, run: Run, obj: dict[str, Any], agents: AgentLookup)
         run, _ = run_mirror(thread, obj, agents)
         thread_summary_refresh(thread)
     return run
-
-
-def remote_thread_refresh(*, thread: Thread) -> None:
-    """Sync one thread now (its runs, messages and steps), e.g. when someone opens it."""
-    remote = _remote_of(thread)
-    try:
-        thread_contents_sync(remote_client(remote), thread, Counts(), AgentLookup(remote))
-    except FoundryError as exc:
-        raise RemoteFailed(exc, action=f"Refreshing thread {thread.pk}") from exc
