@@ -311,22 +311,25 @@ def _thread_with_runs(agent: Agent, *, runs: int, replies: int) -> Thread:
     return thread
 
 
-def test_the_detail_page_costs_a_fixed_number_of_queries(admin_client: Client, django_assert_num_queries) -> None:
+def test_the_detail_page_costs_a_fixed_number_of_queries(
+    admin_client: Client, django_assert_num_queries, settings
+) -> None:
     agent = make_agent(tools=[WEATHER_TOOL])
     small = _thread_with_runs(agent, runs=1, replies=3)
     big = _thread_with_runs(agent, runs=8, replies=10)
+    session = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1  # with Redis the session comes from the cache
     # Session, user, thread, the audit record, runs (with their agents' and connections' names), the panel's
     # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, agents,
     # flags, notes: the same for 5 messages of one run as for 50 of several. The runs are read with only the
     # columns the page shows, so a template touching another one would add a query per run here.
     for thread in (small, big):
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(session + 10):
             response = admin_client.get(_detail(thread))
         assert response.status_code == 200 and response.content.decode().count('<details class="msg-run">') > 0
     assert len(response.context["page"].messages) == 50
     assert len({m.run_id for m in response.context["page"].messages if m.run_id}) == 5
     # An earlier page: session, user, thread, its messages, their runs' steps.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(session + 4):
         admin_client.get(_detail(big), {"before": 30}, **HX)
 
 
@@ -580,7 +583,7 @@ def test_a_thread_without_runs_says_so(admin_client: Client) -> None:
 def test_metadata_shows_whatever_its_keys_are_called(admin_client: Client) -> None:
     thread = make_thread(metadata={"items": "<x>", "keys": "y"})
     row = _row(admin_client.get(reverse("agents_admin:thread_list")).content.decode(), thread)
-    assert '<span class="tag">items: &lt;x&gt;</span> <span class="tag">keys: y</span>' in row
+    assert '<span class="tag">items: &lt;x&gt;</span>' in row and '<span class="tag">keys: y</span>' in row
     detail = admin_client.get(_detail(thread)).content.decode()
     assert "<dt>items</dt><dd>&lt;x&gt;</dd>" in detail and "<dt>keys</dt><dd>y</dd>" in detail
 
