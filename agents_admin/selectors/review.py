@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ def thread_flag_names(thread_id: str) -> list[str]:
     return list(ThreadFlag.objects.filter(thread_id=thread_id).order_by("name").values_list("name", flat=True))
 
 
-def thread_notes(thread_id: str, *, limit: int) -> list[dict[str, Any]]:
+def thread_notes(thread_id: str, *, limit: int) -> list[Mapping[str, Any]]:
     """The thread's latest notes, newest first: body, created_at and author_name (None once the author is
     deleted). Served by the (thread, created_at) index."""
     author_name = F(f"author__{get_user_model().USERNAME_FIELD}")
