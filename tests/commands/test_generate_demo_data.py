@@ -68,4 +68,7 @@ def test_the_benchmark_generates_missing_data_and_writes_its_figures(tmp_path: o
     assert set(data["meta"]["upkeep"]) == {"statistics", "vacuum", "search_merge_steps"}
     table = report.with_suffix(".md").read_text()
     assert "| search 'refund' |" in table and "| admin changelist (threads) |" in table and "1.0x" in table
+    budgets = {r["name"]: r["budget_p95_ms"] for r in data["results"]}
+    assert budgets["search 'refund'"] == 300 and budgets["thread list /threads/"] == 100
+    assert budgets["admin changelist (threads)"] is None
     assert all(r["n"] == 2 and r["p95_ms"] >= r["p50_ms"] > 0 for r in data["results"])
