@@ -9,10 +9,10 @@ from agents_admin.views import (
     connections,
     exports,
     home,
-    needs_action,
-    remote_projects,
+    remote,
     retention,
     review,
+    runs,
     search,
     threads,
     users,
@@ -38,7 +38,7 @@ urlpatterns: list = [
     path("settings/api-keys/", api_keys.api_keys, name="api_keys"),
     path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
     path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
-    path("runs/needs-action/", needs_action.needs_action, name="needs_action"),
+    path("runs/needs-action/", runs.needs_action, name="needs_action"),
     path("", home.home, name="home"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create_view, name="agent_create"),
@@ -95,32 +95,32 @@ urlpatterns += [
 ]
 
 urlpatterns += [
-    path("settings/remote-projects/", remote_projects.remote_project_list, name="remote_project_list"),
-    path("settings/remote-projects/new/", remote_projects.remote_project_create_view, name="remote_project_create"),
-    path("settings/remote-projects/<int:remote_id>/", remote_projects.remote_project_edit, name="remote_project_edit"),
+    path("settings/remote-projects/", remote.remote_project_list, name="remote_project_list"),
+    path("settings/remote-projects/new/", remote.remote_project_create_view, name="remote_project_create"),
+    path("settings/remote-projects/<int:remote_id>/", remote.remote_project_edit, name="remote_project_edit"),
     path(
         "settings/remote-projects/<int:remote_id>/test/",
-        remote_projects.remote_project_test_view,
+        remote.remote_project_test_view,
         name="remote_project_test",
     ),
     path(
         "settings/remote-projects/<int:remote_id>/sync/",
-        remote_projects.remote_project_sync_view,
+        remote.remote_project_sync_view,
         name="remote_project_sync",
     ),
     path(
         "settings/remote-projects/<int:remote_id>/syncs/",
-        remote_projects.remote_project_syncs,
+        remote.remote_project_syncs,
         name="remote_project_syncs",
     ),
     path(
         "settings/remote-projects/<int:remote_id>/export.jsonl",
-        remote_projects.remote_project_export,
+        remote.remote_project_export,
         name="remote_project_export",
     ),
     path(
         "settings/remote-projects/<int:remote_id>/syncs/<int:sync_id>/",
-        remote_projects.remote_sync_detail,
+        remote.remote_sync_detail,
         name="remote_sync_detail",
     ),
 ]

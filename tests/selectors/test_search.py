@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -18,12 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def found(q: str, filters: ThreadFilters | None = None) -> set[str]:
-    return {hit.message.text for hit in message_search(q=q, filters=filters).hits if _load_text(hit)}
-
-
-def _load_text(hit: object) -> bool:
-    hit.message.refresh_from_db(fields=["text"])  # type: ignore[attr-defined]
-    return True
+    return {hit.message.text for hit in message_search(q=q, filters=filters).hits}
 
 
 def test_it_finds_messages_by_word_across_threads() -> None:
@@ -243,7 +237,6 @@ def test_the_full_text_index_follows_updates_and_deletes() -> None:
     assert found("replacement") == {"replacement wording"}
     Message.objects.filter(thread=thread).delete()
     assert found("wording") == set()
-    assert connection.vendor in {"sqlite", "postgresql"}
 
 
 def test_the_older_matches_link_carries_the_filters_and_the_cursor(admin_client: Client) -> None:

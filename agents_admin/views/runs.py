@@ -1,4 +1,4 @@
-"""The "Needs action" inbox: every run waiting for tool outputs, newest first, linking to its thread."""
+"""Run pages across threads: the "Needs action" inbox, every run waiting for tool outputs, newest first."""
 
 from __future__ import annotations
 

@@ -1,0 +1,43 @@
+"""State of the service: projects, agents (versioned), threads, messages, runs and run steps, and what governs them.
+
+Ids are public, opaque strings in the Foundry shape, and are the primary keys, so the console, the REST API
+and the logs all speak the same ids. One module per topic; everything is importable from ``agents_admin.models``.
+"""
+
+from agents_admin.models.access import ApiKey, AuditEvent
+from agents_admin.models.agents import AGENT_FIELDS, Agent, AgentVersion
+from agents_admin.models.connections import ModelConnection
+from agents_admin.models.exports import ExportJob
+from agents_admin.models.files import File
+from agents_admin.models.projects import Project
+from agents_admin.models.remote import RemoteProject, SyncRecord
+from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold
+from agents_admin.models.review import ThreadFlag, ThreadNote
+from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
+from agents_admin.models.threads import Message, Thread
+
+__all__ = [
+    "ACTIVE_RUN_STATUSES",
+    "AGENT_FIELDS",
+    "Agent",
+    "AgentVersion",
+    "ApiKey",
+    "AuditEvent",
+    "ExportJob",
+    "File",
+    "Message",
+    "ModelConnection",
+    "Project",
+    "PurgeReport",
+    "RemoteProject",
+    "RetentionPolicy",
+    "Run",
+    "RunStatus",
+    "RunStep",
+    "SyncRecord",
+    "TERMINAL_RUN_STATUSES",
+    "Thread",
+    "ThreadFlag",
+    "ThreadHold",
+    "ThreadNote",
+]
