@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from agents_admin.models.agents import Agent
+
 
 class RetentionPolicy(models.Model):
     """Which threads to purge (scope + age), what to do with them, and when.
@@ -33,7 +35,7 @@ class RetentionPolicy(models.Model):
     name = models.CharField(max_length=200)
     project = models.ForeignKey("Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     # Optional narrowing: threads whose latest run used one of these agents.
-    agents = models.ManyToManyField("Agent", blank=True, related_name="+")
+    agents = models.ManyToManyField(Agent, blank=True, related_name="+")
     # Optional narrowing: threads whose metadata has this key with exactly this value.
     metadata_key = models.CharField(max_length=64, blank=True)
     metadata_value = models.CharField(max_length=512, blank=True)
