@@ -18,13 +18,13 @@ $(RUNTIME_STAMP): pyproject.toml requirements.lock
 	@echo "==> [2/3] pip"
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@echo "==> [3/3] Runtime dependencies (pinned by requirements.lock)"
-	@$(BIN)/python -m pip install --progress-bar on -c requirements.lock -e . | grep -E '^(Collecting|Successfully)' || true
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar on -c requirements.lock -e . | { grep -E '^(Collecting|Successfully)' || true; }
 	@$(BIN)/python -c 'import django, celery, httpx' || { echo "The install failed; see the lines above."; exit 1; }
 	@touch $(RUNTIME_STAMP)
 
 $(STAMP): $(RUNTIME_STAMP)
 	@echo "==> Dev and test dependencies"
-	@$(BIN)/python -m pip install --progress-bar on -c requirements.lock -e '.[dev]' | grep -E '^(Collecting|Successfully)' || true
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar on -c requirements.lock -e '.[dev]' | { grep -E '^(Collecting|Successfully)' || true; }
 	@$(BIN)/python -c 'import pytest, pytest_django, ruff' || { echo "The install failed; see the lines above."; exit 1; }
 	@touch $(STAMP)
 

@@ -18,7 +18,7 @@ REMOTE_SYNC = "agents_admin.tasks.remote_sync"
 REMOTE_RUN_FOLLOW = "agents_admin.tasks.remote_run_follow"
 
 
-def task_send(name: str, *args: Any, countdown: float | None = None) -> None:
+def task_send(name: str, *args: Any) -> None:
     """Send task ``name`` with ``args`` once the current transaction commits (at once outside one); a rollback
     sends nothing, so a worker never looks for a row that does not exist."""
-    transaction.on_commit(lambda: current_app.send_task(name, args=list(args), countdown=countdown))
+    transaction.on_commit(lambda: current_app.send_task(name, args=list(args)))

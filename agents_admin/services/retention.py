@@ -116,6 +116,9 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
     """Validated, normalised policy fields (the names of ``policy_save``'s); raises InvalidInput naming the first
     bad field. ``policy`` is the one being edited (None for a new one); ``actor`` decides whether a policy may be
     allowed to be less strict than the instance default."""
+    unknown = sorted(set(fields) - set(POLICY_FIELDS))
+    if unknown:
+        raise InvalidInput(f"Unknown policy field {unknown[0]!r}.", param=unknown[0])
     name = (fields.get("name") or "").strip()
     project: Project | None = fields.get("project")
     agents = list(fields.get("agents") or ())

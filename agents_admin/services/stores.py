@@ -2,7 +2,7 @@
 
 The core services (threads, runs, agents, retention) validate what is common, then call the store that
 ``store_for(obj)`` / ``store_for_project(project)`` picks, and never ask themselves whether an object is
-mirrored. Two stores keep the ``ThreadStore`` contract:
+mirrored. Two stores keep the ``ProjectStore`` contract:
 
 - ``LocalStore`` writes our database (audited; runs are handed to a worker after commit);
 - ``MirroredStore`` acts on the remote first and mirrors its answer (services/remote.py), so a local row never
@@ -65,7 +65,7 @@ class RunOptions:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class ThreadStore(Protocol):
+class ProjectStore(Protocol):
     """The writes whose home differs between a local and a mirrored project. Callers have checked what is
     common to both (permissions, agent fields); each store checks the rest and raises InvalidInput/Conflict."""
 
@@ -104,18 +104,18 @@ class ThreadStore(Protocol):
         ...
 
 
-def store_for(obj: Thread | Run | Agent) -> ThreadStore:
+def store_for(obj: Thread | Run | Agent) -> ProjectStore:
     """The store an existing thread, run or agent lives in."""
     return MIRRORED if obj.remote_project_id is not None else LOCAL
 
 
-def store_for_project(project: Project) -> ThreadStore:
+def store_for_project(project: Project) -> ProjectStore:
     """The store new objects of ``project`` go to: a remote project's local namespace is mirrored."""
     return MIRRORED if RemoteProject.objects.filter(project=project).exists() else LOCAL
 
 
 def threads_delete_at_source(*, thread_ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
-    """``ThreadStore.threads_delete`` for a batch that may span projects (a retention purge): mirrored threads
+    """``ProjectStore.threads_delete`` for a batch that may span projects (a retention purge): mirrored threads
     go on their remotes first, local ones pass straight through. One query for the whole batch."""
     return MIRRORED.threads_delete(thread_ids=thread_ids)
 
@@ -374,8 +374,9 @@ class LocalStore:
 
 
 class MirroredStore:
-    """A remote Foundry project: the remote first, then the mirror (services/remote.py). The remote audits and
-    versions its own objects, so the mirror writes no audit record for them."""
+    """A remote Foundry project: the remote first, then the mirror (services/remote.py). The remote keeps its own
+    history of creates, updates and runs, so the mirror writes no audit record for those; deletes are audited by
+    the core services, for mirrored objects as for local ones."""
 
     def message_create(
         self,
@@ -437,5 +438,5 @@ def _version_record(agent: Agent, actor: Actor) -> None:
     )
 
 
-LOCAL: ThreadStore = LocalStore()
-MIRRORED: ThreadStore = MirroredStore()
+LOCAL: ProjectStore = LocalStore()
+MIRRORED: ProjectStore = MirroredStore()

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from agents_admin.management.commands.permission_matrix import (
     END,
     START,
+    doc_with_matrix,
     permission_matrix_markdown,
-    readme_with_matrix,
 )
 
 SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
@@ -19,7 +19,7 @@ SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 def test_the_security_doc_matrix_matches_the_roles_and_the_urlconf() -> None:
     text = SECURITY_DOC.read_text()
     assert permission_matrix_markdown() in text
-    assert readme_with_matrix(text) == text, "run: python manage.py permission_matrix --write docs/security.md"
+    assert doc_with_matrix(text) == text, "run: python manage.py permission_matrix --write docs/security.md"
 
 
 def test_the_matrix_marks_what_each_role_may_do() -> None:

@@ -48,7 +48,7 @@ def permission_matrix_markdown() -> str:
     return "\n".join(lines)
 
 
-def readme_with_matrix(text: str) -> str:
+def doc_with_matrix(text: str) -> str:
     if START not in text or END not in text:
         raise CommandError(f"The file has no {START} … {END} markers.")
     head, rest = text.split(START, 1)
@@ -65,7 +65,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["write"]:
             path = Path(options["write"])
-            path.write_text(readme_with_matrix(path.read_text()))
+            path.write_text(doc_with_matrix(path.read_text()))
             self.stdout.write(f"Wrote the permission matrix to {path}.")
         else:
             self.stdout.write(permission_matrix_markdown())
