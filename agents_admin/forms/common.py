@@ -20,7 +20,7 @@ class ServiceErrorMixin:
 
 
 class JSONTextField(forms.CharField):
-    """A textarea holding JSON; empty means ``empty_value`` (None unless given)."""
+    """A textarea holding JSON; empty text means ``empty`` (None unless given)."""
 
     widget = forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"})
 

@@ -1,4 +1,4 @@
-"""Console forms. Services do the real validation; views put a ServiceError beside the field it names."""
+"""Retention forms: policies (checked by services.retention.policy_clean), holds, report paging, run now."""
 
 from __future__ import annotations
 

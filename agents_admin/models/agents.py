@@ -69,10 +69,6 @@ class Agent(models.Model):
         """The definition a version keeps: everything that changes what a run does."""
         return {**{name: getattr(self, name) for name in AGENT_FIELDS}, "connection": self.connection_id}
 
-    @property
-    def function_names(self) -> list[str]:
-        return [t["function"]["name"] for t in self.tools if t.get("type") == "function"]
-
 
 class AgentVersion(models.Model):
     """An immutable copy of an agent's definition, written on every saved change."""

@@ -48,7 +48,8 @@ class ThreadFlag(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["thread", "name"], name="threadflag_unique")]
-        # Filtering threads by flag is an EXISTS probe on (name, thread).
+        # A free tag's threads (the filter reads their ids, or probes per row for a common tag); the standard
+        # flags are Thread columns with partial indexes of their own.
         indexes = [models.Index(fields=["name", "thread"], name="threadflag_name_thread")]
 
     def __str__(self) -> str:

@@ -110,7 +110,7 @@ class Run(models.Model):
             models.Index(fields=["status", "expires_at"], name="run_status_expires"),
             models.Index(fields=["-created_at", "-id"], name="run_created"),
             models.Index(fields=["agent", "-created_at"], name="run_agent_created"),
-            # "Threads with a failed run": an EXISTS probe per thread on (thread, status).
+            # A thread's runs by status: the active-run probes of retention and the remote sync.
             models.Index(fields=["thread", "status"], name="run_thread_status"),
             # The "Needs action" inbox: runs waiting on tool outputs, newest first, without scanning the rest.
             models.Index(
@@ -136,13 +136,6 @@ class Run(models.Model):
         if not self.required_action:
             return []
         return list(self.required_action.get("submit_tool_outputs", {}).get("tool_calls", []))
-
-    @property
-    def duration_seconds(self) -> float | None:
-        end = self.completed_at or self.failed_at or self.cancelled_at
-        if not (self.started_at and end):
-            return None
-        return (end - self.started_at).total_seconds()
 
 
 class RunStep(models.Model):

@@ -68,8 +68,3 @@ def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
 def agents_for_thread(thread: Thread) -> Any:
     """The agents that may run this thread (its project's), e.g. to validate a run form's choice."""
     return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")
-
-
-def agents_named() -> list[tuple[str, str]]:
-    """(id, name) of every agent, by name then id: the filter forms' agent choices."""
-    return list(Agent.objects.order_by("name", "id").values_list("id", "name"))

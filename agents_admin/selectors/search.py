@@ -345,16 +345,3 @@ def object_url(object_id: str) -> str | None:
         if thread_id:
             return run_url(thread_id, object_id)
     return None
-
-
-# --- opening a thread at a message (for the thread page's ?around=<seq>) ----------------------------------------
-
-
-def messages_around(thread: Thread, *, seq: int, before: int = 10, after: int = 40) -> list[Message]:
-    """Messages of ``thread`` from ``before`` ahead of ``seq`` to ``after`` past it, in order. Two index range scans
-    on (thread, seq), so it costs the same at message 5 as at message 99,995."""
-    earlier = list(Message.objects.filter(thread=thread, seq__lt=seq).order_by("-seq").select_related("agent")[:before])
-    later = list(
-        Message.objects.filter(thread=thread, seq__gte=seq).order_by("seq").select_related("agent")[: after + 1]
-    )
-    return earlier[::-1] + later

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -23,31 +23,27 @@ from agents_admin.services.remote import (
 )
 from agents_admin.services.remote_export import remote_project_export_stream
 from agents_admin.views.access import capability_required
+from agents_admin.views.common import HtmxHttpRequest, render_page
 
 RECENT_SYNCS = 10
 # Connections hold credentials: the same capability as model connections (Admin role, and superusers).
 MANAGE = "manage_connections"
 
 
-def _partial(request: HttpRequest, template: str, name: str) -> str:
-    htmx = getattr(request, "htmx", None)
-    return f"{template}#{name}" if htmx and not htmx.history_restore_request else template
-
-
 @require_GET
 @capability_required(MANAGE)
-def remote_project_list(request: HttpRequest) -> HttpResponse:
+def remote_project_list(request: HtmxHttpRequest) -> HttpResponse:
     latest = SyncRecord.objects.filter(remote_project=OuterRef("pk")).order_by("-created_at", "-id")
     remotes = RemoteProject.objects.select_related("project").annotate(
         latest_sync_status=Subquery(latest.values("status")[:1])
     )
     template = "agents_admin/remote_project_list.html"
-    return render(request, _partial(request, template, "list"), {"remotes": remotes})
+    return render_page(request, template, {"remotes": remotes}, partial="list")
 
 
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
-def remote_project_create_view(request: HttpRequest) -> HttpResponse:
+def remote_project_create_view(request: HtmxHttpRequest) -> HttpResponse:
     form = RemoteProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -62,7 +58,7 @@ def remote_project_create_view(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
-def remote_project_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
+def remote_project_edit(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     form = RemoteProjectForm(request.POST or None, instance=remote)
     if request.method == "POST" and form.is_valid():
@@ -85,19 +81,19 @@ def _edit_context(remote: RemoteProject, form: RemoteProjectForm, **extra: Any) 
 
 @require_POST
 @capability_required(MANAGE)
-def remote_project_test_view(request: HttpRequest, remote_id: int) -> HttpResponse:
+def remote_project_test_view(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
         result = {"ok": True, "message": remote_project_test(remote=remote)}
     except ServiceError as exc:
         result = {"ok": False, "message": exc.message}
     context = _edit_context(remote, RemoteProjectForm(instance=remote), test_result=result)
-    return render(request, _partial(request, "agents_admin/remote_project_form.html", "test_result"), context)
+    return render_page(request, "agents_admin/remote_project_form.html", context, partial="test_result")
 
 
 @require_POST
 @capability_required(MANAGE)
-def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpResponse:
+def remote_project_sync_view(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
         record = remote_sync_start(remote=remote, actor=request.user)
@@ -111,25 +107,25 @@ def remote_project_sync_view(request: HttpRequest, remote_id: int) -> HttpRespon
 
 @require_GET
 @capability_required(MANAGE)
-def remote_project_syncs(request: HttpRequest, remote_id: int) -> HttpResponse:
+def remote_project_syncs(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     """The recent syncs table (polled while one is active)."""
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     context = _edit_context(remote, RemoteProjectForm(instance=remote))
-    return render(request, _partial(request, "agents_admin/remote_project_form.html", "syncs"), context)
+    return render_page(request, "agents_admin/remote_project_form.html", context, partial="syncs")
 
 
 @require_GET
 @capability_required(MANAGE)
-def remote_sync_detail(request: HttpRequest, remote_id: int, sync_id: int) -> HttpResponse:
+def remote_sync_detail(request: HtmxHttpRequest, remote_id: int, sync_id: int) -> HttpResponse:
     record = get_object_or_404(
         SyncRecord.objects.select_related("remote_project"), pk=sync_id, remote_project_id=remote_id
     )
-    return render(request, _partial(request, "agents_admin/remote_sync_detail.html", "progress"), {"record": record})
+    return render_page(request, "agents_admin/remote_sync_detail.html", {"record": record}, partial="progress")
 
 
 @require_GET
 @capability_required(MANAGE)
-def remote_project_export(request: HttpRequest, remote_id: int) -> HttpResponse:
+def remote_project_export(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size)."""
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     response = StreamingHttpResponse(remote_project_export_stream(remote=remote), content_type="application/x-ndjson")

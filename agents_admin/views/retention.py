@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,28 +21,21 @@ from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
 from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
 from agents_admin.views.access import capability_required
-
-
-def _template(request: HttpRequest, page: str, partial: str) -> str:
-    """The partial for an htmx request (not a history restore), else the full page."""
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.history_restore_request:
-        return f"agents_admin/{page}.html#{partial}"
-    return f"agents_admin/{page}.html"
+from agents_admin.views.common import HtmxHttpRequest, render_page
 
 
 def _form_error(form: Form, error: ServiceError) -> None:
     form.add_error(error.param if error.param in form.fields else None, error.message)
 
 
-def _before(request: HttpRequest) -> int | None:
+def _before(request: HtmxHttpRequest) -> int | None:
     cursor = CursorForm(request.GET)
     return cursor.cleaned_data.get("before") if cursor.is_valid() else None
 
 
 @require_GET
 @capability_required("manage_retention")
-def retention_policy_list(request: HttpRequest) -> HttpResponse:
+def retention_policy_list(request: HtmxHttpRequest) -> HttpResponse:
     policies = list(sel.policy_list())
     default = next((p for p in policies if p.is_default), None)
     rows = [(p, retention.policy_effective(p, default=default)) for p in policies]
@@ -51,7 +44,7 @@ def retention_policy_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @capability_required("manage_retention")
-def retention_policy_create(request: HttpRequest) -> HttpResponse:
+def retention_policy_create(request: HtmxHttpRequest) -> HttpResponse:
     form = RetentionPolicyForm(request.POST or None, policy=None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -66,7 +59,7 @@ def retention_policy_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @capability_required("manage_retention")
-def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
+def retention_policy_edit(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     form = RetentionPolicyForm(
         request.POST or None, policy=policy, actor=request.user, initial=RetentionPolicyForm.initial_for(policy)
@@ -84,7 +77,7 @@ def retention_policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
 
 @require_GET
 @capability_required("manage_retention")
-def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpResponse:
+def retention_policy_detail(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
     reports, _ = sel.report_page(policy_id=policy.pk)
     context: dict[str, Any] = {
@@ -99,7 +92,7 @@ def retention_policy_detail(request: HttpRequest, policy_id: int) -> HttpRespons
 
 @require_POST
 @capability_required("manage_retention")
-def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
+def retention_policy_delete(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     retention.policy_delete(policy=policy)
     messages.success(request, f"Policy “{policy.name}” deleted; its reports are kept.")
@@ -108,7 +101,7 @@ def retention_policy_delete(request: HttpRequest, policy_id: int) -> HttpRespons
 
 @require_POST
 @capability_required("manage_retention")
-def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpResponse:
+def retention_policy_dry_run(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, actor=request.user, dry_run=True)
     return redirect("agents_admin:purge_report_detail", report_id=report.pk)
@@ -116,7 +109,7 @@ def retention_policy_dry_run(request: HttpRequest, policy_id: int) -> HttpRespon
 
 @require_POST
 @capability_required("manage_retention")
-def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
+def retention_policy_run(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     """Run now; with ``preview=<report id>`` the run reuses that dry run's cutoff, so it picks the same threads."""
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     form = RunNowForm(request.POST)
@@ -133,52 +126,54 @@ def retention_policy_run(request: HttpRequest, policy_id: int) -> HttpResponse:
 
 @require_GET
 @capability_required("view_audit")
-def purge_report_list(request: HttpRequest) -> HttpResponse:
+def purge_report_list(request: HtmxHttpRequest) -> HttpResponse:
     reports, next_before = sel.report_page(before=_before(request))
     context = {"reports": reports, "next_before": next_before}
-    return render(request, _template(request, "purge_report_list", "rows"), context)
+    return render_page(request, "agents_admin/purge_report_list.html", context, partial="rows")
 
 
 @require_GET
 @capability_required("view_audit")
-def purge_report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
+def purge_report_detail(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(PurgeReport.objects.select_related("policy", "triggered_by"), pk=report_id)
-    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+    return render_page(request, "agents_admin/purge_report_detail.html", {"report": report}, partial="progress")
 
 
 @require_POST
 @capability_required("manage_retention")
-def purge_report_stop(request: HttpRequest, report_id: int) -> HttpResponse:
+def purge_report_stop(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
     report = retention.purge_stop(report=get_object_or_404(PurgeReport, pk=report_id))
-    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+    return render_page(request, "agents_admin/purge_report_detail.html", {"report": report}, partial="progress")
 
 
 @require_POST
 @capability_required("manage_retention")
-def purge_report_resume(request: HttpRequest, report_id: int) -> HttpResponse:
+def purge_report_resume(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(PurgeReport, pk=report_id)
     try:
         report = retention.purge_resume(report=report)
     except ServiceError as error:
         messages.error(request, error.message)
-    return render(request, _template(request, "purge_report_detail", "progress"), {"report": report})
+    return render_page(request, "agents_admin/purge_report_detail.html", {"report": report}, partial="progress")
 
 
 @require_GET
 @capability_required("view_conversations")
-def hold_list(request: HttpRequest) -> HttpResponse:
+def hold_list(request: HtmxHttpRequest) -> HttpResponse:
     holds, next_before = sel.hold_page(now=timezone.now(), before=_before(request))
-    return render(request, _template(request, "hold_list", "rows"), {"holds": holds, "next_before": next_before})
+    return render_page(
+        request, "agents_admin/hold_list.html", {"holds": holds, "next_before": next_before}, partial="rows"
+    )
 
 
-def _holds_response(request: HttpRequest, thread: Thread, form: HoldForm, status: int = 200) -> HttpResponse:
+def _holds_response(request: HtmxHttpRequest, thread: Thread, form: HoldForm, status: int = 200) -> HttpResponse:
     context = {"thread": thread, "holds": sel.thread_holds(thread.pk), "hold_form": form}
-    return render(request, _template(request, "thread_holds", "holds"), context, status=status)
+    return render_page(request, "agents_admin/thread_holds.html", context, partial="holds", status=status)
 
 
 @require_GET
 @capability_required("view_conversations")
-def thread_holds(request: HttpRequest, thread_id: str) -> HttpResponse:
+def thread_holds(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     """The holds pane of a thread: a page of its own, and the fragment the thread page loads."""
     thread = get_object_or_404(Thread, pk=thread_id)
     return _holds_response(request, thread, HoldForm())
@@ -186,7 +181,7 @@ def thread_holds(request: HttpRequest, thread_id: str) -> HttpResponse:
 
 @require_POST
 @capability_required("review_conversations")
-def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
+def thread_hold_place(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     thread = get_object_or_404(Thread, pk=thread_id)
     form = HoldForm(request.POST)
     if form.is_valid():
@@ -203,7 +198,7 @@ def thread_hold_place(request: HttpRequest, thread_id: str) -> HttpResponse:
 
 @require_POST
 @capability_required("manage_retention")
-def thread_hold_release(request: HttpRequest, thread_id: str, hold_id: int) -> HttpResponse:
+def thread_hold_release(request: HtmxHttpRequest, thread_id: str, hold_id: int) -> HttpResponse:
     hold = get_object_or_404(ThreadHold.objects.select_related("thread"), pk=hold_id, thread_id=thread_id)
     try:
         retention.hold_release(hold=hold, actor=request.user)

@@ -254,18 +254,6 @@ def test_the_older_matches_link_carries_the_filters_and_the_cursor(admin_client:
     assert second.context["results"].next_cursor == ""
 
 
-def test_messages_around_a_sequence_number_open_the_thread_at_that_message(
-    django_assert_max_num_queries: object,
-) -> None:
-    from agents_admin.selectors.search import messages_around
-
-    thread = make_thread(messages=[f"line {i}" for i in range(1, 31)])
-    with django_assert_max_num_queries(2):  # type: ignore[operator]
-        window = messages_around(thread, seq=20, before=3, after=4)
-    assert [m.seq for m in window] == [17, 18, 19, 20, 21, 22, 23, 24]
-    assert [m.seq for m in messages_around(thread, seq=2, before=5, after=1)] == [1, 2, 3]
-
-
 @pytest.fixture(
     # Broad: each match's thread probed (SQLite) or the threads as a subquery (PostgreSQL). Narrow: the matches
     # tested against the threads' message rowids (SQLite), or the threads' messages each tested (PostgreSQL). Few:
