@@ -104,3 +104,11 @@ def runs_needing_action(*, before: str | None = None, per_page: int | None = Non
     more = len(runs) > per_page
     runs = runs[:per_page]
     return RunPage(runs=runs, next_cursor=runs[-1].id if more and runs else None)
+
+
+NEEDS_ACTION_COUNT_CAP = 99
+
+
+def runs_needing_action_count(*, cap: int = NEEDS_ACTION_COUNT_CAP) -> int:
+    """How many runs wait for tool outputs, counted up to ``cap + 1`` (shown as "99+") on the partial index."""
+    return Run.objects.filter(status=RunStatus.REQUIRES_ACTION).values("pk")[: cap + 1].count()

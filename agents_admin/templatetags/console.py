@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from django import template
+from django.urls import reverse
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -25,3 +27,19 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def nav_is_current(path: str, href: str) -> bool:
+    """Whether the page at ``path`` belongs to the menu item at ``href`` (Home only on itself)."""
+    return path == href if href == "/" else path.startswith(href)
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: template.Context, url_name: str, label: str) -> str:
+    """A main-menu link, marked ``aria-current="page"`` on the pages it leads to."""
+    href = reverse(url_name)
+    request = context.get("request")
+    current = request is not None and nav_is_current(request.path, href)
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
+    return format_html('<a href="{}">{}</a>', href, label)

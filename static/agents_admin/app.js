@@ -8,3 +8,11 @@ document.addEventListener("htmx:responseError", (event) => {
   toasts.appendChild(toast);
   setTimeout(() => toast.remove(), 6000);
 });
+
+// The main menu folds behind "Menu" on narrow screens.
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  const open = document.body.classList.toggle("nav-open");
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+});
