@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "manage_connections",
         "manage_api_keys",
         "manage_users",
+        "view_usage",
     ),
     OPERATOR: (
         "view_conversations",
@@ -35,11 +36,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "edit_agents",
         "operate_runs",
         "delete_threads",
+        "view_usage",
     ),
     # Support staff: read conversations, add notes and flags, request holds, export. No agent configuration,
     # no runs, no deletion, no retention.
     REVIEWER: ("view_conversations", "review_conversations"),
-    AUDITOR: ("view_audit",),
+    AUDITOR: ("view_audit", "view_usage"),
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import exports, maintenance, remote, retention, runs
+from agents_admin.services import exports, maintenance, remote, retention, runs, usage
 from agents_admin.services.remote_sync import remote_sync_execute
 
 
@@ -104,3 +104,9 @@ def remote_run_follow(run_id: str) -> None:
 def remote_syncs_due() -> int:
     """Beat, every minute: start the remote syncs that are due and re-follow orphaned remote runs."""
     return remote.remote_syncs_due()
+
+
+@shared_task(name="agents_admin.tasks.usage_backfill")
+def usage_backfill() -> int:
+    """Beat, every 5 minutes: count finished runs that no transition counted (mirrored runs, older runs)."""
+    return usage.usage_backfill()

@@ -32,4 +32,6 @@ app.conf.beat_schedule = {
     "expire-exports": {"task": "agents_admin.tasks.exports_expire", "schedule": 3600.0},
     # Export jobs whose worker died stay "running" otherwise; EXPORT_STALE_SECONDS is minutes, so check each minute.
     "reconcile-exports": {"task": "agents_admin.tasks.exports_reconcile", "schedule": 60.0},
+    # Runs the engine counts as they finish; this catches mirrored runs and runs finished before the rollups.
+    "usage-backfill": {"task": "agents_admin.tasks.usage_backfill", "schedule": 300.0},
 }

@@ -15,6 +15,7 @@ from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHo
 from agents_admin.models.review import ThreadFlag, ThreadNote
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
 from agents_admin.models.threads import Message, Thread
+from agents_admin.models.usage import ModelPrice, UsageErrorCount, UsagePeriod, UsageRollup
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
@@ -27,6 +28,7 @@ __all__ = [
     "File",
     "Message",
     "ModelConnection",
+    "ModelPrice",
     "Project",
     "PurgeReport",
     "RemoteProject",
@@ -40,4 +42,7 @@ __all__ = [
     "ThreadFlag",
     "ThreadHold",
     "ThreadNote",
+    "UsageErrorCount",
+    "UsagePeriod",
+    "UsageRollup",
 ]

@@ -25,9 +25,10 @@ class Project(models.Model):
             ("delete_threads", "Delete threads"),
             ("manage_retention", "Change retention policies, place and release holds, run purges"),
             ("view_audit", "Read the audit log and purge reports"),
-            ("manage_connections", "Manage model connections and remote projects"),
+            ("manage_connections", "Manage model connections, remote projects and model prices"),
             ("manage_api_keys", "Create and revoke API keys"),
             ("manage_users", "Create, deactivate users and assign roles"),
+            ("view_usage", "See usage and cost charts"),
         ]
 
     def __str__(self) -> str:

@@ -89,6 +89,10 @@ class Run(models.Model):
         "RemoteProject", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     remote_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 (NULL = not mirrored)
+    # Who started the run, as usage is broken down: "api-key:<prefix>", "user:<id>", or "" (system, remote).
+    principal = models.CharField(max_length=150, blank=True, default="")
+    # Set in the same transaction that adds the finished run to the usage rollups, so it is counted once.
+    usage_counted = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -117,6 +121,14 @@ class Run(models.Model):
                 fields=["-created_at", "-id"],
                 condition=Q(status="requires_action"),
                 name="run_needs_action",
+            ),
+            # Finished runs not yet in the usage rollups (mirrored runs, runs older than the rollups): the backfill.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(
+                    usage_counted=False, status__in=["cancelled", "failed", "completed", "expired", "incomplete"]
+                ),
+                name="run_usage_uncounted",
             ),
         ]
 

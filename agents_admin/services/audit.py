@@ -30,6 +30,10 @@ ACTIONS = (
     "user.role_change",
     "user.deactivate",
     "user.reactivate",
+    "price.create",
+    "price.update",
+    "price.delete",
+    "usage.recount",
 )
 
 # Who did something: a user, or None with an ``actor_label`` naming another actor (an API key, beat, a command).

@@ -44,6 +44,7 @@ from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch
 from agents_admin.services.audit import Actor
 from agents_admin.services.stores import store_for, threads_delete_at_source
+from agents_admin.services.usage import usage_count_threads
 
 logger = logging.getLogger(__name__)
 
@@ -488,6 +489,8 @@ def threads_delete(thread_ids: list[str]) -> dict[str, int]:
     """
     if not thread_ids:
         return {}
+    # Usage outlives the runs: any finished run not yet in the rollups is counted before it goes.
+    usage_count_threads(thread_ids)
     steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
     messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
     runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]

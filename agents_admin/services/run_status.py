@@ -9,12 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agents_admin.models import Run, RunStatus, RunStep, Thread
+from django.db import transaction
+
+from agents_admin.models import TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep, Thread
+from agents_admin.services.usage import usage_record_run
 
 
 def run_transition(run_id: str, sources: list[str], target: str, **fields: Any) -> bool:
-    """Move the run from one of ``sources`` to ``target``; True only if this call made the change."""
-    return bool(Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields))
+    """Move the run from one of ``sources`` to ``target``; True only if this call made the change.
+
+    A final status is the one place a run is added to the usage rollups: the same UPDATE marks it counted and
+    the same transaction adds it, so only the call that made the change counts it.
+    """
+    if target not in TERMINAL_RUN_STATUSES:
+        return bool(Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields))
+    with transaction.atomic(savepoint=False):
+        changed = Run.objects.filter(pk=run_id, status__in=sources).update(status=target, usage_counted=True, **fields)
+        if changed:
+            usage_record_run(run_id)
+    return bool(changed)
 
 
 def run_steps_close(run_id: str, status: str, now: datetime) -> None:

@@ -104,6 +104,13 @@ class ProjectStore(Protocol):
         ...
 
 
+def run_principal(actor_label: str, user: Any) -> str:
+    """Who a run is counted for in usage: the API key that started it, else the signed-in user."""
+    if actor_label.startswith("api-key:"):
+        return actor_label
+    return f"user:{user.get_username()}" if user is not None else ""
+
+
 def store_for(obj: Thread | Run | Agent) -> ProjectStore:
     """The store an existing thread, run or agent lives in."""
     return MIRRORED if obj.remote_project_id is not None else LOCAL
@@ -245,6 +252,7 @@ class LocalStore:
                     expires_at=now + timedelta(seconds=settings.RUN_EXPIRY_SECONDS),
                     enqueued_at=now,
                     created_by=created_by,
+                    principal=run_principal(actor_label, created_by),
                     **values,
                 )
                 Thread.objects.filter(pk=thread.pk).update(

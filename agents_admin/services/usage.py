@@ -1,0 +1,222 @@
+"""Usage rollups: each finished run adds its counts to an hourly and a daily row, exactly once.
+
+The live path is ``usage_record_run``, called by ``run_transition`` in the same transaction (and the same UPDATE)
+that moves a run to its final status and sets ``Run.usage_counted``; as that transition succeeds for one caller
+only, a redelivered task, a second worker or a race with cancel/expiry never counts a run twice. Runs that reach
+their final status another way (mirrored from a remote project) or before rollups existed are picked up by
+``usage_backfill`` (beat, every few minutes, and the ``usage_rebuild`` command), which claims each run with the
+same marker. ``usage_rebuild`` recounts a range from the runs still present.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from agents_admin.models import (
+    TERMINAL_RUN_STATUSES,
+    Run,
+    RunStatus,
+    RunStep,
+    UsageErrorCount,
+    UsagePeriod,
+    UsageRollup,
+)
+from agents_admin.models.usage import COUNTER_FIELDS, DIMENSIONS, LATENCY_BOUNDS_MS, LATENCY_FIELDS, STATUS_FIELDS
+from agents_admin.services.audit import Actor, audit_record
+
+logger = logging.getLogger(__name__)
+
+# What the rollups read of a run (no conversation content).
+RUN_USAGE_FIELDS = (
+    "id",
+    "status",
+    "created_at",
+    "completed_at",
+    "thread__project_id",
+    "agent_ref",
+    "model",
+    "connection_id",
+    "principal",
+    "prompt_tokens",
+    "completion_tokens",
+    "last_error",
+)
+ANSWERED = (RunStatus.COMPLETED, RunStatus.INCOMPLETE)
+BACKFILL_BATCH = 500
+
+Key = tuple[str, datetime, str, str, str, str, str]
+
+
+def hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    return hour_start(moment).replace(hour=0)
+
+
+def latency_bucket(milliseconds: int) -> str:
+    """The histogram column a latency falls in (bounds are inclusive upper limits)."""
+    return LATENCY_FIELDS[bisect.bisect_left(LATENCY_BOUNDS_MS, milliseconds)]
+
+
+def error_code(last_error: Any) -> str:
+    code = last_error.get("code") if isinstance(last_error, dict) else None
+    return str(code)[:64] if code else "unknown"
+
+
+class UsageTally:
+    """Counts of many runs, gathered in memory and written as increments: one row per key and period."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_FIELDS, 0))
+        self.errors: dict[tuple[Key, str], int] = defaultdict(int)
+
+    def add(self, run: Mapping[str, Any], *, tool_calls: int = 0) -> None:
+        """Add one finished run, given as the values of RUN_USAGE_FIELDS."""
+        status = str(run["status"])
+        if status not in STATUS_FIELDS:
+            return
+        created = run["created_at"]
+        dims = (
+            str(run["thread__project_id"]),
+            run["agent_ref"],
+            run["model"],
+            str(run["connection_id"] or ""),
+            run["principal"] or "",
+        )
+        latency = None
+        if status in ANSWERED and run["completed_at"] is not None:
+            latency = max(0, int((run["completed_at"] - created).total_seconds() * 1000))
+        for period, start in ((UsagePeriod.HOUR, hour_start(created)), (UsagePeriod.DAY, day_start(created))):
+            key: Key = (str(period), start, *dims)
+            row = self.rows[key]
+            row[STATUS_FIELDS[status]] += 1
+            row["prompt_tokens"] += run["prompt_tokens"] or 0
+            row["completion_tokens"] += run["completion_tokens"] or 0
+            row["tool_calls"] += tool_calls
+            if latency is not None:
+                row["latency_count"] += 1
+                row["latency_ms_sum"] += latency
+                row[latency_bucket(latency)] += 1
+            if status == RunStatus.FAILED:
+                self.errors[(key, error_code(run["last_error"]))] += 1
+
+    def write(self) -> None:
+        """Add the tally to the tables (inside the caller's transaction)."""
+        for key, counters in self.rows.items():
+            _increment(UsageRollup, _key_fields(key), counters)
+        for (key, code), count in self.errors.items():
+            _increment(UsageErrorCount, {**_key_fields(key), "code": code}, {"count": count})
+        self.rows.clear()
+        self.errors.clear()
+
+
+def _key_fields(key: Key) -> dict[str, Any]:
+    return dict(zip(("period", "bucket", *DIMENSIONS), key, strict=True))
+
+
+def _increment(model: type[UsageRollup] | type[UsageErrorCount], key: dict[str, Any], counters: dict[str, int]) -> None:
+    """Add ``counters`` to the row of ``key``, creating it on first use. Concurrent writers meet at the unique
+    key: the loser of an insert race adds to the winner's row."""
+    changes = {name: F(name) + value for name, value in counters.items() if value}
+    if model.objects.filter(**key).update(**changes):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(**key, **counters)
+    except IntegrityError:
+        model.objects.filter(**key).update(**changes)
+
+
+def _tool_calls_by_run(run_ids: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    steps = RunStep.objects.filter(run_id__in=list(run_ids), type=RunStep.Type.TOOL_CALLS)
+    for step in steps.only("run_id", "step_details"):
+        counts[step.run_id] += len(step.tool_calls)
+    return counts
+
+
+def usage_record_run(run_id: str) -> None:
+    """Add one run that has just reached its final status (its ``usage_counted`` set by the same transaction)."""
+    run = Run.objects.filter(pk=run_id).values(*RUN_USAGE_FIELDS).first()
+    if run is None:
+        return
+    tally = UsageTally()
+    tally.add(run, tool_calls=_tool_calls_by_run([run_id]).get(run_id, 0))
+    tally.write()
+
+
+def usage_count_run(run_id: str) -> bool:
+    """Count a finished run that no transition counted (a mirrored run); False if it was counted already."""
+    with transaction.atomic():
+        claimed = Run.objects.filter(pk=run_id, usage_counted=False, status__in=TERMINAL_RUN_STATUSES).update(
+            usage_counted=True
+        )
+        if claimed:
+            usage_record_run(run_id)
+    return bool(claimed)
+
+
+def _uncounted(since: datetime | None = None) -> Any:
+    runs = Run.objects.filter(usage_counted=False, status__in=TERMINAL_RUN_STATUSES)
+    return runs.filter(created_at__gte=since) if since else runs
+
+
+def usage_count_threads(thread_ids: list[str]) -> int:
+    """Count the uncounted finished runs of these threads, before they are deleted (retention)."""
+    return _count_batch(_uncounted().filter(thread_id__in=thread_ids))
+
+
+def _count_batch(candidates: Any, limit: int | None = None) -> int:
+    with transaction.atomic():
+        locked = candidates.order_by("created_at", "id").select_for_update(skip_locked=True, of=("self",))
+        ids = list(locked.values_list("id", flat=True)[:limit] if limit else locked.values_list("id", flat=True))
+        if not ids:
+            return 0
+        Run.objects.filter(pk__in=ids).update(usage_counted=True)
+        tally = UsageTally()
+        tool_calls = _tool_calls_by_run(ids)
+        for run in Run.objects.filter(pk__in=ids).values(*RUN_USAGE_FIELDS):
+            tally.add(run, tool_calls=tool_calls.get(run["id"], 0))
+        tally.write()
+    return len(ids)
+
+
+def usage_backfill(*, since: datetime | None = None, progress: Any = None) -> int:
+    """Count every finished run not yet in the rollups, a batch per transaction; returns how many."""
+    total = 0
+    while counted := _count_batch(_uncounted(since), BACKFILL_BATCH):
+        total += counted
+        if progress is not None:
+            progress(total)
+    if total:
+        logger.info("usage: counted %d finished runs", total)
+    return total
+
+
+def usage_rebuild(*, since: datetime, actor: Actor = None, actor_label: str = "", progress: Any = None) -> int:
+    """Recount the rollups from ``since`` (rounded down to its day) out of the runs still in the database.
+
+    Usage of runs that retention has deleted since then is lost: that is why this is not the default. The runs
+    are marked uncounted before their rows go, in one transaction, so a run finishing meanwhile either waits for
+    it (its row is locked) and is then counted live, or was counted before and is counted again by the backfill.
+    """
+    start = day_start(since)
+    with transaction.atomic():
+        runs = Run.objects.filter(created_at__gte=start, usage_counted=True).update(usage_counted=False)
+        rows = UsageRollup.objects.filter(bucket__gte=start).delete()[0]
+        UsageErrorCount.objects.filter(bucket__gte=start).delete()
+        audit_record(
+            action="usage.recount", actor=actor, actor_label=actor_label, object_type="usage",
+            object_id=start.date().isoformat(), before={"rollup_rows": rows}, after={"runs_to_recount": runs},
+        )  # fmt: skip
+    return usage_backfill(since=start, progress=progress)
