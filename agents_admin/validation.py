@@ -24,6 +24,18 @@ KNOWN_TOOL_TYPES = {
     "azure_function",
     "connected_agent",
 }
+# Tools this service runs itself; the others are refused at creation, each with the reason, rather than
+# accepted and never run. A remote Foundry project runs every known tool (its agents are the remote's).
+RUNNABLE_TOOL_TYPES = {"function"}
+UNHOSTED_TOOLS = {
+    "code_interpreter": "it needs a sandboxed code-execution service, which this service does not host",
+    "bing_grounding": "it needs a Bing Search resource in Azure, which this service cannot host",
+    "azure_ai_search": "it needs an Azure AI Search index, which this service cannot host",
+    "azure_function": "it needs Azure Functions with Azure Storage queues, which this service cannot host",
+    "file_search": "file search is not available on this service yet",
+    "openapi": "OpenAPI tools are not available on this service yet",
+    "connected_agent": "connected agents are not available on this service yet",
+}
 
 
 def reject_nul(value: str, *, param: str) -> str:
@@ -55,8 +67,11 @@ def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:
     return dict(value)
 
 
-def validate_tools(value: Any, *, param: str = "tools") -> list[dict[str, Any]]:
-    """Tool definitions in the API's shape. Function tools need a valid name and a JSON Schema object."""
+def validate_tools(value: Any, *, param: str = "tools", hosted: bool = True) -> list[dict[str, Any]]:
+    """Tool definitions in the API's shape. Function tools need a valid name and a JSON Schema object.
+
+    ``hosted``: the tools run on this service, so a tool it cannot run is refused naming the tool and why
+    (False for a remote Foundry project, which runs every known tool itself)."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -70,6 +85,13 @@ def validate_tools(value: Any, *, param: str = "tools") -> list[dict[str, Any]]:
             raise InvalidInput(f"{where} must be an object with a 'type'.", param=where)
         if tool["type"] not in KNOWN_TOOL_TYPES:
             raise InvalidInput(f"{where}: unknown tool type '{tool['type']}'.", param=f"{where}.type")
+        if hosted and tool["type"] not in RUNNABLE_TOOL_TYPES:
+            reason = UNHOSTED_TOOLS[tool["type"]]
+            raise InvalidInput(
+                f"{where}: the '{tool['type']}' tool cannot run here: {reason}.",
+                param=f"{where}.type",
+                code="unsupported_tool",
+            )
         if tool["type"] == "function":
             _validate_function(tool.get("function"), where=where, seen=seen)
     return value

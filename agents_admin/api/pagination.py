@@ -25,17 +25,25 @@ def page(
     *,
     keys: tuple[str, ...] = ("created_at", "pk"),
 ) -> dict[str, Any]:
-    """One page of ``queryset`` per the ``limit``/``order``/``after``/``before`` query parameters."""
+    """One page of ``queryset`` per the ``limit``/``order``/``after``/``before`` query parameters.
+
+    ``after`` alone reads on from its item, ``before`` alone the items nearest before its item, and both
+    together the items between them."""
     limit = _limit(query.get("limit"))
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
         raise invalid("order must be 'asc' or 'desc'.", param="order")
     after, before = query.get("after"), query.get("before")
-    if after and before:
-        raise invalid("Use either 'after' or 'before', not both.", param="before")
     descending = order == "desc"
     reverse = False
-    if after:
+    if after and before:
+        # The window strictly between the two cursors, read from ``after`` on: the official clients send the
+        # original ``before`` with every later page's ``after``. Cursors the wrong way round give an empty page.
+        queryset = queryset.filter(
+            _beyond(queryset, after, keys, forward=not descending, param="after"),
+            _beyond(queryset, before, keys, forward=descending, param="before"),
+        )
+    elif after:
         queryset = queryset.filter(_beyond(queryset, after, keys, forward=not descending, param="after"))
     elif before:
         queryset = queryset.filter(_beyond(queryset, before, keys, forward=descending, param="before"))

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from agents_admin import validation
 from agents_admin.errors import InvalidInput
-from agents_admin.models import AGENT_FIELDS, Agent, ModelConnection, Project
+from agents_admin.models import AGENT_FIELDS, Agent, ModelConnection, Project, RemoteProject
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import store_for, store_for_project
 
@@ -37,7 +37,7 @@ def agent_clean(fields: dict[str, Any], *, project_id: int | None = None) -> dic
             fields["instructions"], param="instructions", max_length=256_000
         )
     if "tools" in fields:
-        cleaned["tools"] = validation.validate_tools(fields["tools"])
+        cleaned["tools"] = validation.validate_tools(fields["tools"], hosted=not _mirrored(project_id))
     if "tool_resources" in fields:
         if fields["tool_resources"] is not None and not isinstance(fields["tool_resources"], dict):
             raise InvalidInput("tool_resources must be an object.", param="tool_resources")
@@ -53,6 +53,11 @@ def agent_clean(fields: dict[str, Any], *, project_id: int | None = None) -> dic
     if "connection" in fields:
         cleaned["connection"] = _clean_connection(fields["connection"], project_id=project_id)
     return cleaned
+
+
+def _mirrored(project_id: int | None) -> bool:
+    """A remote Foundry project's agents run there, with every tool the remote has."""
+    return project_id is not None and RemoteProject.objects.filter(project_id=project_id).exists()
 
 
 def _clean_connection(value: Any, *, project_id: int | None) -> ModelConnection | None:

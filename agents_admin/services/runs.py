@@ -281,7 +281,7 @@ class _Stream:
                 thread=self.run.thread,
                 role=Message.Role.ASSISTANT,
                 content=text,
-                agent_id=self.run.agent_ref,
+                agent_id=_agent_present(self.run),
                 run=self.run,
                 status=Message.Status.IN_PROGRESS,
             )
@@ -343,6 +343,13 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream) -> None:
         thread_run_touch(run.thread_id, status, now)
 
 
+def _agent_present(run: Run) -> str | None:
+    """The run's agent, for its reply's ``assistant_id``, while it exists. A run outlives the deletion of its
+    agent: it goes on with the definition it recorded (``agent_ref``, ``agent_version``), and its reply, like
+    every message of a deleted agent, names none."""
+    return Agent.objects.filter(pk=run.agent_ref).values_list("pk", flat=True).first()
+
+
 def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, incomplete: bool) -> Message:
     status = Message.Status.INCOMPLETE if incomplete else Message.Status.COMPLETED
     details = {"reason": "max_tokens"} if incomplete else None
@@ -351,7 +358,7 @@ def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, incom
             thread=run.thread,
             role=Message.Role.ASSISTANT,
             content=text or " ",
-            agent_id=run.agent_ref,
+            agent_id=_agent_present(run),
             run=run,
         )
         Message.objects.filter(pk=message.pk).update(status=status, incomplete_details=details)

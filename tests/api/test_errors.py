@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from agents_admin.models import Agent, PurgeReport, Thread
+from agents_admin.models import Agent, Message, PurgeReport, Thread
 from agents_admin.services.api_keys import api_key_create
 from agents_admin.services.retention import hold_place
-from tests.factories import make_agent, make_project, make_run, make_thread
+from tests.factories import WEATHER_TOOL, make_agent, make_project, make_run, make_thread
 
 BASE = "/api/projects/default"
 
@@ -235,6 +235,44 @@ def test_list_envelope_and_cursors(api: Client) -> None:
     end = call(api, "get", f"/assistants?order=asc&after={agents[4].id}").json()
     assert end == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
     assert isinstance(page["data"][0]["created_at"], int)
+
+
+def test_after_and_before_together_select_the_window_between_them(api: Client) -> None:
+    thread = make_thread(messages=[f"m{i}" for i in range(8)])
+    ids = list(Message.objects.filter(thread=thread).order_by("seq").values_list("id", flat=True))
+
+    def listed(query: str) -> tuple[list[str], bool]:
+        page = call(api, "get", f"/threads/{thread.id}/messages?{query}").json()
+        return [m["id"] for m in page["data"]], page["has_more"]
+
+    assert listed(f"order=asc&after={ids[1]}&before={ids[6]}") == (ids[2:6], False)
+    assert listed(f"order=asc&after={ids[1]}&before={ids[6]}&limit=3") == (ids[2:5], True)
+    assert listed(f"order=desc&after={ids[6]}&before={ids[1]}") == (ids[5:1:-1], False)
+    assert listed(f"order=desc&after={ids[6]}&before={ids[1]}&limit=2") == (ids[5:3:-1], True)
+    # Cursors the wrong way round, or next to each other, leave nothing between them.
+    assert listed(f"order=asc&after={ids[6]}&before={ids[1]}") == ([], False)
+    assert listed(f"order=asc&after={ids[3]}&before={ids[4]}") == ([], False)
+    response = call(api, "get", f"/threads/{thread.id}/messages?after={ids[1]}&before=msg_gone")
+    assert response.status_code == 400 and error_of(response)["param"] == "before"
+    agents = [make_agent(name=f"a{i}") for i in range(4)]
+    page = call(api, "get", f"/assistants?after={agents[3].id}&before={agents[0].id}").json()
+    assert [a["id"] for a in page["data"]] == [agents[2].id, agents[1].id]
+
+
+@pytest.mark.parametrize("tool", ["code_interpreter", "bing_grounding", "azure_ai_search", "azure_function"])
+def test_a_tool_this_service_cannot_run_is_refused_naming_it(api: Client, tool: str) -> None:
+    tools = [WEATHER_TOOL, {"type": tool}]
+    response = call(api, "post", "/assistants", {"model": "gpt-4o", "tools": tools})
+    error = error_of(response)
+    assert response.status_code == 400 and error["param"] == "tools[1].type" and error["code"] == "unsupported_tool"
+    assert f"'{tool}'" in error["message"] and "cannot" in error["message"]
+    assert not Agent.objects.exists()
+    agent = make_agent(tools=[WEATHER_TOOL])
+    thread = make_thread(messages=["hi"])
+    response = call(api, "post", f"/threads/{thread.id}/runs", {"assistant_id": agent.id, "tools": tools})
+    assert response.status_code == 400 and error_of(response)["param"] == "tools[1].type"
+    response = call(api, "post", f"/assistants/{agent.id}", {"tools": tools})
+    assert response.status_code == 400 and Agent.objects.get(pk=agent.id).tools == [WEATHER_TOOL]
 
 
 def test_success_is_200_with_deletion_objects(api: Client) -> None:

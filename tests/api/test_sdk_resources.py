@@ -59,6 +59,17 @@ def test_threads_and_messages_round_trip(agents_client: AgentsClient) -> None:
         agents_client.threads.get(thread.id)
 
 
+def test_paging_with_before_ends_cleanly(agents_client: AgentsClient) -> None:
+    thread = agents_client.threads.create()
+    made = [agents_client.messages.create(thread_id=thread.id, role="user", content=f"m{i}").id for i in range(7)]
+    # ``before`` is the page just before the cursor; the client then asks for ``after`` its last item together
+    # with the original ``before``, the (empty) window between them, and stops.
+    newest_first = [m.id for m in agents_client.messages.list(thread_id=thread.id, limit=2, before=made[1])]
+    assert newest_first == [made[3], made[2]]
+    ascending = agents_client.messages.list(thread_id=thread.id, limit=2, order=ListSortOrder.ASCENDING, before=made[5])
+    assert [m.id for m in ascending] == [made[3], made[4]]
+
+
 def test_files_upload_download_and_attach(agents_client: AgentsClient, tmp_path: Path) -> None:
     source = tmp_path / "notes.txt"
     source.write_bytes(b"hello \x00 bytes")

@@ -6,10 +6,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from agents_admin.errors import Conflict, LimitExceeded
 from agents_admin.models import Message, Run, RunStep
+from agents_admin.services.agents import agent_delete
 from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs, runs_expire, runs_reconcile
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, purge_queues, wait_for_status
@@ -58,6 +60,25 @@ def test_a_model_failure_fails_the_run_with_last_error(celery_worker: Worker) ->
     }
     assert run.failed_at is not None
     assert not Message.objects.filter(thread=run.thread, role="assistant").exists()
+
+
+def test_a_run_whose_agent_is_deleted_finishes_with_the_version_it_recorded(celery_worker: Worker) -> None:
+    agent = make_agent(instructions="Recorded instructions.")
+    agent_id = agent.id
+    with transaction.atomic():  # the worker hears of the run only after the agent is gone
+        queued = make_run(agent=agent, text="Hello, queued")
+        agent_delete(agent=agent)
+    wait_for_status(queued, "completed")
+    assert queued.agent_id is None and queued.agent_ref == agent_id and queued.agent_version == 1
+    assert "Hello, queued" in Message.objects.get(thread=queued.thread, role="assistant").text
+
+    other = make_agent(name="Second")
+    running = make_run(agent=other, text="/slow Hello, running")
+    wait_for_status(running, "in_progress")
+    agent_delete(agent=other)
+    wait_for_status(running, "completed")
+    reply = Message.objects.get(thread=running.thread, role="assistant")
+    assert reply.status == "completed" and reply.agent_id is None and "Hello, running" in reply.text
 
 
 def test_cancelling_a_slow_run_ends_it_cancelled(celery_worker: Worker, settings) -> None:
