@@ -9,6 +9,10 @@ export PYTHONUNBUFFERED := 1
 .PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
+# The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
+# azure-ai-projects 1.x the classic tests use: tests/v2clients runs in this one, layered over $(VENV).
+V2_VENV := .venv-v2clients
+V2_STAMP := $(V2_VENV)/.installed-stamp
 
 # make run needs the runtime dependencies only; make test adds the dev/test extras on top.
 $(RUNTIME_STAMP): pyproject.toml requirements.lock
@@ -28,7 +32,15 @@ $(STAMP): $(RUNTIME_STAMP)
 	@$(BIN)/python -c 'import pytest, pytest_django, ruff' || { echo "The install failed; see the lines above."; exit 1; }
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(V2_STAMP): $(STAMP) requirements-v2clients.lock
+	@echo "==> The v2 clients' test environment ($(V2_VENV), layered over $(VENV))"
+	@test -x $(V2_VENV)/bin/python || $(BIN)/python -m venv $(V2_VENV)
+	@$(V2_VENV)/bin/python tests/v2clients/layer.py "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	@set -o pipefail; $(V2_VENV)/bin/python -m pip install -q --no-deps --ignore-installed -r requirements-v2clients.lock
+	@$(V2_VENV)/bin/python -c 'import azure.ai.projects as p, openai, django; assert p.VERSION.startswith("2.")' || { echo "The v2 clients' install failed."; exit 1; }
+	@touch $(V2_STAMP)
+
+install: $(STAMP) $(V2_STAMP)
 
 ## run: install the runtime, migrate, seed a demo admin and data on an empty database, start web + worker + beat,
 ## and print the URL and how to sign in once the console answers.
@@ -44,10 +56,14 @@ run: $(RUNTIME_STAMP)
 test: install
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -z "$(PYTEST_ARGS)" ]; then echo "==> tests/v2clients (azure-ai-projects 2.x + openai)"; \
+	  VAR_DIR=$(CURDIR)/var/test $(V2_VENV)/bin/python -m pytest tests/v2clients; fi
 
 ## test-fast: the inner loop: everything but the real-worker and browser tests.
 test-fast: install
 	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest -m "not worker and not browser" $(PYTEST_ARGS)
+	@if [ -z "$(PYTEST_ARGS)" ]; then \
+	  VAR_DIR=$(CURDIR)/var/test $(V2_VENV)/bin/python -m pytest -m "not worker" tests/v2clients; fi
 
 ## screenshots: refresh the README's screenshots from the browser tests.
 screenshots: install

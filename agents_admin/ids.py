@@ -11,6 +11,8 @@ _ID_LENGTH = 24
 PREFIXES = {
     "agent": "asst",
     "thread": "thread",
+    "conversation": "conv",
+    "response": "resp",
     "message": "msg",
     "run": "run",
     "step": "step",
@@ -31,6 +33,15 @@ def new_agent_id() -> str:
 
 def new_thread_id() -> str:
     return new_id("thread")
+
+
+def new_conversation_id() -> str:
+    """A thread made through the v2 protocol: a conversation, so its id says so (both kinds are threads)."""
+    return new_id("conv")
+
+
+def new_response_id() -> str:
+    return new_id("resp")
 
 
 def new_message_id() -> str:

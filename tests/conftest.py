@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from django.test import Client
 from agents_admin.models import Run, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
+# tests/v2clients needs azure-ai-projects 2.x; `make test` runs it in its own environment (.venv-v2clients), the
+# rest of the suite here, where azure-ai-projects 1.x is installed.
+if not version("azure-ai-projects").startswith("2."):
+    collect_ignore = ["v2clients"]
 # Fixtures for model endpoints (a real HTTP server on 127.0.0.1) and console URLs.
 pytest_plugins = ["tests.model_server"]
 

@@ -25,6 +25,10 @@ from agents_admin.services.api_keys import api_key_authenticate
 logger = logging.getLogger(__name__)
 
 API_VERSIONS = ("v1", "2025-05-01", "2025-05-15-preview")
+# The v2 agent routes (``/agents/{name}/versions``): GA clients send v1, the 2.0 betas 2025-11-15-preview.
+AGENT_API_VERSIONS = ("v1", "2025-11-15-preview")
+# ``/openai/conversations`` and ``/openai/responses`` (the 2.0 betas' routes) need an api-version, of any value.
+ANY_API_VERSION: tuple[str, ...] = ()
 
 
 @dataclass
@@ -49,10 +53,13 @@ class Call:
 Handler = Callable[..., HttpResponseBase]
 
 
-def endpoint(**handlers: Handler) -> Callable[..., HttpResponseBase]:
+def endpoint(
+    *, api_versions: tuple[str, ...] | None = API_VERSIONS, **handlers: Handler
+) -> Callable[..., HttpResponseBase]:
     """A view serving ``handlers`` by HTTP method (``GET=…, POST=…, DELETE=…``); anything else is 405.
 
-    The view authenticates, checks api-version, parses the body and turns every failure into a JSON error.
+    The view authenticates, checks api-version (one of ``api_versions``; any value when it is empty; not at all
+    when None, as under ``/openai/v1``), parses the body and turns every failure into a JSON error.
     Its ``api_methods`` attribute feeds the OpenAPI document.
     """
 
@@ -68,7 +75,8 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponseBase]:
                 )
                 response["Allow"] = ", ".join(handlers)
                 return response
-            _check_api_version(request)
+            if api_versions is not None:
+                _check_api_version(request, api_versions)
             _refuse_nul_in_url(request)
             if request.method == "POST" and not (request.content_type or "").startswith("multipart/"):
                 call.body = _json_body(request)
@@ -103,14 +111,12 @@ def _authenticate(request: HttpRequest, project_name: str) -> Call:
     return Call(request=request, project=api_key.project, api_key=api_key)
 
 
-def _check_api_version(request: HttpRequest) -> None:
+def _check_api_version(request: HttpRequest, versions: tuple[str, ...]) -> None:
     version = request.GET.get("api-version")
-    if version is None:
+    if not version:
         raise invalid("The api-version query parameter is required (use 'v1').", param="api-version")
-    if version not in API_VERSIONS:
-        raise invalid(
-            f"Unsupported api-version '{version}'; use one of {', '.join(API_VERSIONS)}.", param="api-version"
-        )
+    if versions and version not in versions:
+        raise invalid(f"Unsupported api-version '{version}'; use one of {', '.join(versions)}.", param="api-version")
 
 
 def _refuse_nul_in_url(request: HttpRequest) -> None:

@@ -1,4 +1,4 @@
-"""The API's error shape: ``{"error": {"code", "message", "type", "param"}}`` with the right status.
+"""The API's error shape: ``{"error": {"code", "message", "type", "param", "details"}}`` with the right status.
 
 The Azure SDK parses this body into its exceptions; a non-JSON error body makes it crash instead, so every
 failure under /api/ answers with one of these (see also middleware.py).
@@ -24,12 +24,15 @@ _TYPES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, param: str | None = None, type_: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.param = param
+        self.type = type_
 
 
 def not_found(kind: str, object_id: str) -> ApiError:
@@ -40,15 +43,17 @@ def invalid(message: str, *, param: str) -> ApiError:
     return ApiError(400, "invalid_value", message, param=param)
 
 
-def error_response(status: int, code: str, message: str, *, param: str | None = None) -> JsonResponse:
-    body = {
-        "error": {"code": code, "message": message, "type": _TYPES.get(status, "invalid_request_error"), "param": param}
-    }
+def error_response(
+    status: int, code: str, message: str, *, param: str | None = None, type_: str | None = None
+) -> JsonResponse:
+    """The one error body: the Azure SDKs read ``code``/``message``, openai-python also ``param`` and ``type``."""
+    kind = type_ or _TYPES.get(status, "invalid_request_error")
+    body = {"error": {"code": code, "message": message, "type": kind, "param": param, "details": []}}
     return JsonResponse(body, status=status)
 
 
 def from_api_error(exc: ApiError) -> JsonResponse:
-    return error_response(exc.status, exc.code, exc.message, param=exc.param)
+    return error_response(exc.status, exc.code, exc.message, param=exc.param, type_=exc.type)
 
 
 def from_service_error(exc: ServiceError) -> JsonResponse:

@@ -146,6 +146,7 @@ def build(patterns: list[URLPattern | URLResolver]) -> dict[str, Any]:
                                 "message": {"type": "string", "nullable": True},
                                 "type": {"type": "string", "nullable": True},
                                 "param": {"type": "string", "nullable": True},
+                                "details": {"type": "array", "items": _OBJ},
                             },
                         }
                     },

@@ -24,11 +24,16 @@ def page(
     serialize: Callable[[Any], dict[str, Any]],
     *,
     keys: tuple[str, ...] = ("created_at", "pk"),
+    locate: Callable[[str], Q] | None = None,
+    serialize_many: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """One page of ``queryset`` per the ``limit``/``order``/``after``/``before`` query parameters.
 
     ``after`` alone reads on from its item, ``before`` alone the items nearest before its item, and both
-    together the items between them."""
+    together the items between them. ``locate`` finds the cursor's row when a cursor is not a primary key (a v2
+    agent's name, ``name:version``); ``serialize_many`` serializes the whole page at once when each row needs a
+    read of its own.
+    """
     limit = _limit(query.get("limit"))
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
@@ -40,13 +45,13 @@ def page(
         # The window strictly between the two cursors, read from ``after`` on: the official clients send the
         # original ``before`` with every later page's ``after``. Cursors the wrong way round give an empty page.
         queryset = queryset.filter(
-            _beyond(queryset, after, keys, forward=not descending, param="after"),
-            _beyond(queryset, before, keys, forward=descending, param="before"),
+            _beyond(queryset, after, keys, forward=not descending, param="after", locate=locate),
+            _beyond(queryset, before, keys, forward=descending, param="before", locate=locate),
         )
     elif after:
-        queryset = queryset.filter(_beyond(queryset, after, keys, forward=not descending, param="after"))
+        queryset = queryset.filter(_beyond(queryset, after, keys, forward=not descending, param="after", locate=locate))
     elif before:
-        queryset = queryset.filter(_beyond(queryset, before, keys, forward=descending, param="before"))
+        queryset = queryset.filter(_beyond(queryset, before, keys, forward=descending, param="before", locate=locate))
         # The items nearest the cursor come first when read backwards; flipped again below.
         reverse = True
     fetch_descending = descending != reverse
@@ -56,7 +61,7 @@ def page(
     rows = rows[:limit]
     if reverse:
         rows.reverse()
-    data = [serialize(row) for row in rows]
+    data = serialize_many(rows) if serialize_many else [serialize(row) for row in rows]
     return {
         "object": "list",
         "data": data,
@@ -79,9 +84,17 @@ def _limit(raw: str | None) -> int:
     return value
 
 
-def _beyond(queryset: QuerySet[Any], cursor: str, keys: tuple[str, ...], *, forward: bool, param: str) -> Q:
+def _beyond(
+    queryset: QuerySet[Any],
+    cursor: str,
+    keys: tuple[str, ...],
+    *,
+    forward: bool,
+    param: str,
+    locate: Callable[[str], Q] | None = None,
+) -> Q:
     """Items strictly after (``forward``) or before the cursor item in ascending key order."""
-    row: Model | None = queryset.filter(pk=cursor).first()
+    row: Model | None = queryset.filter(locate(cursor) if locate else Q(pk=cursor)).first()
     if row is None:
         raise invalid(f"No item with id '{cursor}' in this list.", param=param)
     op = "gt" if forward else "lt"

@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_admin.api import assistants, files, openapi, runs, threads
-from agents_admin.api.base import endpoint
+from agents_admin.api import agents_v2, assistants, files, openapi, runs, threads
+from agents_admin.api.base import AGENT_API_VERSIONS, endpoint
 from agents_admin.api.errors import error_response
 
 app_name = "api"
@@ -76,6 +76,28 @@ urlpatterns: list[URLPattern | URLResolver] = [
         P + "vector_stores/<path:rest>",
         endpoint(GET=files.vector_stores, POST=files.vector_stores, DELETE=files.vector_stores),
         name="vector_store",
+    ),
+]
+
+
+# The v2 protocol (azure-ai-projects 2.x): agents by name with immutable versions.
+V2 = {"api_versions": AGENT_API_VERSIONS}
+urlpatterns += [
+    path(P + "agents", endpoint(GET=agents_v2.list_, **V2), name="agents"),
+    path(
+        P + "agents/<str:agent_name>",
+        endpoint(GET=agents_v2.retrieve, DELETE=agents_v2.delete, **V2),
+        name="agent",
+    ),
+    path(
+        P + "agents/<str:agent_name>/versions",
+        endpoint(GET=agents_v2.version_list, POST=agents_v2.version_create, **V2),
+        name="agent_versions",
+    ),
+    path(
+        P + "agents/<str:agent_name>/versions/<str:version>",
+        endpoint(GET=agents_v2.version_retrieve, DELETE=agents_v2.version_delete, **V2),
+        name="agent_version",
     ),
 ]
 

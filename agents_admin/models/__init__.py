@@ -11,6 +11,7 @@ from agents_admin.models.exports import ExportJob
 from agents_admin.models.files import File
 from agents_admin.models.projects import Project
 from agents_admin.models.remote import RemoteProject, SyncRecord
+from agents_admin.models.responses import Response
 from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold
 from agents_admin.models.review import ThreadFlag, ThreadNote
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
@@ -32,6 +33,7 @@ __all__ = [
     "Project",
     "PurgeReport",
     "RemoteProject",
+    "Response",
     "RetentionPolicy",
     "Run",
     "RunStatus",

@@ -27,6 +27,10 @@ class Agent(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_agent_id, editable=False)
     project = models.ForeignKey("Project", on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=256)
+    # The name the v2 protocol addresses the agent by (``/agents/{name}``), unique in the project. Agents made
+    # through ``/agents/{name}/versions`` have one from birth; a classic ``asst_`` agent is addressed by its id
+    # until it is given one (the migration command proposes names).
+    api_name = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001 (NULL = none yet)
     description = models.CharField(max_length=512, blank=True)
     model = models.CharField(max_length=256)
     instructions = models.TextField(blank=True)
@@ -59,11 +63,19 @@ class Agent(models.Model):
                 fields=["remote_project", "remote_id"],
                 condition=Q(remote_project__isnull=False),
                 name="agent_remote_unique",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["project", "api_name"], condition=Q(api_name__isnull=False), name="agent_api_name_unique"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name or self.id
+
+    @property
+    def v2_name(self) -> str:
+        """How the v2 protocol names this agent: its API name, else its classic id."""
+        return self.api_name or self.id
 
     def snapshot(self) -> dict[str, object]:
         """The definition a version keeps: everything that changes what a run does."""

@@ -11,6 +11,7 @@ from agents_admin.models import (
     Agent,
     AgentVersion,
     ModelConnection,
+    Project,
     Thread,
 )
 
@@ -20,6 +21,15 @@ def agent_get(agent_id: str) -> Agent:
         return Agent.objects.get(pk=agent_id)
     except Agent.DoesNotExist:
         raise Http404(f"No agent {agent_id}.") from None
+
+
+def agent_for_name(*, project: Project, name: str, lock: bool = False) -> Agent | None:
+    """The agent the v2 protocol calls ``name`` in ``project``: by its API name, else by its classic id."""
+    agents = Agent.objects.select_for_update() if lock else Agent.objects
+    found = agents.filter(project=project, api_name=name).first()
+    if found is None and name.startswith("asst_"):
+        found = agents.filter(project=project, pk=name).first()
+    return found
 
 
 def agent_list() -> list[Agent]:

@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin import ids
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Message, Run, Thread
+from agents_admin.models import Agent, Message, Response, Run, Thread
 from agents_admin.selectors.threads import ThreadFilters, metadata_is_common, threads_matching
 
 RESULTS_PER_PAGE = 20
@@ -334,7 +334,7 @@ def object_url(object_id: str) -> str | None:
     kind = ids.kind_of(object_id)
     if kind == "agent" and Agent.objects.filter(pk=object_id).exists():
         return agent_url(object_id)
-    if kind == "thread" and Thread.objects.filter(pk=object_id).exists():
+    if kind in ("thread", "conversation") and Thread.objects.filter(pk=object_id).exists():
         return thread_url(object_id)
     if kind == "message":
         found = Message.objects.filter(pk=object_id).values_list("thread_id", "seq").first()
@@ -344,4 +344,8 @@ def object_url(object_id: str) -> str | None:
         thread_id = Run.objects.filter(pk=object_id).values_list("thread_id", flat=True).first()
         if thread_id:
             return run_url(thread_id, object_id)
+    if kind == "response":
+        found = Response.objects.filter(pk=object_id).values_list("thread_id", "run_id").first()
+        if found:
+            return run_url(*found)
     return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from agents_admin import validation
 from agents_admin.errors import InvalidInput
-from agents_admin.models import AGENT_FIELDS, Agent, ModelConnection, Project, RemoteProject
+from agents_admin.models import AGENT_FIELDS, Agent, AgentVersion, ModelConnection, Project, RemoteProject
+from agents_admin.selectors.agents import agent_for_name
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import store_for, store_for_project
 
@@ -98,3 +101,93 @@ def agent_delete(*, agent: Agent, actor: Actor = None, actor_label: str = "") ->
             project_id=agent.project_id, before={**agent.snapshot(), "version": agent.version},
         )  # fmt: skip
         store_for(agent).agent_delete(agent=agent)
+
+
+# --- the v2 protocol: agents by name, with immutable versions ------------------------------------------------
+
+# Foundry's rule for agent names: at most 63 characters, letters, digits and hyphens, alphanumeric at both ends.
+V2_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def agent_name_check(name: Any, *, param: str = "agent_name") -> str:
+    if not isinstance(name, str) or not V2_NAME.match(name):
+        raise InvalidInput(
+            "An agent name is 1-63 letters, digits and hyphens, starting and ending with a letter or digit.",
+            param=param,
+        )
+    return name
+
+
+def agent_version_create(
+    *,
+    project: Project,
+    name: str,
+    fields: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    actor: Actor = None,
+    actor_label: str = "",
+) -> tuple[Agent, AgentVersion]:
+    """A new version of the agent called ``name`` (the agent itself when it is new): always a new version, even
+    when nothing changed, as the service does. ``fields`` are agent fields (validated here); ``extra`` are
+    definition keys only a version keeps (``tool_choice``).
+
+    ``name`` is the agent's v2 name or, for a classic agent not yet named, its ``asst_`` id.
+    """
+    cleaned = agent_clean(fields, project_id=project.pk)
+    if not cleaned.get("model"):
+        raise InvalidInput("definition.model is required.", param="definition.model")
+    if RemoteProject.objects.filter(project=project).exists():
+        raise InvalidInput(
+            "This project mirrors a remote Foundry project; create its agents' versions there.", param="agent_name"
+        )
+    with transaction.atomic():
+        agent = agent_for_name(project=project, name=name, lock=True)
+        if agent is None:
+            agent = Agent.objects.create(
+                project=project, version=1, api_name=agent_name_check(name), **{"name": name, **cleaned}
+            )
+            action, before = "agent.create", None
+        else:
+            before = {**agent.snapshot(), "version": agent.version}
+            for key, value in cleaned.items():
+                setattr(agent, key, value)
+            agent.version += 1
+            agent.save()
+            action = "agent.version_create"
+        version = AgentVersion.objects.create(
+            agent=agent,
+            version=agent.version,
+            definition={**agent.snapshot(), **(extra or {})},
+            created_by=actor if isinstance(actor, get_user_model()) else None,
+        )
+        audit_record(
+            action=action, actor=actor, actor_label=actor_label, object_type="agent", object_id=agent.id,
+            project=project, before=before, after={**agent.snapshot(), "version": agent.version},
+        )  # fmt: skip
+    return agent, version
+
+
+def agent_version_delete(*, agent: Agent, version: int, actor: Actor = None, actor_label: str = "") -> None:
+    """Delete one version. The agent then serves its newest remaining version; deleting its only version
+    deletes the agent (an agent without a version cannot run). Runs keep the version number they ran."""
+    with transaction.atomic():
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+        row = AgentVersion.objects.filter(agent=locked, version=version).first()
+        if row is None:
+            raise InvalidInput(f"Agent {locked.v2_name} has no version {version}.", param="version")
+        remaining = AgentVersion.objects.filter(agent=locked).exclude(pk=row.pk).order_by("-version").first()
+        if remaining is None:
+            agent_delete(agent=locked, actor=actor, actor_label=actor_label)
+            return
+        row.delete()
+        if version == locked.version:
+            for key in AGENT_FIELDS:
+                if key in remaining.definition:
+                    setattr(locked, key, remaining.definition[key])
+            locked.version = remaining.version
+            locked.save()
+        audit_record(
+            action="agent.version_delete", actor=actor, actor_label=actor_label, object_type="agent",
+            object_id=locked.id, project_id=locked.project_id, before={"version": version, **row.definition},
+            after={"latest_version": locked.version},
+        )  # fmt: skip

@@ -38,7 +38,7 @@ def call(client: Client, method: str, path: str, body: Any = None, *, raw: bytes
 
 def error_of(response: Any) -> dict[str, Any]:
     error = response.json()["error"]
-    assert set(error) == {"code", "message", "type", "param"}
+    assert set(error) == {"code", "message", "type", "param", "details"}
     return error
 
 

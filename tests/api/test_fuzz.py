@@ -47,4 +47,4 @@ def test_the_api_never_fails_with_a_server_error_or_an_html_page(case: Any, key:
     if response.status_code >= 400:
         content_type = {k.lower(): v for k, v in response.headers.items()}["content-type"]
         assert "application/json" in str(content_type), response.text[:300]
-        assert set(response.json()["error"]) == {"code", "message", "type", "param"}
+        assert set(response.json()["error"]) == {"code", "message", "type", "param", "details"}

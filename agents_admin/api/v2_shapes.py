@@ -1,0 +1,175 @@
+"""Rows -> the wire objects of the v2 protocol (agents with versions, conversations and their items), and the
+v2 shapes of an agent's definition <-> the fields an agent keeps.
+
+One store serves both protocols, so these are projections: an agent version is an ``AgentVersion`` row, a
+conversation is a thread and a message item is a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents_admin.api.errors import ApiError
+from agents_admin.api.serializers import ts
+from agents_admin.models import Agent, AgentVersion, Message, Thread
+
+# What a prompt agent's definition may carry, beyond ``kind``.
+DEFINITION_KEYS = ("model", "instructions", "tools", "temperature", "top_p", "tool_choice", "text")
+
+
+def invalid_payload(message: str, *, param: str) -> ApiError:
+    """The service's 400 for a body it will not take (``invalid_payload``)."""
+    return ApiError(400, "invalid_payload", message, param=param)
+
+
+# --- definitions -----------------------------------------------------------------------------------------------
+
+
+def tools_from_v2(tools: Any) -> Any:
+    """v2 function tools are flat (``{"type": "function", "name", "parameters", ...}``); an agent keeps them in the
+    classic shape (``{"type": "function", "function": {...}}``), which the run engine and the classic API speak.
+    Other tools pass as they are (validation names what it does not know)."""
+    if not isinstance(tools, list):
+        return tools
+    converted = []
+    for tool in tools:
+        if isinstance(tool, dict) and tool.get("type") == "function" and "function" not in tool:
+            function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
+            converted.append({"type": "function", "function": function})
+        else:
+            converted.append(tool)
+    return converted
+
+
+def tools_to_v2(tools: Any) -> list[Any]:
+    converted = []
+    for tool in tools or []:
+        if isinstance(tool, dict) and tool.get("type") == "function" and isinstance(tool.get("function"), dict):
+            converted.append({"type": "function", **tool["function"]})
+        else:
+            converted.append(tool)
+    return converted
+
+
+def response_format_from_text(text: Any) -> Any:
+    """``text.format`` -> the classic ``response_format`` an agent keeps (None: plain text)."""
+    if text is None:
+        return None
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if not isinstance(fmt, dict):
+        raise invalid_payload("text must be an object with a 'format' object.", param="definition.text")
+    kind = fmt.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        schema = {k: fmt[k] for k in ("name", "description", "schema", "strict") if k in fmt}
+        return {"type": "json_schema", "json_schema": schema}
+    raise invalid_payload("text.format.type must be 'text', 'json_object' or 'json_schema'.", param="definition.text")
+
+
+def text_from_response_format(response_format: Any) -> dict[str, Any]:
+    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+        return {"format": {"type": "json_object"}}
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        return {"format": {"type": "json_schema", **(response_format.get("json_schema") or {})}}
+    return {"format": {"type": "text"}}
+
+
+def definition_json(definition: dict[str, Any]) -> dict[str, Any]:
+    """A version's stored definition (agent fields) in the v2 shape of a prompt agent."""
+    shaped: dict[str, Any] = {
+        "kind": "prompt",
+        "model": definition.get("model", ""),
+        "instructions": definition.get("instructions") or None,
+        "tools": tools_to_v2(definition.get("tools")),
+        "text": text_from_response_format(definition.get("response_format")),
+    }
+    for key in ("temperature", "top_p", "tool_choice"):
+        if definition.get(key) is not None:
+            shaped[key] = definition[key]
+    return shaped
+
+
+# --- agents ----------------------------------------------------------------------------------------------------
+
+
+def agent_version_json(agent: Agent, version: AgentVersion) -> dict[str, Any]:
+    definition = version.definition if isinstance(version.definition, dict) else {}
+    return {
+        "object": "agent.version",
+        "id": f"{agent.v2_name}:{version.version}",
+        "name": agent.v2_name,
+        "version": str(version.version),
+        "description": definition.get("description") or "",
+        "created_at": ts(version.created_at),
+        "definition": definition_json(definition),
+        "metadata": definition.get("metadata") or {},
+        "status": "active",
+        "agent_guid": agent.id,
+    }
+
+
+def agent_json(agent: Agent, latest: AgentVersion | None) -> dict[str, Any]:
+    if latest is None:  # an agent always has a version; this covers rows made before versions were kept
+        latest = AgentVersion(agent=agent, version=agent.version, definition=agent.snapshot())
+        latest.created_at = agent.updated_at
+    return {
+        "object": "agent",
+        "id": agent.v2_name,
+        "name": agent.v2_name,
+        "state": "enabled",
+        "versions": {"latest": agent_version_json(agent, latest)},
+    }
+
+
+def agents_json(agents: list[Agent]) -> list[dict[str, Any]]:
+    """A page of agents with their latest versions, in one read of the versions."""
+    if not agents:
+        return []
+    wanted = {(a.pk, a.version) for a in agents}
+    rows = AgentVersion.objects.filter(agent__in=agents, version__in={v for _, v in wanted})
+    latest = {(r.agent_id, r.version): r for r in rows if (r.agent_id, r.version) in wanted}
+    return [agent_json(a, latest.get((a.pk, a.version))) for a in agents]
+
+
+# --- conversations and items -----------------------------------------------------------------------------------
+
+
+def conversation_json(thread: Thread) -> dict[str, Any]:
+    return {"id": thread.id, "object": "conversation", "created_at": ts(thread.created_at), "metadata": thread.metadata}
+
+
+def content_json(message: Message) -> list[dict[str, Any]]:
+    """A message's parts as Responses content: a user's text is ``input_text``, an assistant's ``output_text``."""
+    parts: list[dict[str, Any]] = []
+    for part in message.parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            text = part.get("text")
+            value = text.get("value", "") if isinstance(text, dict) else str(text or "")
+            if message.role == Message.Role.ASSISTANT:
+                annotations = text.get("annotations", []) if isinstance(text, dict) else []
+                parts.append({"type": "output_text", "text": value, "annotations": annotations})
+            else:
+                parts.append({"type": "input_text", "text": value})
+        elif kind == "image_file":
+            parts.append({"type": "input_image", "file_id": part["image_file"].get("file_id"), "detail": "auto"})
+        elif kind == "image_url":
+            parts.append({"type": "input_image", "image_url": part["image_url"].get("url"), "detail": "auto"})
+    if not parts and message.text:
+        kind = "output_text" if message.role == Message.Role.ASSISTANT else "input_text"
+        parts.append({"type": kind, "text": message.text, **({"annotations": []} if kind == "output_text" else {})})
+    return parts
+
+
+def message_item_json(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message.id,
+        "role": message.role,
+        "status": message.status,
+        "content": content_json(message),
+        "created_at": ts(message.created_at),
+    }
