@@ -17,6 +17,10 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_SOFT_TIME_LIMIT`` (int, default 540): the worker stops a model call after this many seconds.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
 - ``LOG_LEVEL`` (default INFO).
+- ``TRACE_RUNS`` (bool, default true): record each run's trace (docs/tracing.md). ``TRACE_MESSAGE_MAX_CHARS``
+  (8000), ``TRACE_INPUT_MAX_CHARS`` (200000) and ``TRACE_TEXT_MAX_CHARS`` (8000) bound what one model call
+  stores. ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces over OTLP/HTTP; ``OTEL_CAPTURE_MESSAGE_CONTENT`` (bool,
+  default false) adds message content to the exported spans.
 - ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
@@ -292,6 +296,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 RUN_EXPIRY_SECONDS = env_int("RUN_EXPIRY_SECONDS", 600)
 OFFLINE_SLOW_SECONDS = env_float("OFFLINE_SLOW_SECONDS", 5.0)
 MAX_MESSAGES_PER_THREAD = env_int("MAX_MESSAGES_PER_THREAD", 100_000)
+# Run traces (services/traces.py): on by default; the bounds of what one model call stores.
+TRACE_RUNS = env_bool("TRACE_RUNS", True)
+TRACE_MESSAGE_MAX_CHARS = env_int("TRACE_MESSAGE_MAX_CHARS", 8_000)
+TRACE_INPUT_MAX_CHARS = env_int("TRACE_INPUT_MAX_CHARS", 200_000)
+TRACE_TEXT_MAX_CHARS = env_int("TRACE_TEXT_MAX_CHARS", 8_000)
 # REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
 API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
 API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)

@@ -131,6 +131,31 @@ def step_json(step: RunStep, *, assistant_id: str) -> dict[str, Any]:
     }
 
 
+def step_delta_json(step: RunStep) -> dict[str, Any]:
+    """A tool-call step's calls as one ``thread.run.step.delta``: each call whole (its arguments in one piece),
+    ``output`` null until outputs are submitted."""
+    calls = []
+    for index, call in enumerate(step.tool_calls):
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        calls.append(
+            {
+                "index": index,
+                "id": call.get("id"),
+                "type": call.get("type", "function"),
+                "function": {
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments") or "",
+                    "output": function.get("output"),
+                },
+            }
+        )
+    return {
+        "id": step.id,
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": calls}},
+    }
+
+
 def file_json(file: File) -> dict[str, Any]:
     return {
         "object": "file",

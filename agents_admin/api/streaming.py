@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from agents_admin.api.serializers import message_json, run_json, step_json, thread_json
+from agents_admin.api.serializers import message_json, run_json, step_delta_json, step_json, thread_json
 from agents_admin.models import Message, Run, RunStatus, RunStep, Thread
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class _Watcher:
         if not self.started and run.status != RunStatus.QUEUED and run.started_at is not None:
             self.started = True
             yield sse("thread.run.in_progress", {**run_json(run), "status": RunStatus.IN_PROGRESS})
+        # New steps first: a message-creation step is created before its message, and completes after it.
+        yield from self._steps(started_only=True)
         yield from self._messages()
         yield from self._steps()
         if run.status != self.status and run.status not in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
@@ -93,16 +95,20 @@ class _Watcher:
                 self.finished_messages.add(message.id)
                 yield sse(f"thread.message.{message.status}", message_json(message))
 
-    def _steps(self) -> Iterator[bytes]:
+    def _steps(self, *, started_only: bool = False) -> Iterator[bytes]:
         for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "id"):
             before = self.steps.get(step.id)
-            if before == step.status:
+            if before == step.status or (started_only and before is not None):
                 continue
             data = step_json(step, assistant_id=self.agent_id)
             if before is None:
-                yield sse("thread.run.step.created", {**data, "status": "in_progress"})
-                if step.status == RunStep.Status.IN_PROGRESS:
-                    yield sse("thread.run.step.in_progress", data)
+                yield sse("thread.run.step.created", {**data, "status": "in_progress", "completed_at": None})
+                yield sse("thread.run.step.in_progress", {**data, "status": "in_progress", "completed_at": None})
+                if step.type == RunStep.Type.TOOL_CALLS:
+                    yield sse("thread.run.step.delta", step_delta_json(step))
+                self.steps[step.id] = RunStep.Status.IN_PROGRESS
+                if started_only:
+                    continue
             if step.status != RunStep.Status.IN_PROGRESS:
                 yield sse(f"thread.run.step.{step.status}", data)
             self.steps[step.id] = step.status

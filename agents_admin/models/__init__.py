@@ -16,6 +16,7 @@ from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHo
 from agents_admin.models.review import ThreadFlag, ThreadNote
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
 from agents_admin.models.threads import Message, Thread
+from agents_admin.models.traces import RunSpan
 from agents_admin.models.usage import ModelPrice, UsageErrorCount, UsagePeriod, UsageRollup
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Response",
     "RetentionPolicy",
     "Run",
+    "RunSpan",
     "RunStatus",
     "RunStep",
     "SyncRecord",

@@ -52,11 +52,18 @@ def connection_for(*, project_id: int | None, model: str) -> ModelConnection | N
 def provider_for(*, project_id: int, model: str, connection: ModelConnection | None = None) -> Provider:
     """The provider that answers ``model`` in the project: ``connection`` when given (the agent chose it),
     else the one the model name resolves to."""
+    return provider_with_connection(project_id=project_id, model=model, connection=connection)[0]
+
+
+def provider_with_connection(
+    *, project_id: int, model: str, connection: ModelConnection | None = None
+) -> tuple[Provider, ModelConnection | None]:
+    """``provider_for``, and the connection it resolved (None: the built-in offline model), for the trace."""
     if connection is None:
         connection = connection_for(project_id=project_id, model=model)
     if connection is None:
-        return OfflineProvider(slow_seconds=settings.OFFLINE_SLOW_SECONDS)
-    return provider_from_connection(connection, model=model)
+        return OfflineProvider(slow_seconds=settings.OFFLINE_SLOW_SECONDS), None
+    return provider_from_connection(connection, model=model), connection
 
 
 def provider_from_connection(connection: ModelConnection, *, model: str) -> Provider:

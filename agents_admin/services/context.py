@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from agents_admin.models import Message, Run, RunStep
 from agents_admin.providers.base import ChatMessage, ToolCall
@@ -15,30 +16,77 @@ _PAGE = 500
 _PER_MESSAGE_OVERHEAD = 4
 
 
+@dataclass(frozen=True)
+class ModelInput:
+    """What a model call is sent, and what truncation left out of the thread to fit."""
+
+    messages: list[ChatMessage]
+    # Thread messages left out, and why: "last_messages" (the run's truncation strategy) or "max_prompt_tokens" /
+    # "context_window" (the token budget "auto" truncation fits into). Empty reason when nothing was dropped.
+    dropped: int = 0
+    reason: str = ""
+    strategy: str = "auto"
+    budget_tokens: int = 0
+    kept: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+
 def run_model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> tuple[list[ChatMessage], bool]:
     """The messages to send for ``run`` and whether any thread messages were left out to fit."""
+    built = model_input(run, context_tokens=context_tokens)
+    return built.messages, built.truncated
+
+
+def model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> ModelInput:
+    """The messages to send for ``run``, with how many thread messages truncation dropped and why."""
     system = [ChatMessage(role="system", content=run.instructions)] if run.instructions else []
     tool_turns = _tool_turns(run)
     budget = run.max_prompt_tokens or context_tokens
     if run.max_prompt_tokens and context_tokens:
         budget = min(budget, context_tokens)
+    token_reason = (
+        "max_prompt_tokens" if run.max_prompt_tokens and run.max_prompt_tokens <= context_tokens else "context_window"
+    )
+    full_budget = budget
     budget -= sum(count_tokens(m.content) + _PER_MESSAGE_OVERHEAD for m in system + tool_turns)
     strategy = run.truncation_strategy or {"type": "auto"}
     limit = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
     history: list[ChatMessage] = []
-    truncated = False
+    reason = ""
+    oldest_kept: int | None = None
     for message in _newest_first(run):
         if limit is not None and len(history) >= limit:
-            truncated = True
+            reason = "last_messages"
             break
         cost = count_tokens(message.text) + _PER_MESSAGE_OVERHEAD
         if cost > budget and history:
-            truncated = True
+            reason = token_reason
             break
         budget -= cost
         history.append(ChatMessage(role=message.role, content=message.text))
+        oldest_kept = message.seq
     history.reverse()
-    return system + history + tool_turns, truncated
+    dropped = _older_than(run, oldest_kept) if reason else 0
+    return ModelInput(
+        messages=system + history + tool_turns,
+        dropped=dropped,
+        reason=reason if dropped else "",
+        strategy=str(strategy.get("type") or "auto"),
+        budget_tokens=full_budget,
+        kept=len(history),
+    )
+
+
+def _older_than(run: Run, seq: int | None) -> int:
+    """How many of the thread's messages (not this run's) come before ``seq``: one index range count, paid only
+    when truncation dropped something."""
+    older = Message.objects.filter(thread_id=run.thread_id).exclude(run_id=run.id)
+    if seq is not None:
+        older = older.filter(seq__lt=seq)
+    return older.count()
 
 
 def _newest_first(run: Run) -> Iterator[Message]:

@@ -10,8 +10,8 @@ may set ``allow_less_strict`` on a project-wide policy: then its own days count 
 reaches that project. Saving a policy that would be less strict without that flag is refused (param ``days``).
 
 A purge walks the shared candidate selector in batches; each batch is one short transaction that locks its
-threads (``select_for_update(skip_locked=True)``), re-checks holds and active runs, deletes steps, messages,
-runs and then threads by id, and moves the report's counters and cursor. A stop flag is checked between
+threads (``select_for_update(skip_locked=True)``), re-checks holds and active runs, deletes trace spans, steps,
+messages, runs and then threads by id, and moves the report's counters and cursor. A stop flag is checked between
 batches; a stopped or failed purge resumes from its cursor with the same cutoff.
 """
 
@@ -36,6 +36,7 @@ from agents_admin.models import (
     PurgeReport,
     RetentionPolicy,
     Run,
+    RunSpan,
     RunStep,
     Thread,
     ThreadHold,
@@ -491,6 +492,8 @@ def threads_delete(thread_ids: list[str]) -> dict[str, int]:
         return {}
     # Usage outlives the runs: any finished run not yet in the rollups is counted before it goes.
     usage_count_threads(thread_ids)
+    # Trace spans first, so the runs' delete below counts runs only (it would count their cascaded spans too).
+    RunSpan.objects.filter(thread_id__in=thread_ids).delete()
     steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
     messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
     runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]

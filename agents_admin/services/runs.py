@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents_admin import validation
-from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunStatus, RunStep, Thread
+from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunSpan, RunStatus, RunStep, Thread
 from agents_admin.providers.base import (
     Cancelled,
     ModelReply,
@@ -28,13 +28,14 @@ from agents_admin.providers.base import (
     ProviderError,
     TransientProviderError,
 )
-from agents_admin.providers.registry import provider_for
+from agents_admin.providers.registry import provider_with_connection
 from agents_admin.services.audit import Actor
-from agents_admin.services.context import run_model_input
+from agents_admin.services.context import ModelInput, model_input
 from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create
+from agents_admin.services.traces import RunRecorder, run_ended
 
 logger = logging.getLogger(__name__)
 
@@ -183,15 +184,18 @@ def run_execute(*, run_id: str) -> None:
         logger.info("run %s is not queued; nothing to do", run_id)
         return
     run = Run.objects.select_related("thread").get(pk=run_id)
+    recorder = RunRecorder(run)
+    recorder.queued(since=max(run.enqueued_at or run.created_at, run.created_at), until=run.started_at)
     stream = _Stream(run)
     try:
-        reply = _call_model(run, stream)
-        _finish(run, reply, stream)
+        reply = _call_model(run, stream, recorder)
+        _finish(run, reply, stream, recorder)
     except Cancelled:
-        _stop(run, stream)
+        recorder.close_open_call(RunSpan.Status.CANCELLED)
+        _stop(run, stream, recorder)
     except ProviderError as exc:
         logger.info("run %s failed: %s %s", run.id, exc.code, exc.message)
-        _fail(run.id, run.thread_id, exc.code, exc.message, stream=stream)
+        _fail(run.id, run.thread_id, exc.code, exc.message, stream=stream, recorder=recorder)
     except SoftTimeLimitExceeded:
         _fail(
             run.id,
@@ -199,6 +203,7 @@ def run_execute(*, run_id: str) -> None:
             "timeout",
             "The run took longer than the worker's time limit.",
             stream=stream,
+            recorder=recorder,
         )
     except Exception:
         logger.exception("run %s crashed", run.id)
@@ -208,17 +213,23 @@ def run_execute(*, run_id: str) -> None:
             "server_error",
             "The run failed because of an internal error.",
             stream=stream,
+            recorder=recorder,
         )
+    finally:
+        recorder.flush()
 
 
-def _call_model(run: Run, stream: _Stream) -> ModelReply:
-    provider = provider_for(project_id=run.thread.project_id, model=run.model, connection=run.connection)
+def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
+    prepared = time.monotonic()
+    provider, connection = provider_with_connection(
+        project_id=run.thread.project_id, model=run.model, connection=run.connection
+    )
     # Leave room in the window for the answer the run allows.
     context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
-    messages, _ = run_model_input(run, context_tokens=context)
+    built = model_input(run, context_tokens=context)
     request = ModelRequest(
         model=run.model,
-        messages=messages,
+        messages=built.messages,
         tools=run.tools,
         temperature=run.temperature,
         top_p=run.top_p,
@@ -227,18 +238,43 @@ def _call_model(run: Run, stream: _Stream) -> ModelReply:
         tool_choice=run.tool_choice,
         parallel_tool_calls=run.parallel_tool_calls,
     )
+    call = recorder.model_call(
+        request=request,
+        connection=connection,
+        deployment=connection.deployment_for(run.model) if connection is not None else None,
+        truncation=_truncation(built),
+        turn=1 + sum(1 for m in built.messages if m.role == "assistant" and m.tool_calls),
+        context_ms=int((time.monotonic() - prepared) * 1000),
+    )
+    checkpoint = call.watch(stream.checkpoint)
     attempt = 0
     while True:
         attempt += 1
         try:
-            return provider.complete(request, stream.checkpoint)
+            reply = provider.complete(request, checkpoint)
         except TransientProviderError as exc:
             delay = _backoff(attempt, exc.retry_after)
             budget = (run.expires_at - timezone.now()).total_seconds()
             if attempt >= MAX_PROVIDER_ATTEMPTS or delay >= budget:
                 raise
             logger.info("run %s: %s, retrying in %.1fs", run.id, exc.code, delay)
+            call.retry(exc, delay, attempt)
             stream.sleep(delay)
+            call.next_attempt()
+            continue
+        call.finish(reply)
+        return reply
+
+
+def _truncation(built: ModelInput) -> dict[str, Any]:
+    """What truncation did to the thread for this call, for the trace."""
+    return {
+        "strategy": built.strategy,
+        "dropped": built.dropped,
+        "reason": built.reason or None,
+        "kept": built.kept,
+        "budget_tokens": built.budget_tokens,
+    }
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:
@@ -254,6 +290,8 @@ class _Stream:
 
     run: Run
     message: Message | None = None
+    # The message-creation step, written with the first streamed text (created just before the message).
+    step: RunStep | None = None
     last_flush: float = 0.0
     text: str = ""
 
@@ -277,21 +315,36 @@ class _Stream:
 
     def _write_partial(self, text: str) -> None:
         if self.message is None:
-            self.message = message_create(
-                thread=self.run.thread,
-                role=Message.Role.ASSISTANT,
-                content=text,
-                agent_id=_agent_present(self.run),
-                run=self.run,
-                status=Message.Status.IN_PROGRESS,
-            )
+            # The step and its message appear together (one transaction), the step dated first, as the service
+            # does: a stream shows step.created, then message.created and its deltas.
+            with transaction.atomic():
+                step_created = timezone.now()
+                self.message = message_create(
+                    thread=self.run.thread,
+                    role=Message.Role.ASSISTANT,
+                    content=text,
+                    agent_id=_agent_present(self.run),
+                    run=self.run,
+                    status=Message.Status.IN_PROGRESS,
+                )
+                self.step = RunStep.objects.create(
+                    run=self.run,
+                    thread_id=self.run.thread_id,
+                    type=RunStep.Type.MESSAGE_CREATION,
+                    step_details=_message_creation(self.message.id),
+                    created_at=step_created,
+                )
         else:
             Message.objects.filter(pk=self.message.pk).update(
                 content=[{"type": "text", "text": {"value": text, "annotations": []}}], text=text
             )
 
 
-def _finish(run: Run, reply: ModelReply, stream: _Stream) -> None:
+def _message_creation(message_id: str) -> dict[str, Any]:
+    return {"type": "message_creation", "message_creation": {"message_id": message_id}}
+
+
+def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder) -> None:
     """Write what the model answered and move the run on; if someone else moved it first, write nothing."""
     now = timezone.now()
     usage = {
@@ -310,6 +363,8 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream) -> None:
                 for c in reply.tool_calls
             ]
             required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+            # The step's calls carry "output": null until outputs are submitted, as the service's do.
+            step_calls = [{**c, "function": {**c["function"], "output": None}} for c in calls]
             if not run_transition(
                 run.id, [RunStatus.IN_PROGRESS], RunStatus.REQUIRES_ACTION, required_action=required, **usage
             ):
@@ -318,10 +373,11 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream) -> None:
                 run=run,
                 thread_id=run.thread_id,
                 type=RunStep.Type.TOOL_CALLS,
-                step_details={"type": "tool_calls", "tool_calls": calls},
+                step_details={"type": "tool_calls", "tool_calls": step_calls},
                 **step_usage,
             )
             thread_run_touch(run.thread_id, RunStatus.REQUIRES_ACTION, now)
+            recorder.flush()
             return
         incomplete = reply.finish_reason == "length"
         status = RunStatus.INCOMPLETE if incomplete else RunStatus.COMPLETED
@@ -330,17 +386,24 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream) -> None:
             extra["incomplete_details"] = {"reason": "max_completion_tokens"}
         if not run_transition(run.id, [RunStatus.IN_PROGRESS], status, **extra):
             raise Cancelled()
+        # The step is created before its message and completed after it.
+        step_created = timezone.now()
         message = _message_final(run, stream, reply.text, now, incomplete=incomplete)
-        RunStep.objects.create(
-            run=run,
-            thread_id=run.thread_id,
-            type=RunStep.Type.MESSAGE_CREATION,
-            status=RunStep.Status.COMPLETED,
-            step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
-            completed_at=now,
-            **step_usage,
-        )
+        step_done = {"status": RunStep.Status.COMPLETED, "completed_at": timezone.now(), **step_usage}
+        if stream.step is not None:
+            RunStep.objects.filter(pk=stream.step.pk).update(**step_done)
+        else:
+            RunStep.objects.create(
+                run=run,
+                thread_id=run.thread_id,
+                type=RunStep.Type.MESSAGE_CREATION,
+                step_details=_message_creation(message.id),
+                created_at=step_created,
+                **step_done,
+            )
         thread_run_touch(run.thread_id, status, now)
+        recorder.flush()
+    run_ended(run.id)
 
 
 def _agent_present(run: Run) -> str | None:
@@ -373,10 +436,12 @@ def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, incom
     return stream.message
 
 
-def _stop(run: Run, stream: _Stream) -> None:
+def _stop(run: Run, stream: _Stream, recorder: RunRecorder | None = None) -> None:
     """The run was cancelled or expired under the worker: finish a pending cancel and close the leftovers."""
     now = timezone.now()
     with transaction.atomic():
+        if recorder is not None:
+            recorder.flush()
         if run_transition(run.id, [RunStatus.CANCELLING], RunStatus.CANCELLED, cancelled_at=now):
             run_steps_close(run.id, RunStep.Status.CANCELLED, now)
             thread_run_touch(run.thread_id, RunStatus.CANCELLED, now)
@@ -386,11 +451,24 @@ def _stop(run: Run, stream: _Stream) -> None:
             Message.objects.filter(pk=stream.message.pk, status=Message.Status.IN_PROGRESS).update(
                 status=Message.Status.INCOMPLETE, incomplete_details={"reason": reason}
             )
+    run_ended(run.id)
 
 
-def _fail(run_id: str, thread_id: str, code: str, message: str, *, stream: _Stream | None = None) -> None:
+def _fail(
+    run_id: str,
+    thread_id: str,
+    code: str,
+    message: str,
+    *,
+    stream: _Stream | None = None,
+    recorder: RunRecorder | None = None,
+) -> None:
     now = timezone.now()
+    if recorder is not None:
+        recorder.close_open_call(RunSpan.Status.ERROR, code=code, message=message)
     with transaction.atomic():
+        if recorder is not None:
+            recorder.flush()
         failed = run_transition(
             run_id,
             [RunStatus.IN_PROGRESS, RunStatus.QUEUED],
@@ -408,3 +486,5 @@ def _fail(run_id: str, thread_id: str, code: str, message: str, *, stream: _Stre
             )
     if not failed and stream is not None:
         _stop(stream.run, stream)
+    elif failed:
+        run_ended(run_id)

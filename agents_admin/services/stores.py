@@ -40,6 +40,7 @@ from agents_admin.services import remote
 from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
+from agents_admin.services.traces import tool_spans_record
 
 
 @dataclass(frozen=True)
@@ -336,6 +337,7 @@ class LocalStore:
             step.status = RunStep.Status.COMPLETED
             step.completed_at = now
             step.save(update_fields=["step_details", "status", "completed_at"])
+            tool_spans_record(run=run, step=step, outputs=outputs, actor=actor, actor_label=actor_label, now=now)
             thread_run_touch(run.thread_id, RunStatus.QUEUED, now)
             audit_record(
                 action="run.submit_tool_outputs", actor=actor, actor_label=actor_label, object_type="run",

@@ -38,15 +38,16 @@ def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None
         "thread.run.created",
         "thread.run.queued",
         "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
         "thread.message.created",
         "thread.message.in_progress",
         "thread.message.delta",
         "thread.message.completed",
-        "thread.run.step.created",
         "thread.run.step.completed",
         "thread.run.completed",
         "done",
     ]
-    delta = json.loads(events[5][1].removeprefix("data: "))
+    delta = json.loads(events[7][1].removeprefix("data: "))
     assert delta["delta"]["content"][0]["text"]["value"] == "Hello there"
-    assert json.loads(events[6][1].removeprefix("data: "))["status"] == Message.Status.COMPLETED
+    assert json.loads(events[8][1].removeprefix("data: "))["status"] == Message.Status.COMPLETED
