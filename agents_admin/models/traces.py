@@ -44,7 +44,7 @@ class RunSpan(models.Model):
 
     @property
     def duration_ms(self) -> int:
-        return max(int((self.ended_at - self.started_at).total_seconds() * 1000), 0)
+        return max(round((self.ended_at - self.started_at).total_seconds() * 1000), 0)
 
     @property
     def error(self) -> dict[str, Any] | None:
