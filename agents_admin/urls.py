@@ -67,6 +67,9 @@ urlpatterns: list = [
         name="retention_policy_dry_run",
     ),
     path("retention/policies/<int:policy_id>/run/", retention.retention_policy_run, name="retention_policy_run"),
+    path(
+        "retention/policies/<int:policy_id>/enable/", retention.retention_policy_enable, name="retention_policy_enable"
+    ),
     path("retention/reports/", retention.purge_report_list, name="purge_report_list"),
     path("retention/reports/<int:report_id>/", retention.purge_report_detail, name="purge_report_detail"),
     path("retention/reports/<int:report_id>/stop/", retention.purge_report_stop, name="purge_report_stop"),

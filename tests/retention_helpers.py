@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from agents_admin.models import Agent, Project, RetentionPolicy, Run, RunStep, Thread
-from agents_admin.services.retention import policy_save
+from agents_admin.services.retention import policy_next_run, policy_save
 from tests.factories import make_project, make_thread
 
 
@@ -44,7 +44,9 @@ def make_aged_thread(
     return thread
 
 
-def make_policy(**fields: Any) -> RetentionPolicy:
+def make_policy(*, enabled: bool = True, **fields: Any) -> RetentionPolicy:
+    """A policy, enabled by default: a new policy is saved disabled, and the fixture schedules it directly, as a
+    person would after its dry run (tests of that rule build their policies with ``enabled=False``)."""
     values: dict[str, Any] = {
         "policy": None,
         "actor": None,
@@ -54,4 +56,9 @@ def make_policy(**fields: Any) -> RetentionPolicy:
         "daily_at": time(3, 0),
     }
     values.update(fields)
-    return policy_save(**values)
+    policy = policy_save(**values)
+    if enabled:
+        next_run_at = policy_next_run(policy=policy, after=timezone.now())
+        RetentionPolicy.objects.filter(pk=policy.pk).update(enabled=True, next_run_at=next_run_at)
+        policy.refresh_from_db()
+    return policy

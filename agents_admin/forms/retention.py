@@ -40,12 +40,20 @@ class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
         label="Allow less strict than the default (administrators only)",
         help_text="A project-wide policy whose own days count; the default then leaves this project alone.",
     )
-    enabled = forms.BooleanField(required=False, initial=True)
+    enabled = forms.BooleanField(
+        required=False,
+        initial=False,
+        label="Enabled (runs on its schedule)",
+        help_text="Possible once a dry run has shown what the policy would purge.",
+    )
 
     def __init__(self, *args: Any, policy: RetentionPolicy | None, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy
         self.actor = actor
+        if policy is None:
+            # A new policy starts disabled; it is enabled from its page after a dry run.
+            del self.fields["enabled"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -92,6 +100,17 @@ class CursorForm(forms.Form):
 
 
 class RunNowForm(forms.Form):
-    """``preview``: the dry run whose cutoff the real run reuses, so both pick the same threads."""
+    """``preview``: the dry run whose cutoff the real run reuses, so both pick the same threads;
+    ``confirm_name``: the policy's name, typed to run without a recent dry run."""
 
-    preview = forms.IntegerField(required=False, min_value=1)
+    preview = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    confirm_name = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Type the policy's name to run it without a dry run",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class PolicyEnableForm(forms.Form):
+    enabled = forms.BooleanField(required=False)

@@ -49,7 +49,10 @@ class RetentionPolicy(models.Model):
     every_hours = models.PositiveSmallIntegerField(null=True, blank=True)
     # Set only by an administrator: lets a project policy keep threads longer than the default would.
     allow_less_strict = models.BooleanField(default=False)
-    enabled = models.BooleanField(default=True)
+    # A policy starts disabled: it runs on schedule only once a dry run has shown what it selects.
+    enabled = models.BooleanField(default=False)
+    # When what the policy selects last changed: dry runs from before then no longer vouch for it.
+    selection_changed_at = models.DateTimeField(null=True, blank=True)
     # The beat sweep runs a policy when this is due and moves it forward with a conditional update.
     next_run_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -56,6 +56,19 @@ MAX_DAYS = 36_500
 MAX_EVERY_HOURS = 24 * 30
 # A running purge whose heartbeat is older than this lost its worker (a batch takes well under a second).
 STALE_AFTER = timedelta(minutes=5)
+# "Run now" without typing the policy's name needs a dry run of the same selection this recent.
+DRY_RUN_FRESH_FOR = timedelta(hours=1)
+# The fields that decide which threads a policy picks and what it does to them (schedule and name do not).
+SELECTION_FIELDS = (
+    "project",
+    "metadata_key",
+    "metadata_value",
+    "criterion",
+    "days",
+    "keep_last_messages",
+    "action",
+    "allow_less_strict",
+)
 
 # What a policy is made of, as ``policy_clean`` and ``policy_save`` take it (the console form's fields).
 POLICY_FIELDS = (
@@ -215,8 +228,45 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
         "daily_at": daily_at if schedule == RetentionPolicy.Schedule.DAILY else None,
         "every_hours": every_hours if schedule == RetentionPolicy.Schedule.INTERVAL else None,
         "allow_less_strict": allow_less_strict,
-        "enabled": bool(fields.get("enabled", True)),
+        # Left out, it stays as it is (a new policy starts disabled).
+        "enabled": _enabled_clean(bool(fields.get("enabled", policy is not None and policy.enabled)), policy=policy),
     }
+
+
+def _enabled_clean(enabled: bool, *, policy: RetentionPolicy | None) -> bool:
+    """A policy is enabled (scheduled) only after a completed dry run has shown what it selects."""
+    if not enabled or (policy is not None and policy.enabled):
+        return enabled
+    if policy is None or not policy.pk:
+        raise InvalidInput(
+            "A new policy starts disabled: save it, run a dry run to see what it would purge, then enable it.",
+            param="enabled",
+        )
+    if policy_preview(policy) is None:
+        raise InvalidInput(
+            "Run a dry run first: a policy is enabled only once a preview has shown what it would purge.",
+            param="enabled",
+        )
+    return enabled
+
+
+def policy_preview(policy: RetentionPolicy, *, since: datetime | None = None) -> PurgeReport | None:
+    """The newest completed dry run of the policy's current selection (finished after ``since``), or None.
+    A dry run from before the selection last changed does not count."""
+    previews = PurgeReport.objects.filter(policy=policy, dry_run=True, status=PurgeReport.Status.COMPLETED)
+    if policy.selection_changed_at is not None:
+        previews = previews.filter(started_at__gte=policy.selection_changed_at)
+    if since is not None:
+        previews = previews.filter(finished_at__gte=since)
+    return previews.order_by("-started_at", "-id").first()
+
+
+def _selection_changed(policy: RetentionPolicy | None, cleaned: dict[str, Any], agents: list[Any]) -> bool:
+    if policy is None or not policy.pk:
+        return True
+    if any(getattr(policy, name) != cleaned[name] for name in SELECTION_FIELDS):
+        return True
+    return set(policy.agents.values_list("pk", flat=True)) != {agent.pk for agent in agents}
 
 
 def policy_save(
@@ -226,14 +276,62 @@ def policy_save(
     the field, and saves nothing then."""
     cleaned = policy_clean(fields, policy=policy, actor=actor)
     agents = cleaned.pop("agents")
+    now = now or timezone.now()
+    changed = _selection_changed(policy, cleaned, agents)
     target = policy or RetentionPolicy(created_by=_user_or_none(actor))
     for key, value in cleaned.items():
         setattr(target, key, value)
-    target.next_run_at = policy_next_run(policy=target, after=now or timezone.now()) if target.enabled else None
+    if changed:
+        # Earlier dry runs no longer show what it would purge: "Run now" needs a new one (or the name typed).
+        # A scheduled policy stays scheduled: pausing the default would loosen every project policy under it.
+        target.selection_changed_at = now
+    target.next_run_at = policy_next_run(policy=target, after=now) if target.enabled else None
     with transaction.atomic():
         target.save()
         target.agents.set(agents)
     return target
+
+
+def policy_enable(
+    *, policy: RetentionPolicy, enabled: bool, actor: Actor, now: datetime | None = None
+) -> RetentionPolicy:
+    """Schedule (or pause) a policy. Enabling needs a completed dry run of its current selection (InvalidInput
+    naming ``enabled`` otherwise, nothing changed)."""
+    _enabled_clean(enabled, policy=policy)
+    policy.enabled = enabled
+    policy.next_run_at = policy_next_run(policy=policy, after=now or timezone.now()) if enabled else None
+    policy.save(update_fields=["enabled", "next_run_at", "updated_at"])
+    return policy
+
+
+def purge_start_confirmed(
+    *,
+    policy: RetentionPolicy,
+    actor: Actor,
+    preview_id: int | None,
+    confirm_name: str,
+    now: datetime | None = None,
+) -> PurgeReport:
+    """ "Run now" from a person: allowed with a completed dry run of the same selection from the last hour (the
+    purge reuses its cutoff, so it picks the same threads), or with the policy's name typed. Otherwise
+    InvalidInput naming ``confirm_name``, and nothing is queued."""
+    now = now or timezone.now()
+    fresh = policy_preview(policy, since=now - DRY_RUN_FRESH_FOR)
+    preview = fresh if fresh is not None and fresh.pk == preview_id else None
+    if preview is None and confirm_name.strip() != policy.name:
+        if preview_id is not None:
+            reason = "That dry run is more than an hour old, or the policy changed since."
+        else:
+            reason = "Run now needs a dry run of the same selection in the last hour."
+        raise InvalidInput(
+            f"{reason} Run a dry run, or type the policy's name to run it without one.", param="confirm_name"
+        )
+    return purge_start(
+        policy=policy,
+        trigger=PurgeReport.Trigger.MANUAL,
+        actor=actor,
+        cutoff=preview.cutoff if preview is not None else None,
+    )
 
 
 def policy_delete(*, policy: RetentionPolicy) -> None:

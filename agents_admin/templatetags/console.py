@@ -43,3 +43,29 @@ def nav_link(context: template.Context, url_name: str, label: str) -> str:
     if current:
         return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
     return format_html('<a href="{}">{}</a>', href, label)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+@register.filter
+def purge_effect(report: Any) -> str:
+    """What a purge (or its dry run) does, in counts: "deletes 1,125 threads, 48,211 messages, 3,002 runs;
+    12 held threads are skipped" (runs and skips only when there are some)."""
+    threads = _count(report.threads, "thread", "threads")
+    parts = [_count(report.messages, "message", "messages")]
+    if report.runs:
+        parts.append(_count(report.runs, "run", "runs"))
+    if report.action == "trim":
+        effect = f"trims {threads}, removing {' and '.join(parts)}"
+    else:
+        effect = f"deletes {threads}, {', '.join(parts)}"
+    skipped = []
+    if report.skipped_held:
+        skipped.append(f"{_count(report.skipped_held, 'held thread is', 'held threads are')} skipped")
+    if report.skipped_active:
+        skipped.append(
+            f"{_count(report.skipped_active, 'thread with an active run is', 'threads with an active run are')} skipped"
+        )
+    return effect + ("; " + ", ".join(skipped) if skipped else "")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.errors import ServiceError
-from agents_admin.forms.retention import CursorForm, HoldForm, RetentionPolicyForm, RunNowForm
+from agents_admin.forms.retention import CursorForm, HoldForm, PolicyEnableForm, RetentionPolicyForm, RunNowForm
 from agents_admin.models import PurgeReport, RetentionPolicy, Thread, ThreadHold
 from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
@@ -75,19 +75,46 @@ def retention_policy_edit(request: HtmxHttpRequest, policy_id: int) -> HttpRespo
     return render(request, "agents_admin/retention_policy_form.html", {"form": form, "policy": policy})
 
 
-@require_GET
-@capability_required("manage_retention")
-def retention_policy_detail(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
-    policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
+def _policy_page(
+    request: HtmxHttpRequest, policy: RetentionPolicy, *, run_form: RunNowForm | None = None, status: int = 200
+) -> HttpResponse:
     reports, _ = sel.report_page(policy_id=policy.pk)
+    fresh = retention.policy_preview(policy, since=timezone.now() - retention.DRY_RUN_FRESH_FOR)
     context: dict[str, Any] = {
         "policy": policy,
         "agents": list(policy.agents.all()[:50]),
         "effective": retention.policy_effective(policy, default=retention.policy_default()),
         "preview": sel.latest_preview(policy.pk),
+        # Vouches for "Run now" (and lets the policy be enabled): the same selection, completed, recent.
+        "fresh_preview": fresh,
+        "can_enable": policy.enabled or retention.policy_preview(policy) is not None,
+        "run_form": run_form or RunNowForm(initial={"preview": fresh.pk if fresh else None}),
         "reports": reports[:10],
     }
-    return render(request, "agents_admin/retention_policy_detail.html", context)
+    return render(request, "agents_admin/retention_policy_detail.html", context, status=status)
+
+
+@require_GET
+@capability_required("manage_retention")
+def retention_policy_detail(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
+    return _policy_page(request, policy)
+
+
+@require_POST
+@capability_required("manage_retention")
+def retention_policy_enable(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
+    """Schedule or pause a policy; scheduling needs a completed dry run of what it selects."""
+    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    form = PolicyEnableForm(request.POST)
+    enabled = bool(form.is_valid() and form.cleaned_data["enabled"])
+    try:
+        retention.policy_enable(policy=policy, enabled=enabled, actor=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Policy “{policy.name}” {'enabled' if enabled else 'paused'}.")
+    return redirect("agents_admin:retention_policy_detail", policy_id=policy.pk)
 
 
 @require_POST
@@ -110,18 +137,24 @@ def retention_policy_dry_run(request: HtmxHttpRequest, policy_id: int) -> HttpRe
 @require_POST
 @capability_required("manage_retention")
 def retention_policy_run(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
-    """Run now; with ``preview=<report id>`` the run reuses that dry run's cutoff, so it picks the same threads."""
-    policy = get_object_or_404(RetentionPolicy, pk=policy_id)
+    """Run now: with ``preview=<report id>`` of a dry run of the same selection from the last hour (the run
+    reuses its cutoff, so it picks the same threads), or with the policy's name typed in ``confirm_name``."""
+    policy = get_object_or_404(RetentionPolicy.objects.select_related("project"), pk=policy_id)
     form = RunNowForm(request.POST)
-    preview_id = form.cleaned_data.get("preview") if form.is_valid() else None
-    preview = PurgeReport.objects.filter(pk=preview_id, policy=policy, dry_run=True).first() if preview_id else None
-    report = retention.purge_start(
-        policy=policy,
-        trigger=PurgeReport.Trigger.MANUAL,
-        actor=request.user,
-        cutoff=preview.cutoff if preview else None,
-    )
-    return redirect("agents_admin:purge_report_detail", report_id=report.pk)
+    if form.is_valid():
+        try:
+            report = retention.purge_start_confirmed(
+                policy=policy,
+                actor=request.user,
+                preview_id=form.cleaned_data["preview"],
+                confirm_name=form.cleaned_data["confirm_name"],
+            )
+        except ServiceError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Policy “{policy.name}” is running; this report follows it.")
+            return redirect("agents_admin:purge_report_detail", report_id=report.pk)
+    return _policy_page(request, policy, run_form=form, status=400)
 
 
 @require_GET

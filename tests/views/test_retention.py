@@ -53,7 +53,9 @@ def test_creating_a_policy_redirects_to_its_page(admin_client: Client) -> None:
     policy = RetentionPolicy.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("agents_admin:retention_policy_detail", args=[policy.pk])
-    assert policy.days == 30 and policy.project is None and policy.next_run_at is not None
+    assert policy.days == 30 and policy.project is None
+    # A new policy starts disabled (the form has no "enabled" box; a posted one is ignored) until a dry run.
+    assert not policy.enabled and policy.next_run_at is None
 
 
 def test_a_less_strict_project_policy_is_refused_beside_the_days_field(admin_client: Client) -> None:
@@ -139,7 +141,10 @@ def test_dry_run_and_run_now_buttons_queue_reports(admin_client: Client, admin_u
     retention.purge_execute(report_id=preview.pk)
     page = admin_client.get(reverse("agents_admin:retention_policy_detail", args=[policy.pk])).content.decode()
     assert "Dry run" in page and f'name="preview" value="{preview.pk}"' in page
-    admin_client.post(reverse("agents_admin:retention_policy_run", args=[policy.pk]), {"preview": preview.pk})
+    response = admin_client.post(
+        reverse("agents_admin:retention_policy_run", args=[policy.pk]), {"preview": preview.pk}
+    )
+    assert response.status_code == 302
     real = PurgeReport.objects.get(dry_run=False)
     preview.refresh_from_db()
     assert real.cutoff == preview.cutoff and real.trigger == "manual"
