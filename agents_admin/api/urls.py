@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_admin.api import agents_v2, assistants, files, openapi, runs, threads
-from agents_admin.api.base import AGENT_API_VERSIONS, endpoint
+from agents_admin.api import agents_v2, assistants, conversations, files, openapi, runs, threads
+from agents_admin.api.base import AGENT_API_VERSIONS, ANY_API_VERSION, endpoint
 from agents_admin.api.errors import error_response
 
 app_name = "api"
@@ -100,6 +100,34 @@ urlpatterns += [
         name="agent_version",
     ),
 ]
+
+
+def openai_routes(prefix: str, name: str, api_versions: tuple[str, ...] | None) -> list[URLPattern]:
+    """The OpenAI-shaped routes under ``prefix``: ``openai/v1/`` (GA clients, no api-version) and ``openai/``
+    (the 2.0 betas, with an api-version)."""
+    c = conversations
+    v = {"api_versions": api_versions}
+    return [
+        path(P + prefix + "conversations", endpoint(GET=c.list_, POST=c.create, **v), name=f"{name}conversations"),
+        path(
+            P + prefix + "conversations/<str:conversation_id>",
+            endpoint(GET=c.retrieve, POST=c.update, DELETE=c.delete, **v),
+            name=f"{name}conversation",
+        ),
+        path(
+            P + prefix + "conversations/<str:conversation_id>/items",
+            endpoint(GET=c.item_list, POST=c.item_create, **v),
+            name=f"{name}conversation_items",
+        ),
+        path(
+            P + prefix + "conversations/<str:conversation_id>/items/<str:item_id>",
+            endpoint(GET=c.item_retrieve, DELETE=c.item_delete, **v),
+            name=f"{name}conversation_item",
+        ),
+    ]
+
+
+urlpatterns += openai_routes("openai/v1/", "", None) + openai_routes("openai/", "beta_", ANY_API_VERSION)
 
 
 @csrf_exempt

@@ -5,22 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from agents_admin import validation
-from agents_admin.errors import InvalidInput
-from agents_admin.models import Message, Project, PurgeReport, Run, Thread
+from agents_admin import ids, validation
+from agents_admin.errors import Conflict, InvalidInput
+from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
+from agents_admin.selectors.retention import thread_is_held
 from agents_admin.services import retention
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import messages_add, store_for
 
 
 def thread_create(
-    *, project: Project, metadata: dict[str, Any] | None = None, messages: list[dict[str, Any]] | None = None
+    *,
+    project: Project,
+    metadata: dict[str, Any] | None = None,
+    messages: list[dict[str, Any]] | None = None,
+    conversation: bool = False,
 ) -> Thread:
-    """A new thread, optionally with initial messages (each ``{"role", "content", ...}``)."""
+    """A new thread, optionally with initial messages (each ``{"role", "content", ...}``). ``conversation``: made
+    through the v2 protocol, so its id is a ``conv_`` id (it is a thread like any other)."""
     metadata = validation.validate_metadata(metadata)
     with transaction.atomic():
-        thread = Thread.objects.create(project=project, metadata=metadata)
+        extra = {"id": ids.new_conversation_id()} if conversation else {}
+        thread = Thread.objects.create(project=project, metadata=metadata, **extra)
         messages_add(thread=thread, items=messages or [], param="messages")
         thread.refresh_from_db()
     return thread
@@ -84,3 +93,32 @@ def message_create(
         thread=thread, role=role, content=content, attachments=attachments, metadata=metadata, agent_id=agent_id,
         run=run, status=status,
     )  # fmt: skip
+
+
+def message_delete(*, message: Message, actor: Actor = None, actor_label: str = "") -> None:
+    """Delete one message (a conversation item), audited. The later messages move up one place, so a thread's
+    positions stay 1..message_count. Conflict, changing nothing, while a run is active on the thread (it reads
+    the messages) or the thread is held."""
+    thread_id = message.thread_id
+    with transaction.atomic():
+        thread = Thread.objects.select_for_update().get(pk=thread_id)
+        if Run.objects.filter(thread_id=thread_id, status__in=ACTIVE_RUN_STATUSES).exists():
+            raise Conflict(
+                f"Thread {thread_id} has an active run; wait for it to end.",
+                param="conversation_id",
+                code="thread_has_active_run",
+            )
+        if thread_is_held(thread_id, timezone.now()):
+            raise Conflict(f"Thread {thread_id} is on hold; nothing in it can be deleted.", code="thread_on_hold")
+        Message.objects.filter(pk=message.pk).delete()
+        later = Message.objects.filter(thread_id=thread_id, seq__gt=message.seq)
+        # Two steps so no row ever takes a seq another row still has (the unique constraint is not deferred).
+        top = thread.message_count
+        later.update(seq=F("seq") + top)
+        Message.objects.filter(thread_id=thread_id, seq__gt=top + message.seq).update(seq=F("seq") - top - 1)
+        Thread.objects.filter(pk=thread_id).update(message_count=F("message_count") - 1)
+        audit_record(
+            action="message.delete", actor=actor, actor_label=actor_label, object_type="message",
+            object_id=message.id, project_id=thread.project_id,
+            before={"thread_id": thread_id, "role": message.role, "text": message.text[:200]},
+        )  # fmt: skip
