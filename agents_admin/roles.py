@@ -23,6 +23,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "operate_runs",
         "delete_threads",
         "manage_retention",
+        "manage_review_queues",
         "view_audit",
         "manage_connections",
         "manage_api_keys",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import exports, maintenance, remote, retention, runs, usage
+from agents_admin.services import exports, maintenance, remote, retention, review_queues, runs, usage
 from agents_admin.services.remote_sync import remote_sync_execute
 
 
@@ -110,3 +110,9 @@ def remote_syncs_due() -> int:
 def usage_backfill() -> int:
     """Beat, every 5 minutes: count finished runs that no transition counted (mirrored runs, older runs)."""
     return usage.usage_backfill()
+
+
+@shared_task(name="agents_admin.tasks.review_intake")
+def review_intake() -> dict[int, int]:
+    """Beat, every minute: each enabled review queue takes its next bounded windows of threads."""
+    return review_queues.review_intake_due()

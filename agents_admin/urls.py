@@ -12,6 +12,7 @@ from agents_admin.views import (
     remote,
     retention,
     review,
+    review_queues,
     runs,
     search,
     threads,
@@ -126,4 +127,15 @@ urlpatterns += [
         remote.remote_sync_detail,
         name="remote_sync_detail",
     ),
+]
+
+urlpatterns += [
+    path("review/", review_queues.my_queue, name="my_queue"),
+    path("review/queues/", review_queues.queue_list, name="review_queue_list"),
+    path("review/queues/new/", review_queues.queue_create, name="review_queue_create"),
+    path("review/queues/<int:queue_id>/", review_queues.queue_results, name="review_queue_results"),
+    path("review/queues/<int:queue_id>/edit/", review_queues.queue_edit, name="review_queue_edit"),
+    path("review/queues/<int:queue_id>/results.csv", review_queues.queue_results_csv, name="review_queue_csv"),
+    path("review/queues/<int:queue_id>/next/", review_queues.item_next, name="review_next"),
+    path("review/queues/<int:queue_id>/items/<int:item_id>/", review_queues.review_item, name="review_item"),
 ]

@@ -14,6 +14,7 @@ from agents_admin.models.remote import RemoteProject, SyncRecord
 from agents_admin.models.responses import Response
 from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold
 from agents_admin.models.review import ThreadFlag, ThreadNote
+from agents_admin.models.review_queues import Review, ReviewItem, ReviewQueue, ReviewQueueReviewer
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
 from agents_admin.models.threads import Message, Thread
 from agents_admin.models.traces import RunSpan
@@ -36,6 +37,10 @@ __all__ = [
     "RemoteProject",
     "Response",
     "RetentionPolicy",
+    "Review",
+    "ReviewItem",
+    "ReviewQueue",
+    "ReviewQueueReviewer",
     "Run",
     "RunSpan",
     "RunStatus",

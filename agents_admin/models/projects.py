@@ -18,7 +18,8 @@ class Project(models.Model):
         # The console's capabilities, granted to role groups by agents_admin.roles (see the permission matrix).
         permissions = [
             ("view_conversations", "Read threads and messages"),
-            ("review_conversations", "Add notes and flags, request holds, export"),
+            ("review_conversations", "Add notes and flags, request holds, export, work review queues"),
+            ("manage_review_queues", "Define review queues: their threads, reviewers and rubric"),
             ("view_agent_config", "See agents and their configuration"),
             ("edit_agents", "Create, edit and delete agents"),
             ("operate_runs", "Add messages, start and cancel runs, submit tool outputs"),

@@ -284,6 +284,31 @@ def _search_postgres(
     return [(row[0], None) for row in rows[:limit]], next_cursor
 
 
+def threads_with_words(q: str, thread_ids: list[str]) -> set[str]:
+    """Which of these threads (a bounded set, e.g. a review queue's intake window) have a message matching ``q``.
+
+    Each thread's messages are read by thread and tested one by one, which costs what the threads hold and never
+    walks the full-text index of the whole table."""
+    if not thread_ids or not q.strip():
+        return set()
+    if connection.vendor == "postgresql":
+        qs = Message.objects.filter(RawSQL(_PG_MATCH_EACH, [q], output_field=BooleanField()))
+        qs = qs.filter(RawSQL("agents_admin_message.thread_id = ANY(%s)", [thread_ids], output_field=BooleanField()))
+        return set(qs.order_by().values_list("thread_id", flat=True).distinct())
+    match = fts5_query(q)
+    if not match:
+        return set()
+    marks = ", ".join(["%s"] * len(thread_ids))
+    sql = (
+        "SELECT DISTINCT m.thread_id FROM agents_admin_message_fts f JOIN agents_admin_message m ON m.rowid = f.rowid "
+        f"WHERE agents_admin_message_fts MATCH %s AND +f.rowid IN (SELECT rowid FROM agents_admin_message "
+        f"WHERE thread_id IN ({marks}))"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [f"text : ({match})", *thread_ids])
+        return {row[0] for row in db.fetchall()}
+
+
 def message_search(
     *, q: str, filters: ThreadFilters | None = None, cursor: str = "", limit: int = RESULTS_PER_PAGE
 ) -> SearchPage:

@@ -38,6 +38,10 @@ ACTIONS = (
     "price.update",
     "price.delete",
     "usage.recount",
+    "review_queue.create",
+    "review_queue.update",
+    "review.submit",
+    "review.skip",
 )
 
 # Who did something: a user, or None with an ``actor_label`` naming another actor (an API key, beat, a command).

@@ -15,9 +15,9 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import ExportJob, Run, SyncRecord
+from agents_admin.models import ExportJob, ReviewItem, Run, SyncRecord
 from agents_admin.roles import ROLES, perm, roles_sync
-from agents_admin.services import retention
+from agents_admin.services import retention, review_queues
 from agents_admin.services.connections import connection_create
 from agents_admin.services.remote import remote_project_create
 from tests.factories import make_agent, make_run, make_thread
@@ -68,6 +68,15 @@ def sample_objects() -> dict[str, str]:
         name="perm", endpoint="http://127.0.0.1:9/api/projects/p", auth_kind="api_key", secret="k"
     )
     sync = SyncRecord.objects.create(remote_project=remote_project)
+    queue = review_queues.queue_create(
+        data={
+            "name": "perm",
+            "scope": "backfill",
+            "reviewers": [someone],
+            "rubric": [{"label": "Ok", "kind": "yes_no"}],
+        }
+    )
+    item = ReviewItem.objects.create(queue=queue, thread=other)
     return {
         "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
@@ -81,6 +90,8 @@ def sample_objects() -> dict[str, str]:
         "job_id": str(job.pk),
         "remote_id": str(remote_project.pk),
         "sync_id": str(sync.pk),
+        "queue_id": str(queue.pk),
+        "item_id": str(item.pk),
     }
 
 
