@@ -16,6 +16,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_EXPIRY_SECONDS`` (int, default 600): a run not finished this long after creation expires.
 - ``RUN_SOFT_TIME_LIMIT`` (int, default 540): the worker stops a model call after this many seconds.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
+- ``OPENAPI_TOOL_TIMEOUT_SECONDS`` (10), ``OPENAPI_TOOL_MAX_RESPONSE_BYTES`` (262144): an OpenAPI tool call's limits.
+- ``CONNECTED_AGENT_MAX_DEPTH`` (int, default 3): how deep connected agents may call connected agents.
 - ``LOG_LEVEL`` (default INFO).
 - ``TRACE_RUNS`` (bool, default true): record each run's trace (docs/tracing.md). ``TRACE_MESSAGE_MAX_CHARS``
   (8000), ``TRACE_INPUT_MAX_CHARS`` (200000) and ``TRACE_TEXT_MAX_CHARS`` (8000) bound what one model call
@@ -304,6 +306,11 @@ TRACE_TEXT_MAX_CHARS = env_int("TRACE_TEXT_MAX_CHARS", 8_000)
 # REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
 API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
 API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)
+# OpenAPI tools: how long one call may take (seconds), and the largest answer read (bytes).
+OPENAPI_TOOL_TIMEOUT_SECONDS = env_float("OPENAPI_TOOL_TIMEOUT_SECONDS", 10.0)
+OPENAPI_TOOL_MAX_RESPONSE_BYTES = env_int("OPENAPI_TOOL_MAX_RESPONSE_BYTES", 256 * 1024)
+# Connected agents may call connected agents this many levels deep.
+CONNECTED_AGENT_MAX_DEPTH = env_int("CONNECTED_AGENT_MAX_DEPTH", 3)
 
 LOGGING = {
     "version": 1,

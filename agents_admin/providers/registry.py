@@ -98,6 +98,11 @@ def provider_from_connection(connection: ModelConnection, *, model: str) -> Prov
     )
 
 
+def connection_api_key(connection: ModelConnection) -> str:
+    """The connection's API key, for tools that call another API with it; PermanentProviderError when unset."""
+    return _secret(connection.api_key, connection.api_key_env, connection=connection, what="API key")
+
+
 def _auth(connection: ModelConnection) -> Auth:
     kind = connection.auth
     if kind == ModelConnection.Auth.API_KEY:

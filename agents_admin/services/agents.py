@@ -14,6 +14,7 @@ from agents_admin.models import AGENT_FIELDS, Agent, AgentVersion, ModelConnecti
 from agents_admin.selectors.agents import agent_for_name
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import store_for, store_for_project
+from agents_admin.services.tools import tools_check
 
 EDITABLE_FIELDS = AGENT_FIELDS
 # Console-only: which connection runs go to. Not part of the Foundry wire contract, so the API never takes it.
@@ -40,7 +41,10 @@ def agent_clean(fields: dict[str, Any], *, project_id: int | None = None) -> dic
             fields["instructions"], param="instructions", max_length=256_000
         )
     if "tools" in fields:
-        cleaned["tools"] = validation.validate_tools(fields["tools"], hosted=not _mirrored(project_id))
+        hosted = not _mirrored(project_id)
+        cleaned["tools"] = validation.validate_tools(fields["tools"], hosted=hosted)
+        if hosted:
+            tools_check(cleaned["tools"], project_id=project_id)
     if "tool_resources" in fields:
         if fields["tool_resources"] is not None and not isinstance(fields["tool_resources"], dict):
             raise InvalidInput("tool_resources must be an object.", param="tool_resources")

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from agents_admin.models import Message, Run, RunStep
-from agents_admin.providers.base import ChatMessage, ToolCall
+from agents_admin.providers.base import ChatMessage
 from agents_admin.providers.offline import count_tokens
+from agents_admin.services.tools import call_output, call_turn
 
 # The context window assumed when the provider does not say; "auto" truncation fits the prompt into it.
 DEFAULT_CONTEXT_TOKENS = 128_000
@@ -113,17 +114,6 @@ def _tool_turns(run: Run) -> list[ChatMessage]:
     steps = RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED)
     for step in steps.order_by("created_at", "id"):
         calls = step.step_details.get("tool_calls", [])
-        turns.append(
-            ChatMessage(
-                role="assistant",
-                tool_calls=tuple(
-                    ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
-                    for c in calls
-                ),
-            )
-        )
-        turns.extend(
-            ChatMessage(role="tool", content=str(c["function"].get("output") or ""), tool_call_id=c["id"])
-            for c in calls
-        )
+        turns.append(ChatMessage(role="assistant", tool_calls=tuple(call_turn(c) for c in calls)))
+        turns.extend(ChatMessage(role="tool", content=call_output(c), tool_call_id=c["id"]) for c in calls)
     return turns

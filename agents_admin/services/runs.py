@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,21 +20,35 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents_admin import validation
-from agents_admin.models import ACTIVE_RUN_STATUSES, Agent, Message, Run, RunSpan, RunStatus, RunStep, Thread
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    TERMINAL_RUN_STATUSES,
+    Agent,
+    Message,
+    Run,
+    RunSpan,
+    RunStatus,
+    RunStep,
+    Thread,
+)
 from agents_admin.providers.base import (
     Cancelled,
     ModelReply,
     ModelRequest,
+    PermanentProviderError,
     ProviderError,
+    ToolCall,
     TransientProviderError,
+    Usage,
 )
 from agents_admin.providers.registry import provider_with_connection
+from agents_admin.services import tools
 from agents_admin.services.audit import Actor
 from agents_admin.services.context import ModelInput, model_input
 from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.stores import RunOptions, store_for
-from agents_admin.services.threads import message_create
+from agents_admin.services.threads import message_create, thread_create
 from agents_admin.services.traces import RunRecorder, run_ended
 
 logger = logging.getLogger(__name__)
@@ -47,6 +61,8 @@ BACKOFF_CAP_SECONDS = 30.0
 CHECKPOINT_INTERVAL = 0.4
 # A claimed run is re-dispatched at most this many times after its worker vanished.
 MAX_CLAIMS = 3
+# Rounds of hosted tool calls (each followed by a model call) one run turn may make.
+MAX_HOSTED_TOOL_ROUNDS = 8
 
 
 # --- creation ------------------------------------------------------------------------------------------
@@ -189,6 +205,7 @@ def run_execute(*, run_id: str) -> None:
     stream = _Stream(run)
     try:
         reply = _call_model(run, stream, recorder)
+        reply = _hosted_tools_run(run, reply, stream, recorder)
         _finish(run, reply, stream, recorder)
     except Cancelled:
         recorder.close_open_call(RunSpan.Status.CANCELLED)
@@ -230,7 +247,7 @@ def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
     request = ModelRequest(
         model=run.model,
         messages=built.messages,
-        tools=run.tools,
+        tools=tools.model_tools(run.tools).definitions,
         temperature=run.temperature,
         top_p=run.top_p,
         max_completion_tokens=run.max_completion_tokens,
@@ -275,6 +292,139 @@ def _truncation(built: ModelInput) -> dict[str, Any]:
         "kept": built.kept,
         "budget_tokens": built.budget_tokens,
     }
+
+
+def _hosted_tools_run(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder) -> ModelReply:
+    """Answer the calls of hosted tools (OpenAPI, connected agents) here, each round a completed tool_calls step,
+    and ask the model again, until it answers or calls only function tools (left for ``_finish``)."""
+    hosted = tools.model_tools(run.tools).hosted
+    rounds = 0
+    while any(call.name in hosted for call in reply.tool_calls):
+        rounds += 1
+        if rounds > MAX_HOSTED_TOOL_ROUNDS:
+            raise PermanentProviderError(
+                "tool_loop", f"The model kept calling tools for {MAX_HOSTED_TOOL_ROUNDS} rounds without answering."
+            )
+        started = timezone.now()
+        entries = []
+        for call in reply.tool_calls:
+            if call.name in hosted:
+                began = timezone.now()
+                entries.append(_hosted_call(run, hosted[call.name], call, stream))
+                _hosted_span(recorder, entries[-1], began)
+        _usage_add(run, reply)
+        RunStep.objects.create(
+            run=run,
+            thread_id=run.thread_id,
+            type=RunStep.Type.TOOL_CALLS,
+            status=RunStep.Status.COMPLETED,
+            step_details={"type": "tool_calls", "tool_calls": entries},
+            completed_at=timezone.now(),
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+        )
+        logger.info(
+            "run %s: %d hosted tool calls in %.2fs", run.id, len(entries), (timezone.now() - started).total_seconds()
+        )
+        functions = tuple(call for call in reply.tool_calls if call.name not in hosted)
+        if functions:
+            # Function calls made alongside: the run waits for their outputs as usual.
+            return replace(reply, tool_calls=functions, usage=Usage())
+        stream.checkpoint(stream.text)
+        reply = _call_model(run, stream, recorder)
+    return reply
+
+
+def _hosted_span(recorder: RunRecorder, entry: dict[str, Any], started: datetime) -> None:
+    """A hosted tool call in the run's trace: what was asked, what came back, and (connected agents) the child."""
+    body = entry.get(entry["type"]) or {}
+    output = str(body.get("output") or "")
+    attributes = {
+        "call_id": entry["id"],
+        "type": entry["type"],
+        "arguments": str(body.get("arguments") or "")[:4000],
+        "output": output[:4000],
+        "output_omitted_chars": max(len(output) - 4000, 0),
+    }
+    for key in ("agent_id", "thread_id", "run_id"):
+        if body.get(key):
+            attributes[key] = body[key]
+    recorder.add(
+        kind=RunSpan.Kind.TOOL_CALL,
+        name=str(body.get("name") or entry["type"]),
+        status=RunSpan.Status.ERROR if output.startswith("error:") else RunSpan.Status.OK,
+        started_at=started,
+        ended_at=timezone.now(),
+        attributes=attributes,
+    )
+
+
+def _usage_add(run: Run, reply: ModelReply) -> None:
+    """Count a model call whose answer was hosted tool calls in the run's usage (``_finish`` adds the last)."""
+    run.prompt_tokens = (run.prompt_tokens or 0) + reply.usage.prompt_tokens
+    run.completion_tokens = (run.completion_tokens or 0) + reply.usage.completion_tokens
+    run.total_tokens = run.prompt_tokens + run.completion_tokens
+    Run.objects.filter(pk=run.pk).update(
+        prompt_tokens=run.prompt_tokens, completion_tokens=run.completion_tokens, total_tokens=run.total_tokens
+    )
+
+
+def _hosted_call(run: Run, fn: tools.HostedFunction, call: ToolCall, stream: _Stream) -> dict[str, Any]:
+    if fn.kind == "openapi":
+        return tools.openapi_call(fn, call, project_id=run.thread.project_id)
+    return _connected_agent_call(run, fn, call, stream)
+
+
+def _connected_agent_call(run: Run, fn: tools.HostedFunction, call: ToolCall, stream: _Stream) -> dict[str, Any]:
+    """Run the connected agent on a new thread of the project with the task the model gave it, and hand its
+    answer back as the call's output. The child thread and run are named in the step, so the trace shows them."""
+    agent_id = fn.tool["connected_agent"]["id"]
+
+    def entry(output: str, child: Run | None = None) -> dict[str, Any]:
+        return tools.connected_agent_entry(
+            fn, call, output=output, agent_id=agent_id,
+            thread_id=child.thread_id if child else None, run_id=child.id if child else None,
+        )  # fmt: skip
+
+    agent = Agent.objects.filter(pk=agent_id, project_id=run.thread.project_id).first()
+    if agent is None:
+        return entry(f"error: the connected agent '{agent_id}' no longer exists.")
+    if _connected_depth(run) >= settings.CONNECTED_AGENT_MAX_DEPTH:
+        return entry(f"error: connected agents may call each other at most {settings.CONNECTED_AGENT_MAX_DEPTH} deep.")
+    origin = {"connected_from_run": run.id}
+    child_thread = thread_create(
+        project=run.thread.project,
+        metadata=origin,
+        messages=[{"role": "user", "content": tools.connected_agent_input(call)}],
+    )
+    child = run_create(thread=child_thread, agent=agent, options=RunOptions(metadata=origin))
+    # Executed here, so a single worker never waits on itself; if another worker claimed it first, wait for it.
+    run_execute(run_id=child.id)
+    while True:
+        child.refresh_from_db()
+        if child.status in TERMINAL_RUN_STATUSES or child.status == RunStatus.REQUIRES_ACTION:
+            break
+        stream.sleep(CHECKPOINT_INTERVAL)
+    if child.status == RunStatus.REQUIRES_ACTION:
+        run_cancel(run=child)
+        return entry(f"error: the connected agent '{agent.name or agent.id}' asked for function outputs.", child)
+    if child.status != RunStatus.COMPLETED:
+        reason = (child.last_error or {}).get("message") or child.status
+        return entry(f"error: the connected agent's run ended {child.status}: {reason}", child)
+    reply = (
+        Message.objects.filter(run=child, role=Message.Role.ASSISTANT).order_by("-seq").values_list("text", flat=True)
+    )
+    return entry(reply.first() or "", child)
+
+
+def _connected_depth(run: Run) -> int:
+    """How many connected-agent calls led to this run."""
+    depth = 0
+    metadata = run.metadata or {}
+    while (parent := metadata.get("connected_from_run")) and depth <= settings.CONNECTED_AGENT_MAX_DEPTH:
+        depth += 1
+        metadata = Run.objects.filter(pk=parent).values_list("metadata", flat=True).first() or {}
+    return depth
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:

@@ -40,6 +40,7 @@ from agents_admin.services import remote
 from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
+from agents_admin.services.tools import tools_check
 from agents_admin.services.traces import tool_spans_record
 
 
@@ -126,6 +127,13 @@ def threads_delete_at_source(*, thread_ids: list[str]) -> tuple[list[str], list[
     """``ProjectStore.threads_delete`` for a batch that may span projects (a retention purge): mirrored threads
     go on their remotes first, local ones pass straight through. One query for the whole batch."""
     return MIRRORED.threads_delete(thread_ids=thread_ids)
+
+
+def tools_checked(tools: Any, *, project_id: int) -> list[dict[str, Any]]:
+    """A local run's tools: each one this service can run, with a definition that can run."""
+    cleaned = validation.validate_tools(tools)
+    tools_check(cleaned, project_id=project_id)
+    return cleaned
 
 
 def messages_add(*, thread: Thread, items: list[Any], param: str) -> None:
@@ -223,7 +231,7 @@ class LocalStore:
         values = {
             "model": validation.validate_name(o.model or agent.model, param="model", required=True),
             "instructions": effective_instructions,
-            "tools": validation.validate_tools(agent.tools if o.tools is None else o.tools),
+            "tools": tools_checked(agent.tools if o.tools is None else o.tools, project_id=thread.project_id),
             "temperature": validation.validate_range(
                 agent.temperature if o.temperature is None else o.temperature, param="temperature", low=0, high=2
             ),

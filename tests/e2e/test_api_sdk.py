@@ -13,23 +13,28 @@ from azure.ai.agents import AgentsClient
 from azure.ai.agents.models import (
     AgentEventHandler,
     AgentThreadCreationOptions,
+    ConnectedAgentTool,
     FunctionTool,
     ListSortOrder,
     MessageDeltaChunk,
     MessageRole,
+    OpenApiAnonymousAuthDetails,
+    OpenApiTool,
     RunStep,
     ThreadMessageOptions,
     ThreadRun,
     ToolSet,
 )
+from azure.core.exceptions import HttpResponseError
 
 from agents_admin.models import Message, Run
 from tests.api_support import HttpsServer
 from tests.conftest import Worker, wait_for
 from tests.factories import WEATHER_TOOL, make_agent
+from tests.tool_servers import WeatherApi
 
 pytestmark = pytest.mark.worker
-pytest_plugins = ["tests.api_support"]  # the HTTPS server and SDK client fixtures
+pytest_plugins = ["tests.api_support", "tests.tool_servers"]  # HTTPS server, SDK client, a tool API
 
 
 def get_weather(city: str) -> str:
@@ -240,3 +245,31 @@ def test_thread_and_run_streams_over_plain_https(
     assert names[-2:] == ["thread.run.completed", "done"]
     thread = json.loads(events[0][1].removeprefix("data: "))
     assert Message.objects.filter(thread_id=thread["id"], role="assistant").exists()
+
+
+def test_openapi_and_connected_agent_tools_run_through_the_sdk(
+    celery_worker: Worker, agents_client: AgentsClient, weather_api: WeatherApi
+) -> None:
+    spec = weather_api.spec()
+    weather = OpenApiTool(name="weather", description="Forecasts", spec=spec, auth=OpenApiAnonymousAuthDetails())
+    forecaster = agents_client.create_agent(model="gpt-4o", name="forecaster", tools=weather.definitions)
+    helper = ConnectedAgentTool(id=forecaster.id, name="forecaster", description="Knows the weather")
+    boss = agents_client.create_agent(model="gpt-4o", name="boss", tools=helper.definitions)
+    thread = agents_client.threads.create()
+    task = '/tool weather_getForecast {\\"city\\": \\"Lima\\"}'
+    agents_client.messages.create(thread_id=thread.id, role="user", content=f'/tool forecaster {{"input": "{task}"}}')
+    run = agents_client.runs.create_and_process(thread_id=thread.id, agent_id=boss.id, polling_interval=0.2)
+    assert run.status == "completed", run.last_error
+    steps = list(agents_client.run_steps.list(thread_id=thread.id, run_id=run.id, order=ListSortOrder.ASCENDING))
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    [call] = steps[0].step_details.tool_calls
+    assert call.type == "connected_agent" and call["connected_agent"]["name"] == "forecaster"
+    child_steps = agents_client.run_steps.list(
+        thread_id=call["connected_agent"]["thread_id"], run_id=call["connected_agent"]["run_id"]
+    )
+    assert "openapi" in [c.type for s in child_steps if s.type == "tool_calls" for c in s.step_details.tool_calls]
+    reply = agents_client.messages.get_last_message_text_by_role(thread_id=thread.id, role=MessageRole.AGENT)
+    assert reply is not None and '"city": "Lima"' in reply.text.value and weather_api.requests
+    with pytest.raises(HttpResponseError) as refused:
+        agents_client.create_agent(model="gpt-4o", name="ci", tools=[{"type": "code_interpreter"}])
+    assert refused.value.status_code == 400 and "code_interpreter" in str(refused.value)
