@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from agents_admin.errors import InvalidInput
+from agents_admin.lib.text import text_problem
 
 METADATA_MAX_PAIRS = 16
 METADATA_MAX_KEY = 64
@@ -36,10 +37,12 @@ UNHOSTED_TOOLS = {
 }
 
 
-def reject_nul(value: str, *, param: str) -> str:
-    """PostgreSQL text cannot hold NUL (it would fail as a server error); refuse it as bad input instead."""
-    if "\x00" in value:
-        raise InvalidInput(f"{param} must not contain NUL (\\x00) characters.", param=param)
+def reject_unstorable(value: str, *, param: str) -> str:
+    """Text PostgreSQL cannot store (NUL) or that is not Unicode (a lone surrogate), refused as bad input naming
+    the field instead of failing as a server error at insert or on every page that shows it later."""
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(f"{param} {problem}.", param=param)
     return value
 
 
@@ -61,7 +64,7 @@ def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:
             raise InvalidInput(
                 f"Metadata value for '{key}' is longer than {METADATA_MAX_VALUE} characters.", param=param
             )
-        reject_nul(key + item, param=param)
+        reject_unstorable(key + item, param=param)
     return dict(value)
 
 
@@ -177,7 +180,7 @@ def validate_name(value: Any, *, param: str = "name", max_length: int = 256, req
         raise InvalidInput(f"{param} is required.", param=param)
     if len(value) > max_length:
         raise InvalidInput(f"{param} must be at most {max_length} characters.", param=param)
-    return reject_nul(value, param=param)
+    return reject_unstorable(value, param=param)
 
 
 # The longest message text, summed over its text blocks.
@@ -205,7 +208,7 @@ def validate_content(content: Any, *, param: str = "content") -> tuple[list[dict
                 value = value.get("value")
             if not isinstance(value, str):
                 raise InvalidInput("A text block needs a string 'text'.", param=f"{where}.text")
-            reject_nul(value, param=param if isinstance(content, str) else f"{where}.text")
+            reject_unstorable(value, param=param if isinstance(content, str) else f"{where}.text")
             parts.append({"type": "text", "text": {"value": value, "annotations": []}})
             texts.append(value)
         elif kind == "image_file":

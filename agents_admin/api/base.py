@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents_admin.api.errors import ApiError, error_response, from_api_error, from_service_error, invalid
 from agents_admin.errors import ServiceError
+from agents_admin.lib.text import json_text_problem
 from agents_admin.models import ApiKey, Project
 from agents_admin.services.api_keys import api_key_authenticate
 
@@ -144,27 +145,15 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "The request body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
-    if b"\\u0000" in raw:  # cheap test first: the walk only runs when a NUL may be there
-        _refuse_nul(body, "")
+    problem = json_text_problem(body)
+    if problem is not None:
+        param, reason = problem
+        raise invalid(f"{param} {reason}.", param=param)
     return body
-
-
-def _refuse_nul(value: Any, where: str) -> None:
-    """PostgreSQL cannot store NUL characters in text or JSON: refuse them up front, naming the field."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise invalid("Strings must not contain NUL (\\u0000) characters.", param=where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            if "\x00" in key:
-                raise invalid("Keys must not contain NUL (\\u0000) characters.", param=where or "body")
-            _refuse_nul(item, path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{where}[{index}]")
 
 
 def ok(data: Any) -> JsonResponse:

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from agents_admin.errors import ServiceError
+from agents_admin.lib.text import json_text_problem
 
 
 class ServiceErrorMixin:
@@ -39,6 +40,13 @@ class JSONTextField(forms.CharField):
         if not text:
             return self.empty
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        problem = json_text_problem(value)
+        if problem is not None:
+            where, reason = problem
+            raise forms.ValidationError(f"{where}: {reason}." if where != "body" else f"The JSON {reason}.")
+        return value

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from agents_admin.lib.text import scrub_json
 from agents_admin.providers.base import (
     ChatMessage,
     Checkpoint,
@@ -222,7 +223,7 @@ def _wire_tool_choice(choice: Any) -> Any:
 
 def _reply_from_json(response: httpx.Response, request: ModelRequest) -> ModelReply:
     try:
-        data = response.json()
+        data = scrub_json(response.json())
         choice = data["choices"][0]
         message = choice["message"]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -260,7 +261,7 @@ def _reply_from_stream(response: httpx.Response, request: ModelRequest, checkpoi
         if data == "[DONE]":
             break
         try:
-            chunk = json.loads(data)
+            chunk = scrub_json(json.loads(data))
         except ValueError as exc:
             raise PermanentProviderError(
                 "malformed_response", f"The model endpoint sent a stream chunk that is not JSON: {data[:100]!r}"

@@ -38,6 +38,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from agents_admin.lib.text import json_text_problem, scrub_json
+
 logger = logging.getLogger(__name__)
 
 API_VERSION = "v1"
@@ -465,7 +467,9 @@ class FoundryClient:
                 raise FoundryProtocolError("The response is not JSON.", status=200, method=method, path=path) from exc
             if not isinstance(data, dict):
                 raise FoundryProtocolError("The response is not a JSON object.", status=200, method=method, path=path)
-            return data
+            # Mirrored as received: a lone surrogate or NUL from the remote becomes U+FFFD / nothing rather than
+            # failing the sync at insert (PostgreSQL) or every page that shows the text later.
+            return scrub_json(data) if json_text_problem(data) else data
         error = _error_from(response, method, path)
         if response.status_code in RETRYABLE_STATUSES:
             error.retry_after = retry_after_seconds(response)
