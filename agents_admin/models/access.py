@@ -9,18 +9,30 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One audited action or conversation view. Append-only: the app never updates or deletes these rows."""
+    """One audited action or conversation view. Append-only: database triggers refuse UPDATE and DELETE of these
+    rows (the migration audit_append_only), so neither the app, the Django admin nor a raw SQL session can rewrite history.
+
+    The references to a user and a project are kept as plain ids without a foreign-key constraint: deleting a user
+    or a project must not touch (SET NULL) the records of what they did; ``actor_label`` keeps the name.
+    """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # Kept even if the user is deleted later, and for non-user actors ("api-key:ak_…", "beat", "cli").
     actor_label = models.CharField(max_length=150)
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
-    project = models.ForeignKey("Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    project = models.ForeignKey(
+        "Project", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)

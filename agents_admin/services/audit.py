@@ -24,6 +24,10 @@ ACTIONS = (
     "thread.delete",
     "message.delete",
     "response.delete",
+    "search.query",
+    "export.inline",
+    "export.create",
+    "export.download",
     "run.start",
     "run.cancel",
     "run.submit_tool_outputs",
@@ -88,9 +92,47 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def thread_view_record(*, thread: Thread, actor: Actor, request: HttpRequest | None = None) -> AuditEvent:
-    """A person opened a conversation: who, which thread, when (the full page; not its polling partials)."""
+def thread_view_record(
+    *, thread: Thread, actor: Actor, request: HttpRequest | None = None, part: str = "page", **details: Any
+) -> AuditEvent:
+    """A person read a conversation: who, which thread, when, and which part (``page``, an earlier ``messages``
+    page, a ``run_panel`` and its polls): every response that carries message text is one record."""
     return audit_record(
         action="thread.view", actor=actor, object_type="thread", object_id=thread.id, project_id=thread.project_id,
-        request=request,
+        after={"part": part, **details}, request=request,
     )  # fmt: skip
+
+
+def search_record(*, q: str, filters: dict[str, Any], actor: Actor, request: HttpRequest | None = None) -> AuditEvent:
+    """A person searched conversation text: the words and the filters, as typed (the results are message text)."""
+    return audit_record(
+        action="search.query", actor=actor, object_type="search", after={"q": q, "filters": filters}, request=request
+    )
+
+
+def export_read_record(
+    *,
+    action: str,
+    actor: Actor,
+    fmt: str,
+    thread: Thread | None = None,
+    filters: dict[str, Any] | None = None,
+    job_id: int | None = None,
+    request: HttpRequest | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """An export that hands out conversation text: streamed inline, queued as a job, or a job's file downloaded."""
+    what: dict[str, Any] = {"format": fmt, **details}
+    if thread is not None:
+        what["thread"] = thread.id
+    if filters is not None:
+        what["filters"] = filters
+    return audit_record(
+        action=action,
+        actor=actor,
+        object_type="export" if job_id is not None else ("thread" if thread is not None else "threads"),
+        object_id=str(job_id) if job_id is not None else (thread.id if thread is not None else ""),
+        project_id=thread.project_id if thread is not None else None,
+        after=what,
+        request=request,
+    )

@@ -24,11 +24,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.http import HttpRequest
 from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
 from agents_admin.models import ExportJob, Message, Thread
 from agents_admin.selectors.threads import ThreadFilters, threads_matching
+from agents_admin.services.audit import export_read_record
 from agents_admin.services.dispatch import EXPORT_JOB_RUN, task_send
 from agents_admin.services.review import user_or_none
 
@@ -244,8 +246,11 @@ def export_job_create(
     thread: Thread | None = None,
     filters: ThreadFilters | None = None,
     estimate: int = 0,
+    request: HttpRequest | None = None,
 ) -> ExportJob:
-    """Queue a background export of one thread or of the threads matching ``filters``; the task runs after commit."""
+    """Queue a background export of one thread or of the threads matching ``filters``; the task runs after commit.
+
+    Audited as ``export.create`` in the job's transaction (its file's download is ``export.download``)."""
     allowed = ExportJob.Format.values if thread is not None else FORMATS_FOR_FILTERS
     if fmt not in allowed:
         raise InvalidInput(f"Unknown export format {fmt!r}.", param="format")
@@ -261,6 +266,10 @@ def export_job_create(
             format=fmt,
             messages_total=estimate,
         )
+        export_read_record(
+            action="export.create", actor=actor, fmt=fmt, job_id=job.pk, request=request, estimate=estimate,
+            **params,
+        )  # fmt: skip
         task_send(EXPORT_JOB_RUN, job.pk)
     return job
 

@@ -15,6 +15,7 @@ from agents_admin.forms.exports import ExportForm, export_again_fields
 from agents_admin.forms.threads import ThreadFilterForm
 from agents_admin.models import ExportJob, Thread
 from agents_admin.services import exports
+from agents_admin.services.audit import export_read_record
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 
@@ -39,6 +40,7 @@ def thread_export(request: HtmxHttpRequest, thread_id: str) -> HttpResponseBase:
     if thread.message_count > exports.EXPORT_INLINE_LIMIT:
         context = {"form": form, "thread": thread, "estimate": thread.message_count, "fmt": fmt}
         return render(request, "agents_admin/export_start.html", context)
+    export_read_record(action="export.inline", actor=request.user, fmt=fmt, thread=thread, request=request)
     return _stream(exports.thread_export_chunks(thread=thread, fmt=fmt), fmt, f"{thread.id}.{fmt}")
 
 
@@ -57,6 +59,10 @@ def threads_export(request: HtmxHttpRequest) -> HttpResponseBase:
     if estimate > exports.EXPORT_INLINE_LIMIT:
         context = {"form": form, "query": filter_form.query_without_cursor(), "estimate": estimate}
         return render(request, "agents_admin/export_start.html", {**context, "fmt": fmt})
+    export_read_record(
+        action="export.inline", actor=request.user, fmt=fmt, filters=filters.to_params(), request=request,
+        estimate=estimate,
+    )  # fmt: skip
     return _stream(exports.filtered_export_chunks(filters=filters, fmt=fmt), fmt, f"threads.{fmt}")
 
 
@@ -70,12 +76,14 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     thread_id = request.POST.get("thread_id", "")
     if thread_id:
         thread = get_object_or_404(Thread, pk=thread_id)
-        job = exports.export_job_create(actor=request.user, fmt=form.cleaned_data["format"], thread=thread)
+        job = exports.export_job_create(
+            actor=request.user, fmt=form.cleaned_data["format"], thread=thread, request=request
+        )
     else:
         filters = ThreadFilterForm(data=QueryDict(request.POST.get("query", ""))).filters()
         estimate = exports.filtered_export_estimate(filters)
         job = exports.export_job_create(
-            actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate
+            actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate, request=request
         )
     return redirect("agents_admin:export_job", job_id=job.pk)
 
@@ -110,4 +118,8 @@ def export_download(request: HtmxHttpRequest, job_id: int) -> HttpResponseBase:
     if job.status != ExportJob.Status.COMPLETED or not job.file_path or not Path(job.file_path).exists():
         raise Http404("This export has no file (yet).")
     name = f"export-{job.pk}.{job.format}"
+    export_read_record(
+        action="export.download", actor=request.user, fmt=job.format, job_id=job.pk, request=request,
+        **job.params,
+    )  # fmt: skip
     return FileResponse(Path(job.file_path).open("rb"), as_attachment=True, filename=name)

@@ -10,6 +10,7 @@ from agents_admin.forms.search import SearchForm
 from agents_admin.models import ThreadFlag
 from agents_admin.selectors.search import message_search, object_url
 from agents_admin.selectors.threads import thread_list
+from agents_admin.services.audit import search_record
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 
@@ -24,6 +25,7 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
     context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": ThreadFlag.STANDARD}
     if q:
+        search_record(q=q, filters=filters.to_params(), actor=request.user, request=request)
         context["results"] = message_search(q=q, filters=filters, cursor=cursor)
     else:
         context["threads"] = thread_list(filters, cursor=cursor)

@@ -103,9 +103,11 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     thread = thread_get(thread_id)
     if wants_partial(request):
         # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
-        page = message_page(thread.id, before=_before(request))
+        before = _before(request)
+        page = message_page(thread.id, before=before)
+        thread_view_record(thread=thread, actor=request.user, request=request, part="messages", before=before)
         return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
-    # A person opened the conversation: audited once per page view, not for the htmx pages it loads later.
+    # Every response that carries message text is one record: this page, and each htmx page or poll after it.
     thread_view_record(thread=thread, actor=request.user, request=request)
     return render_page(request, DETAIL, _detail(request, thread), partial="messages")
 
@@ -120,6 +122,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
         thread_view_record(thread=thread, actor=request.user, request=request)  # the whole conversation page
         return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
     panel = run_selectors.run_panel(run)
+    thread_view_record(thread=thread, actor=request.user, request=request, part="run_panel", run=run.id)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
     response = render_page(request, DETAIL, context, partial="run_panel")
     return response if panel.polling else HttpResponseStopPolling(response.content)

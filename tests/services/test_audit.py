@@ -159,20 +159,28 @@ def test_user_create_role_change_and_deactivation_are_audited(alice: User) -> No
     assert only_event("user.reactivate").actor == alice
 
 
-def test_opening_a_conversation_is_audited_but_its_htmx_pages_are_not(admin_client: Client, admin_user: User) -> None:
+def test_every_response_carrying_conversation_text_is_one_record(admin_client: Client, admin_user: User) -> None:
+    """The page, its earlier-messages pages and the run panel (its polls included): htmx requests are reads too."""
     thread = make_thread(messages=["hi"])
     url = reverse("agents_admin:thread_detail", args=[thread.id])
     admin_client.get(url)
     event = only_event("thread.view")
     assert (event.actor, event.object_type, event.object_id, event.ip) == (admin_user, "thread", thread.id, "127.0.0.1")
+    assert event.after == {"part": "page"}
+
+    def views() -> list[dict[str, Any]]:
+        return [e.after for e in AuditEvent.objects.filter(action="thread.view", object_id=thread.id).order_by("id")]
+
     admin_client.get(url, {"before": 5}, **HX)
+    assert views()[-1] == {"part": "messages", "before": 5} and len(views()) == 2
     run = make_run(thread=thread)
-    admin_client.get(reverse("agents_admin:run_panel", args=[thread.id, run.id]), **HX)
-    assert AuditEvent.objects.filter(action="thread.view").count() == 1
-    admin_client.get(url)
-    assert AuditEvent.objects.filter(action="thread.view").count() == 2
-    admin_client.get(reverse("agents_admin:run_panel", args=[thread.id, run.id]))  # the run's own page shows it all
-    assert AuditEvent.objects.filter(action="thread.view", object_id=thread.id).count() == 3
+    panel = reverse("agents_admin:run_panel", args=[thread.id, run.id])
+    admin_client.get(panel, **HX)
+    admin_client.get(panel, **HX)  # a poll reads the run's messages again
+    assert views()[-2:] == [{"part": "run_panel", "run": run.id}] * 2 and len(views()) == 4
+    admin_client.get(panel)  # the run's own page shows the whole conversation
+    assert views()[-1] == {"part": "page"} and len(views()) == 5
+    assert {e.actor for e in AuditEvent.objects.filter(action="thread.view")} == {admin_user}
 
 
 def test_console_actions_name_the_signed_in_user(admin_client: Client, admin_user: User) -> None:

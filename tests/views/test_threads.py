@@ -328,8 +328,8 @@ def test_the_detail_page_costs_a_fixed_number_of_queries(
         assert response.status_code == 200 and response.content.decode().count('<details class="msg-run">') > 0
     assert len(response.context["page"].messages) == 50
     assert len({m.run_id for m in response.context["page"].messages if m.run_id}) == 5
-    # An earlier page: session, user, thread, its messages, their runs' steps.
-    with django_assert_num_queries(session + 4):
+    # An earlier page: session, user, thread, its messages, their runs' steps, the audit record.
+    with django_assert_num_queries(session + 5):
         admin_client.get(_detail(big), {"before": 30}, **HX)
 
 
