@@ -10,7 +10,8 @@ from django.db import models
 
 class AuditEvent(models.Model):
     """One audited action or conversation view. Append-only: database triggers refuse UPDATE and DELETE of these
-    rows (the migration audit_append_only), so neither the app, the Django admin nor a raw SQL session can rewrite history.
+    rows (the migration audit_append_only), so neither the app, the Django admin nor a SQL session can rewrite
+    history.
 
     The references to a user and a project are kept as plain ids without a foreign-key constraint: deleting a user
     or a project must not touch (SET NULL) the records of what they did; ``actor_label`` keeps the name.

@@ -2,9 +2,9 @@
 
 ``manage.py flush`` (and the test suite between transactional tests) empties every table. On PostgreSQL it does
 so with TRUNCATE, which fires no row triggers; SQLite has no TRUNCATE, so Django issues ``DELETE FROM`` and the
-triggers that keep ``agents_admin_auditevent`` append-only (the migration audit_append_only) would refuse it. Here the triggers on
-the flushed tables are dropped, the tables emptied and the triggers created again, in the flush's one transaction.
-Nothing else deletes audit rows.
+triggers that keep ``agents_admin_auditevent`` append-only (the migration audit_append_only) would refuse it.
+Here that table's triggers are dropped, the tables emptied and the triggers created again, in the flush's one
+transaction. Nothing else deletes audit rows.
 """
 
 from __future__ import annotations
