@@ -187,6 +187,16 @@ def validate_name(value: Any, *, param: str = "name", max_length: int = 256, req
 MAX_TEXT_LENGTH = 1_500_000
 
 
+def _detail(image: dict[str, Any], where: str) -> dict[str, str]:
+    """An image part's optional ``detail`` (how closely the model looks), kept for the model."""
+    detail = image.get("detail")
+    if detail is None:
+        return {}
+    if detail not in ("auto", "low", "high"):
+        raise InvalidInput("detail must be 'auto', 'low' or 'high'.", param=f"{where}.detail")
+    return {"detail": detail}
+
+
 def validate_content(content: Any, *, param: str = "content") -> tuple[list[dict[str, Any]], str]:
     """Normalise message input (a string, or a list of input blocks) to output parts and their plain text."""
     if isinstance(content, str):
@@ -215,14 +225,21 @@ def validate_content(content: Any, *, param: str = "content") -> tuple[list[dict
             file_id = (block.get("image_file") or {}).get("file_id")
             if not isinstance(file_id, str) or not file_id:
                 raise InvalidInput("An image_file block needs image_file.file_id.", param=f"{where}.image_file")
-            parts.append({"type": "image_file", "image_file": {"file_id": file_id}})
+            parts.append(
+                {
+                    "type": "image_file",
+                    "image_file": {"file_id": file_id, **_detail(block["image_file"], f"{where}.image_file")},
+                }
+            )
         elif kind == "image_url":
             url = (block.get("image_url") or {}).get("url")
             if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:image/")):
                 raise InvalidInput(
                     "An image_url block needs an http(s) or data:image URL.", param=f"{where}.image_url.url"
                 )
-            parts.append({"type": "image_url", "image_url": {"url": url}})
+            parts.append(
+                {"type": "image_url", "image_url": {"url": url, **_detail(block["image_url"], f"{where}.image_url")}}
+            )
         else:
             raise InvalidInput("Content blocks are text, image_file or image_url.", param=f"{where}.type")
     text = "\n".join(texts)

@@ -55,6 +55,9 @@ class ConnectionForm(forms.Form):
     context_window = forms.IntegerField(min_value=256, initial=128_000, help_text="Tokens.")
     read_timeout = forms.FloatField(min_value=0.1, initial=120.0, help_text="Seconds to wait for the model.")
     stream = forms.BooleanField(required=False, initial=True, label="Stream answers")
+    vision = forms.BooleanField(
+        required=False, initial=True, label="Takes images", help_text="The model accepts image input (vision)."
+    )
     is_default = forms.BooleanField(required=False, label="Default connection of its project (or instance)")
 
     def clean_deployments(self) -> dict[str, str]:

@@ -47,6 +47,8 @@ class ModelConnection(models.Model):
     # Seconds to wait for the model's next bytes; local models on a CPU may need more.
     read_timeout = models.FloatField(default=120.0)
     stream = models.BooleanField(default=True)
+    # Whether the model takes images (vision input); a run with images on a connection that does not fails clearly.
+    vision = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -18,6 +18,14 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """An image a message shows the model: an http(s) URL, or the bytes inline as a ``data:`` URL."""
+
+    url: str
+    detail: str | None = None  # auto | low | high
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One entry of the model input, in chat-completions terms."""
 
@@ -25,6 +33,7 @@ class ChatMessage:
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[ImageInput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,5 +106,9 @@ class Provider(Protocol):
     # Tokens the model can take in and give out in one call; "auto" truncation fits the input into it.
     @property
     def context_window(self) -> int: ...
+
+    # Whether the model takes images; a run whose input has images fails clearly when it does not.
+    @property
+    def accepts_images(self) -> bool: ...
 
     def complete(self, request: ModelRequest, checkpoint: Checkpoint) -> ModelReply: ...

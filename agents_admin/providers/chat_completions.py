@@ -137,6 +137,7 @@ class ChatCompletionsProvider:
     context_window: int = 128_000
     read_timeout: float = 120.0
     stream: bool = True
+    accepts_images: bool = True
     max_tokens_field: str = "max_completion_tokens"
     params: dict[str, str] = field(default_factory=dict)
 
@@ -199,6 +200,14 @@ def _wire_message(message: ChatMessage) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+        for image in message.images:
+            url: dict[str, Any] = {"url": image.url}
+            if image.detail:
+                url["detail"] = image.detail
+            parts.append({"type": "image_url", "image_url": url})
+        wire["content"] = parts
     if message.tool_calls:
         wire["content"] = message.content or None
         wire["tool_calls"] = [

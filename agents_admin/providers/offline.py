@@ -41,6 +41,9 @@ def count_tokens(text: str) -> int:
 
 
 class OfflineProvider:
+    # It takes images, and says how many it was shown (so a test can see they reached the model).
+    accepts_images = True
+
     def __init__(self, slow_seconds: float = 5.0, context_window: int = 128_000) -> None:
         self.slow_seconds = slow_seconds
         self.context_window = context_window
@@ -67,6 +70,8 @@ class OfflineProvider:
         else:
             quoted = " ".join(text.split())[:200]
             answer = f"(offline model) You said: “{quoted}”. I am the built-in offline model."
+            if last.images:
+                answer += f" You showed me {len(last.images)} image(s)."
         return self._answer(answer, request, prompt_tokens, slow="/slow" in lowered, checkpoint=checkpoint)
 
     def _answer(

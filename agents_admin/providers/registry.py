@@ -80,6 +80,7 @@ def provider_from_connection(connection: ModelConnection, *, model: str) -> Prov
         "context_window": connection.context_window,
         "read_timeout": connection.read_timeout,
         "stream": connection.stream,
+        "accepts_images": connection.vision,
     }
     if connection.kind == ModelConnection.Kind.AZURE_OPENAI:
         if not deployment:

@@ -41,6 +41,7 @@ FIELDS = (
     "context_window",
     "read_timeout",
     "stream",
+    "vision",
     "is_default",
 )
 SECRET_FIELDS = ("api_key", "client_secret")
@@ -205,7 +206,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 3600:
             raise InvalidInput("The read timeout is from 0.1 to 3600 seconds.", param="read_timeout")
         cleaned["read_timeout"] = float(timeout)
-    for name in ("stream", "is_default"):
+    for name in ("stream", "vision", "is_default"):
         if name in fields:
             cleaned[name] = bool(fields[name])
     return cleaned

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agents_admin.models import Message, Run, RunStep
-from agents_admin.providers.base import ChatMessage
+from agents_admin.models import File, Message, Run, RunStep
+from agents_admin.providers.base import ChatMessage, ImageInput
 from agents_admin.providers.offline import count_tokens
 from agents_admin.services.tools import call_output, call_turn
 
@@ -15,6 +17,10 @@ DEFAULT_CONTEXT_TOKENS = 128_000
 # Messages are read newest first in pages of this size, so a 100,000-message thread is never loaded whole.
 _PAGE = 500
 _PER_MESSAGE_OVERHEAD = 4
+# What an image is counted as against the prompt budget (a high-detail 512 px tile set, as vision models bill).
+IMAGE_TOKENS = 765
+# The largest uploaded image sent inline to the model.
+IMAGE_MAX_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,13 @@ def model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> Mo
         if limit is not None and len(history) >= limit:
             reason = "last_messages"
             break
-        cost = count_tokens(message.text) + _PER_MESSAGE_OVERHEAD
+        images = message_images(message)
+        cost = count_tokens(message.text) + _PER_MESSAGE_OVERHEAD + IMAGE_TOKENS * len(images)
         if cost > budget and history:
             reason = token_reason
             break
         budget -= cost
-        history.append(ChatMessage(role=message.role, content=message.text))
+        history.append(ChatMessage(role=message.role, content=message.text, images=images))
         oldest_kept = message.seq
     history.reverse()
     dropped = _older_than(run, oldest_kept) if reason else 0
@@ -95,7 +102,7 @@ def _newest_first(run: Run) -> Iterator[Message]:
     queryset = (
         Message.objects.filter(thread_id=run.thread_id)
         .exclude(run_id=run.id)
-        .only("seq", "role", "text")
+        .only("seq", "role", "text", "content")
         .order_by("-seq")
     )
     before: int | None = None
@@ -117,3 +124,30 @@ def _tool_turns(run: Run) -> list[ChatMessage]:
         turns.append(ChatMessage(role="assistant", tool_calls=tuple(call_turn(c) for c in calls)))
         turns.extend(ChatMessage(role="tool", content=call_output(c), tool_call_id=c["id"]) for c in calls)
     return turns
+
+
+def message_images(message: Message) -> tuple[ImageInput, ...]:
+    """The images of a message's ``image_url`` and ``image_file`` parts, as the model is shown them: URLs as
+    they are, uploaded files inline as ``data:`` URLs. A file deleted since, or too large, is left out."""
+    images: list[ImageInput] = []
+    for part in message.content or []:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "image_url":
+            body = part.get("image_url") or {}
+            images.append(ImageInput(url=str(body.get("url")), detail=body.get("detail")))
+        elif kind == "image_file":
+            body = part.get("image_file") or {}
+            url = _file_data_url(str(body.get("file_id")))
+            if url:
+                images.append(ImageInput(url=url, detail=body.get("detail")))
+    return tuple(images)
+
+
+def _file_data_url(file_id: str) -> str | None:
+    record = File.objects.filter(pk=file_id).only("filename", "bytes", "content").first()
+    if record is None or record.bytes > IMAGE_MAX_BYTES:
+        return None
+    mime = mimetypes.guess_type(record.filename)[0] or "application/octet-stream"
+    with record.content.open("rb") as handle:
+        data = handle.read(IMAGE_MAX_BYTES + 1)
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

@@ -244,6 +244,13 @@ def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
     # Leave room in the window for the answer the run allows.
     context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
     built = model_input(run, context_tokens=context)
+    if not getattr(provider, "accepts_images", True) and any(m.images for m in built.messages):
+        where = f"connection '{connection.name}'" if connection is not None else "this service"
+        raise PermanentProviderError(
+            "model_cannot_take_images",
+            f"The model '{run.model}' on {where} does not take images, and the thread has some; "
+            "use a model that does (the connection's 'Takes images' setting) or send text only.",
+        )
     request = ModelRequest(
         model=run.model,
         messages=built.messages,
