@@ -16,6 +16,7 @@ from agents_admin.views import (
     runs,
     search,
     threads,
+    usage,
     users,
 )
 
@@ -40,6 +41,13 @@ urlpatterns: list = [
     path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
     path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("runs/needs-action/", runs.needs_action, name="needs_action"),
+    path("usage/", usage.usage, name="usage"),
+    path("usage/data.json", usage.usage_data, name="usage_data"),
+    path("usage/csv/<str:chart>/", usage.usage_csv, name="usage_csv"),
+    path("usage/runs/", usage.usage_runs, name="usage_runs"),
+    path("usage/prices/", usage.price_list, name="price_list"),
+    path("usage/prices/<int:price_id>/", usage.price_edit, name="price_edit"),
+    path("usage/prices/<int:price_id>/delete/", usage.price_delete_view, name="price_delete"),
     path("", home.home, name="home"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create_view, name="agent_create"),

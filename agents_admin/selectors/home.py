@@ -1,21 +1,14 @@
-"""Reads for the home page: counts (estimated on big tables), runs by status over a day, the latest runs."""
+"""Reads for the home page: counts (estimated on big tables) and the latest runs (its usage glance is in
+selectors/usage.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
-from django.utils import timezone
 
-from agents_admin.models import (
-    Agent,
-    Run,
-    RunStatus,
-    Thread,
-)
+from agents_admin.models import Agent, Run, Thread
 
 RECENT_RUNS = 10
 # Below this many rows an exact COUNT is cheap; above it the planner's estimate is close enough for a tile.
@@ -52,18 +45,11 @@ def table_count_estimate(model: type[Thread]) -> RowCount:
 
 
 def home_stats() -> dict[str, Any]:
-    since = timezone.now() - timedelta(hours=24)
-    # One count per status over the day's range of the created_at index, with no GROUP BY: grouping lets SQLite
-    # prefer walking the status index over every run ever made (40 ms at 30k runs instead of under 1 ms).
-    counts = {status.value: Count("id", filter=Q(status=status.value)) for status in RunStatus}
-    by_status = Run.objects.filter(created_at__gte=since).aggregate(**counts)
     threads = table_count_estimate(Thread)
     return {
         "agent_count": Agent.objects.count(),
         "thread_count": threads.value,
         "thread_count_estimated": threads.estimated,
-        "runs_by_status": [(status.value, by_status.get(status.value, 0)) for status in RunStatus],
-        "runs_24h": sum(by_status.values()),
     }
 
 

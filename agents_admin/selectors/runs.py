@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import F, Q
 from django.http import Http404
 
+from agents_admin.lib.keyset import after, cursor_decode, cursor_encode
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Message,
@@ -15,6 +17,7 @@ from agents_admin.models import (
     Thread,
 )
 from agents_admin.selectors.threads import MESSAGE_FIELDS, MESSAGES_PER_PAGE
+from agents_admin.selectors.usage import run_cost
 
 NEEDS_ACTION_PER_PAGE = 25
 # The statuses during which the run panel keeps polling; requires_action waits for a person, so it stops.
@@ -39,6 +42,8 @@ class RunPanel:
     timings: dict[str, float | None]
     # False when the thread moved on after the run: its messages then sit in the history instead.
     show_messages: bool = True
+    # What the run cost at its model's price on the day it was created (amount, currency); None if unpriced.
+    cost: tuple[Decimal, str] | None = None
 
 
 def run_panel(run: Run) -> RunPanel:
@@ -55,6 +60,7 @@ def run_panel(run: Run) -> RunPanel:
         messages=run_messages(run.id),
         polling=run.status in POLLING_RUN_STATUSES,
         timings=timings,
+        cost=run_cost(run) if run.is_terminal else None,
     )
 
 
@@ -112,3 +118,33 @@ NEEDS_ACTION_COUNT_CAP = 99
 def runs_needing_action_count(*, cap: int = NEEDS_ACTION_COUNT_CAP) -> int:
     """How many runs wait for tool outputs, counted up to ``cap + 1`` (shown as "99+") on the partial index."""
     return Run.objects.filter(status=RunStatus.REQUIRES_ACTION).values("pk")[: cap + 1].count()
+
+
+RUNS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class RunListPage:
+    runs: list[Run]
+    next_cursor: str | None
+
+
+def runs_page(condition: Q, *, cursor: str = "", per_page: int = RUNS_PER_PAGE) -> RunListPage:
+    """Runs matching ``condition`` (a usage bucket's, see selectors.usage.runs_filter), newest first, a keyset
+    page at a time along the created_at index."""
+    queryset = (
+        Run.objects.filter(condition)
+        .select_related("agent", "thread__project")
+        .only(
+            "id", "thread_id", "agent_id", "agent_ref", "status", "model", "principal", "created_at", "completed_at",
+            "prompt_tokens", "completion_tokens", "last_error", "agent__name", "thread__project__name",
+        )
+        .order_by("-created_at", "-id")
+    )  # fmt: skip
+    position = cursor_decode(cursor)
+    if position is not None:
+        queryset = queryset.filter(after("created_at", position))
+    runs = list(queryset[: per_page + 1])
+    more = len(runs) > per_page
+    runs = runs[:per_page]
+    return RunListPage(runs=runs, next_cursor=cursor_encode(runs[-1].created_at, runs[-1].id) if more else None)

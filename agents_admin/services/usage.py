@@ -20,8 +20,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from agents_admin.errors import Conflict
 from agents_admin.models import (
     TERMINAL_RUN_STATUSES,
+    ModelPrice,
     Run,
     RunStatus,
     RunStep,
@@ -30,7 +32,7 @@ from agents_admin.models import (
     UsageRollup,
 )
 from agents_admin.models.usage import COUNTER_FIELDS, DIMENSIONS, LATENCY_BOUNDS_MS, LATENCY_FIELDS, STATUS_FIELDS
-from agents_admin.services.audit import Actor, audit_record
+from agents_admin.services.audit import Actor, audit_record, changed_fields
 
 logger = logging.getLogger(__name__)
 
@@ -259,3 +261,47 @@ def usage_rebuild(*, since: datetime, actor: Actor = None, actor_label: str = ""
             object_id=start.date().isoformat(), before={"rollup_rows": rows}, after={"runs_to_recount": runs},
         )  # fmt: skip
     return usage_backfill(since=start, progress=progress)
+
+
+# --- the price table -----------------------------------------------------------------------------------------
+
+PRICE_FIELDS = ("model", "effective_from", "input_per_million", "output_per_million", "currency")
+
+
+def _price_values(price: ModelPrice) -> dict[str, str]:
+    return {name: str(getattr(price, name)) for name in PRICE_FIELDS}
+
+
+def price_save(
+    *, price: ModelPrice | None, fields: dict[str, Any], actor: Actor = None, actor_label: str = ""
+) -> ModelPrice:
+    """Add a model's price from a day on, or correct one; Conflict when that model already has a price from
+    that day (one price per model and day keeps "the price in force" unambiguous)."""
+    before = _price_values(price) if price is not None else None
+    target = price or ModelPrice()
+    for name in PRICE_FIELDS:
+        setattr(target, name, fields[name])
+    try:
+        with transaction.atomic():
+            target.save()
+            old, new = changed_fields(before, _price_values(target)) if before else (None, _price_values(target))
+            audit_record(
+                action="price.update" if before else "price.create", actor=actor, actor_label=actor_label,
+                object_type="price", object_id=str(target.pk), before=old, after=new,
+            )  # fmt: skip
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{fields['model']} already has a price from {fields['effective_from']}; edit that one.",
+            param="effective_from",
+        ) from exc
+    return target
+
+
+def price_delete(*, price: ModelPrice, actor: Actor = None, actor_label: str = "") -> None:
+    """Remove a price: the days it covered take the previous price of the model, or none."""
+    with transaction.atomic():
+        audit_record(
+            action="price.delete", actor=actor, actor_label=actor_label, object_type="price",
+            object_id=str(price.pk), before=_price_values(price),
+        )  # fmt: skip
+        price.delete()

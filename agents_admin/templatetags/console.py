@@ -29,6 +29,28 @@ def seconds(value: float | None) -> str:
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
+@register.filter
+def latency(value: int | None) -> str:
+    """A latency percentile read from the histogram: the bucket's upper bound ("≤ 2 s"), or "—"."""
+    if value is None:
+        return "—"
+    shown = f"{value} ms" if value < 1000 else f"{value / 1000:g} s"
+    return f"≤ {shown}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+@register.filter
+def money(amounts: dict[str, Any] | None) -> str:
+    """Amounts by currency, e.g. "12.34 USD"; "—" when nothing is priced."""
+    if not amounts:
+        return "—"
+    return " + ".join(f"{float(amount):,.2f} {currency}" for currency, amount in sorted(amounts.items()))
+
+
 def nav_is_current(path: str, href: str) -> bool:
     """Whether the page at ``path`` belongs to the menu item at ``href`` (Home only on itself)."""
     return path == href if href == "/" else path.startswith(href)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import ExportJob, ReviewItem, Run, SyncRecord
+from agents_admin.models import ExportJob, ModelPrice, ReviewItem, Run, SyncRecord
 from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention, review_queues
 from agents_admin.services.connections import connection_create
@@ -77,6 +77,9 @@ def sample_objects() -> dict[str, str]:
         }
     )
     item = ReviewItem.objects.create(queue=queue, thread=other)
+    price = ModelPrice.objects.create(
+        model="gpt-4o", effective_from=datetime.date(2026, 1, 1), input_per_million=2, output_per_million=8
+    )
     return {
         "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
@@ -92,6 +95,8 @@ def sample_objects() -> dict[str, str]:
         "sync_id": str(sync.pk),
         "queue_id": str(queue.pk),
         "item_id": str(item.pk),
+        "price_id": str(price.pk),
+        "chart": "runs",
     }
 
 

@@ -39,8 +39,8 @@ def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
     assert groups(html) == {
         "Work": ["Threads", "Search", "Needs action"],
         "Build": ["Agents"],
-        "Govern": ["Retention", "Audit"],
-        "Settings": ["Connections", "Remote projects", "Users", "API keys"],
+        "Govern": ["Usage", "Retention", "Audit"],
+        "Settings": ["Connections", "Remote projects", "Model prices", "Users", "API keys"],
     }
     assert current_links(html) == ["Home"]
 
