@@ -37,7 +37,7 @@ def current_links(html: str) -> list[str]:
 def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
     html = admin_client.get("/").content.decode()
     assert groups(html) == {
-        "Work": ["Threads", "Search", "Needs action"],
+        "Work": ["Threads", "Search", "Review queue", "Needs action"],
         "Build": ["Agents"],
         "Govern": ["Usage", "Retention", "Audit"],
         "Settings": ["Connections", "Remote projects", "Model prices", "Users", "API keys"],
@@ -74,7 +74,7 @@ def test_a_reviewer_sees_only_what_they_may_open() -> None:
     html = client_for(user_with_role("Reviewer")).get("/threads/").content.decode()
     shown = groups(html)
     assert "Build" not in shown and "Settings" not in shown
-    assert shown["Work"] == ["Threads", "Search"]
+    assert shown["Work"] == ["Threads", "Search", "Review queue"]
 
 
 def test_the_needs_action_count_is_live_and_capped(admin_client: Client) -> None:
