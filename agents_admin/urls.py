@@ -16,6 +16,7 @@ from agents_admin.views import (
     runs,
     search,
     threads,
+    traces,
     usage,
     users,
 )
@@ -61,6 +62,8 @@ urlpatterns: list = [
     path("threads/<str:thread_id>/messages/", threads.message_add, name="message_add"),
     path("threads/<str:thread_id>/runs/", threads.run_start, name="run_start"),
     path("threads/<str:thread_id>/runs/<str:run_id>/", threads.run_panel, name="run_panel"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/trace/", traces.run_trace_view, name="run_trace"),
+    path("threads/<str:thread_id>/runs/<str:run_id>/trace.json", traces.run_trace_json, name="run_trace_json"),
     path("threads/<str:thread_id>/runs/<str:run_id>/cancel/", threads.run_cancel_view, name="run_cancel"),
     path("threads/<str:thread_id>/runs/<str:run_id>/tool-outputs/", threads.run_tool_outputs, name="run_tool_outputs"),
     path("retention/", retention.retention_policy_list, name="retention_policy_list"),

@@ -51,6 +51,16 @@ def money(amounts: dict[str, Any] | None) -> str:
     return " + ".join(f"{float(amount):,.2f} {currency}" for currency, amount in sorted(amounts.items()))
 
 
+@register.filter
+def ms(value: object) -> str:
+    """A duration in milliseconds, as people read it: 850 ms, 2.4 s, 3.1 min."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"  # missing, or not a number: a stored trace is shown, never trusted
+    if value < 1000:
+        return f"{round(value)} ms"
+    return seconds(value / 1000)
+
+
 def nav_is_current(path: str, href: str) -> bool:
     """Whether the page at ``path`` belongs to the menu item at ``href`` (Home only on itself)."""
     return path == href if href == "/" else path.startswith(href)

@@ -17,6 +17,7 @@ from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
 from agents_admin.selectors.threads import message_page, thread_get, thread_runs
+from agents_admin.selectors.traces import run_trace
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
@@ -120,7 +121,9 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
     run = run_get(thread, run_id)
     if not wants_partial(request):
         thread_view_record(thread=thread, actor=request.user, request=request)  # the whole conversation page
-        return render_page(request, DETAIL, _detail(request, thread, run=run), partial="run_panel")
+        # The run's own page opens its trace; the polled panel loads it only when asked.
+        context = {**_detail(request, thread, run=run), "trace": run_trace(run)}
+        return render_page(request, DETAIL, context, partial="run_panel")
     panel = run_selectors.run_panel(run)
     thread_view_record(thread=thread, actor=request.user, request=request, part="run_panel", run=run.id)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}

@@ -16,3 +16,41 @@ document.addEventListener("click", (event) => {
   const open = document.body.classList.toggle("nav-open");
   toggle.setAttribute("aria-expanded", open ? "true" : "false");
 });
+
+// A run's trace opens in place (run panel, transcript): fetched once, the first time its <details> opens.
+// Without JavaScript the "Open the trace" link inside goes to the trace's own page.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+    if (!details.classList.contains("lazy-trace") || details.dataset.loaded) return;
+    details.dataset.loaded = "1";
+    const slot = details.querySelector(".trace-slot");
+    fetch(details.dataset.traceUrl, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        slot.innerHTML = html; // server-rendered, escaped by the template
+      })
+      .catch(() => {
+        delete details.dataset.loaded;
+      });
+  },
+  true,
+);
+
+// "Copy as JSON": the whole trace, fetched and put on the clipboard.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".copy-json");
+  if (!button) return;
+  const status = button.parentElement.querySelector(".copy-status");
+  fetch(button.dataset.url, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((text) => navigator.clipboard.writeText(text))
+    .then(() => {
+      if (status) status.textContent = "Copied.";
+    })
+    .catch(() => {
+      if (status) status.textContent = "Could not copy; use Download JSON.";
+    });
+});

@@ -11,9 +11,10 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
-from agents_admin.models import Agent, Run, RunStep, Thread
+from agents_admin.models import Agent, Run, RunSpan, RunStep, Thread
 from agents_admin.services.audit import audit_record
 from agents_admin.services.threads import message_create
 from tests.factories import make_agent, make_message, make_run, make_thread
@@ -60,6 +61,9 @@ class PayloadFinder(HTMLParser):
                 self.found.append(f"<{tag} {name}={value!r}>")
             if name in ("href", "src", "action", "formaction") and text.startswith("javascript:"):
                 self.found.append(f"<{tag} {name}={value!r}>")
+        # The run trace's waterfall tracks are the console's own SVG (class "wf-track"); any other is a payload's.
+        if tag == "svg" and dict(attrs).get("class") == "wf-track":
+            return
         if tag in ("iframe", "svg", "math", "style", "img") or (tag == "script" and not dict(attrs).get("src")):
             self.found.append(f"<{tag}> element")
 
@@ -101,6 +105,27 @@ def poisoned() -> dict[str, str]:
         run=run, thread=thread, type="tool_calls", status="completed", step_details={"tool_calls": calls}
     )
     Run.objects.filter(pk=run.pk).update(status="failed", last_error={"code": payload(0), "message": payload(1)})
+    # Its trace: a model call that saw the corpus, retried and failed, and a tool call answered with it.
+    now = timezone.now()
+    RunSpan.objects.create(
+        run=run, thread=thread, kind="model_call", name=payload(2)[:200], status="error", started_at=now,
+        ended_at=now, input=[{"role": "user", "content": p} for p in [*CORPUS, HUGE]],
+        attributes={
+            "turn": 1, "model": payload(3), "connection": {"id": 1, "name": payload(4), "kind": payload(5)},
+            "deployment": payload(6), "parameters": {payload(7)[:40]: payload(8)},
+            "tools": [{"type": "function", "name": payload(9)}],
+            "truncation": {"strategy": payload(10), "dropped": 1, "reason": payload(11), "kept": 1},
+            "retries": [{"attempt": 1, "code": payload(12), "message": payload(0), "wait_ms": 5}],
+            "error": {"code": payload(1), "message": payload(2)},
+            "output": {
+                "text": payload(3), "tool_calls": [{"id": payload(4), "name": payload(5), "arguments": payload(6)}]
+            },
+        },
+    )  # fmt: skip
+    RunSpan.objects.create(
+        run=run, thread=thread, kind="tool_call", name=payload(7)[:200], started_at=now, ended_at=now,
+        attributes={"arguments": payload(8), "output": HUGE, "submitted_by": payload(9), "call_id": payload(10)},
+    )  # fmt: skip
     # A second thread whose run waits on tool calls with hostile arguments (the tool output form shows them).
     waiting_thread = make_thread(messages=["hello"])
     waiting = make_run(thread=waiting_thread, agent=agent)
@@ -133,6 +158,7 @@ def test_no_payload_becomes_markup_on_any_page(admin_client: Client, poisoned: d
     pages = [
         reverse("agents_admin:thread_detail", args=[thread]),
         reverse("agents_admin:run_panel", args=[thread, run]),
+        reverse("agents_admin:run_trace", args=[thread, run]),
         reverse("agents_admin:thread_detail", args=[poisoned["waiting_thread"]]),
         reverse("agents_admin:thread_list"),
         # Search hits (highlighted snippets) and the filters-only thread table.
