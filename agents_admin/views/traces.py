@@ -20,11 +20,11 @@ TRACE = "agents_admin/run_trace.html"
 @capability_required("view_conversations")
 def run_trace_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
     """The trace's own page; an htmx request gets the waterfall alone (opened from the run panel or the
-    transcript, whose page was audited when it was opened)."""
+    transcript). Either carries what the model saw, so each is a recorded read of the conversation."""
     thread = thread_get(thread_id)
     run = run_get(thread, run_id)
-    if not wants_partial(request):
-        thread_view_record(thread=thread, actor=request.user, request=request)
+    part = "trace" if wants_partial(request) else "trace_page"
+    thread_view_record(thread=thread, actor=request.user, request=request, part=part, run=run.id)
     return render_page(request, TRACE, {"thread": thread, "run": run, "trace": run_trace(run)}, partial="trace")
 
 
@@ -34,7 +34,7 @@ def run_trace_json(request: HtmxHttpRequest, thread_id: str, run_id: str) -> Jso
     """The whole trace as one JSON document ("Copy as JSON", and a download without JavaScript)."""
     thread = thread_get(thread_id)
     run = run_get(thread, run_id)
-    thread_view_record(thread=thread, actor=request.user, request=request)
+    thread_view_record(thread=thread, actor=request.user, request=request, part="trace_json", run=run.id)
     response = JsonResponse(trace_document(run), json_dumps_params={"indent": 2})
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="trace-{run.id}.json"'

@@ -53,12 +53,13 @@ def test_the_trace_page_draws_the_waterfall_and_opens_each_span(admin_client: Cl
     assert "Copy as JSON" in body and "<script>" not in body
 
 
-def test_the_htmx_fragment_is_the_waterfall_alone_and_is_not_audited_again(admin_client: Client) -> None:
+def test_the_htmx_fragment_is_the_waterfall_alone_and_each_read_is_recorded(admin_client: Client) -> None:
     run = tool_run()
-    before = AuditEvent.objects.filter(action="thread.view").count()
     body = admin_client.get(trace_url(run), **HX).content.decode()
     assert body.lstrip().startswith('<div class="trace"') and "<html" not in body
-    assert AuditEvent.objects.filter(action="thread.view").count() == before
+    admin_client.get(reverse("agents_admin:run_trace_json", args=[run.thread_id, run.id]))
+    parts = [e.after for e in AuditEvent.objects.filter(action="thread.view", object_id=run.thread_id).order_by("pk")]
+    assert parts == [{"part": "trace", "run": run.id}, {"part": "trace_json", "run": run.id}]
 
 
 def test_the_run_page_opens_its_trace_and_the_transcript_can_expand_it(admin_client: Client) -> None:
