@@ -1,6 +1,8 @@
 # Production image: web (gunicorn) by default; the same image runs the worker and beat with another command:
 #   docker run IMAGE celery -A dashboard worker -Q runs,maintenance -l info
 #   docker run IMAGE celery -A dashboard beat -l info
+# Set REDIS_URL for any deployment of more than one container. Without it the broker is the embedded one, which
+# only processes in the same container reach: `python manage.py embedded_broker` runs it.
 FROM python:3.13-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

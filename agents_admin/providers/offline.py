@@ -88,8 +88,9 @@ class OfflineProvider:
             if delay:
                 time.sleep(delay)
                 checkpoint(" ".join(emitted))
+        # Only a streamed ("/slow") answer shows progress: one given in one piece is written once, by the run
+        # completing.
         text = " ".join(emitted)
-        checkpoint(text)
         return ModelReply(text=text, usage=Usage(prompt, count_tokens(text)), finish_reason=finish)
 
     def _tool_reply(self, request: ModelRequest, *, names: list[str], args: str, prompt: int) -> ModelReply:

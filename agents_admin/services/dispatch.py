@@ -6,10 +6,13 @@ services) nor the project's Celery app. Queues come from the app's ``task_routes
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 RUN_EXECUTE = "agents_admin.tasks.run_execute"
 RETENTION_POLICY_RUN = "agents_admin.tasks.retention_policy_run"
@@ -21,4 +24,16 @@ REMOTE_RUN_FOLLOW = "agents_admin.tasks.remote_run_follow"
 def task_send(name: str, *args: Any) -> None:
     """Send task ``name`` with ``args`` once the current transaction commits (at once outside one); a rollback
     sends nothing, so a worker never looks for a row that does not exist."""
-    transaction.on_commit(lambda: current_app.send_task(name, args=list(args)))
+    transaction.on_commit(lambda: _send(name, list(args)))
+
+
+def _send(name: str, args: list[Any]) -> None:
+    # The row is committed by now and is the source of truth: when the broker cannot be reached (restarting,
+    # or not started), the work stays queued in the database and the reconcilers send it again, so the
+    # person's request still succeeds instead of failing after its change was made.
+    try:
+        current_app.send_task(name, args=args)
+    except Exception:
+        logger.warning(
+            "could not send %s%s to the broker; its reconciler will send it again", name, args, exc_info=True
+        )

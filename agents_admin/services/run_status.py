@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from agents_admin.models import TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep, Thread
+from agents_admin.models import TERMINAL_RUN_STATUSES, Message, Run, RunStatus, RunStep, Thread
 from agents_admin.services.usage import usage_record_run
 
 
@@ -31,8 +31,13 @@ def run_transition(run_id: str, sources: list[str], target: str, **fields: Any) 
 
 
 def run_steps_close(run_id: str, status: str, now: datetime) -> None:
+    """A run that ended without completing: its open steps end with it, and so does any assistant message still
+    being written (a partial answer stays readable, marked incomplete with the reason)."""
     stamp = {"cancelled": "cancelled_at", "expired": "expired_at", "failed": "failed_at"}[str(status)]
     RunStep.objects.filter(run_id=run_id, status=RunStep.Status.IN_PROGRESS).update(status=status, **{stamp: now})
+    Message.objects.filter(run_id=run_id, status=Message.Status.IN_PROGRESS).update(
+        status=Message.Status.INCOMPLETE, incomplete_details={"reason": f"run_{status}"}
+    )
 
 
 def thread_run_touch(thread_id: str, status: str, now: datetime) -> None:

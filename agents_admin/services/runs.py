@@ -7,15 +7,19 @@ race with cancel/expiry can never both make a transition: whoever changes the ro
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
+import socket
+import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -61,6 +65,8 @@ BACKOFF_CAP_SECONDS = 30.0
 CHECKPOINT_INTERVAL = 0.4
 # A claimed run is re-dispatched at most this many times after its worker vanished.
 MAX_CLAIMS = 3
+# The lease: a worker renews its claim's heartbeat this many times per RUN_LEASE_SECONDS while a run is in flight.
+LEASE_RENEWALS_PER_PERIOD = 3
 # Rounds of hosted tool calls (each followed by a model call) one run turn may make.
 MAX_HOSTED_TOOL_ROUNDS = 8
 
@@ -126,9 +132,6 @@ def runs_expire(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             if run_transition(run_id, list(ACTIVE_RUN_STATUSES), RunStatus.EXPIRED, required_action=None):
                 run_steps_close(run_id, RunStep.Status.EXPIRED, now)
-                Message.objects.filter(run_id=run_id, status=Message.Status.IN_PROGRESS).update(
-                    status=Message.Status.INCOMPLETE, incomplete_details={"reason": "run_expired"}
-                )
                 thread_run_touch(thread_id, RunStatus.EXPIRED, now)
                 expired += 1
     if expired:
@@ -137,26 +140,37 @@ def runs_expire(*, now: datetime | None = None) -> int:
 
 
 def runs_reconcile(*, now: datetime | None = None) -> int:
-    """Re-dispatch runs whose task went missing: queued runs the broker lost, and in-progress runs whose
-    worker stopped beating. Never runs one twice: the worker's claim is a conditional update."""
+    """Re-dispatch runs whose task went missing; returns how many were sent again. Never runs one twice: the
+    worker's claim is a conditional update.
+
+    - queued runs not claimed within RUN_REQUEUE_SECONDS (the broker lost the message: a restart without
+      persistence, or a send that failed);
+    - in-progress (or cancelling) runs whose claim is dead: its lease (``heartbeat_at``, renewed every
+      RUN_LEASE_SECONDS / 3 while the worker lives) ran out, or its worker process is known to be gone (same
+      machine). They are queued again (a cancelling one is cancelled), or failed with ``worker_lost`` after
+      MAX_CLAIMS claims.
+    """
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.RUN_HEARTBEAT_STALE_SECONDS)
+    requeue = now - timedelta(seconds=settings.RUN_REQUEUE_SECONDS)
     redispatched = 0
     lost_queued = Run.objects.filter(
-        status=RunStatus.QUEUED, enqueued_at__lt=stale, expires_at__gt=now, remote_project__isnull=True
+        status=RunStatus.QUEUED, enqueued_at__lt=requeue, expires_at__gt=now, remote_project__isnull=True
     )
     for run_id in list(lost_queued.values_list("id", flat=True)[:500]):
         with transaction.atomic():
-            if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, enqueued_at__lt=stale).update(enqueued_at=now):
+            if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, enqueued_at__lt=requeue).update(enqueued_at=now):
                 task_send(RUN_EXECUTE, run_id)
                 redispatched += 1
-    dead = Run.objects.filter(
-        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True),
+    lease_over = now - timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    here = _worker_host()
+    held = Run.objects.filter(
+        Q(heartbeat_at__lt=lease_over) | Q(heartbeat_at__isnull=True) | Q(claimed_by__startswith=f"{here}/"),
         status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING],
-        started_at__lt=stale,
         remote_project__isnull=True,
     )
-    for run in list(dead.only("id", "status", "attempts", "thread_id")[:500]):
+    for run in list(held.only("id", "status", "attempts", "thread_id", "claimed_by", "heartbeat_at")[:500]):
+        if not claim_is_dead(run.claimed_by, run.heartbeat_at, now):
+            continue
         with transaction.atomic():
             if run.status == RunStatus.CANCELLING:
                 if run_transition(run.id, [RunStatus.CANCELLING], RunStatus.CANCELLED, cancelled_at=now):
@@ -164,45 +178,135 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
                     thread_run_touch(run.thread_id, RunStatus.CANCELLED, now)
             elif run.attempts >= MAX_CLAIMS:
                 _fail(run.id, run.thread_id, "worker_lost", "The worker processing this run stopped responding.")
-            elif Run.objects.filter(pk=run.id, status=RunStatus.IN_PROGRESS, heartbeat_at=run.heartbeat_at).update(
-                status=RunStatus.QUEUED, enqueued_at=now
+            elif Run.objects.filter(pk=run.id, status=RunStatus.IN_PROGRESS, claimed_by=run.claimed_by).update(
+                status=RunStatus.QUEUED, enqueued_at=now, claimed_by=""
             ):
-                logger.warning("run %s lost its worker; dispatching it again", run.id)
+                logger.warning("run %s lost its worker (%s); dispatching it again", run.id, run.claimed_by)
                 task_send(RUN_EXECUTE, run.id)
                 redispatched += 1
     return redispatched
+
+
+# --- claims ------------------------------------------------------------------------------------------------
+
+_TOKENS: dict[int, str] = {}
+# The runs this process is executing right now (a prefork worker process executes one task at a time).
+_IN_FLIGHT: set[str] = set()
+
+
+def _worker_host() -> str:
+    """This machine and process namespace: process ids mean the same thing to every process that shares it."""
+    try:
+        boot = open("/proc/sys/kernel/random/boot_id").read().strip()[:8]  # noqa: SIM115, PTH123 - tiny read
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        boot, namespace = "", 0
+    return f"{socket.gethostname()}:{boot}:{namespace}"
+
+
+def worker_token() -> str:
+    """This process's claim token, ``<host>/<pid>/<nonce>``; the nonce tells a recycled process id apart."""
+    pid = os.getpid()
+    if pid not in _TOKENS:
+        _TOKENS[pid] = f"{_worker_host()}/{pid}/{secrets.token_hex(4)}"
+    return _TOKENS[pid]
+
+
+def claim_is_dead(token: str, heartbeat_at: datetime | None, now: datetime) -> bool:
+    """True when the worker holding a claim is gone: its lease ran out, or it ran on this machine and its
+    process no longer exists. A claim held on another machine is trusted until its lease runs out."""
+    if heartbeat_at is None or heartbeat_at < now - timedelta(seconds=settings.RUN_LEASE_SECONDS):
+        return True
+    host, _, rest = token.partition("/")
+    pid = rest.partition("/")[0]
+    if host != _worker_host() or not pid.isdigit():
+        return False
+    if token == worker_token():
+        # This process holds it: dead only if no run_execute here is working on it (an earlier attempt raised
+        # and its task is being retried).
+        return not _IN_FLIGHT
+    return not _process_alive(int(pid))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: gone all the same
+        return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] != "Z"  # noqa: SIM115, PTH123
+    except OSError:
+        return True
 
 
 # --- execution (in the worker) ----------------------------------------------------------------------------
 
 
 def run_claim(run_id: str) -> bool:
-    """queued -> in_progress. True for exactly one caller; a redelivered task gets False and does nothing."""
+    """queued -> in_progress, under this process's claim token. True for exactly one caller.
+
+    A run still in progress under a dead claim (its worker was killed and the broker redelivered the task) is
+    taken over at once; a redelivered task for a run whose worker lives, or that has ended, gets False.
+    """
     now = timezone.now()
+    token = worker_token()
     claimed = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED, expires_at__gt=now, remote_project=None).update(
-        status=RunStatus.IN_PROGRESS,
-        started_at=now,
-        heartbeat_at=now,
-        attempts=F("attempts") + 1,
+        status=RunStatus.IN_PROGRESS, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, claimed_by=token
     )
     if claimed:
-        Thread.objects.filter(runs__id=run_id).update(last_run_status=RunStatus.IN_PROGRESS)
-    return bool(claimed)
+        return True
+    held = (
+        Run.objects.filter(pk=run_id, status=RunStatus.IN_PROGRESS, expires_at__gt=now, remote_project=None)
+        .values("claimed_by", "heartbeat_at", "attempts", "thread_id")
+        .first()
+    )
+    if held is None or not claim_is_dead(held["claimed_by"], held["heartbeat_at"], now):
+        return False
+    if held["attempts"] >= MAX_CLAIMS:
+        _fail(run_id, held["thread_id"], "worker_lost", "The worker processing this run stopped responding.")
+        return False
+    taken = Run.objects.filter(pk=run_id, status=RunStatus.IN_PROGRESS, claimed_by=held["claimed_by"]).update(
+        heartbeat_at=now, attempts=F("attempts") + 1, claimed_by=token
+    )
+    if taken:
+        logger.warning("run %s: its worker (%s) is gone; taking it over", run_id, held["claimed_by"])
+    return bool(taken)
 
 
 def run_execute(*, run_id: str) -> None:
     """Do one turn of a run: claim it, call the model, then complete, pause for tools, or fail.
 
-    Idempotent: a run that is not queued is left alone. Whatever goes wrong ends the run (failed with a
-    reason, or cancelled/expired); nothing escapes to crash the worker.
+    Idempotent: a run that is not queued (nor held by a dead worker) is left alone. Whatever goes wrong ends
+    the run (failed with a reason, or cancelled/expired); nothing escapes to crash the worker.
     """
     if not run_claim(run_id):
         logger.info("run %s is not queued; nothing to do", run_id)
         return
     run = Run.objects.select_related("thread").get(pk=run_id)
+    stream = _Stream(run)
+    if run.attempts > 1:
+        # An earlier attempt may have streamed part of an answer before its worker died: this one continues
+        # that message (replacing its text) and its step instead of leaving them behind next to new ones.
+        stream.message = Message.objects.filter(
+            run_id=run.id, role=Message.Role.ASSISTANT, status=Message.Status.IN_PROGRESS
+        ).first()
+        if stream.message is not None:
+            stream.step = RunStep.objects.filter(
+                run_id=run.id, type=RunStep.Type.MESSAGE_CREATION, status=RunStep.Status.IN_PROGRESS
+            ).first()
+    _IN_FLIGHT.add(run.id)
+    try:
+        with _Lease(run.id, run.claimed_by):
+            _execute(run, stream)
+    finally:
+        _IN_FLIGHT.discard(run.id)
+
+
+def _execute(run: Run, stream: _Stream) -> None:
     recorder = RunRecorder(run)
     recorder.queued(since=max(run.enqueued_at or run.created_at, run.created_at), until=run.started_at)
-    stream = _Stream(run)
     try:
         reply = _call_model(run, stream, recorder)
         reply = _hosted_tools_run(run, reply, stream, recorder)
@@ -234,6 +338,38 @@ def run_execute(*, run_id: str) -> None:
         )
     finally:
         recorder.flush()
+
+
+@dataclass
+class _Lease:
+    """Renews the claim's heartbeat from a background thread while the run is in flight, so a model call that
+    streams nothing for minutes still shows a live worker, and a dead worker's lease runs out within
+    RUN_LEASE_SECONDS."""
+
+    run_id: str
+    token: str
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> _Lease:
+        interval = settings.RUN_LEASE_SECONDS / LEASE_RENEWALS_PER_PERIOD
+        self.thread = threading.Thread(target=self._renew, args=(interval,), daemon=True, name="run-lease")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(1.0)
+
+    def _renew(self, interval: float) -> None:
+        try:
+            while not self.stop.wait(interval):
+                Run.objects.filter(
+                    pk=self.run_id, status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING], claimed_by=self.token
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            logger.warning("run %s: could not renew its lease", self.run_id, exc_info=True)
+        finally:
+            connection.close()
 
 
 def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
@@ -453,15 +589,25 @@ class _Stream:
     text: str = ""
 
     def checkpoint(self, text: str) -> None:
+        """At most every CHECKPOINT_INTERVAL: write the text so far with one statement that also notices a
+        cancel or expiry (the write is conditional on the run still being in progress). The lease thread, not
+        this, keeps the heartbeat."""
         self.text = text
         if time.monotonic() - self.last_flush < CHECKPOINT_INTERVAL:
             return
         self.last_flush = time.monotonic()
-        alive = Run.objects.filter(pk=self.run.id, status=RunStatus.IN_PROGRESS).update(heartbeat_at=timezone.now())
-        if not alive:
+        if not text or self.message is None:
+            with transaction.atomic():
+                if not Run.objects.filter(pk=self.run.id, status=RunStatus.IN_PROGRESS).exists():
+                    raise Cancelled()
+                if text:
+                    self._message_start(text)
+            return
+        written = Message.objects.filter(
+            pk=self.message.pk, status=Message.Status.IN_PROGRESS, run__status=RunStatus.IN_PROGRESS
+        ).update(content=[{"type": "text", "text": {"value": text, "annotations": []}}], text=text)
+        if not written:
             raise Cancelled()
-        if text:
-            self._write_partial(text)
 
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -470,31 +616,28 @@ class _Stream:
             self.last_flush = 0.0
             self.checkpoint(self.text)
 
-    def _write_partial(self, text: str) -> None:
-        if self.message is None:
-            # The step and its message appear together (one transaction), the step dated first, as the service
-            # does: a stream shows step.created, then message.created and its deltas.
-            with transaction.atomic():
-                step_created = timezone.now()
-                self.message = message_create(
-                    thread=self.run.thread,
-                    role=Message.Role.ASSISTANT,
-                    content=text,
-                    agent_id=_agent_present(self.run),
-                    run=self.run,
-                    status=Message.Status.IN_PROGRESS,
-                )
-                self.step = RunStep.objects.create(
-                    run=self.run,
-                    thread_id=self.run.thread_id,
-                    type=RunStep.Type.MESSAGE_CREATION,
-                    step_details=_message_creation(self.message.id),
-                    created_at=step_created,
-                )
-        else:
-            Message.objects.filter(pk=self.message.pk).update(
-                content=[{"type": "text", "text": {"value": text, "annotations": []}}], text=text
-            )
+    def _message_start(self, text: str) -> None:
+        """The step and its message appear together (one transaction, the caller's), the step dated first, as
+        the service does: a stream shows step.created, then message.created and its deltas."""
+        step_created = timezone.now()
+        self.message = message_create(
+            thread=self.run.thread,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            agent_id=_agent_present(self.run),
+            run=self.run,
+            status=Message.Status.IN_PROGRESS,
+        )
+        self.step = RunStep.objects.create(
+            run=self.run,
+            thread_id=self.run.thread_id,
+            type=RunStep.Type.MESSAGE_CREATION,
+            step_details=_message_creation(self.message.id),
+            created_at=step_created,
+        )
+        # The thread list shows the run working from its first streamed words on (a run answered in one piece
+        # goes straight from queued to its final status there).
+        Thread.objects.filter(pk=self.run.thread_id).update(last_run_status=RunStatus.IN_PROGRESS)
 
 
 def _message_creation(message_id: str) -> dict[str, Any]:
@@ -580,8 +723,10 @@ def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, incom
             content=text or " ",
             agent_id=_agent_present(run),
             run=run,
+            status=status,
         )
-        Message.objects.filter(pk=message.pk).update(status=status, incomplete_details=details)
+        if details:
+            Message.objects.filter(pk=message.pk).update(incomplete_details=details)
         return message
     Message.objects.filter(pk=stream.message.pk).update(
         content=[{"type": "text", "text": {"value": text, "annotations": []}}],
@@ -604,10 +749,9 @@ def _stop(run: Run, stream: _Stream, recorder: RunRecorder | None = None) -> Non
             thread_run_touch(run.thread_id, RunStatus.CANCELLED, now)
         current = Run.objects.values_list("status", flat=True).get(pk=run.id)
         reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(current, "run_failed")
-        if stream.message is not None:
-            Message.objects.filter(pk=stream.message.pk, status=Message.Status.IN_PROGRESS).update(
-                status=Message.Status.INCOMPLETE, incomplete_details={"reason": reason}
-            )
+        Message.objects.filter(run_id=run.id, status=Message.Status.IN_PROGRESS).update(
+            status=Message.Status.INCOMPLETE, incomplete_details={"reason": reason}
+        )
     run_ended(run.id)
 
 
@@ -637,10 +781,6 @@ def _fail(
         if failed:
             run_steps_close(run_id, RunStep.Status.FAILED, now)
             thread_run_touch(thread_id, RunStatus.FAILED, now)
-        if stream is not None and stream.message is not None:
-            Message.objects.filter(pk=stream.message.pk, status=Message.Status.IN_PROGRESS).update(
-                status=Message.Status.INCOMPLETE, incomplete_details={"reason": "run_failed"}
-            )
     if not failed and stream is not None:
         _stop(stream.run, stream)
     elif failed:

@@ -27,6 +27,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ResourceNotFoundError
 
 from agents_admin.errors import Conflict
+from agents_admin.lib import embedded_broker
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Agent, Message, RemoteProject, Run, RunStep, SyncRecord, Thread
 from agents_admin.services.remote import (
@@ -84,8 +85,9 @@ def remote_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteApp]:
     cert, key = var / "tls" / "cert.pem", var / "tls" / "key.pem"
     make_cert(cert, key)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    # The embedded filesystem broker under its own VAR_DIR: nothing is shared with the test's app.
+    # Its own embedded broker under its own VAR_DIR: nothing is shared with the test's app.
     env.update(DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}", VAR_DIR=str(var), DEBUG="true")
+    broker = embedded_broker.start(var / "broker", var / "broker" / "broker.sock", persist=False)
 
     def manage(*args: str) -> str:
         done = subprocess.run(
@@ -137,6 +139,7 @@ def remote_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteApp]:
     finally:
         _stop(web)
         _stop(worker)
+        embedded_broker.stop(broker)
         log.close()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from datetime import timedelta
 
@@ -14,7 +16,7 @@ from agents_admin.models import Message, Run, RunStep
 from agents_admin.services.agents import agent_delete
 from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs, runs_expire, runs_reconcile
 from agents_admin.services.threads import message_create
-from tests.conftest import Worker, purge_queues, wait_for_status
+from tests.conftest import Worker, purge_queues, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_run, make_thread
 
 pytestmark = pytest.mark.worker
@@ -116,27 +118,71 @@ def test_a_run_waiting_on_tools_past_its_deadline_expires(celery_worker: Worker)
     wait_for_status(again, "completed")
 
 
-def test_a_run_survives_its_worker_being_killed(own_workers: list[Worker], settings) -> None:
-    """SIGKILL the worker mid-run; the reconciler hands the run to a new worker, which finishes it."""
-    settings.RUN_HEARTBEAT_STALE_SECONDS = 2
-    first = Worker(RUN_HEARTBEAT_STALE_SECONDS="2", OFFLINE_SLOW_SECONDS="3")
+def _streaming(run: Run) -> Message:
+    """Wait until the run has streamed part of its answer (a partial assistant message)."""
+    return wait_for(
+        lambda: Message.objects.filter(run=run, role="assistant", status="in_progress").exclude(text="").first()
+    )
+
+
+def _one_answer(run: Run) -> None:
+    """Exactly one assistant message for the run's one completed attempt, and none left in progress."""
+    answers = list(Message.objects.filter(thread=run.thread, role="assistant").values_list("status", flat=True))
+    assert answers == ["completed"]
+
+
+def test_a_run_survives_its_worker_being_killed(own_workers: list[Worker]) -> None:
+    """SIGKILL the whole worker mid-run: the reconciler sees at once that the claim's process is gone and hands
+    the run to a new worker, which continues the partial answer instead of adding a second one."""
+    first = Worker(OFFLINE_SLOW_SECONDS="3")
     own_workers.append(first)
     run = make_run(text="/slow")
-    wait_for_status(run, "in_progress")
+    partial = _streaming(run)
     first.kill()
-    own_workers.append(Worker(RUN_HEARTBEAT_STALE_SECONDS="2", OFFLINE_SLOW_SECONDS="3"))
-    time.sleep(2.5)  # let the dead worker's heartbeat go stale
-    assert runs_reconcile() == 1
-    wait_for_status(run, "completed", timeout=30)
+    own_workers.append(Worker(OFFLINE_SLOW_SECONDS="3"))
+    began = time.monotonic()
+    assert runs_reconcile() == 1  # no lease to wait out: the claim's process is known to be dead
+    wait_for_status(run, "completed", timeout=15)
+    assert time.monotonic() - began < 15
     assert run.attempts == 2
-    assert Message.objects.filter(thread=run.thread, role="assistant", status="completed").count() == 1
+    _one_answer(run)
+    assert Message.objects.get(run=run, role="assistant").pk == partial.pk
+
+
+def test_a_run_whose_pool_process_is_killed_is_taken_over_by_the_redelivered_task(own_workers: list[Worker]) -> None:
+    """SIGKILL only the pool process running the run: the worker requeues its task, and the redelivered task
+    takes the dead claim over at once (no reconciler involved), finishing the same message."""
+    worker = Worker(OFFLINE_SLOW_SECONDS="3")
+    own_workers.append(worker)
+    run = make_run(text="/slow")
+    _streaming(run)
+    run.refresh_from_db()
+    pid = int(run.claimed_by.split("/")[1])
+    os.kill(pid, signal.SIGKILL)
+    began = time.monotonic()
+    wait_for_status(run, "completed", timeout=15)
+    assert time.monotonic() - began < 15
+    assert run.attempts == 2 and run.claimed_by.split("/")[1] != str(pid)
+    _one_answer(run)
+
+
+def test_a_live_claim_is_left_alone(celery_worker: Worker) -> None:
+    """A duplicate delivery of a run that a live worker is working on does nothing."""
+    run = make_run(text="/slow")
+    wait_for_status(run, "in_progress")
+    run_execute(run_id=run.id)  # this process is alive and so is the worker holding the claim
+    run.refresh_from_db()
+    assert run.attempts == 1
+    wait_for_status(run, "completed", timeout=20)
+    _one_answer(run)
 
 
 def test_the_reconciler_resends_a_queued_run_the_broker_lost(own_workers: list[Worker], settings) -> None:
-    settings.RUN_HEARTBEAT_STALE_SECONDS = 1
     run = make_run(text="lost message")
     purge_queues()  # the broker forgets the message, as a Redis restart without persistence would
-    Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now() - timedelta(seconds=5))
+    Run.objects.filter(pk=run.pk).update(
+        enqueued_at=timezone.now() - timedelta(seconds=settings.RUN_REQUEUE_SECONDS + 1)
+    )
     own_workers.append(Worker())
     assert runs_reconcile() == 1
     wait_for_status(run, "completed")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,16 @@ from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import Run
-from agents_admin.services.runs import run_cancel, run_claim, run_submit_tool_outputs, runs_expire
+from agents_admin.services.runs import (
+    claim_is_dead,
+    run_cancel,
+    run_claim,
+    run_submit_tool_outputs,
+    runs_expire,
+    runs_reconcile,
+    worker_token,
+)
+from agents_admin.services.threads import message_create
 from tests.factories import make_agent, make_project, make_run, make_thread
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +45,68 @@ def test_cancelling_a_finished_run_is_refused() -> None:
 def test_only_one_claim_wins() -> None:
     run = make_run()
     assert run_claim(run.id) is True
+    run.refresh_from_db()
+    assert run.claimed_by == worker_token()
+    # Another live worker process on this machine holds it (this test's parent process stands in for it).
+    Run.objects.filter(pk=run.pk).update(claimed_by=f"{worker_token().split('/')[0]}/{os.getppid()}/other")
     assert run_claim(run.id) is False
     run.refresh_from_db()
     assert run.status == "in_progress" and run.attempts == 1
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_claim_is_dead_when_its_process_is_gone_or_its_lease_ran_out(settings) -> None:
+    now = timezone.now()
+    host = worker_token().split("/")[0]
+    fresh, stale = now, now - timedelta(seconds=settings.RUN_LEASE_SECONDS + 1)
+    assert claim_is_dead(f"{host}/{_dead_pid()}/n", fresh, now)
+    assert not claim_is_dead(f"{host}/{os.getppid()}/n", fresh, now)
+    assert claim_is_dead(f"{host}/{os.getppid()}/n", stale, now)
+    # Another machine's process cannot be looked at: its claim holds until its lease runs out.
+    assert not claim_is_dead(f"elsewhere:0:0/{_dead_pid()}/n", fresh, now)
+    assert claim_is_dead(f"elsewhere:0:0/{_dead_pid()}/n", stale, now)
+    assert claim_is_dead("", None, now)
+
+
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died() -> None:
+    run = make_run()
+    assert run_claim(run.id)
+    Run.objects.filter(pk=run.pk).update(claimed_by=f"{worker_token().split('/')[0]}/{_dead_pid()}/gone")
+    assert run_claim(run.id) is True
+    run.refresh_from_db()
+    assert run.status == "in_progress" and run.attempts == 2 and run.claimed_by == worker_token()
+
+
+def test_the_third_dead_claim_fails_the_run_and_closes_its_partial_message(settings) -> None:
+    run = make_run()
+    assert run_claim(run.id)
+    partial = message_create(thread=run.thread, role="assistant", content="half an ans", run=run, status="in_progress")
+    Run.objects.filter(pk=run.pk).update(attempts=3, claimed_by=f"{worker_token().split('/')[0]}/{_dead_pid()}/x")
+    assert run_claim(run.id) is False
+    run.refresh_from_db()
+    partial.refresh_from_db()
+    assert run.status == "failed" and run.last_error["code"] == "worker_lost"
+    assert partial.status == "incomplete" and partial.incomplete_details == {"reason": "run_failed"}
+
+
+def test_the_reconciler_requeues_a_run_whose_worker_died_at_once(django_capture_on_commit_callbacks) -> None:
+    run = make_run()
+    assert run_claim(run.id)
+    Run.objects.filter(pk=run.pk).update(claimed_by=f"{worker_token().split('/')[0]}/{_dead_pid()}/gone")
+    with django_capture_on_commit_callbacks() as sent:
+        assert runs_reconcile() == 1
+    assert len(sent) == 1
+    run.refresh_from_db()
+    assert run.status == "queued" and run.claimed_by == ""
+    # A live claim is left alone (this test's parent process stands in for a live worker).
+    assert run_claim(run.id)
+    Run.objects.filter(pk=run.pk).update(claimed_by=f"{worker_token().split('/')[0]}/{os.getppid()}/alive")
+    assert runs_reconcile() == 0
 
 
 def test_runs_past_their_deadline_expire_and_free_the_thread() -> None:
@@ -104,3 +174,20 @@ def test_bad_run_options_are_refused_naming_the_field() -> None:
         make_run(truncation_strategy={"type": "last_messages", "last_messages": 0})
     assert error.value.param == "truncation_strategy.last_messages"
     assert not Run.objects.exists()
+
+
+def test_a_run_created_while_the_broker_is_unreachable_stays_queued_for_the_reconciler(
+    django_capture_on_commit_callbacks, monkeypatch, caplog
+) -> None:
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("Error 2 connecting to unix socket: No such file or directory.")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = make_run()
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert "could not send agents_admin.tasks.run_execute" in caplog.text
