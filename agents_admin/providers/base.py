@@ -72,6 +72,8 @@ class ProviderError(Exception):
     """A model call failed. ``code`` goes to the run's last_error.code."""
 
     transient = False
+    # The endpoint's HTTP status, when the failure was an HTTP error answer.
+    status: int | None = None
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

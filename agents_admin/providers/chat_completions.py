@@ -28,6 +28,7 @@ from agents_admin.providers.base import (
     ModelReply,
     ModelRequest,
     PermanentProviderError,
+    ProviderError,
     ToolCall,
     TransientProviderError,
     Usage,
@@ -349,21 +350,27 @@ def _usage(raw: Any, request: ModelRequest, text: str) -> Usage:
 
 
 def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return
+    error = _status_error(response)
+    error.status = response.status_code
+    raise error
+
+
+def _status_error(response: httpx.Response) -> ProviderError:
+    status = response.status_code
     code, message = _error_body(response)
     if status == 429:
-        raise TransientProviderError("rate_limit_exceeded", message, retry_after=retry_after(response.headers))
+        return TransientProviderError("rate_limit_exceeded", message, retry_after=retry_after(response.headers))
     if status >= 500 or status == 408:
-        raise TransientProviderError("server_error", message, retry_after=retry_after(response.headers))
+        return TransientProviderError("server_error", message, retry_after=retry_after(response.headers))
     if code == "content_filter" or "ResponsibleAIPolicyViolation" in response.text:
-        raise PermanentProviderError("content_filter", message)
+        return PermanentProviderError("content_filter", message)
     if status in (401, 403):
-        raise PermanentProviderError("auth_error", message)
+        return PermanentProviderError("auth_error", message)
     if status == 404:
-        raise PermanentProviderError("model_not_found", message)
-    raise PermanentProviderError("bad_request", message)
+        return PermanentProviderError("model_not_found", message)
+    return PermanentProviderError("bad_request", message)
 
 
 def _error_body(response: httpx.Response) -> tuple[str, str]:

@@ -86,10 +86,27 @@ def _audit_view(connection: ModelConnection) -> dict[str, Any]:
 class ConnectionCheck:
     ok: bool
     message: str
+    model: str = ""
+    # On failure: our error code ("auth_error", "timeout", ...) and the endpoint's HTTP status, if it answered.
+    code: str = ""
+    status: int | None = None
 
 
-def connection_test(*, connection: ModelConnection, model: str = "") -> ConnectionCheck:
-    """Make one tiny real call through the connection: success with what the model said, or the exact error."""
+def connection_test(
+    *, connection: ModelConnection, model: str = "", actor: Actor = None, actor_label: str = ""
+) -> ConnectionCheck:
+    """Make one tiny real call through the connection: success with what the model said, or the error's code.
+    Audited as ``connection.test`` with the outcome (the call sends the stored credential to the endpoint)."""
+    check = _connection_call(connection=connection, model=model)
+    audit_record(
+        action="connection.test", actor=actor, actor_label=actor_label, object_type="connection",
+        object_id=str(connection.pk), project_id=connection.project_id,
+        after={"model": check.model, "ok": check.ok, "code": check.code},
+    )  # fmt: skip
+    return check
+
+
+def _connection_call(*, connection: ModelConnection, model: str) -> ConnectionCheck:
     model = model or next(iter(connection.deployments or {}), "") or connection.default_deployment or "test"
     request = ModelRequest(
         model=model,
@@ -103,13 +120,37 @@ def connection_test(*, connection: ModelConnection, model: str = "") -> Connecti
             provider = dataclasses.replace(provider, read_timeout=min(provider.read_timeout, TEST_READ_TIMEOUT))
         reply = provider.complete(request, lambda _text: None)
     except ProviderError as exc:
-        logger.info("connection %s test failed: %s", connection.pk, exc.code)
-        return ConnectionCheck(ok=False, message=f"{exc.code}: {exc.message}")
-    said = " ".join(reply.text.split())[:200] or "(no text)"
+        # The endpoint's answer body is not shown: whoever can edit the URL could point it anywhere and read back
+        # what that server says (an internal service's page, say). The status and our error code are enough.
+        logger.info("connection %s test failed: %s (HTTP %s)", connection.pk, exc.code, exc.status)
+        answered = f"HTTP {exc.status}, " if exc.status is not None else ""
+        return ConnectionCheck(
+            ok=False,
+            message=f"The test call failed ({answered}{exc.code}): {CODE_HINTS.get(exc.code, 'see the logs')}.",
+            model=model,
+            code=exc.code,
+            status=exc.status,
+        )
     return ConnectionCheck(
         ok=True,
-        message=f"Model '{model}' answered “{said}” ({reply.usage.total_tokens} tokens).",
+        message=f"Model '{model}' answered ({reply.usage.total_tokens} tokens).",
+        model=model,
+        status=200,
     )
+
+
+# What to check for each failure of a test call.
+CODE_HINTS = {
+    "auth_error": "check the key or the identity's access to the endpoint",
+    "model_not_found": "check the model or deployment name",
+    "rate_limit_exceeded": "the endpoint is busy; try again shortly",
+    "server_error": "the endpoint failed; try again shortly",
+    "timeout": "the endpoint did not answer in time",
+    "connection_error": "check the endpoint's address and that it is reachable from this server",
+    "bad_request": "the endpoint refused the request; check the API version and model",
+    "content_filter": "the endpoint's content filter stopped the answer",
+    "malformed_response": "the endpoint's answer is not a chat completion; check the endpoint URL",
+}
 
 
 def _save(

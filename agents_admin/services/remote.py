@@ -35,6 +35,7 @@ from agents_admin.models import (
 )
 from agents_admin.remote.connection import remote_client
 from agents_admin.remote.foundry import FoundryError, FoundryNotFound
+from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.dispatch import REMOTE_RUN_FOLLOW, REMOTE_SYNC, task_send
 from agents_admin.services.remote_sync import (
     AgentLookup,
@@ -90,7 +91,9 @@ def _endpoint_clean(endpoint: str) -> str:
     return endpoint
 
 
-def remote_project_create(*, name: str, endpoint: str, secret: str = "", **fields: Any) -> RemoteProject:
+def remote_project_create(
+    *, name: str, endpoint: str, secret: str = "", actor: Actor = None, **fields: Any
+) -> RemoteProject:
     """A connection plus the local project its mirrored objects live in (``remote-<name>``). The secret is
     stored sealed (agents_admin.lib.sealed), like model connection secrets."""
     endpoint = _endpoint_clean(endpoint)
@@ -99,29 +102,77 @@ def remote_project_create(*, name: str, endpoint: str, secret: str = "", **field
         if RemoteProject.objects.filter(name=name).exists() or Project.objects.filter(name=local_name).exists():
             raise InvalidInput(f"A remote project named '{name}' exists already.", param="name")
         project = Project.objects.create(name=local_name, display_name=f"{name} (Foundry)")
-        return RemoteProject.objects.create(
+        remote = RemoteProject.objects.create(
             name=name, endpoint=endpoint, secret=seal(secret.strip()), project=project, **fields
         )
+        audit_record(
+            action="remote_project.create", actor=actor, object_type="remote_project", object_id=remote.pk,
+            project_id=project.pk, after=_audit_view(remote),
+        )  # fmt: skip
+    return remote
 
 
-def remote_project_update(*, remote: RemoteProject, secret: str = "", **fields: Any) -> RemoteProject:
+def remote_project_update(
+    *, remote: RemoteProject, secret: str = "", actor: Actor = None, **fields: Any
+) -> RemoteProject:
     """Change a connection. An empty ``secret`` keeps the stored one (it is write-only: never shown back)."""
+    before = _audit_view(remote)
     if "endpoint" in fields:
         fields["endpoint"] = _endpoint_clean(fields["endpoint"])
     for name, value in fields.items():
         setattr(remote, name, value)
     if secret.strip():
         remote.secret = seal(secret.strip())
-    remote.save()
+    with transaction.atomic():
+        remote.save()
+        old, new = changed_fields(before, _audit_view(remote))
+        if secret.strip():
+            old["secret"], new["secret"] = before["secret"], "(replaced)"
+        if new:
+            audit_record(
+                action="remote_project.update", actor=actor, object_type="remote_project", object_id=remote.pk,
+                project_id=remote.project_id, before=old, after=new,
+            )  # fmt: skip
     return remote
 
 
-def remote_project_test(*, remote: RemoteProject) -> str:
-    """One authenticated call; returns the success summary or raises RemoteFailed with the exact error."""
+def _audit_view(remote: RemoteProject) -> dict[str, Any]:
+    """What the audit log keeps of a remote project: its settings, and only whether a secret is set, never it."""
+    return {
+        "name": remote.name,
+        "endpoint": remote.endpoint,
+        "auth_kind": remote.auth_kind,
+        "tenant_id": remote.tenant_id,
+        "client_id": remote.client_id,
+        "secret": "(set)" if remote.secret else "",
+        "secret_env": remote.secret_env,
+        "enabled": remote.enabled,
+        "sync_interval_minutes": remote.sync_interval_minutes,
+    }
+
+
+def remote_project_test(*, remote: RemoteProject, actor: Actor = None) -> str:
+    """One authenticated call; returns the success summary or raises RemoteFailed with the exact error.
+    Audited as ``remote_project.test`` with the outcome (the call sends the stored credential to the endpoint)."""
     try:
-        return remote_client(remote).check()
+        summary = remote_client(remote).check()
     except FoundryError as exc:
-        raise RemoteFailed(exc, action="Test connection") from exc
+        code = exc.code or type(exc).__name__
+        _test_audit(remote, actor=actor, ok=False, status=exc.status, code=code)
+        # Status and code only: the remote's message is whatever the server at an admin-chosen URL said.
+        answered = f"HTTP {exc.status}, " if exc.status else "no answer, "
+        failure = RemoteFailed(exc, action="Test connection")
+        failure.message = f"Test connection failed ({answered}{code})."
+        raise failure from exc
+    _test_audit(remote, actor=actor, ok=True, status=200, code="")
+    return summary
+
+
+def _test_audit(remote: RemoteProject, *, actor: Actor, ok: bool, status: int | None, code: str) -> None:
+    audit_record(
+        action="remote_project.test", actor=actor, object_type="remote_project", object_id=remote.pk,
+        project_id=remote.project_id, after={"endpoint": remote.endpoint, "ok": ok, "status": status, "code": code},
+    )  # fmt: skip
 
 
 def remote_sync_start(*, remote: RemoteProject, mode: str = SyncRecord.Mode.FULL, actor: Any = None) -> SyncRecord:
@@ -131,6 +182,10 @@ def remote_sync_start(*, remote: RemoteProject, mode: str = SyncRecord.Mode.FULL
     try:
         with transaction.atomic():
             record = SyncRecord.objects.create(remote_project=remote, mode=mode, requested_by=actor)
+            audit_record(
+                action="remote_project.sync", actor=actor, object_type="remote_project", object_id=remote.pk,
+                project_id=remote.project_id, after={"sync": record.pk, "mode": mode},
+            )  # fmt: skip
             task_send(REMOTE_SYNC, record.pk)
     except IntegrityError:
         raise Conflict(f"A sync of {remote.name} is already running.", param="remote_project") from None

@@ -43,7 +43,7 @@ from agents_admin.models import (
 )
 from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch
-from agents_admin.services.audit import Actor
+from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.stores import store_for, threads_delete_at_source
 from agents_admin.services.usage import usage_count_threads
 
@@ -279,6 +279,8 @@ def policy_save(
     now = now or timezone.now()
     changed = _selection_changed(policy, cleaned, agents)
     target = policy or RetentionPolicy(created_by=_user_or_none(actor))
+    creating = not target.pk
+    before = {} if creating else policy_audit_view(target)
     for key, value in cleaned.items():
         setattr(target, key, value)
     if changed:
@@ -289,7 +291,25 @@ def policy_save(
     with transaction.atomic():
         target.save()
         target.agents.set(agents)
+        old, new = changed_fields(before, policy_audit_view(target, agents=agents))
+        if creating or new:
+            audit_record(
+                action="retention_policy.create" if creating else "retention_policy.update", actor=actor,
+                object_type="retention_policy", object_id=target.pk, project_id=target.project_id,
+                before=old or None, after=new,
+            )  # fmt: skip
     return target
+
+
+def policy_audit_view(policy: RetentionPolicy, *, agents: list[Any] | None = None) -> dict[str, Any]:
+    """What the audit log keeps of a policy: every setting, as plain values (agents by id, times as text)."""
+    view = {name: getattr(policy, name) for name in POLICY_FIELDS if name not in ("project", "agents")}
+    view["daily_at"] = policy.daily_at.isoformat() if policy.daily_at is not None else None
+    view["project"] = policy.project_id
+    view["agents"] = sorted(a.pk for a in agents) if agents is not None else sorted(
+        policy.agents.values_list("pk", flat=True)
+    )  # fmt: skip
+    return view
 
 
 def policy_enable(
@@ -298,9 +318,16 @@ def policy_enable(
     """Schedule (or pause) a policy. Enabling needs a completed dry run of its current selection (InvalidInput
     naming ``enabled`` otherwise, nothing changed)."""
     _enabled_clean(enabled, policy=policy)
+    was = policy.enabled
     policy.enabled = enabled
     policy.next_run_at = policy_next_run(policy=policy, after=now or timezone.now()) if enabled else None
-    policy.save(update_fields=["enabled", "next_run_at", "updated_at"])
+    with transaction.atomic():
+        policy.save(update_fields=["enabled", "next_run_at", "updated_at"])
+        if was != enabled:
+            audit_record(
+                action="retention_policy.update", actor=actor, object_type="retention_policy", object_id=policy.pk,
+                project_id=policy.project_id, before={"enabled": was}, after={"enabled": enabled},
+            )  # fmt: skip
     return policy
 
 
@@ -334,9 +361,16 @@ def purge_start_confirmed(
     )
 
 
-def policy_delete(*, policy: RetentionPolicy) -> None:
+def policy_delete(*, policy: RetentionPolicy, actor: Actor = None, actor_label: str = "") -> None:
     """Delete a policy; its reports stay (they keep the policy's name)."""
-    policy.delete()
+    with transaction.atomic():
+        before = policy_audit_view(policy)
+        policy_id, project_id = policy.pk, policy.project_id
+        policy.delete()
+        audit_record(
+            action="retention_policy.delete", actor=actor, actor_label=actor_label, object_type="retention_policy",
+            object_id=policy_id, project_id=project_id, before=before,
+        )  # fmt: skip
 
 
 def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None = None) -> sel.Plan:
@@ -370,20 +404,31 @@ def hold_place(
         raise InvalidInput("Keep the reason under 500 characters.", param="reason")
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("The expiry must be in the future.", param="expires_at")
-    return ThreadHold.objects.create(
-        thread=thread, reason=reason, placed_by=_user_or_none(actor), expires_at=expires_at
-    )
+    with transaction.atomic():
+        hold = ThreadHold.objects.create(
+            thread=thread, reason=reason, placed_by=_user_or_none(actor), expires_at=expires_at
+        )
+        audit_record(
+            action="hold.place", actor=actor, object_type="thread", object_id=thread.pk, project_id=thread.project_id,
+            after={"hold": hold.pk, "reason": reason, "expires_at": expires_at.isoformat() if expires_at else None},
+        )  # fmt: skip
+    return hold
 
 
 def hold_release(*, hold: ThreadHold, actor: Actor, now: datetime | None = None) -> ThreadHold:
     """Release a hold; releasing one already released raises Conflict and changes nothing."""
     now = now or timezone.now()
-    updated = ThreadHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
-        released_at=now, released_by=_user_or_none(actor)
-    )
-    if not updated:
-        raise Conflict("This hold was already released.", param="hold_id", code="hold_released")
-    hold.refresh_from_db()
+    with transaction.atomic():
+        updated = ThreadHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
+            released_at=now, released_by=_user_or_none(actor)
+        )
+        if not updated:
+            raise Conflict("This hold was already released.", param="hold_id", code="hold_released")
+        hold.refresh_from_db()
+        audit_record(
+            action="hold.release", actor=actor, object_type="thread", object_id=hold.thread_id,
+            before={"hold": hold.pk, "reason": hold.reason}, after={"hold": hold.pk, "released": True},
+        )  # fmt: skip
     return hold
 
 
@@ -399,50 +444,80 @@ def purge_start(
     policy: RetentionPolicy,
     trigger: str,
     actor: Actor = None,
+    actor_label: str = "",
     dry_run: bool = False,
     cutoff: datetime | None = None,
     enqueue: bool = True,
 ) -> PurgeReport:
-    """A queued report; with ``enqueue`` a worker runs it after commit. ``cutoff`` reuses a preview's selection."""
-    report = PurgeReport.objects.create(
-        policy=policy,
-        policy_name=policy.name,
-        action=policy.action,
-        trigger=trigger,
-        triggered_by=_user_or_none(actor),
-        dry_run=dry_run,
-        cutoff=cutoff,
-        status=PurgeReport.Status.QUEUED,
-    )
-    if enqueue:
-        dispatch.task_send(dispatch.RETENTION_POLICY_RUN, policy.pk, report.pk)
+    """A queued report; with ``enqueue`` a worker runs it after commit. ``cutoff`` reuses a preview's selection.
+
+    Audited as ``purge.start`` (a dry run too: it lists the threads a policy selects); the actor is the person, or
+    ``beat`` / ``cli`` through ``actor_label``. The worker's outcome is ``purge.finish``."""
+    with transaction.atomic():
+        report = PurgeReport.objects.create(
+            policy=policy,
+            policy_name=policy.name,
+            action=policy.action,
+            trigger=trigger,
+            triggered_by=_user_or_none(actor),
+            dry_run=dry_run,
+            cutoff=cutoff,
+            status=PurgeReport.Status.QUEUED,
+        )
+        audit_record(
+            action="purge.start", actor=actor, actor_label=actor_label or _trigger_label(trigger, actor),
+            object_type="purge_report", object_id=report.pk, project_id=policy.project_id,
+            after={"policy": policy.pk, "policy_name": policy.name, "action": policy.action, "dry_run": dry_run,
+                   "trigger": trigger, "cutoff": cutoff.isoformat() if cutoff else None},
+        )  # fmt: skip
+        if enqueue:
+            dispatch.task_send(dispatch.RETENTION_POLICY_RUN, policy.pk, report.pk)
     return report
 
 
-def purge_stop(*, report: PurgeReport) -> PurgeReport:
+def _trigger_label(trigger: str, actor: Actor) -> str:
+    """Who started a purge nobody signed in started: the schedule (``beat``) or a command (``cli``)."""
+    if actor is not None and getattr(actor, "pk", None):
+        return ""
+    return "beat" if trigger == PurgeReport.Trigger.SCHEDULE else "cli"
+
+
+def purge_stop(*, report: PurgeReport, actor: Actor = None) -> PurgeReport:
     """Ask a running purge to stop after its current batch (a queued one stops at once)."""
-    PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.QUEUED).update(
-        status=PurgeReport.Status.STOPPED, finished_at=timezone.now()
-    )
-    PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.RUNNING).update(stop_requested=True)
+    with transaction.atomic():
+        stopped = PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.QUEUED).update(
+            status=PurgeReport.Status.STOPPED, finished_at=timezone.now()
+        )
+        asked = PurgeReport.objects.filter(pk=report.pk, status=PurgeReport.Status.RUNNING).update(stop_requested=True)
+        if stopped or asked:
+            audit_record(
+                action="purge.stop", actor=actor, object_type="purge_report", object_id=report.pk,
+                after={"stopped": bool(stopped), "stop_requested": bool(asked)},
+            )  # fmt: skip
     report.refresh_from_db()
     return report
 
 
-def purge_resume(*, report: PurgeReport, enqueue: bool = True) -> PurgeReport:
+def purge_resume(*, report: PurgeReport, actor: Actor = None, enqueue: bool = True) -> PurgeReport:
     """Queue a stopped or failed purge (or a running one whose worker died) again; it continues from its cursor.
     Conflict for any other state."""
     resumable = Q(status__in=[PurgeReport.Status.STOPPED, PurgeReport.Status.FAILED]) | Q(
         status=PurgeReport.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER
     )
-    updated = PurgeReport.objects.filter(resumable, pk=report.pk, policy__isnull=False).update(
-        status=PurgeReport.Status.QUEUED, stop_requested=False, finished_at=None
-    )
-    if not updated:
-        raise Conflict("Only a stopped or failed purge of an existing policy can be resumed.", param="report_id")
-    report.refresh_from_db()
-    if enqueue and report.policy_id is not None:
-        dispatch.task_send(dispatch.RETENTION_POLICY_RUN, report.policy_id, report.pk)
+    with transaction.atomic():
+        before = PurgeReport.objects.filter(pk=report.pk).values_list("status", flat=True).first()
+        updated = PurgeReport.objects.filter(resumable, pk=report.pk, policy__isnull=False).update(
+            status=PurgeReport.Status.QUEUED, stop_requested=False, finished_at=None
+        )
+        if not updated:
+            raise Conflict("Only a stopped or failed purge of an existing policy can be resumed.", param="report_id")
+        report.refresh_from_db()
+        audit_record(
+            action="purge.resume", actor=actor, object_type="purge_report", object_id=report.pk,
+            before={"status": before}, after={"status": report.status},
+        )  # fmt: skip
+        if enqueue and report.policy_id is not None:
+            dispatch.task_send(dispatch.RETENTION_POLICY_RUN, report.policy_id, report.pk)
     return report
 
 
@@ -494,8 +569,14 @@ def _finish(report: PurgeReport, status: str, *, began: float | None = None, err
         fields["duration_seconds"] = (report.duration_seconds or 0.0) + (time.monotonic() - began)
     if error:
         fields["errors"] = (report.errors + [{"at": timezone.now().isoformat(), "error": error[:500]}])[-MAX_ERRORS:]
-    PurgeReport.objects.filter(pk=report.pk).update(**fields)
-    report.refresh_from_db()
+    with transaction.atomic():
+        PurgeReport.objects.filter(pk=report.pk).update(**fields)
+        report.refresh_from_db()
+        audit_record(
+            action="purge.finish", actor_label="retention", object_type="purge_report", object_id=report.pk,
+            after={"status": status, "dry_run": report.dry_run, "threads": report.threads,
+                   "messages": report.messages, "runs": report.runs, "error": error},
+        )  # fmt: skip
     return report
 
 

@@ -74,7 +74,7 @@ def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResp
 @can_manage
 def connection_test_view(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
-    check = connection_test(connection=connection, model=request.POST.get("model", "").strip())
+    check = connection_test(connection=connection, model=request.POST.get("model", "").strip(), actor=request.user)
     context: dict[str, Any] = {"connection": connection, "check": check}
     if getattr(request, "htmx", False):
         return render(request, f"{FORM_TEMPLATE}#test_result", context)

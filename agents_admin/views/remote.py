@@ -47,7 +47,9 @@ def remote_project_create_view(request: HtmxHttpRequest) -> HttpResponse:
     form = RemoteProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            remote = remote_project_create(secret=form.cleaned_data["secret"], **form.service_fields())
+            remote = remote_project_create(
+                secret=form.cleaned_data["secret"], actor=request.user, **form.service_fields()
+            )
         except ServiceError as exc:
             form.add_error(exc.param if exc.param in form.fields else None, exc.message)
         else:
@@ -65,7 +67,7 @@ def remote_project_edit(request: HtmxHttpRequest, remote_id: int) -> HttpRespons
         fields = form.service_fields()
         fields.pop("name", None)
         try:
-            remote_project_update(remote=remote, secret=form.cleaned_data["secret"], **fields)
+            remote_project_update(remote=remote, secret=form.cleaned_data["secret"], actor=request.user, **fields)
         except ServiceError as exc:
             form.add_error(exc.param if exc.param in form.fields else None, exc.message)
         else:
@@ -84,7 +86,7 @@ def _edit_context(remote: RemoteProject, form: RemoteProjectForm, **extra: Any) 
 def remote_project_test_view(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
     remote = get_object_or_404(RemoteProject, pk=remote_id)
     try:
-        result = {"ok": True, "message": remote_project_test(remote=remote)}
+        result = {"ok": True, "message": remote_project_test(remote=remote, actor=request.user)}
     except ServiceError as exc:
         result = {"ok": False, "message": exc.message}
     context = _edit_context(remote, RemoteProjectForm(instance=remote), test_result=result)

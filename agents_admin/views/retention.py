@@ -121,7 +121,7 @@ def retention_policy_enable(request: HtmxHttpRequest, policy_id: int) -> HttpRes
 @capability_required("manage_retention")
 def retention_policy_delete(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
-    retention.policy_delete(policy=policy)
+    retention.policy_delete(policy=policy, actor=request.user)
     messages.success(request, f"Policy “{policy.name}” deleted; its reports are kept.")
     return redirect("agents_admin:retention_policy_list")
 
@@ -175,7 +175,7 @@ def purge_report_detail(request: HtmxHttpRequest, report_id: int) -> HttpRespons
 @require_POST
 @capability_required("manage_retention")
 def purge_report_stop(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
-    report = retention.purge_stop(report=get_object_or_404(PurgeReport, pk=report_id))
+    report = retention.purge_stop(report=get_object_or_404(PurgeReport, pk=report_id), actor=request.user)
     return render_page(request, "agents_admin/purge_report_detail.html", {"report": report}, partial="progress")
 
 
@@ -184,7 +184,7 @@ def purge_report_stop(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
 def purge_report_resume(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(PurgeReport, pk=report_id)
     try:
-        report = retention.purge_resume(report=report)
+        report = retention.purge_resume(report=report, actor=request.user)
     except ServiceError as error:
         messages.error(request, error.message)
     return render_page(request, "agents_admin/purge_report_detail.html", {"report": report}, partial="progress")

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.lib.sealed import unseal
-from agents_admin.models import ModelConnection
+from agents_admin.models import AuditEvent, ModelConnection
 from agents_admin.services import connections as connections_service
 from agents_admin.services.connections import connection_create
 from tests.factories import make_project
@@ -172,7 +172,7 @@ def test_test_connection_makes_a_real_call_and_shows_success(
     response = admin_client.post(url, {"model": "gpt-4o"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
-    assert "Success." in html and "Model 'gpt-4o' answered “OK” (18 tokens)." in htmllib.unescape(html)
+    assert "Success." in html and "Model 'gpt-4o' answered (18 tokens)." in htmllib.unescape(html)
     [sent] = model_server.requests
     assert sent.path == "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
     assert sent.headers["api-key"] == SECRET
@@ -187,14 +187,31 @@ def test_test_connection_shows_the_exact_error_on_the_full_page_without_htmx(
     response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]))
     html = response.content.decode()
     assert response.status_code == 200 and "<html" in html
-    assert "Failed. auth_error: HTTP 401: Access denied due to invalid subscription key." in html
+    assert "Failed. The test call failed (HTTP 401, auth_error): check the key" in html
+    assert "Access denied" not in html  # the endpoint's answer body is never shown: the URL is an admin's choice
     assert SECRET not in html
+    [event] = AuditEvent.objects.filter(action="connection.test")
+    assert event.object_id == str(connection.pk) and event.after == {
+        "model": "gpt-4o",
+        "ok": False,
+        "code": "auth_error",
+    }
+
+
+def test_a_test_call_that_lands_on_some_other_server_shows_none_of_its_page(
+    admin_client: Client, model_server: FakeModelServer
+) -> None:
+    connection = make_connection(endpoint=model_server.url, kind="openai_compatible")
+    model_server.add(error(404, "<html>internal wiki: db password is hunter2</html>"))
+    html = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk])).content.decode()
+    assert "HTTP 404, model_not_found" in html and "hunter2" not in html and "wiki" not in html
 
 
 def test_test_connection_reports_an_unreachable_endpoint(admin_client: Client) -> None:
     connection = make_connection(endpoint="http://127.0.0.1:9", kind="openai_compatible")
     response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
-    assert "Failed. connection_error: Could not reach the model endpoint: ConnectError" in response.content.decode()
+    assert "Failed. The test call failed (connection_error): check the endpoint" in response.content.decode()
+    assert AuditEvent.objects.get(action="connection.test").after["code"] == "connection_error"
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(anon_client: Client) -> None:
@@ -219,10 +236,10 @@ def test_test_connection_gives_up_on_a_hanging_model_after_its_own_short_timeout
     connection = make_connection(endpoint=model_server.url, read_timeout=600)
     model_server.add(hang(3))
     response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
-    assert "Failed. timeout: The model endpoint did not answer in time" in response.content.decode()
+    assert "Failed. The test call failed (timeout): the endpoint did not answer in time." in response.content.decode()
 
 
 def test_an_offline_connection_needs_no_endpoint_and_tests_fine(admin_client: Client) -> None:
     connection = connection_create(fields={"name": "built-in", "kind": "offline", "auth": "none"})
     response = admin_client.post(reverse("agents_admin:connection_test", args=[connection.pk]), HTTP_HX_REQUEST="true")
-    assert "Success. Model &#x27;test&#x27; answered “(offline model)" in response.content.decode()
+    assert "Success. Model &#x27;test&#x27; answered (35 tokens)." in response.content.decode()

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import RemoteProject, SyncRecord
+from agents_admin.models import AuditEvent, RemoteProject, SyncRecord
 from agents_admin.remote.connection import remote_secret
 from agents_admin.services.remote import remote_project_create
 from agents_admin.services.remote_sync import remote_sync_execute
@@ -114,8 +114,11 @@ def test_test_connection_shows_the_exact_error(admin_client: Client, remote: Rem
     url = reverse("agents_admin:remote_project_test", args=[remote.pk])
     partial = admin_client.post(url, HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content
-    assert b"GET /assistants: HTTP 401 (unauthorized) Bad or missing token." in partial.content
+    assert b"Test connection failed (HTTP 401, unauthorized)." in partial.content
+    assert b"Bad or missing token" not in partial.content  # the remote's own words are not shown back
     assert SECRET.encode() not in partial.content
+    [event] = AuditEvent.objects.filter(action="remote_project.test")
+    assert event.object_id == str(remote.pk) and event.after["status"] == 401 and event.after["ok"] is False
 
 
 def test_sync_now_queues_a_sync_and_shows_its_progress(admin_client: Client, remote: RemoteProject) -> None:
