@@ -97,7 +97,11 @@ def test_a_purge_started_stopped_resumed_and_finished(alice: User) -> None:
     assert only("purge.resume").before == {"status": "stopped"}
     retention.purge_execute(report_id=report.pk)
     finished = only("purge.finish")
-    assert finished.actor_label == "retention" and finished.after["threads"] == 1 and finished.after["status"] == "completed"
+    assert (
+        finished.actor_label == "retention"
+        and finished.after["threads"] == 1
+        and finished.after["status"] == "completed"
+    )
 
 
 def test_the_schedule_and_the_command_are_named_as_actors() -> None:
