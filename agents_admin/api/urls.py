@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_admin.api import agents_v2, assistants, conversations, files, openapi, runs, threads
+from agents_admin.api import agents_v2, assistants, conversations, files, openapi, responses, runs, threads
 from agents_admin.api.base import AGENT_API_VERSIONS, ANY_API_VERSION, endpoint
 from agents_admin.api.errors import error_response
 
@@ -105,9 +105,25 @@ urlpatterns += [
 def openai_routes(prefix: str, name: str, api_versions: tuple[str, ...] | None) -> list[URLPattern]:
     """The OpenAI-shaped routes under ``prefix``: ``openai/v1/`` (GA clients, no api-version) and ``openai/``
     (the 2.0 betas, with an api-version)."""
-    c = conversations
+    c, r = conversations, responses
     v = {"api_versions": api_versions}
     return [
+        path(P + prefix + "responses", endpoint(POST=r.create, **v), name=f"{name}responses"),
+        path(
+            P + prefix + "responses/<str:response_id>",
+            endpoint(GET=r.retrieve, DELETE=r.delete, **v),
+            name=f"{name}response",
+        ),
+        path(
+            P + prefix + "responses/<str:response_id>/cancel",
+            endpoint(POST=r.cancel, **v),
+            name=f"{name}response_cancel",
+        ),
+        path(
+            P + prefix + "responses/<str:response_id>/input_items",
+            endpoint(GET=r.input_items, **v),
+            name=f"{name}response_input_items",
+        ),
         path(P + prefix + "conversations", endpoint(GET=c.list_, POST=c.create, **v), name=f"{name}conversations"),
         path(
             P + prefix + "conversations/<str:conversation_id>",

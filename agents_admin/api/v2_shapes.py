@@ -11,7 +11,7 @@ from typing import Any
 
 from agents_admin.api.errors import ApiError
 from agents_admin.api.serializers import ts
-from agents_admin.models import Agent, AgentVersion, Message, Thread
+from agents_admin.models import Agent, AgentVersion, Message, Response, Run, RunStatus, RunStep, Thread
 
 # What a prompt agent's definition may carry, beyond ``kind``.
 DEFINITION_KEYS = ("model", "instructions", "tools", "temperature", "top_p", "tool_choice", "text")
@@ -172,4 +172,111 @@ def message_item_json(message: Message) -> dict[str, Any]:
         "status": message.status,
         "content": content_json(message),
         "created_at": ts(message.created_at),
+    }
+
+
+# --- responses -------------------------------------------------------------------------------------------------
+
+# A run's status as a response's: a response that asks for function calls has ended (the caller answers with a
+# new response), and one being cancelled is still in progress until the worker lets go.
+RESPONSE_STATUS = {
+    RunStatus.QUEUED: "queued",
+    RunStatus.IN_PROGRESS: "in_progress",
+    RunStatus.CANCELLING: "in_progress",
+    RunStatus.REQUIRES_ACTION: "completed",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.INCOMPLETE: "incomplete",
+    RunStatus.FAILED: "failed",
+    RunStatus.EXPIRED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+FINAL_RESPONSE_STATUSES = ("completed", "incomplete", "failed", "cancelled")
+
+
+def function_call_items(run: Run) -> list[dict[str, Any]]:
+    """The run's function calls as ``function_call`` output items (ids derived from the call ids, so stable)."""
+    items = []
+    for step in RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS).order_by("created_at", "id"):
+        for call in step.tool_calls:
+            function = call.get("function") or {}
+            items.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{call.get('id', '')}",
+                    "call_id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments") or "",
+                    "status": "completed",
+                }
+            )
+    return items
+
+
+def output_message_json(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message.id,
+        "role": "assistant",
+        "status": message.status,
+        "content": content_json(message),
+    }
+
+
+def response_messages(run: Run) -> list[Message]:
+    return list(Message.objects.filter(run=run, role=Message.Role.ASSISTANT).order_by("seq"))
+
+
+def response_json(
+    response: Response, run: Run, *, calls: list[dict[str, Any]] | None = None, messages: list[Message] | None = None
+) -> dict[str, Any]:
+    """The response object. ``calls``/``messages`` are the run's output when the caller has read them already."""
+    status = RESPONSE_STATUS.get(RunStatus(run.status), "in_progress")
+    calls = function_call_items(run) if calls is None else calls
+    messages = response_messages(run) if messages is None else messages
+    usage = None
+    if status in FINAL_RESPONSE_STATUSES and run.total_tokens is not None:
+        usage = {
+            "input_tokens": run.prompt_tokens or 0,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": run.completion_tokens or 0,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": run.total_tokens,
+        }
+    error = None
+    if status == "failed":
+        last = run.last_error if isinstance(run.last_error, dict) else {}
+        if run.status == RunStatus.EXPIRED:
+            last = {"code": "expired", "message": "The response did not finish in time."}
+        error = {"code": last.get("code") or "server_error", "message": last.get("message") or "The response failed."}
+    return {
+        "id": response.id,
+        "object": "response",
+        "created_at": ts(response.created_at),
+        "status": status,
+        "background": response.background,
+        "completed_at": ts(run.completed_at) if status == "completed" else None,
+        "error": error,
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+        "instructions": run.instructions or None,
+        "max_output_tokens": run.max_completion_tokens,
+        "model": run.model,
+        "output": calls + [output_message_json(m) for m in messages],
+        "parallel_tool_calls": run.parallel_tool_calls,
+        "previous_response_id": response.previous_response_id,
+        "conversation": {"id": response.thread_id} if response.in_conversation else None,
+        "agent_reference": {
+            "type": "agent_reference",
+            "name": response.agent_name,
+            "version": response.agent_version or str(run.agent_version),
+        },
+        "store": True,
+        "temperature": run.temperature if run.temperature is not None else 1.0,
+        "top_p": run.top_p if run.top_p is not None else 1.0,
+        "text": text_from_response_format(run.response_format),
+        "tool_choice": run.tool_choice if run.tool_choice is not None else "auto",
+        "tools": tools_to_v2(run.tools),
+        "truncation": "disabled",
+        "usage": usage,
+        "metadata": response.metadata or {},
+        "user": None,
     }

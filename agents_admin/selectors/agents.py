@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,3 +79,38 @@ def agent_versions(agent: Agent, limit: int = 50) -> list[VersionView]:
 def agents_for_thread(thread: Thread) -> Any:
     """The agents that may run this thread (its project's), e.g. to validate a run form's choice."""
     return Agent.objects.filter(project_id=thread.project_id).order_by("name", "id")
+
+
+@dataclass(frozen=True)
+class V2Name:
+    """A classic agent without a v2 name, and the name the migration proposes for it."""
+
+    agent: Agent
+    name: str
+
+
+def v2_names_proposed(*, limit: int = 500) -> list[V2Name]:
+    """Names for the classic agents of local projects that have none yet: each agent's name made a valid v2
+    name (letters, digits, hyphens; 63 at most), made unique in its project with ``-2``, ``-3`` … Until then the
+    v2 protocol reaches such an agent by its ``asst_`` id; nothing is copied either way."""
+    agents = list(
+        Agent.objects.filter(api_name__isnull=True, remote_project__isnull=True)
+        .only("id", "name", "project_id", "version", "model")
+        .order_by("project_id", "created_at", "id")[:limit]
+    )
+    projects = {a.project_id for a in agents}
+    taken: dict[int, set[str]] = {p: set() for p in projects}
+    for project_id, api_name in Agent.objects.filter(project_id__in=projects, api_name__isnull=False).values_list(
+        "project_id", "api_name"
+    ):
+        taken[project_id].add(api_name.lower())
+    proposed = []
+    for agent in agents:
+        base = re.sub(r"[^A-Za-z0-9]+", "-", agent.name or "").strip("-")[:56].strip("-").lower() or "agent"
+        name, suffix = base, 1
+        while name in taken[agent.project_id]:
+            suffix += 1
+            name = f"{base}-{suffix}"
+        taken[agent.project_id].add(name)
+        proposed.append(V2Name(agent=agent, name=name))
+    return proposed

@@ -11,7 +11,7 @@ from django.db import transaction
 from agents_admin import validation
 from agents_admin.errors import InvalidInput
 from agents_admin.models import AGENT_FIELDS, Agent, AgentVersion, ModelConnection, Project, RemoteProject
-from agents_admin.selectors.agents import agent_for_name
+from agents_admin.selectors.agents import agent_for_name, v2_names_proposed
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import store_for, store_for_project
 from agents_admin.services.tools import tools_check
@@ -195,3 +195,22 @@ def agent_version_delete(*, agent: Agent, version: int, actor: Actor = None, act
             object_id=locked.id, project_id=locked.project_id, before={"version": version, **row.definition},
             after={"latest_version": locked.version},
         )  # fmt: skip
+
+
+def agents_v2_names_assign(*, actor: Actor = None, actor_label: str = "") -> list[tuple[str, str]]:
+    """Give every classic agent without one its proposed v2 name (``v2_names_proposed``), so the v2 protocol
+    and its SDK address it by name; its versions, threads and runs are untouched (one store serves both
+    protocols). Returns ``(agent id, name)`` pairs; one audit record for the lot."""
+    with transaction.atomic():
+        plan = v2_names_proposed()
+        assigned = []
+        for proposal in plan:
+            # Conditional: an agent named meanwhile (by the v2 API, or a second click) keeps its name.
+            if Agent.objects.filter(pk=proposal.agent.pk, api_name__isnull=True).update(api_name=proposal.name):
+                assigned.append((proposal.agent.pk, proposal.name))
+        if assigned:
+            audit_record(
+                action="agent.v2_names_assign", actor=actor, actor_label=actor_label, object_type="agent",
+                object_id=f"{len(assigned)} agents", after=dict(assigned),
+            )  # fmt: skip
+    return assigned

@@ -20,6 +20,7 @@ ACTIONS = (
     "agent.delete",
     "agent.version_create",
     "agent.version_delete",
+    "agent.v2_names_assign",
     "thread.view",
     "thread.delete",
     "message.delete",

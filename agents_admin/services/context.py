@@ -7,7 +7,9 @@ import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agents_admin.models import File, Message, Run, RunStep
+from django.db.models import Q
+
+from agents_admin.models import File, Message, Response, Run, RunStep
 from agents_admin.providers.base import ChatMessage, ImageInput
 from agents_admin.providers.offline import count_tokens
 from agents_admin.services.tools import call_output, call_turn
@@ -116,9 +118,13 @@ def _newest_first(run: Run) -> Iterator[Message]:
 
 
 def _tool_turns(run: Run) -> list[ChatMessage]:
-    """This run's answered tool calls, as assistant tool-call turns followed by their outputs."""
+    """This run's answered tool calls, as assistant tool-call turns followed by their outputs; for a v2 response
+    that answers the function calls of an earlier one, that run's calls first."""
     turns: list[ChatMessage] = []
-    steps = RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED)
+    answered = Response.objects.filter(run_id=run.id, answers_run__isnull=False).values_list("answers_run", flat=True)
+    steps = RunStep.objects.filter(
+        Q(run=run) | Q(run__in=answered), type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED
+    )
     for step in steps.order_by("created_at", "id"):
         calls = step.step_details.get("tool_calls", [])
         turns.append(ChatMessage(role="assistant", tool_calls=tuple(call_turn(c) for c in calls)))

@@ -29,6 +29,7 @@ from agents_admin.models import (
     TERMINAL_RUN_STATUSES,
     Agent,
     Message,
+    Response,
     Run,
     RunSpan,
     RunStatus,
@@ -665,6 +666,11 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
             required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
             # The step's calls carry "output": null until outputs are submitted, as the service's do.
             step_calls = [{**c, "function": {**c["function"], "output": None}} for c in calls]
+            if Response.objects.filter(run_id=run.id).exists():
+                _complete_with_calls(run, step_calls, usage, step_usage, now)
+                recorder.flush()
+                transaction.on_commit(lambda: run_ended(run.id))
+                return
             if not run_transition(
                 run.id, [RunStatus.IN_PROGRESS], RunStatus.REQUIRES_ACTION, required_action=required, **usage
             ):
@@ -704,6 +710,26 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
         thread_run_touch(run.thread_id, status, now)
         recorder.flush()
     run_ended(run.id)
+
+
+def _complete_with_calls(
+    run: Run, step_calls: list[dict[str, Any]], usage: dict[str, int], step_usage: dict[str, int], now: datetime
+) -> None:
+    """A v2 response ends with its function calls (status completed): the caller answers them with a new
+    response carrying ``function_call_output`` items, which becomes the next run (services/responses.py). The
+    step records the calls; the outputs are written into it when that response arrives."""
+    if not run_transition(run.id, [RunStatus.IN_PROGRESS], RunStatus.COMPLETED, completed_at=now, **usage):
+        raise Cancelled()
+    RunStep.objects.create(
+        run=run,
+        thread_id=run.thread_id,
+        type=RunStep.Type.TOOL_CALLS,
+        status=RunStep.Status.COMPLETED,
+        step_details={"type": "tool_calls", "tool_calls": step_calls},
+        completed_at=now,
+        **step_usage,
+    )
+    thread_run_touch(run.thread_id, RunStatus.COMPLETED, now)
 
 
 def _agent_present(run: Run) -> str | None:

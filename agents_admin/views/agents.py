@@ -3,13 +3,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.errors import ServiceError
 from agents_admin.forms.agents import AgentForm
 from agents_admin.selectors import agents as agent_selectors
 from agents_admin.selectors.agents import agent_get
-from agents_admin.services.agents import agent_create, agent_delete, agent_update
+from agents_admin.services.agents import agent_create, agent_delete, agent_update, agents_v2_names_assign
 from agents_admin.services.projects import project_default
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
@@ -73,3 +73,19 @@ def agent_versions(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     agent = agent_get(agent_id)
     context = {"agent": agent, "versions": agent_selectors.agent_versions(agent)}
     return render_page(request, "agents_admin/agent_versions.html", context, partial="versions")
+
+
+@require_GET
+@capability_required("view_agent_config")
+def agent_v2_names(request: HtmxHttpRequest) -> HttpResponse:
+    """How the classic agents read through the v2 protocol, and the names they would take there."""
+    plan = agent_selectors.v2_names_proposed()
+    return render_page(request, "agents_admin/agent_v2_names.html", {"plan": plan}, partial="plan")
+
+
+@require_POST
+@capability_required("edit_agents")
+def agent_v2_names_assign_view(request: HtmxHttpRequest) -> HttpResponse:
+    assigned = agents_v2_names_assign(actor=request.user)
+    messages.success(request, f"{len(assigned)} agents named for the v2 protocol." if assigned else "Nothing to do.")
+    return redirect("agents_admin:agent_v2_names")

@@ -6,6 +6,8 @@ import pytest
 from azure.ai.projects import AIProjectClient
 from azure.ai.projects.models import PromptAgentDefinition
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from django.test import Client
+from django.urls import reverse
 
 from agents_admin.models import Agent, AgentVersion
 from tests.factories import make_agent
@@ -53,7 +55,7 @@ def test_versions_are_created_read_listed_and_deleted(project_client: AIProjectC
     assert not Agent.objects.filter(api_name="support-bot").exists()
 
 
-def test_the_list_pages_and_holds_classic_agents_too(project_client: AIProjectClient) -> None:
+def test_the_list_pages_and_holds_classic_agents_too(project_client: AIProjectClient, admin_client: Client) -> None:
     classic = make_agent(name="Classic helper")
     for index in range(3):
         project_client.agents.create_version(
@@ -67,6 +69,9 @@ def test_the_list_pages_and_holds_classic_agents_too(project_client: AIProjectCl
         agent_name=classic.id, definition=PromptAgentDefinition(model="gpt-4o-mini")
     )
     assert again.version == "2" and Agent.objects.get(pk=classic.id).model == "gpt-4o-mini"
+    # One console list: classic and v2 agents side by side, a v2 agent with its name.
+    page = admin_client.get(reverse("agents_admin:agent_list")).content.decode()
+    assert classic.id in page and '<code class="muted">bot-2</code>' in page
 
 
 def test_bad_names_and_other_kinds_are_refused_as_the_service_refuses_them(project_client: AIProjectClient) -> None:

@@ -1,0 +1,160 @@
+"""Streaming a response as the v2 protocol's server-sent events (``response.*`` with a ``sequence_number``).
+
+The events are a function of what the store holds (the run, its function-call steps, its assistant message as
+the worker writes it), computed so that what is known at one moment is always a prefix of what is known later:
+text deltas are whole words, and the word still being written waits for the next one. So event N is the same
+whoever asks and whenever, and a stream resumes after any ``sequence_number`` (``starting_after``) by computing
+the events again and skipping the ones already seen. Background responses stream the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from agents_admin.api.v2_shapes import (
+    FINAL_RESPONSE_STATUSES,
+    function_call_items,
+    output_message_json,
+    response_json,
+    response_messages,
+)
+from agents_admin.models import Message, Response, Run
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1
+_WORD = re.compile(r"\s*\S+")
+_FINAL_EVENT = {
+    "completed": "response.completed",
+    "incomplete": "response.incomplete",
+    "failed": "response.failed",
+    # The protocol has no "cancelled" event: the stream ends as failed, with the response's status "cancelled".
+    "cancelled": "response.failed",
+}
+
+
+def text_chunks(text: str, *, final: bool) -> list[str]:
+    """The deltas of ``text``: a word each, with the whitespace before it. Until the text is final the last
+    word may still grow, so it is held back; the final text's last chunk also carries any trailing whitespace."""
+    chunks = _WORD.findall(text)
+    if not final:
+        return chunks[:-1]
+    rest = text[sum(len(c) for c in chunks) :]
+    if rest:
+        if chunks:
+            chunks[-1] += rest
+        else:
+            chunks = [rest]
+    return chunks
+
+
+def response_events(response: Response) -> tuple[list[dict[str, Any]], bool]:
+    """Every event of ``response`` known now, in order (without sequence numbers), and whether that is all."""
+    run = Run.objects.get(pk=response.run_id)
+    calls = function_call_items(run)
+    messages = response_messages(run)
+    snapshot = response_json(response, run, calls=calls, messages=messages)
+    status = snapshot["status"]
+    events: list[dict[str, Any]] = []
+
+    def early(state: str) -> dict[str, Any]:
+        return {**snapshot, "status": state, "output": [], "usage": None, "error": None, "completed_at": None}
+
+    events.append({"type": "response.created", "response": early("queued" if response.background else "in_progress")})
+    if response.background:
+        events.append({"type": "response.queued", "response": early("queued")})
+    # Not taken by a worker yet: wait, unless it was cancelled before one took it (then no in_progress).
+    if run.started_at is None:
+        if status not in FINAL_RESPONSE_STATUSES:
+            return events, False
+    else:
+        events.append({"type": "response.in_progress", "response": early("in_progress")})
+    index = 0
+    for item in calls:
+        events += [
+            {"type": "response.output_item.added", "output_index": index, "item": {**item, "arguments": ""}},
+            {
+                "type": "response.function_call_arguments.delta",
+                "output_index": index,
+                "item_id": item["id"],
+                "delta": item["arguments"],
+            },
+            {
+                "type": "response.function_call_arguments.done",
+                "output_index": index,
+                "item_id": item["id"],
+                "name": item["name"],
+                "arguments": item["arguments"],
+            },
+            {"type": "response.output_item.done", "output_index": index, "item": item},
+        ]
+        index += 1
+    for message in messages:
+        if not _message_events(events, message, index):
+            return events, False
+        index += 1
+    if status in FINAL_RESPONSE_STATUSES:
+        events.append({"type": _FINAL_EVENT[status], "response": snapshot})
+        return events, True
+    return events, False
+
+
+def _message_events(events: list[dict[str, Any]], message: Message, index: int) -> bool:
+    """Append a message's events; False while it is still being written (its later events are not known)."""
+    item_id = message.id
+    where = {"item_id": item_id, "output_index": index, "content_index": 0}
+    start = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}
+    events.append({"type": "response.output_item.added", "output_index": index, "item": start})
+    events.append(
+        {"type": "response.content_part.added", **where, "part": {"type": "output_text", "text": "", "annotations": []}}
+    )
+    final = message.status != Message.Status.IN_PROGRESS
+    for chunk in text_chunks(message.text, final=final):
+        events.append({"type": "response.output_text.delta", **where, "delta": chunk, "logprobs": []})
+    if not final:
+        return False
+    events.append({"type": "response.output_text.done", **where, "text": message.text, "logprobs": []})
+    part = {"type": "output_text", "text": message.text, "annotations": []}
+    events.append({"type": "response.content_part.done", **where, "part": part})
+    events.append({"type": "response.output_item.done", "output_index": index, "item": output_message_json(message)})
+    return True
+
+
+def sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+def response_stream(response: Response, *, starting_after: int = -1) -> StreamingHttpResponse:
+    stream = StreamingHttpResponse(_events(response, starting_after), content_type="text/event-stream")
+    stream["Cache-Control"] = "no-cache"
+    stream["X-Accel-Buffering"] = "no"  # tell nginx-style proxies not to buffer the stream
+    return stream
+
+
+def _events(response: Response, starting_after: int) -> Iterator[bytes]:
+    sent = starting_after + 1
+    try:
+        # The run expires on its own; this only guards against a stream outliving everything.
+        deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
+        while time.monotonic() < deadline:
+            events, done = response_events(response)
+            for number in range(sent, len(events)):
+                yield sse({**events[number], "sequence_number": number})
+            sent = max(sent, len(events))
+            if done:
+                return
+            time.sleep(POLL_SECONDS)
+    except Exception:
+        logger.exception("stream of response %s failed", response.id)
+        yield sse(
+            {"type": "error", "code": "server_error", "message": "The stream failed.", "param": None,
+             "sequence_number": sent}
+        )  # fmt: skip
