@@ -45,6 +45,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AUDITOR: ("view_audit", "view_usage"),
 }
 ROLES = tuple(ROLE_PERMISSIONS)
+# Least privilege first: the Auditor reads the audit log and usage but no conversation; a Reviewer reads and
+# exports every conversation. A new user's role starts at the first.
+ROLES_LEAST_FIRST = (AUDITOR, REVIEWER, OPERATOR, ADMIN)
 
 
 def perm(codename: str) -> str:

@@ -8,16 +8,21 @@ from urllib.parse import urlencode
 from django import forms
 
 from agents_admin.forms.common import ServiceErrorMixin
-from agents_admin.roles import ROLES
+from agents_admin.roles import ROLES_LEAST_FIRST
 from agents_admin.services.audit import ACTIONS
 
-ROLE_CHOICES = [(role, role) for role in ROLES]
+ROLE_CHOICES = [(role, role) for role in ROLES_LEAST_FIRST]
 
 
 class UserCreateForm(ServiceErrorMixin, forms.Form):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    role = forms.ChoiceField(
+        choices=ROLE_CHOICES,
+        initial=ROLES_LEAST_FIRST[0],
+        help_text="Starts at the least privilege. Auditor: the audit log and usage, no conversations. "
+        "Reviewer: reads, notes and exports conversations. Operator: also agents and runs. Admin: everything.",
+    )
 
 
 class UserRoleForm(ServiceErrorMixin, forms.Form):

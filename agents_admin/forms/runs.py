@@ -29,9 +29,15 @@ class RunStartForm(ServiceErrorMixin, forms.Form):
 class ToolOutputsForm(ServiceErrorMixin, forms.Form):
     """One output field per pending tool call of a run in requires_action; submitted together."""
 
+    EMPTY_OUTPUT = "This output is empty. Send empty output? Tick “Send empty output” and submit again."
+
+    send_empty = forms.BooleanField(required=False, label="Send empty output")
+
     def __init__(self, *args: Any, run: Run, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.calls = run.pending_tool_calls
+        # Set when an output is empty and unconfirmed: the page then shows the "Send empty output" box.
+        self.asks_empty = False
         for call in self.calls:
             function: Any = call.get("function", {})
             self.fields[f"output_{call['id']}"] = forms.CharField(
@@ -40,6 +46,18 @@ class ToolOutputsForm(ServiceErrorMixin, forms.Form):
                 strip=False,
                 widget=forms.Textarea(attrs={"rows": 2, "class": "code"}),
             )
+
+    def clean(self) -> dict[str, Any]:
+        """An empty output is usually a slip (the model then answers from nothing), so it is sent only when
+        "Send empty output" is ticked."""
+        cleaned = super().clean() or {}
+        if not cleaned.get("send_empty"):
+            for call in self.calls:
+                name = f"output_{call['id']}"
+                if name in cleaned and not cleaned[name].strip():
+                    self.add_error(name, self.EMPTY_OUTPUT)
+                    self.asks_empty = True
+        return cleaned
 
     def tool_outputs(self) -> list[dict[str, str]]:
         return [

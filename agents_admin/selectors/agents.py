@@ -9,10 +9,12 @@ from typing import Any
 from django.http import Http404
 
 from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
     Agent,
     AgentVersion,
     ModelConnection,
     Project,
+    Run,
     Thread,
 )
 
@@ -114,3 +116,27 @@ def v2_names_proposed(*, limit: int = 500) -> list[V2Name]:
         taken[agent.project_id].add(name)
         proposed.append(V2Name(agent=agent, name=name))
     return proposed
+
+
+# Counting an agent's runs stops here: the confirmation says "10,000+" rather than scanning millions.
+AGENT_RUNS_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class AgentUsage:
+    """What refers to an agent, for its delete confirmation."""
+
+    runs: int
+    runs_capped: bool
+    active_runs: int
+
+
+def agent_usage(agent: Agent) -> AgentUsage:
+    """The agent's runs (counted up to the cap on the run_agent_created index) and its unfinished runs."""
+    runs = Run.objects.filter(agent=agent)
+    counted = runs.values("pk")[: AGENT_RUNS_COUNT_CAP + 1].count()
+    return AgentUsage(
+        runs=min(counted, AGENT_RUNS_COUNT_CAP),
+        runs_capped=counted > AGENT_RUNS_COUNT_CAP,
+        active_runs=runs.filter(status__in=ACTIVE_RUN_STATUSES).count(),
+    )

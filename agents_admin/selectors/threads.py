@@ -21,7 +21,17 @@ from django.http import Http404
 from django.utils import timezone
 
 from agents_admin.lib import keyset
-from agents_admin.models import Agent, Message, Project, Run, RunStatus, Thread, ThreadFlag, ThreadNote
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    Agent,
+    Message,
+    Project,
+    Run,
+    RunStatus,
+    Thread,
+    ThreadFlag,
+    ThreadNote,
+)
 from agents_admin.selectors.projects import project_id_named
 from agents_admin.selectors.retention import holds_active
 from agents_admin.validation import FLAG_NAME
@@ -329,3 +339,24 @@ def thread_runs(thread_id: str, *, limit: int = THREAD_RUNS) -> list[Run]:
     runs = Run.objects.filter(thread_id=thread_id).only(*RUN_FIELDS)
     runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
     return list(runs.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class ThreadDeleteEffect:
+    """What deleting a thread takes with it, and what stops it (a hold, an active run)."""
+
+    messages: int
+    runs: int
+    held: bool
+    active_run: bool
+
+
+def thread_delete_effect(thread: Thread) -> ThreadDeleteEffect:
+    """Counts for the delete confirmation: the denormalised message count, the thread's runs (on its index)."""
+    runs = Run.objects.filter(thread=thread)
+    return ThreadDeleteEffect(
+        messages=thread.message_count,
+        runs=runs.count(),
+        held=holds_active(timezone.now()).filter(thread_id=thread.pk).exists(),
+        active_run=runs.filter(status__in=ACTIVE_RUN_STATUSES).exists(),
+    )

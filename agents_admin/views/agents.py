@@ -7,12 +7,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents_admin.errors import ServiceError
 from agents_admin.forms.agents import AgentForm
+from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.selectors import agents as agent_selectors
 from agents_admin.selectors.agents import agent_get
 from agents_admin.services.agents import agent_create, agent_delete, agent_update, agents_v2_names_assign
 from agents_admin.services.projects import project_default
 from agents_admin.views.access import capability_required
-from agents_admin.views.common import HtmxHttpRequest, render_page
+from agents_admin.views.common import HtmxHttpRequest, confirmed, render_page
 
 
 @require_GET
@@ -60,11 +61,18 @@ def agent_edit(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
 @capability_required("edit_agents")
 def agent_delete_view(request: HtmxHttpRequest, agent_id: str) -> HttpResponse:
     agent = agent_get(agent_id)
-    if request.method == "POST":
+    confirm = ConfirmForm(
+        request.POST if request.method == "POST" else None, action="agent.delete", target=agent.pk,
+        user_id=request.user.pk,
+    )  # fmt: skip
+    if confirmed(request, confirm):
         agent_delete(agent=agent, actor=request.user)
         messages.success(request, f"Agent “{agent}” deleted.")
         return redirect("agents_admin:agent_list")
-    return render_page(request, "agents_admin/agent_confirm_delete.html", {"agent": agent}, partial="confirm")
+    context = {"agent": agent, "confirm": confirm.fresh(), "usage": agent_selectors.agent_usage(agent)}
+    if request.method == "POST" and confirm.data.get("confirm"):
+        context["error"] = " ".join(confirm.errors.get("confirm", []))
+    return render_page(request, "agents_admin/agent_confirm_delete.html", context, partial="confirm")
 
 
 @require_GET

@@ -6,13 +6,16 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from agents_admin.errors import ServiceError
+from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.models import ApiKey, Project
 from agents_admin.services.api_keys import api_key_create, api_key_revoke
 from agents_admin.services.projects import project_default
 from agents_admin.views.access import capability_required
+from agents_admin.views.common import Confirmation, confirmed, render_confirm
 
 # Keys are few (people make them by hand); the page shows the newest ones and says when there are more.
 PAGE_SIZE = 200
@@ -54,6 +57,24 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
     return _page(request, ApiKeyForm(initial={"project": new.api_key.project}), new_secret=new.secret)
 
 
+def _revoke_confirmation(api_key: ApiKey, form: ConfirmForm) -> Confirmation:
+    used = f"last used {api_key.last_used_at:%Y-%m-%d %H:%M} UTC" if api_key.last_used_at else "never used"
+    label = f"“{api_key.label}”, " if api_key.label else ""
+    return Confirmation(
+        title=f"Revoke key {api_key.prefix}…?",
+        effects=[
+            f"The key ({label}project {api_key.project.name}, {used}) stops working at once: "
+            "every call made with it gets 401 from now on.",
+            "Revoking cannot be undone; whoever uses it will need a new key.",
+        ],
+        button="Revoke key",
+        action=reverse("agents_admin:api_key_revoke"),
+        cancel=reverse("agents_admin:api_keys"),
+        form=form,
+        hidden={"key": str(api_key.pk)},
+    )
+
+
 @require_POST
 @capability_required("manage_api_keys")
 def api_key_revoke_view(request: HttpRequest) -> HttpResponse:
@@ -61,7 +82,10 @@ def api_key_revoke_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a key to revoke.")
         return redirect("agents_admin:api_keys")
-    api_key = get_object_or_404(ApiKey, pk=form.cleaned_data["key"])
+    api_key = get_object_or_404(ApiKey.objects.select_related("project"), pk=form.cleaned_data["key"])
+    confirm = ConfirmForm(request.POST, action="api_key.revoke", target=api_key.pk, user_id=request.user.pk)
+    if not api_key.revoked_at and not confirmed(request, confirm):
+        return render_confirm(request, _revoke_confirmation(api_key, confirm))
     try:
         api_key_revoke(api_key=api_key, actor=request.user)
         messages.success(request, f"Key {api_key.prefix}… revoked; calls with it now get 401.")

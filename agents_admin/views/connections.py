@@ -7,10 +7,13 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.errors import InvalidInput
+from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.connections import ConnectionForm
 from agents_admin.models import ModelConnection
 from agents_admin.services.audit import Actor
@@ -21,6 +24,7 @@ from agents_admin.services.connections import (
     connection_update,
 )
 from agents_admin.views.access import capability_required
+from agents_admin.views.common import Confirmation, HtmxHttpRequest, confirmed, render_confirm
 
 FORM_TEMPLATE = "agents_admin/connection_form.html"
 # Connections hold credentials: only roles that manage them may see or change them.
@@ -63,8 +67,27 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 @require_POST
 @can_manage
-def connection_delete_view(request: HttpRequest, connection_id: int) -> HttpResponse:
+def connection_delete_view(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(ModelConnection, pk=connection_id)
+    confirm = ConfirmForm(request.POST, action="connection.delete", target=connection.pk, user_id=request.user.pk)
+    if not confirmed(request, confirm):
+        agents = connection.agents.count()
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Delete connection “{connection.name}”?",
+                effects=[
+                    "The connection and its stored secrets are deleted; it cannot be undone.",
+                    f"{agents} agent{pluralize(agents)} chose it; their next runs use the next rule instead "
+                    "(the connection mapping the model, the project's or the instance default, or the built-in "
+                    "offline model).",
+                ],
+                button="Delete connection",
+                action=reverse("agents_admin:connection_delete", args=[connection.pk]),
+                cancel=reverse("agents_admin:connection_edit", args=[connection.pk]),
+                form=confirm,
+            ),
+        )
     connection_delete(connection=connection, actor=request.user)
     messages.success(request, f"Connection '{connection.name}' deleted.")
     return redirect("agents_admin:connection_list")

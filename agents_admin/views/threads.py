@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from agents_admin.errors import ServiceError
+from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
 from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadFilterForm
 from agents_admin.models import Run, Thread, ThreadFlag
@@ -16,14 +17,14 @@ from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
-from agents_admin.selectors.threads import message_page, thread_get, thread_runs
+from agents_admin.selectors.threads import message_page, thread_delete_effect, thread_get, thread_runs
 from agents_admin.selectors.traces import run_trace
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
 from agents_admin.services.threads import message_create, thread_create, thread_delete
 from agents_admin.views.access import capability_required
-from agents_admin.views.common import HtmxHttpRequest, render_page, wants_partial
+from agents_admin.views.common import HtmxHttpRequest, confirmed, render_page, wants_partial
 from agents_admin.views.review import review_context
 
 DETAIL = "agents_admin/thread_detail.html"
@@ -193,8 +194,14 @@ def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> H
 @capability_required("delete_threads")
 def thread_delete_view(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     thread = thread_get(thread_id)
-    context: dict[str, Any] = {"thread": thread}
-    if request.method == "POST":
+    confirm = ConfirmForm(
+        request.POST if request.method == "POST" else None, action="thread.delete", target=thread.pk,
+        user_id=request.user.pk,
+    )  # fmt: skip
+    context: dict[str, Any] = {"thread": thread, "confirm": confirm.fresh(), "effect": thread_delete_effect(thread)}
+    if request.method == "POST" and not confirmed(request, confirm):
+        context["error"] = " ".join(confirm.errors.get("confirm", []))
+    elif request.method == "POST":
         try:
             thread_delete(thread=thread, actor=request.user)
         except ServiceError as error:

@@ -4,17 +4,20 @@ deactivate and reactivate. Users are never deleted."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents_admin.errors import ServiceError
 from agents_admin.forms.access import UserCreateForm, UserRoleForm
+from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.selectors.access import user_get, user_list
 from agents_admin.services.users import user_active_set, user_create, user_role, user_role_set
 from agents_admin.views.access import capability_required
-from agents_admin.views.common import HtmxHttpRequest, render_page
+from agents_admin.views.common import Confirmation, HtmxHttpRequest, confirmed, render_confirm, render_page
 
 FORM = "agents_admin/user_form.html"
 can_manage = capability_required("manage_users")
@@ -59,12 +62,32 @@ def user_edit(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     return render_page(request, "agents_admin/user_edit.html", context, partial="form")
 
 
+def _deactivate_confirmation(target: User, form: ConfirmForm) -> Confirmation:
+    name = target.get_username()
+    return Confirmation(
+        title=f"Deactivate {name}?",
+        effects=[
+            f"{name} can no longer sign in, and their open sessions end at their next request.",
+            f"Their role ({user_role(target) or 'none'}) and their history in the audit log stay; "
+            "you can reactivate them from their page.",
+        ],
+        button=f"Deactivate {name}",
+        action=reverse("agents_admin:user_active", args=[target.pk]),
+        cancel=reverse("agents_admin:user_edit", args=[target.pk]),
+        form=form,
+        hidden={"active": "0"},
+    )
+
+
 @require_POST
 @can_manage
 def user_active(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     """Deactivate (``active=0``) or reactivate (``active=1``) a user; you cannot deactivate yourself."""
     target = user_get(user_id)
     active = request.POST.get("active") == "1"
+    confirm = ConfirmForm(request.POST, action="user.deactivate", target=target.pk, user_id=request.user.pk)
+    if not active and target.is_active and target.pk != request.user.pk and not confirmed(request, confirm):
+        return render_confirm(request, _deactivate_confirmation(target, confirm))
     try:
         user_active_set(user=target, active=active, actor=request.user)
     except ServiceError as error:

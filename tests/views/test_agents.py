@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from agents_admin.models import Agent, AgentVersion, ModelConnection, Project
 from agents_admin.services.connections import connection_create
+from tests.confirm_helpers import confirm_post
 from tests.factories import WEATHER_TOOL, make_agent, make_project
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_deleting_asks_for_confirmation_then_deletes(admin_client: Client) -> No
     assert "Delete agent" in full and "<html" in full
     assert "Delete agent" in partial and "<html" not in partial
     assert Agent.objects.filter(pk=agent.pk).exists()
-    response = admin_client.post(url)
+    response = confirm_post(admin_client, url)
     assert response.status_code == 302 and response["Location"] == reverse("agents_admin:agent_list")
     assert not Agent.objects.filter(pk=agent.pk).exists()
 

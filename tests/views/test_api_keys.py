@@ -7,6 +7,7 @@ from django.test import Client
 
 from agents_admin.models import ApiKey, AuditEvent
 from agents_admin.services.api_keys import api_key_authenticate, api_key_create, hash_key
+from tests.confirm_helpers import confirm_post
 from tests.factories import make_project
 
 URL = "/settings/api-keys/"
@@ -46,7 +47,7 @@ def test_a_bad_form_shows_the_error_beside_the_field_and_makes_nothing(admin_cli
 
 def test_revoking_a_key_stops_it_working(admin_client: Client) -> None:
     new = api_key_create(project=make_project(), label="old")
-    response = admin_client.post(URL + "revoke/", {"key": new.api_key.pk})
+    response = confirm_post(admin_client, URL + "revoke/", {"key": new.api_key.pk})
     assert response.status_code == 302 and response.url == URL
     new.api_key.refresh_from_db()
     assert new.api_key.revoked_at is not None

@@ -15,6 +15,7 @@ from agents_admin.lib.sealed import unseal
 from agents_admin.models import AuditEvent, ModelConnection
 from agents_admin.services import connections as connections_service
 from agents_admin.services.connections import connection_create
+from tests.confirm_helpers import confirm_post
 from tests.factories import make_project
 from tests.model_server import FakeModelServer, answer, error, hang
 
@@ -152,7 +153,11 @@ def test_the_list_shows_connections_without_secrets(admin_client: Client) -> Non
 
 def test_deleting_a_connection(admin_client: Client) -> None:
     connection = make_connection()
-    response = admin_client.post(reverse("agents_admin:connection_delete", args=[connection.pk]))
+    url = reverse("agents_admin:connection_delete", args=[connection.pk])
+    asked = admin_client.post(url)
+    assert asked.status_code == 200 and "Delete connection" in asked.content.decode()
+    assert ModelConnection.objects.exists()  # the first POST only asks
+    response = confirm_post(admin_client, url)
     assert response.status_code == 302 and response["Location"] == reverse("agents_admin:connection_list")
     assert not ModelConnection.objects.exists()
 

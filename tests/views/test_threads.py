@@ -18,6 +18,7 @@ from agents_admin.services.connections import connection_create
 from agents_admin.services.review import thread_flag_set
 from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs
 from agents_admin.services.threads import message_create
+from tests.confirm_helpers import confirm_post
 from tests.conftest import Worker, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_message, make_project, make_run, make_thread
 
@@ -401,14 +402,14 @@ def test_deleting_a_thread_asks_first(admin_client: Client) -> None:
     full = admin_client.get(url).content.decode()
     partial = admin_client.get(url, **HX).content.decode()
     assert "Delete thread" in full and "<html" in full and "<html" not in partial
-    response = admin_client.post(url)
+    response = confirm_post(admin_client, url)
     assert response.status_code == 302 and response["Location"] == reverse("agents_admin:thread_list")
     assert not Thread.objects.filter(pk=thread.pk).exists()
 
 
 def test_a_thread_with_an_active_run_is_not_deleted(admin_client: Client) -> None:
     run = make_run()
-    response = admin_client.post(reverse("agents_admin:thread_delete", args=[run.thread_id]))
+    response = confirm_post(admin_client, reverse("agents_admin:thread_delete", args=[run.thread_id]))
     assert response.status_code == 200 and "cancel it before deleting" in response.content.decode()
     assert Thread.objects.filter(pk=run.thread_id).exists()
 

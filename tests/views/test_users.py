@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.services.users import user_role
+from tests.confirm_helpers import confirm_post
 from tests.personas import client_for, user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +87,7 @@ def test_deactivating_ends_access_and_reactivating_restores_it(admin: User) -> N
     rita_client = client_for(rita)
     assert rita_client.get(reverse("agents_admin:thread_list")).status_code == 200
     client = client_for(admin)
-    client.post(reverse("agents_admin:user_active", args=[rita.pk]), {"active": "0"})
+    confirm_post(client, reverse("agents_admin:user_active", args=[rita.pk]), {"active": "0"})
     assert not User.objects.get(pk=rita.pk).is_active
     # Her open session no longer works, and she cannot sign in again.
     assert rita_client.get(reverse("agents_admin:thread_list")).status_code == 302
