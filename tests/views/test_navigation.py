@@ -51,6 +51,8 @@ def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
         ("/threads/", "Threads"),
         ("/threads/new/", "Threads"),
         ("/search/", "Search"),
+        ("/review/", "Review queue"),
+        ("/review/queues/", "Review queue"),
         ("/runs/needs-action/", "Needs action"),
         ("/agents/", "Agents"),
         ("/agents/new/", "Agents"),
