@@ -50,6 +50,12 @@ class _Watcher:
         if resumed:
             # Only news from here on: the steps and messages before the tool outputs were streamed already.
             self.steps = dict(RunStep.objects.filter(run_id=run.id).values_list("id", "status"))
+            # ... except the tool-call step these outputs just completed: its step.completed opens the stream.
+            answered = RunStep.objects.filter(
+                run_id=run.id, type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED,
+                completed_at__gte=run.enqueued_at,
+            ).values_list("id", flat=True) if run.enqueued_at else []  # fmt: skip
+            self.steps.update(dict.fromkeys(answered, RunStep.Status.IN_PROGRESS))
             for message in Message.objects.filter(run_id=run.id):
                 self.sent_text[message.id] = message.text
                 self.finished_messages.add(message.id)
@@ -102,8 +108,10 @@ class _Watcher:
                 continue
             data = step_json(step, assistant_id=self.agent_id)
             if before is None:
-                yield sse("thread.run.step.created", {**data, "status": "in_progress", "completed_at": None})
-                yield sse("thread.run.step.in_progress", {**data, "status": "in_progress", "completed_at": None})
+                # As it was when it started, even if it finished between two polls: in progress, no usage yet.
+                started = {**data, "status": "in_progress", "completed_at": None, "usage": None}
+                yield sse("thread.run.step.created", started)
+                yield sse("thread.run.step.in_progress", started)
                 if step.type == RunStep.Type.TOOL_CALLS:
                     yield sse("thread.run.step.delta", step_delta_json(step))
                 self.steps[step.id] = RunStep.Status.IN_PROGRESS

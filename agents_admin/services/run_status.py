@@ -30,11 +30,15 @@ def run_transition(run_id: str, sources: list[str], target: str, **fields: Any) 
     return bool(changed)
 
 
-def run_steps_close(run_id: str, status: str, now: datetime) -> None:
-    """A run that ended without completing: its open steps end with it, and so does any assistant message still
-    being written (a partial answer stays readable, marked incomplete with the reason)."""
+def run_steps_close(run_id: str, status: str, now: datetime, *, last_error: dict[str, str] | None = None) -> None:
+    """A run that ended without completing: its open steps end with it (a failed step carries the run's error,
+    as the service's do), and so does any assistant message still being written (a partial answer stays
+    readable, marked incomplete with the reason)."""
     stamp = {"cancelled": "cancelled_at", "expired": "expired_at", "failed": "failed_at"}[str(status)]
-    RunStep.objects.filter(run_id=run_id, status=RunStep.Status.IN_PROGRESS).update(status=status, **{stamp: now})
+    fields: dict[str, Any] = {"status": status, stamp: now}
+    if last_error is not None:
+        fields["last_error"] = last_error
+    RunStep.objects.filter(run_id=run_id, status=RunStep.Status.IN_PROGRESS).update(**fields)
     Message.objects.filter(run_id=run_id, status=Message.Status.IN_PROGRESS).update(
         status=Message.Status.INCOMPLETE, incomplete_details={"reason": f"run_{status}"}
     )

@@ -805,7 +805,7 @@ def _fail(
             required_action=None,
         )
         if failed:
-            run_steps_close(run_id, RunStep.Status.FAILED, now)
+            run_steps_close(run_id, RunStep.Status.FAILED, now, last_error={"code": code, "message": message})
             thread_run_touch(thread_id, RunStatus.FAILED, now)
     if not failed and stream is not None:
         _stop(stream.run, stream)

@@ -3,6 +3,7 @@ its bounds, the switch that turns tracing off, and purging with the thread."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agents_admin.models import Run, RunSpan, Thread
+from agents_admin.models import Run, RunSpan, RunStep, Thread
 from agents_admin.services import retention
+from agents_admin.services.connections import connection_create
 from agents_admin.services.runs import run_execute, run_submit_tool_outputs
 from agents_admin.services.threads import thread_delete
 from tests.factories import WEATHER_TOOL, make_agent, make_run, make_thread
+from tests.model_server import FakeModelServer, raw
 from tests.retention_helpers import make_policy
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +122,21 @@ def test_the_retention_purge_deletes_traces_with_their_threads() -> None:
     assert report is not None and report.threads == 1 and report.runs == 1
     assert not RunSpan.objects.filter(run_id=run.id).exists()
     assert RunSpan.objects.filter(run_id=kept.id).count() == 2
+
+
+def test_a_stream_that_breaks_fails_its_message_step_with_the_error(model_server: FakeModelServer) -> None:
+    connection_create(
+        fields={"name": "m", "kind": "openai_compatible", "endpoint": f"{model_server.url}/v1", "auth": "none",
+                "is_default": True, "read_timeout": 5.0}
+    )  # fmt: skip
+    chunks = [{"choices": [{"index": 0, "delta": {"content": "Hel"}}]}, {"error": {"code": "oops", "message": "Gone"}}]
+    model_server.add(
+        raw(b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks), content_type="text/event-stream")
+    )
+    run = execute(make_run(text="Hello"))
+    assert run.status == "failed"
+    step = RunStep.objects.get(run=run)
+    assert step.type == "message_creation" and step.status == "failed" and step.failed_at is not None
+    assert step.last_error == {"code": "oops", "message": "Gone"}
+    call = RunSpan.objects.get(run=run, kind="model_call")
+    assert call.error == {"code": "oops", "message": "Gone"} and call.attributes["ttft_ms"] is not None
