@@ -38,6 +38,7 @@ urlpatterns: list = [
     path("settings/users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("settings/users/<int:user_id>/active/", users.user_active, name="user_active"),
     path("audit/", audit.audit_list, name="audit_list"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("settings/api-keys/", api_keys.api_keys, name="api_keys"),
     path("settings/api-keys/new/", api_keys.api_key_new, name="api_key_new"),
     path("settings/api-keys/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),

@@ -66,6 +66,7 @@ ACTIONS = (
     "remote_project.update",
     "remote_project.test",
     "remote_project.sync",
+    "audit.export",
 )
 
 # Who did something: a user, or None with an ``actor_label`` naming another actor (an API key, beat, a command).

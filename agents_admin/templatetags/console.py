@@ -9,7 +9,20 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
+from agents_admin.selectors.access import audit_changes, object_link
+
 register = template.Library()
+
+
+@register.simple_tag
+def audit_rows(event: Any) -> list[Any]:
+    """A record's before/after, field by field, with links for ids (``{% audit_rows event as rows %}``)."""
+    return audit_changes(event)
+
+
+@register.simple_tag
+def audit_object_url(event: Any) -> str | None:
+    return object_link(event.object_type, event.object_id)
 
 
 @register.filter

@@ -3,6 +3,9 @@ partial; the Django admin shows the log read-only."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -114,3 +117,44 @@ def test_the_django_admin_shows_audit_events_read_only(admin_client: Client) -> 
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     admin_client.post(f"/django-admin/agents_admin/auditevent/{event.pk}/change/", {"action": "changed"})
     assert AuditEvent.objects.get(pk=event.pk).action == "agent.create"
+
+
+def test_before_and_after_read_as_a_diff_with_linked_ids(auditor_client: Client) -> None:
+    audit_record(
+        action="retention_policy.update", actor_label="alice", object_type="retention_policy", object_id="7",
+        before={"days": 90, "enabled": False}, after={"days": 30, "enabled": True},
+    )  # fmt: skip
+    audit_record(
+        action="hold.place", actor_label="alice", object_type="thread", object_id="thread_abc",
+        after={"hold": 3, "reason": "<b>legal</b>", "policy": 7},
+    )  # fmt: skip
+    body = auditor_client.get(URL).content.decode()
+    assert "<del>90</del>" in body and "<ins>30</ins>" in body
+    assert "<del>no</del>" in body and "<ins>yes</ins>" in body
+    assert f'href="{reverse("agents_admin:retention_policy_detail", args=[7])}"' in body  # the object, and "policy"
+    assert f'href="{reverse("agents_admin:jump")}?id=thread_abc"' in body
+    assert "&lt;b&gt;legal&lt;/b&gt;" in body and "<b>legal" not in body
+
+
+def test_the_csv_export_holds_every_matching_record_and_is_itself_recorded(auditor_client: Client) -> None:
+    for i in range(1205):  # more than one keyset batch
+        audit_record(action="thread.view", actor_label="x", object_id=f"thread_{i}", after={"part": "page"})
+    audit_record(action="agent.create", actor_label="=cmd|' /C calc'!A0", object_id="asst_1", after={"name": "=1+1"})
+    response = auditor_client.get(reverse("agents_admin:audit_export"), {"action": "thread.view"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1205 and {r["action"] for r in rows} == {"thread.view"}
+    assert rows[0]["object_id"] == "thread_1204" and json.loads(rows[0]["after"]) == {"part": "page"}
+    [export] = AuditEvent.objects.filter(action="audit.export")
+    assert export.actor_label == "audrey" and export.after == {"filters": {"action": "thread.view"}}
+
+    everything = auditor_client.get(reverse("agents_admin:audit_export"))
+    text = b"".join(everything.streaming_content).decode()
+    assert "'=cmd|" in text and "=cmd|" not in text.replace("'=cmd|", "")  # no formula for a spreadsheet to run
+
+
+def test_people_without_the_audit_capability_cannot_export_it(client: Client) -> None:
+    user = User.objects.create_user("nosy", password="pw-1234567890")
+    client.force_login(user)
+    assert client.get(reverse("agents_admin:audit_export")).status_code == 403
+    assert not AuditEvent.objects.filter(action="audit.export").exists()
