@@ -10,7 +10,13 @@ from django import forms
 
 from agents_admin.forms.common import JSONTextField, ServiceErrorMixin
 from agents_admin.models import RunStatus
-from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_filter_choices
+from agents_admin.selectors.threads import (
+    DEFAULT_SORT,
+    HAS_FAILED_RUN,
+    SORT_LABELS,
+    ThreadFilters,
+    thread_filter_choices,
+)
 
 RUN_STATUS_CHOICES = [("", "Any"), (HAS_FAILED_RUN, "Has a failed run")] + [
     (status.value, f"Last run {status.label.lower()}") for status in RunStatus
@@ -98,3 +104,14 @@ class ThreadFilterForm(forms.Form):
             return ""
         pairs = [(k, v) for k, v in self.data.items() if k in self.fields and k != "cursor" and v not in ("", None)]
         return urlencode(pairs)
+
+
+class ThreadListForm(ThreadFilterForm):
+    """The Threads list's filter, plus its sort order (search and exports have their own orders)."""
+
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORT_LABELS.items()))
+
+    @property
+    def sort_value(self) -> str:
+        self.is_valid()
+        return str(getattr(self, "cleaned_data", {}).get("sort") or DEFAULT_SORT)

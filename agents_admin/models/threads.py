@@ -9,6 +9,12 @@ from django.db.models import Q
 
 from agents_admin import ids
 
+TITLE_LENGTH = 120
+# A thread's standing in review queues: waiting for a review, reviewed by at least one reviewer, or passed on by all.
+REVIEW_QUEUED = "queued"
+REVIEW_REVIEWED = "reviewed"
+REVIEW_SKIPPED = "skipped"
+
 
 class Thread(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_thread_id, editable=False)
@@ -27,6 +33,11 @@ class Thread(models.Model):
     # an EXISTS probe over runs per thread. Set where a run fails (services.runs, remote mirroring); never cleared,
     # because runs are only ever deleted with their thread.
     has_failed_run = models.BooleanField(default=False)
+    # What lists call the thread: its metadata "title", else its first user message, trimmed (services.threads
+    # keeps it as messages arrive and metadata changes), so a row never reads messages. NULL: nothing to show yet.
+    title = models.CharField(max_length=TITLE_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULL = no title yet)
+    # Where the thread stands in review queues (REVIEW_STATES), kept by services.review_queues; NULL = in none.
+    review_state = models.CharField(max_length=12, null=True, blank=True)  # noqa: DJ001 (NULL = not in a queue)
     # The standard review flags (ThreadFlag.STANDARD), copied from the ThreadFlag rows by services.review so the
     # flag filter is a walk of a small partial index in activity order, not a probe of the flags per thread.
     # Free tags are filtered through their ThreadFlag rows.
@@ -53,6 +64,9 @@ class Thread(models.Model):
         indexes = [
             models.Index(fields=["-last_activity_at", "-id"], name="thread_activity"),
             models.Index(fields=["project", "-last_activity_at", "-id"], name="thread_project_activity"),
+            # The list's other sort orders, walked by keyset like the activity order.
+            models.Index(fields=["-created_at", "-id"], name="thread_created_order"),
+            models.Index(fields=["-message_count", "-id"], name="thread_message_count"),
             models.Index(fields=["last_agent", "-last_activity_at"], name="thread_agent_activity"),
             models.Index(fields=["last_run_status", "-last_activity_at", "-id"], name="thread_status_activity"),
             # Partial: few threads have a failed run, and an index of only those tells SQLite's planner so (its

@@ -8,6 +8,7 @@ big tables), so a page costs the same at the first thread as at the 100,000th.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from agents_admin.models import (
     ThreadFlag,
     ThreadNote,
 )
+from agents_admin.selectors.home import table_count_estimate
 from agents_admin.selectors.projects import project_id_named
 from agents_admin.selectors.retention import holds_active
 from agents_admin.validation import FLAG_NAME
@@ -262,26 +264,87 @@ class ThreadPage:
     next_cursor: str = ""
 
 
-def thread_list(filters: ThreadFilters | None = None, *, cursor: str = "", limit: int = THREADS_PER_PAGE) -> ThreadPage:
-    """Threads matching ``filters``, newest activity first, one keyset page after ``cursor``, with each thread's
-    flags: the /threads/ list, and /search/ without words.
+# The list's sort orders: the column each walks (newest or largest first, then id), by the name the URL uses.
+SORTS = {"activity": "last_activity_at", "created": "created_at", "messages": "message_count"}
+SORT_LABELS = {"activity": "Last activity", "created": "Created", "messages": "Message count"}
+DEFAULT_SORT = "activity"
 
-    Served by the thread_activity index, or the index of the narrowest filter in activity order (project, agent,
-    last run status, a failed run, a standard flag). A free tag is read as its ids when it is rare (see
-    threads_matching). Two queries (three with a free tag or a project).
+
+def thread_list(
+    filters: ThreadFilters | None = None,
+    *,
+    cursor: str = "",
+    limit: int = THREADS_PER_PAGE,
+    sort: str = DEFAULT_SORT,
+) -> ThreadPage:
+    """Threads matching ``filters``, newest activity first (or newest created, or most messages: ``sort``), one
+    keyset page after ``cursor``, with each thread's flags and whether it is on hold: the /threads/ list, and
+    /search/ without words.
+
+    Served by the index of the sort order (thread_activity, thread_created_order, thread_message_count), or for
+    activity the index of the narrowest filter in activity order (project, agent, last run status, a failed run, a
+    standard flag). A free tag is read as its ids when it is rare (see threads_matching). Two queries (three with a
+    free tag or a project); the hold is a probe of the open-holds index for each row of the page.
     """
+    column = SORTS.get(sort, SORTS[DEFAULT_SORT])
     qs = threads_matching(filters or ThreadFilters(), paged=True).select_related("last_agent")
-    qs = qs.order_by("-last_activity_at", "-id")
-    position = keyset.cursor_decode(cursor)
+    qs = qs.annotate(on_hold=Exists(holds_active(timezone.now()).filter(thread=OuterRef("pk"))))
+    qs = qs.order_by(f"-{column}", "-id")
+    position = _cursor_decode(cursor, column)
     if position is not None:
-        qs = qs.filter(keyset.after("last_activity_at", position))
+        qs = qs.filter(keyset.after(column, position))
     rows = list(qs[: limit + 1])
     page = ThreadPage(threads=rows[:limit])
     if len(rows) > limit:
         last = rows[limit - 1]
-        page.next_cursor = keyset.cursor_encode(last.last_activity_at, last.id)
+        value = getattr(last, column)
+        page.next_cursor = (
+            keyset.cursor_encode(value, last.id)
+            if isinstance(value, datetime)
+            else keyset.int_cursor_encode(value, last.id)
+        )
     prefetch_related_objects(page.threads, "flags")  # the page's flags in one query
     return page
+
+
+def _cursor_decode(cursor: str, column: str) -> tuple[Any, str] | None:
+    if column == "message_count":
+        return keyset.int_cursor_decode(cursor)
+    return keyset.cursor_decode(cursor)  # type: ignore[return-value]
+
+
+# Up to this many matches the list counts them exactly (a bounded read of at most this many index entries);
+# above, it shows the planner's estimate, or "more than" on SQLite for a filtered list (it has no estimate).
+COUNT_EXACT_LIMIT = 1_000
+
+
+@dataclass
+class ThreadCount:
+    value: int
+    estimated: bool = False  # the planner's estimate: shown as "about"
+    at_least: bool = False  # more than ``value``, no estimate to give
+
+
+def thread_count(filters: ThreadFilters) -> ThreadCount:
+    """How many threads match ``filters``, never by counting more than COUNT_EXACT_LIMIT rows: above it, the
+    statistics' row count of the table for the unfiltered list, else the planner's estimate (PostgreSQL)."""
+    qs = threads_matching(filters, paged=True)
+    exact = qs.order_by().values("pk")[: COUNT_EXACT_LIMIT + 1].count()
+    if exact <= COUNT_EXACT_LIMIT:
+        return ThreadCount(exact)
+    if filters.is_empty():
+        total = table_count_estimate(Thread)
+        return ThreadCount(total.value, estimated=total.estimated)
+    if connection.vendor == "postgresql":
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        rows = int(plan[0]["Plan"]["Plan Rows"])
+        if rows > COUNT_EXACT_LIMIT:
+            return ThreadCount(rows, estimated=True)
+    return ThreadCount(COUNT_EXACT_LIMIT, at_least=True)
 
 
 # --- the thread page ----------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from agents_admin.models import (
 )
 from agents_admin.remote.connection import remote_client
 from agents_admin.remote.foundry import FoundryAuthError, FoundryClient, FoundryError, FoundryNotFound
+from agents_admin.services.thread_titles import metadata_title, thread_title_on_message, thread_titles_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def thread_mirror(remote: RemoteProject, obj: dict[str, Any]) -> Thread:
         remote_id=obj["id"],
         metadata=obj.get("metadata") or {},
         tool_resources=obj.get("tool_resources"),
+        title=metadata_title(obj.get("metadata")),
     )
     created_at = ts(obj.get("created_at")) or timezone.now()
     Thread.objects.filter(pk=thread.pk).update(created_at=created_at, last_activity_at=created_at)
@@ -262,6 +264,7 @@ def message_mirror(thread: Thread, obj: dict[str, Any], agents: AgentLookup, run
                 return "unchanged"
             continue
         Message.objects.filter(pk=message.pk).update(created_at=ts(obj.get("created_at")) or message.created_at)
+        thread_title_on_message(thread, role=message.role, text=message.text)
         return "created"
     raise FoundryError(f"message {obj['id']} could not be given a position in thread {thread.pk}")
 
@@ -312,6 +315,8 @@ def messages_page_mirror(
         for obj in fresh:
             counts.add("messages", message_mirror(thread, obj, agents, runs))
         return
+    if thread.title is None:
+        thread_titles_refresh(Thread.objects.filter(pk=thread.pk, title__isnull=True))
     counts.add("messages", "created", len(rows))
 
 

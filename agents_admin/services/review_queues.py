@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import Review, ReviewItem, ReviewQueue, ReviewQueueReviewer, Thread
+from agents_admin.models.threads import REVIEW_QUEUED, REVIEW_REVIEWED, REVIEW_SKIPPED
 from agents_admin.selectors.search import threads_with_words
 from agents_admin.selectors.threads import ThreadFilters, threads_matching
 from agents_admin.services.audit import Actor, audit_record, changed_fields
@@ -298,6 +299,8 @@ def _items_create(queue: ReviewQueue, thread_ids: list[str]) -> int:
             queue.next_reviewer += 1
         items.append(ReviewItem(queue=queue, thread_id=thread_id, assigned_to_id=assignee))
     ReviewItem.objects.bulk_create(items, batch_size=500)
+    # The Threads list shows where each thread stands; a thread already reviewed elsewhere stays "reviewed".
+    Thread.objects.filter(pk__in=fresh).exclude(review_state=REVIEW_REVIEWED).update(review_state=REVIEW_QUEUED)
     return len(items)
 
 
@@ -446,6 +449,10 @@ def _review_record(
             items_skipped=F("items_skipped") + (1 if status == ReviewItem.Status.SKIPPED else 0),
             **({"agreement": agreement} if agreement is not None else {}),
         )
+        if not skipped:
+            Thread.objects.filter(pk=item.thread_id).update(review_state=REVIEW_REVIEWED)
+        elif status == ReviewItem.Status.SKIPPED:
+            Thread.objects.filter(pk=item.thread_id, review_state=REVIEW_QUEUED).update(review_state=REVIEW_SKIPPED)
         ReviewQueueReviewer.objects.filter(pk=membership.pk).update(
             reviewed=F("reviewed") + (0 if skipped else 1), skipped=F("skipped") + (1 if skipped else 0),
             last_review_at=now,

@@ -40,6 +40,7 @@ from agents_admin.services import remote
 from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
+from agents_admin.services.thread_titles import thread_title_on_message
 from agents_admin.services.tools import tools_check
 from agents_admin.services.traces import tool_spans_record
 
@@ -210,6 +211,7 @@ class LocalStore:
                 status=status,
                 completed_at=now if status == Message.Status.COMPLETED else None,
             )
+            thread_title_on_message(thread, role=role, text=text)
         thread.message_count = seq
         thread.last_activity_at = now
         return message

@@ -15,6 +15,7 @@ from agents_admin.selectors.retention import thread_is_held
 from agents_admin.services import retention
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import messages_add, store_for
+from agents_admin.services.thread_titles import metadata_title, thread_titles_refresh
 
 
 def thread_create(
@@ -29,7 +30,7 @@ def thread_create(
     metadata = validation.validate_metadata(metadata)
     with transaction.atomic():
         extra = {"id": ids.new_conversation_id()} if conversation else {}
-        thread = Thread.objects.create(project=project, metadata=metadata, **extra)
+        thread = Thread.objects.create(project=project, metadata=metadata, title=metadata_title(metadata), **extra)
         messages_add(thread=thread, items=messages or [], param="messages")
         thread.refresh_from_db()
     return thread
@@ -45,7 +46,10 @@ def thread_update(*, thread: Thread, metadata: dict[str, Any] | None, **extra: A
             raise InvalidInput("tool_resources must be an object.", param="tool_resources")
         thread.tool_resources = tool_resources
         fields.append("tool_resources")
-    thread.save(update_fields=fields)
+    with transaction.atomic():
+        thread.save(update_fields=fields)
+        thread_titles_refresh(Thread.objects.filter(pk=thread.pk))
+    thread.title = Thread.objects.values_list("title", flat=True).get(pk=thread.pk)
     return thread
 
 

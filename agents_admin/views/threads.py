@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 from agents_admin.errors import ServiceError
 from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
-from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadFilterForm
+from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadListForm
 from agents_admin.models import Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
@@ -33,11 +33,13 @@ DETAIL = "agents_admin/thread_detail.html"
 @require_GET
 @capability_required("view_conversations")
 def thread_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = ThreadFilterForm(data=request.GET or None)
-    page = thread_selectors.thread_list(form.filters(), cursor=form.cursor_value)
+    form = ThreadListForm(data=request.GET or None)
+    filters = form.filters()
+    page = thread_selectors.thread_list(filters, cursor=form.cursor_value, sort=form.sort_value)
     context = {
         "form": form,
         "page": page,
+        "count": thread_selectors.thread_count(filters),
         "query": form.query_without_cursor(),
         "standard_flags": ThreadFlag.STANDARD,
     }

@@ -37,7 +37,7 @@ def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: C
     make_thread(messages=["two"])
     thread_flag_set(thread=flagged, name="reviewed", on=True, actor=None)
     body = admin_client.get(reverse("agents_admin:search"), {"flag": "reviewed"}).content.decode()
-    assert body.count("<tr><td>") == 1 and f"<code>{flagged.id}</code>" in body
+    assert body.count('<tr><td class="thread-cell">') == 1 and f'<code class="thread-id">{flagged.id}</code>' in body
     assert '<a class="tag" href="/threads/?flag=reviewed" title="Threads flagged reviewed">reviewed</a>' in body
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from agents_admin.management.commands import _demo_words as words
 from agents_admin.models import Agent, Message, Project, Run, RunStatus, Thread, ThreadFlag
+from agents_admin.services.thread_titles import thread_titles_refresh
 from agents_admin.services.usage import RUN_USAGE_FIELDS, UsageTally
 
 BATCH = 5_000
@@ -122,6 +123,8 @@ class Command(BaseCommand):
             ThreadFlag._meta.get_field("created_at"),  # type: ignore[arg-type]
         ):
             written, runs = self._write(gen, counts, agents, projects, options["days"])
+        # Titles as services.threads keeps them, in one statement for the whole load.
+        thread_titles_refresh(Thread.objects.filter(title__isnull=True))
         # Fresh statistics after a bulk load, so the planner knows e.g. that a run status is not selective.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
