@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from agents_admin.api.base import Call, ok, opt_bool, opt_dict, opt_int, opt_str
 from agents_admin.api.conversations import get_conversation, message_from_item
 from agents_admin.api.errors import ApiError, invalid
+from agents_admin.api.pagination import page
 from agents_admin.api.response_streaming import response_stream
 from agents_admin.api.v2_shapes import FINAL_RESPONSE_STATUSES, RESPONSE_STATUS, invalid_payload, response_json
 from agents_admin.models import AgentVersion, Response, Run, RunStatus
@@ -222,3 +223,22 @@ def input_items(call: Call, response_id: str) -> HttpResponseBase:
             "has_more": bool(rest),
         }
     )
+
+
+def list_(call: Call) -> HttpResponseBase:
+    """List the project's responses (Foundry): ``conversation_id``, ``agent_name``, ``agent_id`` (name:version)."""
+    responses = Response.objects.filter(project=call.project).select_related("run")
+    conversation_id = call.query.get("conversation_id")
+    if conversation_id:
+        responses = responses.filter(thread_id=conversation_id)
+    agent_name, agent_id = call.query.get("agent_name"), call.query.get("agent_id")
+    if agent_id:
+        name, _, number = agent_id.rpartition(":")
+        if not name or not number.isdigit() or (agent_name and agent_name != name):
+            raise invalid("agent_id is 'name:version' of the agent_name given.", param="agent_id")
+        agent_name = name
+        responses = responses.filter(run__agent_version=int(number))
+    if agent_name:
+        agent = agent_for_name(project=call.project, name=agent_name)
+        responses = responses.filter(run__agent=agent) if agent is not None else responses.none()
+    return ok(page(responses, call.query, lambda r: response_json(r, r.run)))

@@ -108,7 +108,7 @@ def openai_routes(prefix: str, name: str, api_versions: tuple[str, ...] | None) 
     c, r = conversations, responses
     v = {"api_versions": api_versions}
     return [
-        path(P + prefix + "responses", endpoint(POST=r.create, **v), name=f"{name}responses"),
+        path(P + prefix + "responses", endpoint(GET=r.list_, POST=r.create, **v), name=f"{name}responses"),
         path(
             P + prefix + "responses/<str:response_id>",
             endpoint(GET=r.retrieve, DELETE=r.delete, **v),

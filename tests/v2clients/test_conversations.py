@@ -8,6 +8,8 @@ from pathlib import Path
 import openai
 import pytest
 from azure.ai.agents.models import ListSortOrder
+from django.test import Client
+from django.urls import reverse
 from openai import OpenAI
 
 from agents_admin.models import AuditEvent, Message, Thread
@@ -113,3 +115,21 @@ def test_conversations_of_another_project_are_not_found(
     with pytest.raises(openai.NotFoundError):
         openai_client.conversations.retrieve(theirs.id)
     other.close()
+
+
+def test_a_conversation_is_a_thread_in_the_console_search_and_exports(
+    openai_client: OpenAI, admin_client: Client
+) -> None:
+    conversation = openai_client.conversations.create(
+        items=[{"role": "user", "content": "Where is my parcel zebracorn?"}], metadata={"channel": "web"}
+    )
+    assert conversation.id in admin_client.get(reverse("agents_admin:thread_list")).content.decode()
+    assert (
+        conversation.id
+        in admin_client.get(reverse("agents_admin:thread_detail", args=[conversation.id])).content.decode()
+    )
+    found = admin_client.get(reverse("agents_admin:search"), {"q": "zebracorn"}).content.decode()
+    assert conversation.id in found
+    exported = admin_client.get(reverse("agents_admin:thread_export", args=[conversation.id]), {"format": "jsonl"})
+    lines = b"".join(exported.streaming_content).decode().splitlines()
+    assert any("zebracorn" in line for line in lines)

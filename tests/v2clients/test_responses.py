@@ -79,6 +79,10 @@ def test_a_response_in_a_conversation_answers_and_is_a_run(
     assert [c["id"] for c in listed["data"]] == [conversation.id]
     by_version = openai_client.get("/conversations", cast_to=object, options={"params": {"agent_id": f"{agent}:2"}})
     assert by_version["data"] == []
+    # ...and of its responses, newest first.
+    listed = openai_client.get("/responses", cast_to=object, options={"params": {"conversation_id": conversation.id}})
+    assert [r["id"] for r in listed["data"]] == [second.id, response.id]
+    assert listed["data"][0]["output"][0]["content"][0]["text"] == second.output_text
 
 
 def test_a_streamed_response_sends_the_documented_events_in_order(
