@@ -116,3 +116,9 @@ def usage_backfill() -> int:
 def review_intake() -> dict[int, int]:
     """Beat, every minute: each enabled review queue takes its next bounded windows of threads."""
     return review_queues.review_intake_due()
+
+
+@shared_task(name="agents_admin.tasks.worker_probe", ignore_result=True)
+def worker_probe(key: str) -> None:
+    """The liveness probe's task (manage.py worker_probe), sent to one worker's own queue."""
+    maintenance.worker_probe_answer(key=key)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
+from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+logger = logging.getLogger(__name__)
 
 # Queues in one place: interactive runs never wait behind background maintenance.
 QUEUE_RUNS = "runs"
@@ -22,9 +28,6 @@ app.conf.task_routes = {
     "agents_admin.tasks.*": {"queue": QUEUE_MAINTENANCE},
 }
 app.conf.beat_schedule = {
-    "expire-runs": {"task": "agents_admin.tasks.runs_expire", "schedule": 15.0},
-    # Cheap (two indexed reads when nothing is wrong), so often: a run whose worker died is back within seconds.
-    "reconcile-runs": {"task": "agents_admin.tasks.runs_reconcile", "schedule": 5.0},
     # Starts due retention policies; the purges themselves run as separate tasks on the maintenance queue.
     "retention-sweep": {"task": "agents_admin.tasks.retention_sweep", "schedule": 60.0},
     "remote-syncs-due": {"task": "agents_admin.tasks.remote_syncs_due", "schedule": 60.0},
@@ -38,3 +41,36 @@ app.conf.beat_schedule = {
     # Review queues take new threads in bounded windows (services.review_queues.queue_intake).
     "review-intake": {"task": "agents_admin.tasks.review_intake", "schedule": 60.0},
 }
+
+
+# Run expiry and reconciliation happen in beat's own process, not through the broker: a run past its expiry is
+# expired and a run whose worker died is queued again even while no worker is up (or the workers are stuck).
+RUN_SWEEP_SECONDS = 5.0
+
+
+@beat_init.connect
+def _run_sweeps_start(sender: object, **kwargs: object) -> None:
+    threading.Thread(target=_run_sweeps, daemon=True, name="run-sweeps").start()
+
+
+def _run_sweeps() -> None:
+    from django.db import close_old_connections
+
+    from agents_admin.services.runs import runs_expire, runs_reconcile
+
+    while True:
+        time.sleep(RUN_SWEEP_SECONDS)
+        try:
+            runs_expire()
+            runs_reconcile()
+        except Exception:
+            logger.exception("run sweep failed; trying again in %s s", RUN_SWEEP_SECONDS)
+        finally:
+            close_old_connections()
+
+
+@worker_ready.connect
+def _reconcile_on_start(sender: Any, **kwargs: object) -> None:
+    """A worker that starts (often: restarted after a crash) asks for a reconcile at once, so the runs its
+    predecessor held come back without waiting for beat."""
+    sender.app.send_task("agents_admin.tasks.runs_reconcile")

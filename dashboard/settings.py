@@ -290,6 +290,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Each worker also consumes its own queue, so `manage.py worker_probe` can execute a task on one given worker.
+CELERY_WORKER_DIRECT = True
+# Pool processes are replaced after this many tasks or once they grow past this memory (KiB): a leak or a
+# fragmented heap cannot take a worker down.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000)
 
 # --- Product settings ---------------------------------------------------------------------------
 RUN_EXPIRY_SECONDS = env_int("RUN_EXPIRY_SECONDS", 600)

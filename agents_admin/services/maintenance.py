@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
@@ -98,3 +99,21 @@ def database_upkeep() -> dict[str, object]:
         "vacuum": postgres_vacuum_if_unattended(),
         "search_merge_steps": search_index_merge(),
     }
+
+
+# --- worker liveness --------------------------------------------------------------------------------------
+
+WORKER_PROBE_PREFIX = "worker-probe:"
+
+
+def worker_probe_answer(*, key: str) -> None:
+    """The body of the liveness probe's task: a database round trip, then the answer in the shared cache, where
+    ``manage.py worker_probe`` waits for it. Executing it proves the worker fetches from its queue, hands the task
+    to a pool process, and that process reaches the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    cache.set(WORKER_PROBE_PREFIX + key, time.time(), timeout=120)
+
+
+def worker_probe_answered(*, key: str) -> bool:
+    return cache.get(WORKER_PROBE_PREFIX + key) is not None

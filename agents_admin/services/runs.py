@@ -13,7 +13,7 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,8 +191,6 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
 # --- claims ------------------------------------------------------------------------------------------------
 
 _TOKENS: dict[int, str] = {}
-# The runs this process is executing right now (a prefork worker process executes one task at a time).
-_IN_FLIGHT: set[str] = set()
 
 
 def _worker_host() -> str:
@@ -225,7 +223,7 @@ def claim_is_dead(token: str, heartbeat_at: datetime | None, now: datetime) -> b
     if token == worker_token():
         # This process holds it: dead only if no run_execute here is working on it (an earlier attempt raised
         # and its task is being retried).
-        return not _IN_FLIGHT
+        return not _RENEWER.claims
     return not _process_alive(int(pid))
 
 
@@ -297,12 +295,11 @@ def run_execute(*, run_id: str) -> None:
             stream.step = RunStep.objects.filter(
                 run_id=run.id, type=RunStep.Type.MESSAGE_CREATION, status=RunStep.Status.IN_PROGRESS
             ).first()
-    _IN_FLIGHT.add(run.id)
+    _RENEWER.hold(run.id, run.claimed_by)
     try:
-        with _Lease(run.id, run.claimed_by):
-            _execute(run, stream)
+        _execute(run, stream)
     finally:
-        _IN_FLIGHT.discard(run.id)
+        _RENEWER.release(run.id)
 
 
 def _execute(run: Run, stream: _Stream) -> None:
@@ -341,36 +338,45 @@ def _execute(run: Run, stream: _Stream) -> None:
         recorder.flush()
 
 
-@dataclass
-class _Lease:
-    """Renews the claim's heartbeat from a background thread while the run is in flight, so a model call that
-    streams nothing for minutes still shows a live worker, and a dead worker's lease runs out within
-    RUN_LEASE_SECONDS."""
+class _LeaseRenewer:
+    """One daemon thread per worker process renews the claims of the runs the process is executing, every
+    RUN_LEASE_SECONDS / 3, so a model call that streams nothing for minutes still shows a live worker and a dead
+    worker's lease runs out within RUN_LEASE_SECONDS. Started on first use (after the pool forked), so a run
+    answered in milliseconds costs no thread start."""
 
-    run_id: str
-    token: str
-    stop: threading.Event = field(default_factory=threading.Event)
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.claims: dict[str, str] = {}
+        self.pid = 0
 
-    def __enter__(self) -> _Lease:
-        interval = settings.RUN_LEASE_SECONDS / LEASE_RENEWALS_PER_PERIOD
-        self.thread = threading.Thread(target=self._renew, args=(interval,), daemon=True, name="run-lease")
-        self.thread.start()
-        return self
+    def hold(self, run_id: str, token: str) -> None:
+        with self.lock:
+            self.claims[run_id] = token
+            if self.pid != os.getpid():  # first use in this process (a forked pool process inherits no thread)
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, daemon=True, name="run-lease").start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(1.0)
+    def release(self, run_id: str) -> None:
+        with self.lock:
+            self.claims.pop(run_id, None)
 
-    def _renew(self, interval: float) -> None:
-        try:
-            while not self.stop.wait(interval):
-                Run.objects.filter(
-                    pk=self.run_id, status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING], claimed_by=self.token
-                ).update(heartbeat_at=timezone.now())
-        except Exception:
-            logger.warning("run %s: could not renew its lease", self.run_id, exc_info=True)
-        finally:
-            connection.close()
+    def _run(self) -> None:
+        while True:
+            time.sleep(settings.RUN_LEASE_SECONDS / LEASE_RENEWALS_PER_PERIOD)
+            with self.lock:
+                held = list(self.claims.items())
+            try:
+                for run_id, token in held:
+                    Run.objects.filter(
+                        pk=run_id, status__in=[RunStatus.IN_PROGRESS, RunStatus.CANCELLING], claimed_by=token
+                    ).update(heartbeat_at=timezone.now())
+            except Exception:
+                logger.warning("could not renew the lease of runs %s", [r for r, _ in held], exc_info=True)
+            finally:
+                connection.close()
+
+
+_RENEWER = _LeaseRenewer()
 
 
 def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:

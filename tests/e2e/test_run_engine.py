@@ -183,11 +183,25 @@ def test_the_reconciler_resends_a_queued_run_the_broker_lost(own_workers: list[W
     Run.objects.filter(pk=run.pk).update(
         enqueued_at=timezone.now() - timedelta(seconds=settings.RUN_REQUEUE_SECONDS + 1)
     )
-    own_workers.append(Worker())
     assert runs_reconcile() == 1
+    own_workers.append(Worker())
     wait_for_status(run, "completed")
     assert runs_reconcile() == 0
     assert Message.objects.filter(thread=run.thread, role="assistant").count() == 1
+
+
+def test_a_worker_that_starts_brings_back_the_runs_of_the_worker_it_replaces(own_workers: list[Worker]) -> None:
+    """No beat here: the new worker's own reconcile at start finds the run whose claim's process is gone."""
+    first = Worker(OFFLINE_SLOW_SECONDS="3")
+    own_workers.append(first)
+    run = make_run(text="/slow")
+    wait_for_status(run, "in_progress")
+    first.kill()
+    own_workers.append(Worker(OFFLINE_SLOW_SECONDS="3"))
+    wait_for_status(run, "completed", timeout=15)
+    assert list(Message.objects.filter(thread=run.thread, role="assistant").values_list("status", flat=True)) == [
+        "completed"
+    ]
 
 
 def test_a_redelivered_task_does_nothing_twice(celery_worker: Worker) -> None:
