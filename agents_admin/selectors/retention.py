@@ -51,6 +51,11 @@ def holds_active(now: datetime) -> QuerySet[ThreadHold]:
     )
 
 
+def thread_hold_current(thread_id: str, now: datetime) -> ThreadHold | None:
+    """The thread's hold in force, newest first, with who placed it (the thread page's header)."""
+    return holds_active(now).filter(thread_id=thread_id).select_related("placed_by").order_by("-placed_at").first()
+
+
 def thread_is_held(thread_id: str, now: datetime) -> bool:
     return holds_active(now).filter(thread_id=thread_id).exists()
 

@@ -157,7 +157,9 @@ def thread_reviews(thread_id: str, *, limit: int = REVIEWS_ON_THREAD) -> list[Re
         .select_related("queue")
         .annotate(reviewer_name=F("reviewer__username"))
     )
-    qs = qs.only("id", "scores", "skipped", "skip_reason", "created_at", "queue__name", "queue__rubric", "reviewer_id")
+    qs = qs.only(
+        "id", "scores", "skipped", "skip_reason", "created_at", "queue", "queue__name", "queue__rubric", "reviewer_id"
+    )
     return list(qs.order_by("-created_at", "-id")[:limit])
 
 
@@ -174,3 +176,8 @@ def review_answers(rubric: list[dict[str, Any]], review: Review) -> list[tuple[s
     """(label, answer) per rubric field, in the rubric's order."""
     scores = review.scores or {}
     return [(field["label"], score_display(field, scores.get(field["key"]))) for field in rubric]
+
+
+def reviews_shown(thread: Any) -> list[tuple[Review, list[tuple[str, str]]]]:
+    """The thread page's Reviews card: each review with its answers labelled by its queue's rubric."""
+    return [(review, review_answers(review.queue.rubric, review)) for review in thread_reviews(thread.id)]

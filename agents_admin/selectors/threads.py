@@ -57,7 +57,7 @@ METADATA_SET_LIMIT = 2_000
 
 def thread_get(thread_id: str) -> Thread:
     try:
-        return Thread.objects.get(pk=thread_id)
+        return Thread.objects.select_related("project").get(pk=thread_id)
     except Thread.DoesNotExist:
         raise Http404(f"No thread {thread_id}.") from None
 

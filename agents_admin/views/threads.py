@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -16,6 +17,8 @@ from agents_admin.models import Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
+from agents_admin.selectors.retention import thread_hold_current
+from agents_admin.selectors.review_queues import reviews_shown
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
 from agents_admin.selectors.threads import message_page, thread_delete_effect, thread_get, thread_runs
 from agents_admin.selectors.traces import run_trace
@@ -96,6 +99,9 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "run_form": forms.get("run_form") or RunStartForm(agents=agents_for_thread(thread)),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
+        "hold": thread_hold_current(thread.id, timezone.now()),
+        # Only a thread that entered a review queue has reviews to read (review_state is kept on the thread).
+        "reviews": reviews_shown(thread) if thread.review_state else [],
         **review_context(thread),
     }
 

@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from agents_admin.models import AuditEvent, Review, ReviewItem, ReviewQueue
 from agents_admin.roles import ADMIN, AUDITOR, REVIEWER
+from agents_admin.services import retention
 from agents_admin.services import review_queues as svc
+from agents_admin.services.review import thread_flag_set
 from tests.factories import make_thread
 from tests.personas import client_for, user_with_role
 
@@ -177,3 +179,25 @@ def test_results_table_and_csv_show_each_score_with_reviewer_and_time(ann: User)
     assert rows[0] == ["thread_id", "reviewer", "reviewed_at", "skipped", "skip_reason", "resolved", "helpfulness"]
     assert rows[1][:2] == [thread.id, "ann"] and rows[1][3:] == ["no", "", "no", "2"]
     assert rows[1][2].startswith(str(timezone.now().year))
+
+
+def test_the_thread_page_shows_where_it_stands_and_its_reviews(ann: User) -> None:
+    thread = make_thread(messages=["x"])
+    queue = make_queue([ann])
+    admin = client_for(user_with_role(ADMIN, "boss"))
+    page = admin.get(reverse("agents_admin:thread_detail", args=[thread.id])).content.decode()
+    assert "in a review queue" in page and 'id="reviews"' not in page
+    retention.hold_place(thread=thread, reason="Legal case 7", actor=None)
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
+    item = svc.item_next(queue=queue, user=ann)
+    assert item is not None
+    svc.review_submit(item=item, reviewer=ann, scores={"resolved": "yes", "helpfulness": "4"})
+    page = admin.get(reverse("agents_admin:thread_detail", args=[thread.id])).content.decode()
+    head = page[page.index('class="card thread-head"') :]
+    head = head[: head.index("</section>")]
+    assert "<dt>Project</dt>" in head and "Legal case 7" in head and "system" in head
+    assert ">escalated</a>" in head and "reviewed ✓" in head
+    reviews = page[page.index('id="reviews"') :]
+    reviews = reviews[: reviews.index("</section>")]
+    assert "Quality" in reviews and "ann" in reviews and "<dt>Resolved?</dt><dd>yes</dd>" in reviews
+    assert "<dt>Helpfulness</dt><dd>4</dd>" in reviews
