@@ -25,8 +25,9 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``LOG_LEVEL`` (default INFO).
 - ``TRACE_RUNS`` (bool, default true): record each run's trace (docs/tracing.md). ``TRACE_MESSAGE_MAX_CHARS``
   (8000), ``TRACE_INPUT_MAX_CHARS`` (200000) and ``TRACE_TEXT_MAX_CHARS`` (8000) bound what one model call
-  stores. ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces over OTLP/HTTP; ``OTEL_CAPTURE_MESSAGE_CONTENT`` (bool,
-  default false) adds message content to the exported spans.
+  stores. ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces over OTLP/HTTP (OpenTelemetry's own ``OTEL_*``
+  variables apply); ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (bool, default false) adds message
+  content to the exported spans.
 - ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and

@@ -131,10 +131,13 @@ def runs_expire(*, now: datetime | None = None) -> int:
     ).values_list("id", "thread_id")
     for run_id, thread_id in list(due[:1000]):
         with transaction.atomic():
-            if run_transition(run_id, list(ACTIVE_RUN_STATUSES), RunStatus.EXPIRED, required_action=None):
+            ended = run_transition(run_id, list(ACTIVE_RUN_STATUSES), RunStatus.EXPIRED, required_action=None)
+            if ended:
                 run_steps_close(run_id, RunStep.Status.EXPIRED, now)
                 thread_run_touch(thread_id, RunStatus.EXPIRED, now)
                 expired += 1
+        if ended:
+            run_ended(run_id)
     if expired:
         logger.info("expired %d runs", expired)
     return expired
@@ -665,7 +668,7 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
     }
     with transaction.atomic():
         if reply.tool_calls:
-            calls = [
+            calls: list[dict[str, Any]] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                 for c in reply.tool_calls
             ]

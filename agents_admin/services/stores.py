@@ -42,7 +42,7 @@ from agents_admin.services.dispatch import RUN_EXECUTE, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.thread_titles import thread_title_on_message
 from agents_admin.services.tools import tools_check
-from agents_admin.services.traces import tool_spans_record
+from agents_admin.services.traces import run_ended, tool_spans_record
 
 
 @dataclass(frozen=True)
@@ -307,6 +307,8 @@ class LocalStore:
                     action="run.cancel", actor=actor, actor_label=actor_label, object_type="run", object_id=run.id,
                     project_id=run.thread.project_id, before={"status": before}, after={"status": str(target)},
                 )  # fmt: skip
+        if target == RunStatus.CANCELLED:
+            run_ended(run.id)
         run.refresh_from_db()
         if run.status not in (RunStatus.CANCELLED, RunStatus.CANCELLING):
             raise Conflict(f"Run {run.id} has already ended ({run.status}); it cannot be cancelled.", param="run_id")

@@ -101,6 +101,7 @@ class ModelCallTrace:
 
     def retry(self, exc: ProviderError, wait: float, attempt: int) -> None:
         """An attempt failed transiently and the engine waits ``wait`` seconds before the next one."""
+        retry_after = getattr(exc, "retry_after", None)
         self.retries.append(
             {
                 "attempt": attempt,
@@ -109,7 +110,7 @@ class ModelCallTrace:
                 "at": timezone.now().isoformat(),
                 "attempt_ms": _ms(time.monotonic() - self._attempt_start),
                 "wait_ms": _ms(wait),
-                "retry_after_ms": _ms(exc.retry_after) if getattr(exc, "retry_after", None) else None,
+                "retry_after_ms": _ms(retry_after) if retry_after else None,
             }
         )
 
@@ -248,7 +249,7 @@ class RunRecorder:
 def run_ended(run_id: str) -> None:
     """The run reached its final status: tell the OpenTelemetry exporter (the run is the trace's root span)."""
     if telemetry.enabled():
-        run = Run.objects.filter(pk=run_id).first()
+        run = Run.objects.select_related("agent").filter(pk=run_id).first()
         if run is not None:
             telemetry.run_ended(run)
 
