@@ -240,14 +240,17 @@ class Command(BaseCommand):
         written = 0
         runs_written = 0
         pending_messages: list[Message] = []
+        # Threads are written oldest first, so each batch's runs fall in a narrow stretch of time and its usage
+        # rollups meet few existing rows (random times would make every batch touch every bucket of the period).
+        moments = sorted(self._moment(rng, now, days) for _ in counts)
         for start in range(0, len(counts), BATCH):
             chunk = counts[start : start + BATCH]
             threads: list[Thread] = []
             runs: list[Run] = []
             flags: list[ThreadFlag] = []
             plans: list[tuple[Thread, int, datetime, float, Run | None]] = []
-            for count in chunk:
-                created = self._moment(rng, now, days)
+            for offset, count in enumerate(chunk):
+                created = moments[start + offset]
                 # Big threads tick every second; others every 5 s to 20 min, so they end before now.
                 step = 1.0 if count >= 10_000 else rng.uniform(5, 1200)
                 last = min(created + timedelta(seconds=step * max(count - 1, 0)), now)
