@@ -21,8 +21,8 @@ from agents_admin.api.v2_shapes import (
     agents_json,
     invalid_payload,
     response_format_from_text,
-    tools_from_v2,
 )
+from agents_admin.lib.v2_definitions import tools_from_v2
 from agents_admin.models import Agent, AgentVersion
 from agents_admin.selectors.agents import agent_for_name
 from agents_admin.services.agents import agent_delete, agent_name_check, agent_version_create, agent_version_delete

@@ -11,6 +11,8 @@ from typing import Any
 
 from agents_admin.api.errors import ApiError
 from agents_admin.api.serializers import ts
+from agents_admin.lib import v2_definitions
+from agents_admin.lib.v2_definitions import text_from_response_format, tools_to_v2
 from agents_admin.models import Agent, AgentVersion, Message, Response, Run, RunStatus, RunStep, Thread
 
 # What a prompt agent's definition may carry, beyond ``kind``.
@@ -25,56 +27,11 @@ def invalid_payload(message: str, *, param: str) -> ApiError:
 # --- definitions -----------------------------------------------------------------------------------------------
 
 
-def tools_from_v2(tools: Any) -> Any:
-    """v2 function tools are flat (``{"type": "function", "name", "parameters", ...}``); an agent keeps them in the
-    classic shape (``{"type": "function", "function": {...}}``), which the run engine and the classic API speak.
-    Other tools pass as they are (validation names what it does not know)."""
-    if not isinstance(tools, list):
-        return tools
-    converted = []
-    for tool in tools:
-        if isinstance(tool, dict) and tool.get("type") == "function" and "function" not in tool:
-            function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
-            converted.append({"type": "function", "function": function})
-        else:
-            converted.append(tool)
-    return converted
-
-
-def tools_to_v2(tools: Any) -> list[Any]:
-    converted = []
-    for tool in tools or []:
-        if isinstance(tool, dict) and tool.get("type") == "function" and isinstance(tool.get("function"), dict):
-            converted.append({"type": "function", **tool["function"]})
-        else:
-            converted.append(tool)
-    return converted
-
-
 def response_format_from_text(text: Any) -> Any:
-    """``text.format`` -> the classic ``response_format`` an agent keeps (None: plain text)."""
-    if text is None:
-        return None
-    fmt = text.get("format") if isinstance(text, dict) else None
-    if not isinstance(fmt, dict):
-        raise invalid_payload("text must be an object with a 'format' object.", param="definition.text")
-    kind = fmt.get("type")
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return {"type": "json_object"}
-    if kind == "json_schema":
-        schema = {k: fmt[k] for k in ("name", "description", "schema", "strict") if k in fmt}
-        return {"type": "json_schema", "json_schema": schema}
-    raise invalid_payload("text.format.type must be 'text', 'json_object' or 'json_schema'.", param="definition.text")
-
-
-def text_from_response_format(response_format: Any) -> dict[str, Any]:
-    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
-        return {"format": {"type": "json_object"}}
-    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        return {"format": {"type": "json_schema", **(response_format.get("json_schema") or {})}}
-    return {"format": {"type": "text"}}
+    try:
+        return v2_definitions.response_format_from_text(text)
+    except ValueError as exc:
+        raise invalid_payload(str(exc), param="definition.text") from None
 
 
 def definition_json(definition: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,15 @@ JSON = dict[str, Any]
 # --- errors -----------------------------------------------------------------------------------------------
 
 
+# The v2 agent routes' api-version (the GA clients'); the /openai/v1 routes ignore it.
+V2_API_VERSION = "v1"
+
+
+def is_conversation_id(remote_id: str) -> bool:
+    """A v2 conversation (``conv_…``), read and deleted through ``/openai/v1/conversations``, not ``/threads``."""
+    return remote_id.startswith("conv_")
+
+
 class FoundryError(Exception):
     """Any failure talking to the remote. ``status`` is None when no HTTP response was received."""
 
@@ -583,6 +592,28 @@ class FoundryClient:
     def run_create(self, thread_id: str, body: JSON) -> JSON:
         path = f"/threads/{thread_id}/runs"
         return self._create(path, {**body, "stream": False}, path)
+
+    # --- the v2 protocol: agents by name with versions, conversations and their items -----------------------
+
+    def agents_v2(self) -> Iterator[JSON]:
+        """``GET /agents`` (api-version v1): every agent, ``versions.latest`` included."""
+        return self.iter_all("/agents", params={"api-version": V2_API_VERSION, "limit": 100})
+
+    def agent_versions_v2(self, name: str) -> Iterator[JSON]:
+        return self.iter_all(
+            f"/agents/{name}/versions", params={"api-version": V2_API_VERSION, "order": "asc", "limit": 100}
+        )
+
+    def conversations(self) -> Iterator[list[JSON]]:
+        """``GET /openai/v1/conversations`` (Foundry's list), newest first."""
+        return self.iter_pages("/openai/v1/conversations", params={"order": "desc", "limit": 100})
+
+    def conversation_items(self, conversation_id: str, *, after: str | None = None) -> Iterator[list[JSON]]:
+        params = {"order": "asc", "limit": 100, "after": after}
+        return self.iter_pages(f"/openai/v1/conversations/{conversation_id}/items", params=params)
+
+    def conversation_delete(self, conversation_id: str) -> JSON:
+        return self.request("DELETE", f"/openai/v1/conversations/{conversation_id}")
 
     def run_cancel(self, thread_id: str, run_id: str) -> JSON:
         # Cancelling twice is harmless (the second sees cancelling/cancelled, or a 400 "already ended").

@@ -34,7 +34,7 @@ from agents_admin.models import (
     Thread,
 )
 from agents_admin.remote.connection import remote_client
-from agents_admin.remote.foundry import FoundryError, FoundryNotFound
+from agents_admin.remote.foundry import FoundryError, FoundryNotFound, is_conversation_id
 from agents_admin.services.audit import Actor, audit_record, changed_fields
 from agents_admin.services.dispatch import REMOTE_RUN_FOLLOW, REMOTE_SYNC, task_send
 from agents_admin.services.remote_sync import (
@@ -346,7 +346,11 @@ def remote_threads_delete_remote_first(*, thread_ids: list[str]) -> tuple[list[s
             continue
         assert thread.remote_project is not None and thread.remote_id is not None
         try:
-            remote_client(thread.remote_project).thread_delete(thread.remote_id)
+            client = remote_client(thread.remote_project)
+            if is_conversation_id(thread.remote_id):
+                client.conversation_delete(thread.remote_id)
+            else:
+                client.thread_delete(thread.remote_id)
         except FoundryNotFound:
             pass
         except FoundryError as exc:

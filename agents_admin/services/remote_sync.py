@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from agents_admin.lib.v2_definitions import definition_fields
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
@@ -41,7 +42,13 @@ from agents_admin.models import (
     Thread,
 )
 from agents_admin.remote.connection import remote_client
-from agents_admin.remote.foundry import FoundryAuthError, FoundryClient, FoundryError, FoundryNotFound
+from agents_admin.remote.foundry import (
+    FoundryAuthError,
+    FoundryClient,
+    FoundryError,
+    FoundryNotFound,
+    is_conversation_id,
+)
 from agents_admin.services.thread_titles import metadata_title, thread_title_on_message, thread_titles_refresh
 
 logger = logging.getLogger(__name__)
@@ -402,6 +409,10 @@ def message_cursor(thread: Thread) -> str | None:
 def thread_contents_sync(client: FoundryClient, thread: Thread, counts: Counts, agents: AgentLookup) -> None:
     """Bring one thread's runs, messages and steps up to date. Raises FoundryNotFound when the thread is gone."""
     assert thread.remote_id is not None
+    if is_conversation_id(thread.remote_id):
+        _conversation_items_sync(client, thread, counts, agents)
+        thread_summary_refresh(thread)
+        return
     changed_runs: list[Run] = []
     # Active runs first, one GET each: their status is what a person watches.
     for run in Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES, remote_id__isnull=False):
@@ -498,7 +509,11 @@ def remote_sync_execute(*, sync_id: int) -> None:
         client = remote_client(remote)
         full = record.mode == SyncRecord.Mode.FULL
         _agents_sync(client, remote, counts, progress, now)
+        _agents_v2_sync(client, remote, counts, progress)
         new_threads = _threads_sync(client, remote, counts, progress, full=full, now=now)
+        new_conversations = _conversations_sync(client, remote, counts, progress)
+        if new_threads is not None:
+            new_threads |= new_conversations
         _contents_sync(client, remote, counts, progress, full=full, new_threads=new_threads, now=now)
         if record.errors:
             status = SyncRecord.Status.PARTIAL
@@ -618,3 +633,123 @@ def _contents_sync(
                 progress.error(f"thread {thread.remote_id}", exc)
             done += 1
         progress.save(done=done)
+
+
+# --- the v2 protocol: named agents with versions, conversations and their message items ----------------------
+
+
+def _agents_v2_sync(client: FoundryClient, remote: RemoteProject, counts: Counts, progress: _Progress) -> None:
+    """Mirror the remote's v2 agents with their versions. An agent the classic listing mirrored already (the same
+    agent seen through both protocols: its ``agent_guid`` is its classic id) only takes its v2 name."""
+    progress.save(phase="agents (v2)", done=0, total=None)
+    try:
+        listed = list(client.agents_v2())
+    except FoundryNotFound:  # a remote that does not speak the v2 protocol: nothing to mirror, nothing wrong
+        return
+    for obj in listed:
+        name = str(obj.get("name") or obj.get("id") or "")
+        guid = ((obj.get("versions") or {}).get("latest") or {}).get("agent_guid")
+        if not name:
+            continue
+        classic = Agent.objects.filter(remote_project=remote, remote_id=guid).first() if guid else None
+        if classic is not None or name.startswith("asst_"):
+            if classic is not None and classic.api_name != name and not name.startswith("asst_"):
+                named = Agent.objects.filter(project_id=remote.project_id, api_name=name).exclude(pk=classic.pk)
+                if not named.exists():
+                    Agent.objects.filter(pk=classic.pk).update(api_name=name)
+                    counts.add("agents", "updated")
+            continue
+        counts.add("agents", agent_v2_mirror(remote, name, list(client.agent_versions_v2(name))))
+    progress.save(done=len(listed))
+
+
+def agent_v2_mirror(remote: RemoteProject, name: str, versions: list[dict[str, Any]]) -> str:
+    """Create or bring up to date the mirror of a v2 agent: the latest version's definition on the agent, and
+    every version the remote keeps as a version here, with the remote's numbers."""
+    numbered = sorted((int(v["version"]), v) for v in versions if str(v.get("version", "")).isdigit())
+    if not numbered:
+        return "unchanged"
+
+    def fields_of(obj: dict[str, Any]) -> dict[str, Any]:
+        definition = obj.get("definition") if isinstance(obj.get("definition"), dict) else {}
+        try:
+            fields = definition_fields(definition)
+        except ValueError:
+            fields = {"model": definition.get("model")}
+        return {
+            **fields,
+            "model": fields.get("model") or "",
+            "description": obj.get("description") or "",
+            "metadata": obj.get("metadata") or {},
+        }
+
+    latest_number, latest = numbered[-1]
+    fields = fields_of(latest)
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().filter(remote_project=remote, remote_id=name).first()
+        outcome = "unchanged"
+        if agent is None:
+            agent = Agent.objects.create(
+                project_id=remote.project_id, remote_project=remote, remote_id=name, api_name=name, name=name,
+                version=latest_number, **fields,
+            )  # fmt: skip
+            outcome = "created"
+        elif agent.version != latest_number or agent.remote_deleted_at is not None:
+            for key, value in fields.items():
+                setattr(agent, key, value)
+            agent.version, agent.remote_deleted_at = latest_number, None
+            agent.save()
+            outcome = "updated"
+        kept = set(AgentVersion.objects.filter(agent=agent).values_list("version", flat=True))
+        for number, obj in numbered:
+            if number not in kept:
+                row = AgentVersion.objects.create(
+                    agent=agent, version=number, definition={**fields_of(obj), "name": name, "connection": None}
+                )
+                if created_at := ts(obj.get("created_at")):
+                    AgentVersion.objects.filter(pk=row.pk).update(created_at=created_at)
+    return outcome
+
+
+def _conversations_sync(client: FoundryClient, remote: RemoteProject, counts: Counts, progress: _Progress) -> set[str]:
+    """Mirror the remote's conversations (Foundry's list) as threads; returns the local pks created. A remote
+    that serves both protocols on one store lists its threads here too: those are mirrored already."""
+    progress.save(phase="conversations", done=0, total=None)
+    created: set[str] = set()
+    try:
+        for page in client.conversations():
+            ids = [obj["id"] for obj in page]
+            known = set(
+                Thread.objects.filter(remote_project=remote, remote_id__in=ids).values_list("remote_id", flat=True)
+            )
+            for obj in page:
+                if obj["id"] in known:
+                    continue
+                created.add(thread_mirror(remote, obj).pk)
+                counts.add("threads", "created")
+    except FoundryNotFound:  # a remote without the v2 protocol (or without Foundry's list)
+        pass
+    return created
+
+
+def _conversation_items_sync(client: FoundryClient, thread: Thread, counts: Counts, agents: AgentLookup) -> None:
+    """A conversation's message items, after the last one mirrored, as messages (other items are a response's
+    own: their runs are not mirrored)."""
+    assert thread.remote_id is not None
+    for page in client.conversation_items(thread.remote_id, after=message_cursor(thread)):
+        for item in page:
+            if item.get("type", "message") != "message" or item.get("role") not in ("user", "assistant"):
+                continue
+            parts = [
+                {"type": "text", "text": {"value": str(part.get("text") or ""), "annotations": []}}
+                for part in item.get("content") or []
+                if isinstance(part, dict) and part.get("type") in ("input_text", "output_text", "text")
+            ]
+            obj = {
+                "id": item["id"],
+                "role": item["role"],
+                "content": parts,
+                "status": item.get("status") or "completed",
+                "created_at": item.get("created_at"),
+            }
+            counts.add("messages", message_mirror(thread, obj, agents, {}))
