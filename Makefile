@@ -123,4 +123,4 @@ BENCH_DATABASE_URL := $(or $(DATABASE_URL),sqlite:///$(CURDIR)/var/bench/bench.s
 bench: install
 	@mkdir -p var/bench bench-results
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench --threads $(BENCH_THREADS) --messages $(BENCH_MESSAGES) $(BENCH_ARGS)
+	DJANGO_ADMIN_ENABLED=true DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench --threads $(BENCH_THREADS) --messages $(BENCH_MESSAGES) $(BENCH_ARGS)

@@ -32,6 +32,12 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
   ``SECURE_HSTS_SECONDS`` (int, default 0 in DEBUG else 31536000): production hardening.
+- ``SIGNIN_MAX_FAILURES_PER_USER`` (5), ``SIGNIN_MAX_FAILURES_PER_IP`` (20), ``SIGNIN_THROTTLE_WINDOW`` (900 s),
+  ``SIGNIN_ACCOUNT_MAX_DELAY`` (60 s): sign-in failures allowed before progressive delays start, and their bounds.
+- ``TRUSTED_PROXIES`` (comma list of addresses or CIDR ranges, default empty): reverse proxies whose
+  ``X-Forwarded-For`` names the client (sign-in throttling, the audit log's addresses).
+- ``DJANGO_ADMIN_ENABLED`` (bool, default false): mount the Django admin at ``/django-admin/`` (read-only for the
+  app's data; sign-in through the console's throttled sign-in).
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
 - ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (bool, default true): the session cookie also ends with the browser.
 - ``ENTRA_TENANT_ID``, ``ENTRA_CLIENT_ID``, ``ENTRA_CLIENT_SECRET`` (default empty): sign-in with Microsoft Entra
@@ -202,9 +208,15 @@ ENTRA_ISSUER = env_str(
 ENTRA_ROLE_CLAIM = env_str("ENTRA_ROLE_CLAIM", "roles")
 ENTRA_ROLE_MAP = dict(item.split("=", 1) for item in env_list("ENTRA_ROLE_MAP", "") if "=" in item)
 ENTRA_REDIRECT_URI = env_str("ENTRA_REDIRECT_URI")
+# The Django admin at /django-admin/: off by default; when on, superusers only and read-only for the app's data.
+DJANGO_ADMIN_ENABLED = env_bool("DJANGO_ADMIN_ENABLED", False)
 SIGNIN_MAX_FAILURES_PER_USER = env_int("SIGNIN_MAX_FAILURES_PER_USER", 5)
 SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 20)
 SIGNIN_THROTTLE_WINDOW = env_int("SIGNIN_THROTTLE_WINDOW", 15 * 60)
+# The longest wait failures on an account from many addresses can impose (its owner is never locked out).
+SIGNIN_ACCOUNT_MAX_DELAY = env_int("SIGNIN_ACCOUNT_MAX_DELAY", 60)
+# Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; empty: the peer is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

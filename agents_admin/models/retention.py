@@ -76,7 +76,9 @@ class RetentionPolicy(models.Model):
 class ThreadHold(models.Model):
     """A legal or support hold: while active (not released, not expired) no purge path touches the thread."""
 
-    thread = models.ForeignKey("Thread", on_delete=models.CASCADE, related_name="holds")
+    # PROTECT: deleting a thread that still has hold rows fails (the ORM raises ProtectedError; a raw DELETE meets
+    # the foreign key). Purges remove a thread's released and expired holds first, so an active one always blocks.
+    thread = models.ForeignKey("Thread", on_delete=models.PROTECT, related_name="holds")
     reason = models.CharField(max_length=500)
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

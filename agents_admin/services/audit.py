@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
@@ -103,8 +105,34 @@ def audit_record(
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address. X-Forwarded-For is not trusted: set it up at the proxy if you need it."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the peer's, unless the peer is one of ``TRUSTED_PROXIES``; then X-Forwarded-For
+    is read from the right, skipping trusted proxies, and the first other address is the client. Anything left
+    of it was written by the client and is ignored, so a forged header gains nothing."""
+    peer = request.META.get("REMOTE_ADDR") or None
+    proxies = _trusted_proxies()
+    if peer is None or not proxies or not _in(peer, proxies):
+        return peer
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a mangled header: fall back to the proxy itself rather than trust it
+        if not _in(hop, proxies):
+            return hop
+    return peer
+
+
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(item, strict=False) for item in getattr(settings, "TRUSTED_PROXIES", [])]
+
+
+def _in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -676,7 +676,9 @@ def threads_delete(thread_ids: list[str]) -> dict[str, int]:
     steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
     messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
     runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]
-    ThreadHold.objects.filter(thread_id__in=thread_ids).delete()
+    # Only holds that no longer hold: an active one stays, and its PROTECT refuses the thread's delete below (the
+    # whole batch rolls back) even if a caller skipped the check.
+    ThreadHold.objects.filter(thread_id__in=thread_ids).exclude(pk__in=sel.holds_active(timezone.now())).delete()
     threads = Thread.objects.filter(pk__in=thread_ids).delete()[1].get(Thread._meta.label, 0)
     return {"threads": threads, "messages": messages, "runs": runs, "steps": steps}
 

@@ -19,23 +19,27 @@ from agents_admin.lib import oidc
 from agents_admin.lib.oidc import Provider
 from agents_admin.services.audit import audit_record, client_ip
 from agents_admin.services.entra import SignInRefused, entra_provider, entra_user_for_claims
-from agents_admin.services.throttle import signin_blocked, signin_failed, signin_succeeded
+from agents_admin.services.throttle import signin_failed, signin_succeeded, signin_wait
 
 logger = logging.getLogger(__name__)
 
 
 class ThrottledLoginView(LoginView):
-    """Django's sign-in, refusing further attempts (429) after repeated failures for a user or address."""
+    """Django's sign-in, answering 429 with the wait while repeated failures delay the next attempt
+    (services/throttle.py: progressive delays, never a lockout anyone can trigger)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
         ip = client_ip(request)
-        if signin_blocked(username=username, ip=ip):
+        wait = signin_wait(username=username, ip=ip)
+        if wait:
             form = self.get_form()
-            minutes = settings.SIGNIN_THROTTLE_WINDOW // 60
             form.errors.clear()
-            form.add_error(None, f"Too many failed sign-ins. Try again in {minutes} minutes.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            shown = f"{wait} seconds" if wait < 120 else f"{(wait + 59) // 60} minutes"
+            form.add_error(None, f"Too many failed sign-ins. Try again in {shown}.")
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(wait)
+            return response
         response = super().post(request, *args, **kwargs)
         if response.status_code == 200:  # the form was re-rendered with an error
             signin_failed(username=username, ip=ip)

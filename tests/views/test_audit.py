@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -109,7 +110,8 @@ def test_the_page_never_counts_and_costs_a_fixed_number_of_queries(
     assert following.status_code == 200 and "<html" not in following.content.decode()
 
 
-def test_the_django_admin_shows_audit_events_read_only(admin_client: Client) -> None:
+def test_the_django_admin_shows_audit_events_read_only(admin_client: Client, settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.urls_with_admin"  # DJANGO_ADMIN_ENABLED
     event = audit_record(action="agent.create", actor_label="x", object_id="o1")
     assert admin_client.get("/django-admin/agents_admin/auditevent/").status_code == 200
     assert admin_client.get("/django-admin/agents_admin/auditevent/add/").status_code == 403
