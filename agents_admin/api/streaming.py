@@ -48,17 +48,24 @@ class _Watcher:
         self.sent_text: dict[str, str] = {}
         self.finished_messages: set[str] = set()
         if resumed:
-            # Only news from here on: the steps and messages before the tool outputs were streamed already.
-            self.steps = dict(RunStep.objects.filter(run_id=run.id).values_list("id", "status"))
-            # ... except the tool-call step these outputs just completed: its step.completed opens the stream.
+            # Only news from here on: what existed before the tool outputs were submitted (run.enqueued_at) was
+            # streamed already. What came after is news even if the worker finished it before this stream began.
+            submitted = run.enqueued_at
+            for step_id, status, created_at in RunStep.objects.filter(run_id=run.id).values_list(
+                "id", "status", "created_at"
+            ):
+                if submitted is None or created_at < submitted:
+                    self.steps[step_id] = status
+            # ... and the tool-call step these outputs completed: its step.completed opens the stream.
             answered = RunStep.objects.filter(
                 run_id=run.id, type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED,
-                completed_at__gte=run.enqueued_at,
-            ).values_list("id", flat=True) if run.enqueued_at else []  # fmt: skip
+                completed_at__gte=submitted,
+            ).values_list("id", flat=True) if submitted else []  # fmt: skip
             self.steps.update(dict.fromkeys(answered, RunStep.Status.IN_PROGRESS))
-            for message in Message.objects.filter(run_id=run.id):
-                self.sent_text[message.id] = message.text
-                self.finished_messages.add(message.id)
+            for message in Message.objects.filter(run_id=run.id).only("id", "text", "created_at"):
+                if submitted is None or message.created_at < submitted:
+                    self.sent_text[message.id] = message.text
+                    self.finished_messages.add(message.id)
 
     def poll(self, run: Run) -> Iterator[bytes]:
         # A fast run may be over before the first poll: still tell its story in order (in_progress first,
@@ -104,7 +111,10 @@ class _Watcher:
     def _steps(self, *, started_only: bool = False) -> Iterator[bytes]:
         for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "id"):
             before = self.steps.get(step.id)
-            if before == step.status or (started_only and before is not None):
+            # The first pass tells of new steps, and of tool-call steps that finished (they owe nothing to a
+            # message); a message-creation step completes in the second pass, after its message.
+            finished_tools = step.type == RunStep.Type.TOOL_CALLS and before is not None
+            if before == step.status or (started_only and before is not None and not finished_tools):
                 continue
             data = step_json(step, assistant_id=self.agent_id)
             if before is None:

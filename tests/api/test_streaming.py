@@ -51,3 +51,40 @@ def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None
     delta = json.loads(events[7][1].removeprefix("data: "))
     assert delta["delta"]["content"][0]["text"]["value"] == "Hello there"
     assert json.loads(events[8][1].removeprefix("data: "))["status"] == Message.Status.COMPLETED
+
+
+def test_a_resumed_stream_tells_what_came_after_the_outputs_even_if_the_run_finished_first(db: None) -> None:
+    """The worker may finish the run before the stream of submit_tool_outputs begins: everything after the
+    submission is still news, the tool-call step's completion first."""
+    run = make_run(text="hi")
+    asked = timezone.now()
+    tool_step = RunStep.objects.create(
+        run=run, thread=run.thread, type="tool_calls", status="completed", created_at=asked,
+        step_details={"type": "tool_calls", "tool_calls": []},
+    )  # fmt: skip
+    submitted = timezone.now()
+    RunStep.objects.filter(pk=tool_step.pk).update(completed_at=submitted)
+    message = message_create(thread=run.thread, role="assistant", content="Done", run=run, agent_id=run.agent_ref)
+    RunStep.objects.create(
+        run=run, thread=run.thread, type="message_creation", status="completed", completed_at=timezone.now(),
+        step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
+    )  # fmt: skip
+    Run.objects.filter(pk=run.pk).update(
+        status="completed", enqueued_at=submitted, started_at=timezone.now(), completed_at=timezone.now()
+    )
+    body = b"".join(event_stream(run.id, resumed=True).streaming_content).decode()  # type: ignore[arg-type]
+    names = [chunk.split("\n")[0].removeprefix("event: ") for chunk in body.strip("\n").split("\n\n")]
+    assert names == [
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.completed",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.delta",
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+        "done",
+    ]
