@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs chaos
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
@@ -104,6 +104,15 @@ BENCH_RUNS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-runs.sqlite3
 bench-runs: install
 	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py bench_runs --runs $(RUNS) $(BENCH_RUNS_ARGS)
+
+## chaos: the fault kit: a local stack (its own broker, workers, beat) on CHAOS_DATABASE_URL; kills pool processes
+## and workers, restarts the broker without persistence, terminates PostgreSQL connections, stops beat, and prints
+## runs lost / stuck / duplicated and recovery times (see docs/reliability.md).
+CHAOS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/chaos/chaos.sqlite3
+chaos: install
+	@mkdir -p var/chaos
+	env -u REDIS_URL VAR_DIR=$(CURDIR)/var/chaos DATABASE_URL=$(CHAOS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
+	env -u REDIS_URL VAR_DIR=$(CURDIR)/var/chaos DATABASE_URL=$(CHAOS_DATABASE_URL) $(BIN)/python manage.py chaos $(CHAOS_ARGS)
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:

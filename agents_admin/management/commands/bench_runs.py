@@ -8,8 +8,9 @@ machine does not change, unlike the rates), and, for one more run executed in th
 and writes the run path makes.
 
 The command starts ``--workers`` workers itself (``--concurrency`` processes each), or uses a running stack with
-``--workers 0``. Everything lives in a project named ``bench-runs``, emptied before and after; use a scratch
-database anyway (``make bench-runs`` does).
+``--workers 0``. ``--rate`` paces the creation (pickup latency below capacity) instead of a burst (throughput,
+where the latency is mostly time in the queue). Everything lives in a project named ``bench-runs``, emptied
+before and after; use a scratch database anyway (``make bench-runs`` does).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=300)
         parser.add_argument("--workers", type=int, default=1, help="Workers to start (0: use a running stack).")
         parser.add_argument("--concurrency", type=int, default=2, help="Pool processes per worker.")
+        parser.add_argument(
+            "--rate", type=float, default=0, help="Create runs at this many per second (0: as fast as possible)."
+        )
         parser.add_argument("--timeout", type=float, default=900)
         parser.add_argument("--output", default="", help="Also write the JSON to this file.")
 
@@ -70,7 +74,7 @@ class Command(BaseCommand):
             for number in range(options["workers"]):
                 workers.append(start_worker(f"bench{number}", concurrency=options["concurrency"]))
             cpu_before = sum(worker.cpu_seconds() for worker in workers)
-            result = self._measure(agent, threads[:count], timeout=options["timeout"])
+            result = self._measure(agent, threads[:count], timeout=options["timeout"], rate=options["rate"])
             if workers:
                 cpu = sum(worker.cpu_seconds() for worker in workers) - cpu_before
                 result["worker_cpu_ms_per_run"] = ms(cpu / count)
@@ -85,6 +89,7 @@ class Command(BaseCommand):
             "broker": "redis" if settings.REDIS_URL else "embedded",
             "workers": options["workers"],
             "concurrency": options["concurrency"],
+            "rate": options["rate"] or "burst",
         }
         self._clear()
         text = json.dumps(result, indent=2)
@@ -92,9 +97,13 @@ class Command(BaseCommand):
             Path(options["output"]).write_text(text + "\n")
         self.stdout.write(text)
 
-    def _measure(self, agent: Any, threads: list[Thread], *, timeout: float) -> dict[str, Any]:
+    def _measure(self, agent: Any, threads: list[Thread], *, timeout: float, rate: float) -> dict[str, Any]:
         began, cpu = time.monotonic(), time.process_time()
-        ids = [run_create(thread=thread, agent=agent, options=RunOptions()).id for thread in threads]
+        ids = []
+        for index, thread in enumerate(threads):
+            if rate:
+                time.sleep(max(0.0, began + index / rate - time.monotonic()))
+            ids.append(run_create(thread=thread, agent=agent, options=RunOptions()).id)
         created_in, create_cpu = time.monotonic() - began, time.process_time() - cpu
         deadline = time.monotonic() + timeout
         while Run.objects.filter(pk__in=ids, status__in=["queued", "in_progress"]).exists():
