@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from agents_admin.errors import InvalidInput
 from agents_admin.lib.text import text_problem
@@ -44,6 +45,35 @@ def reject_unstorable(value: str, *, param: str) -> str:
     if problem:
         raise InvalidInput(f"{param} {problem}.", param=param)
     return value
+
+
+# A connection may read its secret from an environment variable, but only from one named with this prefix: any
+# other name (SECRET_KEY, DATABASE_URL) would let whoever edits a connection send the server's own secrets to an
+# endpoint of their choice.
+SECRET_ENV_PREFIX = "AGENTS_ADMIN_SECRET_"
+_SECRET_ENV = re.compile(rf"^{SECRET_ENV_PREFIX}[A-Z0-9_]+$")
+
+
+def secret_env_allowed(name: str) -> bool:
+    return bool(_SECRET_ENV.match(name))
+
+
+def validate_secret_env(value: Any, *, param: str) -> str:
+    """An environment variable name a secret may be read from: empty, or ``AGENTS_ADMIN_SECRET_<NAME>``."""
+    name = str(value or "").strip()
+    if name and not secret_env_allowed(name):
+        raise InvalidInput(
+            f"A secret can be read only from an environment variable named {SECRET_ENV_PREFIX}<NAME> "
+            "(capitals, digits and '_').",
+            param=param,
+        )
+    return name
+
+
+def endpoint_host(url: str) -> str:
+    """The scheme, host and port an endpoint sends its credential to: a stored secret is tied to it."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
 
 
 def validate_metadata(value: Any, *, param: str = "metadata") -> dict[str, str]:

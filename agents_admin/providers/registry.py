@@ -22,6 +22,7 @@ from agents_admin.providers.chat_completions import (
     HeaderAuth,
 )
 from agents_admin.providers.offline import OfflineProvider
+from agents_admin.validation import SECRET_ENV_PREFIX, secret_env_allowed
 
 # Entra token caches, one per connection version per process: a worker asks Entra for a token once an hour,
 # not once per call. Keyed by (id, updated_at) so an edited connection gets a fresh credential.
@@ -142,6 +143,12 @@ def _credential(connection: ModelConnection) -> Any:
 
 def _secret(value: str, env_name: str, *, connection: ModelConnection, what: str) -> str:
     if env_name:
+        if not secret_env_allowed(env_name):  # a row saved before the rule, or written around the services
+            raise PermanentProviderError(
+                "configuration_error",
+                f"Connection '{connection.name}' names ${env_name}; secrets are read only from "
+                f"{SECRET_ENV_PREFIX}<NAME> variables.",
+            )
         from_env = os.environ.get(env_name, "")
         if not from_env:
             raise PermanentProviderError(

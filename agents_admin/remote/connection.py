@@ -23,6 +23,7 @@ from agents_admin.remote.foundry import (
     FoundryConfig,
     credential_for,
 )
+from agents_admin.validation import secret_env_allowed
 
 _auth_cache: dict[tuple[int, str], Auth] = {}
 _auth_lock = threading.Lock()
@@ -30,7 +31,7 @@ _auth_lock = threading.Lock()
 
 def remote_secret(remote: RemoteProject) -> str:
     """The secret from the row, or from the environment variable it names (which wins when set)."""
-    if remote.secret_env:
+    if remote.secret_env and secret_env_allowed(remote.secret_env):  # never any other server variable
         value = os.environ.get(remote.secret_env, "")
         if value:
             return value

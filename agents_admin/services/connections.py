@@ -22,6 +22,7 @@ from agents_admin.providers.base import ChatMessage, ModelRequest, Provider, Pro
 from agents_admin.providers.chat_completions import ChatCompletionsProvider
 from agents_admin.providers.registry import provider_from_connection
 from agents_admin.services.audit import Actor, audit_record, changed_fields
+from agents_admin.validation import endpoint_host, validate_secret_env
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ FIELDS = (
 SECRET_FIELDS = ("api_key", "client_secret")
 # Seconds the Test connection button waits for an answer.
 TEST_READ_TIMEOUT = 30.0
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
 
@@ -157,11 +157,14 @@ def _save(
     connection: ModelConnection, fields: dict[str, Any], *, creating: bool, actor: Actor, actor_label: str
 ) -> ModelConnection:
     before = {} if creating else _audit_view(connection)
+    old_host = endpoint_host(connection.endpoint)
     cleaned = _clean(fields)
     for name in FIELDS:
         if name in cleaned:
             setattr(connection, name, cleaned[name])
-    if fields.get("clear_secrets"):
+    if fields.get("clear_secrets") or (not creating and endpoint_host(connection.endpoint) != old_host):
+        # A stored secret belongs to the host it was given for: pointing the connection elsewhere must not send
+        # it there. A secret typed in this same save (below) is meant for the new host.
         connection.api_key = ""
         connection.client_secret = ""
     replaced = []
@@ -229,10 +232,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = str(fields[name] or "").strip()
     for name in ("api_key_env", "client_secret_env"):
         if name in fields:
-            value = str(fields[name] or "").strip()
-            if value and not _ENV_NAME.match(value):
-                raise InvalidInput("An environment variable name: letters, digits and '_'.", param=name)
-            cleaned[name] = value
+            cleaned[name] = validate_secret_env(fields[name], param=name)
     if "deployments" in fields:
         cleaned["deployments"] = _clean_deployments(fields["deployments"])
     if "context_window" in fields:

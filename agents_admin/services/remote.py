@@ -48,6 +48,7 @@ from agents_admin.services.remote_sync import (
     thread_mirror,
     thread_summary_refresh,
 )
+from agents_admin.validation import endpoint_host, validate_secret_env
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def remote_project_create(
     """A connection plus the local project its mirrored objects live in (``remote-<name>``). The secret is
     stored sealed (agents_admin.lib.sealed), like model connection secrets."""
     endpoint = _endpoint_clean(endpoint)
+    if "secret_env" in fields:
+        fields["secret_env"] = validate_secret_env(fields["secret_env"], param="secret_env")
     local_name = f"remote-{name}"[:64]
     with transaction.atomic():
         if RemoteProject.objects.filter(name=name).exists() or Project.objects.filter(name=local_name).exists():
@@ -117,10 +120,15 @@ def remote_project_update(
 ) -> RemoteProject:
     """Change a connection. An empty ``secret`` keeps the stored one (it is write-only: never shown back)."""
     before = _audit_view(remote)
+    old_host = endpoint_host(remote.endpoint)
     if "endpoint" in fields:
         fields["endpoint"] = _endpoint_clean(fields["endpoint"])
+    if "secret_env" in fields:
+        fields["secret_env"] = validate_secret_env(fields["secret_env"], param="secret_env")
     for name, value in fields.items():
         setattr(remote, name, value)
+    if endpoint_host(remote.endpoint) != old_host:
+        remote.secret = ""  # the stored secret was given for the old host; a new one typed now is kept below
     if secret.strip():
         remote.secret = seal(secret.strip())
     with transaction.atomic():

@@ -122,17 +122,17 @@ def test_a_malformed_response_fails_the_run(model_server: FakeModelServer) -> No
 def test_an_api_key_from_an_environment_variable_is_used(
     model_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_MODEL_KEY", "key-from-env")
-    connect(model_server, api_key="", api_key_env="FAKE_MODEL_KEY")
+    monkeypatch.setenv("AGENTS_ADMIN_SECRET_FAKE_MODEL_KEY", "key-from-env")
+    connect(model_server, api_key="", api_key_env="AGENTS_ADMIN_SECRET_FAKE_MODEL_KEY")
     execute(make_run())
     assert model_server.requests[0].headers["authorization"] == "Bearer key-from-env"
 
 
 def test_an_unset_key_variable_fails_the_run_with_a_configuration_error(model_server: FakeModelServer) -> None:
-    connect(model_server, api_key="", api_key_env="SURELY_NOT_SET_ANYWHERE")
+    connect(model_server, api_key="", api_key_env="AGENTS_ADMIN_SECRET_SURELY_NOT_SET")
     run = execute(make_run())
     assert run.status == "failed" and run.last_error["code"] == "configuration_error"
-    assert "$SURELY_NOT_SET_ANYWHERE" in run.last_error["message"]
+    assert "$AGENTS_ADMIN_SECRET_SURELY_NOT_SET" in run.last_error["message"]
     assert model_server.requests == []
 
 

@@ -99,7 +99,8 @@ def test_a_form_with_an_error_does_not_echo_the_submitted_secret(admin_client: C
     [
         ({"deployments": "gpt-4o llama"}, "Line 1: write 'model name = deployment'."),
         ({"api_key": ""}, "Enter an API key or the environment variable that holds it."),
-        ({"api_key_env": "NOT-A-NAME"}, "An environment variable name: letters, digits and '_'."),
+        ({"api_key_env": "NOT-A-NAME"}, "environment variable named AGENTS_ADMIN_SECRET_<NAME>"),
+        ({"api_key_env": "SECRET_KEY"}, "environment variable named AGENTS_ADMIN_SECRET_<NAME>"),
         ({"auth": "entra_client_secret", "api_key": ""}, "A tenant id is required for client-secret sign-in."),
         ({"endpoint": "http://user:pw@host/v1"}, "The endpoint must not carry a query or credentials"),
     ],
@@ -114,21 +115,40 @@ def test_bad_input_is_refused_beside_the_field(admin_client: Client, overrides: 
 def test_editing_with_an_empty_key_keeps_the_stored_one(admin_client: Client) -> None:
     connection = make_connection()
     url = reverse("agents_admin:connection_edit", args=[connection.pk])
+    same_host = connection.endpoint.rstrip("/") + "/"
+    response = admin_client.post(url, form_data(name="azure", kind="azure_openai", endpoint=same_host, api_key=""))
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert unseal(connection.api_key) == SECRET
+
+
+def test_pointing_a_connection_at_another_host_drops_its_stored_secret(admin_client: Client) -> None:
+    connection = make_connection()
+    url = reverse("agents_admin:connection_edit", args=[connection.pk])
     response = admin_client.post(
-        url, form_data(name="azure", kind="azure_openai", endpoint="https://other.openai.azure.com", api_key="")
+        url, form_data(name="azure", kind="azure_openai", endpoint="https://attacker.example.com", api_key="")
+    )
+    assert response.status_code == 200  # the form asks for a key for the new host: nothing is saved
+    connection.refresh_from_db()
+    assert unseal(connection.api_key) == SECRET and "attacker" not in connection.endpoint
+    response = admin_client.post(
+        url, form_data(name="azure", kind="azure_openai", endpoint="https://other.openai.azure.com", api_key="new-key")
     )
     assert response.status_code == 302
     connection.refresh_from_db()
-    assert connection.endpoint == "https://other.openai.azure.com"
-    assert unseal(connection.api_key) == SECRET
+    assert connection.endpoint == "https://other.openai.azure.com" and unseal(connection.api_key) == "new-key"
+    event = AuditEvent.objects.filter(action="connection.update").latest("id")
+    assert event.after["api_key"] == "(replaced)" and SECRET not in str(event.after)
 
 
 def test_editing_can_erase_the_stored_secrets_in_favour_of_an_environment_variable(admin_client: Client) -> None:
     connection = make_connection()
     url = reverse("agents_admin:connection_edit", args=[connection.pk])
-    admin_client.post(url, form_data(name="azure", api_key="", api_key_env="AZURE_OPENAI_KEY", clear_secrets="on"))
+    admin_client.post(
+        url, form_data(name="azure", api_key="", api_key_env="AGENTS_ADMIN_SECRET_AZURE_OPENAI", clear_secrets="on")
+    )
     connection.refresh_from_db()
-    assert connection.api_key == "" and connection.api_key_env == "AZURE_OPENAI_KEY"
+    assert connection.api_key == "" and connection.api_key_env == "AGENTS_ADMIN_SECRET_AZURE_OPENAI"
 
 
 def test_the_client_secret_is_write_only_too(admin_client: Client) -> None:
