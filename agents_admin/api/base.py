@@ -96,6 +96,7 @@ def endpoint(
             return error_response(500, "server_error", "The server failed to handle the request.")
 
     view.api_methods = {method: getattr(h, "__doc__", "") or "" for method, h in handlers.items()}  # type: ignore[attr-defined]
+    view.api_versions = api_versions  # type: ignore[attr-defined]
     return view
 
 

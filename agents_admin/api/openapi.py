@@ -113,19 +113,22 @@ _LISTS = {"assistants", "threads", "messages", "runs", "run_steps"}
 def build(patterns: list[URLPattern | URLResolver]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for pattern in patterns:
-        methods = getattr(getattr(pattern, "callback", None), "api_methods", None)
+        callback = getattr(pattern, "callback", None)
+        methods = getattr(callback, "api_methods", None)
+        versions = getattr(callback, "api_versions", ("v1",))
         if not isinstance(pattern, URLPattern) or not methods:
             continue
         route = "/api/" + _PARAM.sub(r"{\1}", str(pattern.pattern))
         names = _PARAM.findall(str(pattern.pattern))
         operations: dict[str, Any] = {}
         for method, summary in methods.items():
-            operations[method.lower()] = _operation(pattern.name or "", method.lower(), summary, names)
+            operation = _operation(pattern.name or "", method.lower(), summary, names)
+            operations[method.lower()] = _with_api_version(operation, versions)
         paths[route] = operations
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "Agents Admin: Foundry Agents (classic) API",
+            "title": "Agents Admin: Foundry Agents API (classic, and v2 agents, conversations and responses)",
             "version": "v1",
             "description": "The Azure AI Foundry Agent Service data-plane contract, served for the official SDKs.",
         },
@@ -174,6 +177,16 @@ def build(patterns: list[URLPattern | URLResolver]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _with_api_version(operation: dict[str, Any], versions: tuple[str, ...] | None) -> dict[str, Any]:
+    """The api-version a route takes: the classic ``v1``, the v2 agents' pair, any value (the 2.0 betas' OpenAI
+    routes) or none (``/openai/v1``)."""
+    params = [p for p in operation["parameters"] if p["name"] != "api-version"]
+    if versions is not None:
+        schema: dict[str, Any] = {"type": "string", "enum": list(versions)} if versions else {"type": "string"}
+        params.append({"name": "api-version", "in": "query", "required": True, "schema": schema})
+    return {**operation, "parameters": params}
 
 
 def _object_schema(name: str) -> dict[str, Any]:
