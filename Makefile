@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs chaos
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs chaos load
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
@@ -113,6 +113,21 @@ chaos: install
 	@mkdir -p var/chaos
 	env -u REDIS_URL VAR_DIR=$(CURDIR)/var/chaos DATABASE_URL=$(CHAOS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
 	env -u REDIS_URL VAR_DIR=$(CURDIR)/var/chaos DATABASE_URL=$(CHAOS_DATABASE_URL) $(BIN)/python manage.py chaos $(CHAOS_ARGS)
+
+## load: Locust against a running stack (`make run` in another terminal, or LOAD_HOST): run creation polled to its
+## end, and the API reads dashboards poll. Locust lives in its own .venv-load (pinned by requirements.lock).
+LOAD_HOST ?= http://127.0.0.1:8000
+LOAD_USERS ?= 40
+LOAD_SECONDS ?= 60
+LOAD_VENV := .venv-load
+$(LOAD_VENV)/.stamp: requirements.lock
+	@test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/python -m pip install -q -c requirements.lock 'locust>=2.47'
+	@touch $@
+load: $(RUNTIME_STAMP) $(LOAD_VENV)/.stamp
+	AGENTS_ADMIN_KEY=$$($(BIN)/python manage.py create_api_key --project default --label load) \
+	  $(LOAD_VENV)/bin/locust -f scripts/locustfile.py --headless --host $(LOAD_HOST) \
+	  -u $(LOAD_USERS) -r 10 -t $(LOAD_SECONDS)s --only-summary
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:
