@@ -18,6 +18,8 @@ PREFIXES = {
     "step": "step",
     "call": "call",
     "file": "assistant",
+    "vector_store": "vs",
+    "file_batch": "vsfb",
 }
 
 
@@ -70,3 +72,11 @@ def kind_of(object_id: str) -> str | None:
 
 def new_file_id() -> str:
     return new_id("assistant")
+
+
+def new_vector_store_id() -> str:
+    return new_id("vs")
+
+
+def new_file_batch_id() -> str:
+    return new_id("vsfb")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from agents_admin.services import exports, maintenance, remote, retention, review_queues, runs, usage
+from agents_admin.services import exports, maintenance, remote, retention, review_queues, runs, usage, vector_stores
 from agents_admin.services.remote_sync import remote_sync_execute
 
 
@@ -57,6 +57,18 @@ def retention_policy_run(policy_id: int, report_id: int) -> None:
 @shared_task(name="agents_admin.tasks.export_job_run")
 def export_job_run(job_id: int) -> bool:
     return exports.export_job_run(job_id=job_id)
+
+
+@shared_task(name="agents_admin.tasks.vector_store_file_index")
+def vector_store_file_index(entry_id: int) -> None:
+    """Index one file of a vector store (sent when the file is added)."""
+    vector_stores.vector_store_file_index(entry_id=entry_id)
+
+
+@shared_task(name="agents_admin.tasks.vector_stores_expire")
+def vector_stores_expire() -> int:
+    """Beat, every 10 minutes: expire vector stores past their expires_at."""
+    return vector_stores.vector_stores_expire()
 
 
 @shared_task(name="agents_admin.tasks.exports_expire")

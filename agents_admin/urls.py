@@ -19,11 +19,14 @@ from agents_admin.views import (
     traces,
     usage,
     users,
+    vector_stores,
 )
 
 app_name = "agents_admin"
 
 urlpatterns: list = [
+    path("vector-stores/", vector_stores.vector_store_list, name="vector_store_list"),
+    path("vector-stores/<str:store_id>/", vector_stores.vector_store_detail, name="vector_store_detail"),
     path("settings/connections/", connections.connection_list, name="connection_list"),
     path("settings/connections/new/", connections.connection_create_view, name="connection_create"),
     path("settings/connections/<int:connection_id>/", connections.connection_edit, name="connection_edit"),

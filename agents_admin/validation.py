@@ -28,13 +28,12 @@ KNOWN_TOOL_TYPES = {
 }
 # Tools this service runs itself; the others are refused at creation, each with the reason, rather than
 # accepted and never run. A remote Foundry project runs every known tool (its agents are the remote's).
-RUNNABLE_TOOL_TYPES = {"function", "openapi", "connected_agent"}
+RUNNABLE_TOOL_TYPES = {"function", "openapi", "connected_agent", "file_search"}
 UNHOSTED_TOOLS = {
     "code_interpreter": "it needs a sandboxed code-execution service, which this service does not host",
     "bing_grounding": "it needs a Bing Search resource in Azure, which this service cannot host",
     "azure_ai_search": "it needs an Azure AI Search index, which this service cannot host",
     "azure_function": "it needs Azure Functions with Azure Storage queues, which this service cannot host",
-    "file_search": "file search is not available on this service yet",
 }
 
 

@@ -40,6 +40,8 @@ app.conf.beat_schedule = {
     "usage-backfill": {"task": "agents_admin.tasks.usage_backfill", "schedule": 300.0},
     # Review queues take new threads in bounded windows (services.review_queues.queue_intake).
     "review-intake": {"task": "agents_admin.tasks.review_intake", "schedule": 60.0},
+    # Vector stores expire in days; a ten-minute pass is precise enough.
+    "expire-vector-stores": {"task": "agents_admin.tasks.vector_stores_expire", "schedule": 600.0},
 }
 
 

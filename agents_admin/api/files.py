@@ -1,4 +1,4 @@
-"""Files (message attachments, image content). Vector stores are not offered: they answer a clear error."""
+"""Files (message attachments, image content, documents for vector stores)."""
 
 from __future__ import annotations
 
@@ -76,13 +76,3 @@ def content(call: Call, file_id: str) -> HttpResponseBase:
     response = FileResponse(file.content.open("rb"), content_type="application/octet-stream")
     response["Content-Disposition"] = f'attachment; filename="{file.id}"'
     return response
-
-
-def vector_stores(call: Call, rest: str = "") -> HttpResponseBase:
-    """Vector stores are not supported by this service."""
-    raise ApiError(
-        400,
-        "unsupported_feature",
-        "Vector stores (file_search) are not supported by this service; attach files to messages instead.",
-        param="vector_stores",
-    )

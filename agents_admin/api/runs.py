@@ -11,7 +11,7 @@ from agents_admin.api.assistants import get_agent
 from agents_admin.api.base import Call, ok, opt_bool, opt_dict, opt_int, opt_list, opt_str, req_str
 from agents_admin.api.errors import invalid, not_found
 from agents_admin.api.pagination import page
-from agents_admin.api.serializers import run_json, step_json
+from agents_admin.api.serializers import FILE_SEARCH_CONTENT, run_json, step_json
 from agents_admin.api.streaming import event_stream
 from agents_admin.api.threads import check_messages, get_thread, thread_from_body
 from agents_admin.models import Run, RunStep
@@ -123,7 +123,11 @@ def step_list(call: Call, thread_id: str, run_id: str) -> HttpResponseBase:
     """List a run's steps."""
     run = get_run(call, thread_id, run_id)
     return ok(
-        page(RunStep.objects.filter(run=run), call.query, lambda step: step_json(step, assistant_id=run.agent_ref))
+        page(
+            RunStep.objects.filter(run=run),
+            call.query,
+            lambda step: step_json(step, assistant_id=run.agent_ref, include_content=_include_content(call)),
+        )
     )
 
 
@@ -133,4 +137,10 @@ def step_retrieve(call: Call, thread_id: str, run_id: str, step_id: str) -> Http
     step = RunStep.objects.filter(run=run, pk=step_id).first()
     if step is None:
         raise not_found("run step", step_id)
-    return ok(step_json(step, assistant_id=run.agent_ref))
+    return ok(step_json(step, assistant_id=run.agent_ref, include_content=_include_content(call)))
+
+
+def _include_content(call: Call) -> bool:
+    """``include[]`` (the SDK sends one comma-joined parameter) asks for file search results' text."""
+    values = [*call.query.getlist("include[]"), *call.query.getlist("include")]
+    return FILE_SEARCH_CONTENT in {v.strip() for value in values for v in value.split(",")}

@@ -102,7 +102,30 @@ def run_json(run: Run) -> dict[str, Any]:
     }
 
 
-def step_json(step: RunStep, *, assistant_id: str) -> dict[str, Any]:
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+# Kept on a file search entry for the engine (the model's query, the citation numbering), not part of the wire.
+_FILE_SEARCH_PRIVATE = ("name", "arguments", "search", "vector_store_ids")
+
+
+def step_details_json(details: dict[str, Any], *, include_content: bool) -> dict[str, Any]:
+    """A step's details as the service sends them: file search results without their text unless asked for."""
+    calls = details.get("tool_calls") if isinstance(details, dict) else None
+    if not calls or not any(c.get("type") == "file_search" for c in calls):
+        return details
+    wire = []
+    for call in calls:
+        if call.get("type") == "file_search":
+            body = {k: v for k, v in (call.get("file_search") or {}).items() if k not in _FILE_SEARCH_PRIVATE}
+            body["results"] = [
+                r if include_content else {k: v for k, v in r.items() if k != "content"}
+                for r in body.get("results") or []
+            ]
+            call = {**call, "file_search": body}
+        wire.append(call)
+    return {**details, "tool_calls": wire}
+
+
+def step_json(step: RunStep, *, assistant_id: str, include_content: bool = False) -> dict[str, Any]:
     usage = None
     if step.status != RunStep.Status.IN_PROGRESS and step.prompt_tokens is not None:
         completion = step.completion_tokens or 0
@@ -119,7 +142,7 @@ def step_json(step: RunStep, *, assistant_id: str) -> dict[str, Any]:
         "thread_id": step.thread_id,
         "run_id": step.run_id,
         "status": step.status,
-        "step_details": step.step_details,
+        "step_details": step_details_json(step.step_details, include_content=include_content),
         "last_error": step.last_error,
         "created_at": ts(step.created_at),
         "expired_at": ts(step.expired_at),

@@ -10,7 +10,17 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents_admin.api import agents_v2, assistants, conversations, files, openapi, responses, runs, threads
+from agents_admin.api import (
+    agents_v2,
+    assistants,
+    conversations,
+    files,
+    openapi,
+    responses,
+    runs,
+    threads,
+    vector_stores,
+)
 from agents_admin.api.base import AGENT_API_VERSIONS, ANY_API_VERSION, endpoint
 from agents_admin.api.errors import error_response
 
@@ -67,15 +77,41 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(P + "files", endpoint(GET=files.list_, POST=files.upload), name="files"),
     path(P + "files/<str:file_id>", endpoint(GET=files.retrieve, DELETE=files.delete), name="file"),
     path(P + "files/<str:file_id>/content", endpoint(GET=files.content), name="file_content"),
+    path(P + "vector_stores", endpoint(GET=vector_stores.list_, POST=vector_stores.create), name="vector_stores"),
     path(
-        P + "vector_stores",
-        endpoint(GET=files.vector_stores, POST=files.vector_stores),
-        name="vector_stores",
+        P + "vector_stores/<str:store_id>",
+        endpoint(GET=vector_stores.retrieve, POST=vector_stores.update, DELETE=vector_stores.delete),
+        name="vector_store",
     ),
     path(
-        P + "vector_stores/<path:rest>",
-        endpoint(GET=files.vector_stores, POST=files.vector_stores, DELETE=files.vector_stores),
-        name="vector_store",
+        P + "vector_stores/<str:store_id>/files",
+        endpoint(GET=vector_stores.file_list, POST=vector_stores.file_create),
+        name="vector_store_files",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/files/<str:file_id>",
+        endpoint(GET=vector_stores.file_retrieve, DELETE=vector_stores.file_delete),
+        name="vector_store_file",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/file_batches",
+        endpoint(POST=vector_stores.batch_create),
+        name="vector_store_file_batches",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/file_batches/<str:batch_id>",
+        endpoint(GET=vector_stores.batch_retrieve),
+        name="vector_store_file_batch",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/file_batches/<str:batch_id>/cancel",
+        endpoint(POST=vector_stores.batch_cancel),
+        name="vector_store_file_batch_cancel",
+    ),
+    path(
+        P + "vector_stores/<str:store_id>/file_batches/<str:batch_id>/files",
+        endpoint(GET=vector_stores.batch_files),
+        name="vector_store_file_batch_files",
     ),
 ]
 

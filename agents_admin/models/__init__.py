@@ -19,6 +19,7 @@ from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES,
 from agents_admin.models.threads import Message, Thread
 from agents_admin.models.traces import RunSpan
 from agents_admin.models.usage import ModelPrice, UsageErrorCount, UsagePeriod, UsageRollup
+from agents_admin.models.vector_stores import VectorStore, VectorStoreChunk, VectorStoreFile, VectorStoreFileBatch
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
@@ -48,6 +49,10 @@ __all__ = [
     "SyncRecord",
     "TERMINAL_RUN_STATUSES",
     "Thread",
+    "VectorStore",
+    "VectorStoreChunk",
+    "VectorStoreFile",
+    "VectorStoreFileBatch",
     "ThreadFlag",
     "ThreadHold",
     "ThreadNote",

@@ -10,7 +10,8 @@ What it does depends on the last user message (case-insensitive, anywhere in the
 - ``/long``: a long answer (200 words), to watch streaming and the completion-token limit.
 - anything else: a short, deterministic answer that quotes the message.
 
-After tool outputs are submitted it answers with what the tools returned.
+After tool outputs are submitted it answers with what the tools returned. An agent with ``file_search`` has its
+files searched for each question, and the answer quotes the best passage with its citation marker.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class OfflineProvider:
             wanted = match.group("name")
             chosen = [wanted] if wanted and wanted in names else names[:1]
             return self._tool_reply(request, names=chosen, args=match.group("args") or "{}", prompt=prompt_tokens)
+        if "file_search" in _function_names(request) and last.role == "user":
+            # With files to search, it searches them for the question first (and quotes what it finds).
+            query = json.dumps({"query": text})
+            return self._tool_reply(request, names=["file_search"], args=query, prompt=prompt_tokens)
         if "/long" in lowered:
             answer = " ".join(f"word{i}" for i in range(1, 201))
         else:
@@ -113,6 +118,10 @@ class OfflineProvider:
                 break
             outputs.insert(0, message.content)
         text = "(offline model) The tools returned: " + "; ".join(outputs)
+        if outputs and outputs[-1].startswith("【"):
+            # File search results: quote the best passage behind its citation marker.
+            best = outputs[-1].split("\n\n", 1)[0]
+            text = f"(offline model) From the files: {best[:600]}"
         return ModelReply(text=text, usage=Usage(prompt, count_tokens(text)))
 
 

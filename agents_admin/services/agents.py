@@ -15,6 +15,7 @@ from agents_admin.selectors.agents import agent_for_name, v2_names_proposed
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import store_for, store_for_project
 from agents_admin.services.tools import tools_check
+from agents_admin.services.vector_stores import vector_store_ids_check
 
 EDITABLE_FIELDS = AGENT_FIELDS
 # Console-only: which connection runs go to. Not part of the Foundry wire contract, so the API never takes it.
@@ -48,6 +49,8 @@ def agent_clean(fields: dict[str, Any], *, project_id: int | None = None) -> dic
     if "tool_resources" in fields:
         if fields["tool_resources"] is not None and not isinstance(fields["tool_resources"], dict):
             raise InvalidInput("tool_resources must be an object.", param="tool_resources")
+        if not _mirrored(project_id):
+            vector_store_ids_check(project_id, fields["tool_resources"])
         cleaned["tool_resources"] = fields["tool_resources"]
     if "temperature" in fields:
         cleaned["temperature"] = validation.validate_range(fields["temperature"], param="temperature", low=0, high=2)

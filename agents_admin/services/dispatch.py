@@ -19,6 +19,7 @@ RETENTION_POLICY_RUN = "agents_admin.tasks.retention_policy_run"
 EXPORT_JOB_RUN = "agents_admin.tasks.export_job_run"
 REMOTE_SYNC = "agents_admin.tasks.remote_sync"
 REMOTE_RUN_FOLLOW = "agents_admin.tasks.remote_run_follow"
+VECTOR_STORE_FILE_INDEX = "agents_admin.tasks.vector_store_file_index"
 
 
 def task_send(name: str, *args: Any) -> None:

@@ -312,6 +312,8 @@ def _execute(run: Run, stream: _Stream) -> None:
         reply = _call_model(run, stream, recorder)
         reply = _hosted_tools_run(run, reply, stream, recorder)
         _finish(run, reply, stream, recorder)
+        if stream.searches > 0:
+            tools.answer_cite(run.id)
     except Cancelled:
         recorder.close_open_call(RunSpan.Status.CANCELLED)
         _stop(run, stream, recorder)
@@ -459,12 +461,14 @@ def _hosted_tools_run(run: Run, reply: ModelReply, stream: _Stream, recorder: Ru
                 "tool_loop", f"The model kept calling tools for {MAX_HOSTED_TOOL_ROUNDS} rounds without answering."
             )
         started = timezone.now()
-        entries = []
+        entries: list[dict[str, Any]] = []
         for call in reply.tool_calls:
             if call.name in hosted:
                 began = timezone.now()
                 entries.append(_hosted_call(run, hosted[call.name], call, stream))
                 _hosted_span(recorder, entries[-1], began)
+                if entries[-1]["type"] == "file_search":
+                    stream.searches += 1
         _usage_add(run, reply)
         RunStep.objects.create(
             run=run,
@@ -525,6 +529,10 @@ def _usage_add(run: Run, reply: ModelReply) -> None:
 def _hosted_call(run: Run, fn: tools.HostedFunction, call: ToolCall, stream: _Stream) -> dict[str, Any]:
     if fn.kind == "openapi":
         return tools.openapi_call(fn, call, project_id=run.thread.project_id)
+    if fn.kind == "file_search":
+        if stream.searches < 0:
+            stream.searches = tools.file_searches_done(run.id)
+        return tools.file_search_call(fn, call, store_ids=tools.run_vector_stores(run), search=stream.searches)
     return _connected_agent_call(run, fn, call, stream)
 
 
@@ -597,6 +605,8 @@ class _Stream:
     step: RunStep | None = None
     last_flush: float = 0.0
     text: str = ""
+    # File searches this run has made (their citation markers are numbered); -1 until first counted.
+    searches: int = -1
 
     def checkpoint(self, text: str) -> None:
         """At most every CHECKPOINT_INTERVAL: write the text so far with one statement that also notices a

@@ -16,6 +16,7 @@ from agents_admin.services import retention
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.stores import messages_add, store_for
 from agents_admin.services.thread_titles import metadata_title, thread_titles_refresh
+from agents_admin.services.vector_stores import vector_store_ids_check
 
 
 def thread_create(
@@ -44,6 +45,8 @@ def thread_update(*, thread: Thread, metadata: dict[str, Any] | None, **extra: A
         tool_resources = extra["tool_resources"]
         if tool_resources is not None and not isinstance(tool_resources, dict):
             raise InvalidInput("tool_resources must be an object.", param="tool_resources")
+        if thread.remote_project_id is None:
+            vector_store_ids_check(thread.project_id, tool_resources)
         thread.tool_resources = tool_resources
         fields.append("tool_resources")
     with transaction.atomic():

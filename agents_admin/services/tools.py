@@ -1,10 +1,11 @@
-"""Tools this service runs itself (hosted tools): ``openapi`` and ``connected_agent``.
+"""Tools this service runs itself (hosted tools): ``openapi``, ``connected_agent`` and ``file_search``.
 
 The model sees every hosted tool as functions it may call: an OpenAPI tool as one function per operation of
 its spec (``<tool name>_<operationId>``), a connected agent as one function (its ``name``) taking the task as
-``input``. When the model calls one, the worker runs it and asks the model again, instead of stopping in
-``requires_action``; the call is recorded in a ``tool_calls`` run step in the service's shape, with the
-arguments and output the model saw, so a resumed run rebuilds the same context.
+``input``, file search as ``file_search`` taking a ``query``. When the model calls one, the worker runs it and
+asks the model again, instead of stopping in ``requires_action``; the call is recorded in a ``tool_calls`` run
+step in the service's shape, with the arguments and output the model saw, so a resumed run rebuilds the same
+context.
 
 Definitions are checked when an agent or a run is created (``tools_check``): a spec that is not OpenAPI 3 with
 an absolute http(s) server and named operations, an unknown connection, or an agent that is not in the
@@ -23,11 +24,18 @@ import httpx
 from django.conf import settings
 
 from agents_admin.errors import InvalidInput
-from agents_admin.models import Agent, ModelConnection
+from agents_admin.models import Agent, Message, ModelConnection, Run, RunStep, VectorStore
 from agents_admin.providers.base import PermanentProviderError, ToolCall
 from agents_admin.providers.registry import connection_api_key
+from agents_admin.selectors.vector_stores import chunks_search
+from agents_admin.services.vector_stores import vector_store_touch
 
-HOSTED_TOOL_TYPES = ("openapi", "connected_agent")
+HOSTED_TOOL_TYPES = ("openapi", "connected_agent", "file_search")
+FILE_SEARCH_DEFAULT_RESULTS = 20
+FILE_SEARCH_MAX_RESULTS = 50
+FILE_SEARCH_RANKER = "default_2024_08_21"
+# A citation marker the model copies into its answer: 【<search>:<result>†<file name>】.
+CITATION = re.compile(r"【(\d+):(\d+)†[^】]*】")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _REF_DEPTH = 12
@@ -102,6 +110,18 @@ def _hosted_functions(tool: dict[str, Any]) -> list[HostedFunction]:
             },
         }
         return [HostedFunction(definition["name"], "connected_agent", tool, definition)]
+    if kind == "file_search":
+        definition = {
+            "name": "file_search",
+            "description": "Search the attached files for passages relevant to a query; cite a passage by copying "
+            "its 【n:i†file】 marker into the answer.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string", "description": "What to look for, in full words."}},
+                "required": ["query"],
+            },
+        }
+        return [HostedFunction("file_search", "file_search", tool, definition)]
     return []
 
 
@@ -123,6 +143,8 @@ def tools_check(tools: list[dict[str, Any]], *, project_id: int | None, param: s
             _openapi_check(tool.get("openapi"), where=f"{where}.openapi", project_id=project_id)
         elif kind == "connected_agent":
             _connected_agent_check(tool.get("connected_agent"), where=f"{where}.connected_agent", project_id=project_id)
+        elif kind == "file_search":
+            _file_search_check(tool.get("file_search"), where=f"{where}.file_search")
         else:
             continue
         for fn in _hosted_functions(tool):
@@ -174,6 +196,28 @@ def _connected_agent_check(body: Any, *, where: str, project_id: int | None) -> 
     agent_id = body.get("id")
     if not isinstance(agent_id, str) or not Agent.objects.filter(pk=agent_id, project_id=project_id).exists():
         raise InvalidInput(f"{where}.id: no agent '{agent_id}' in this project.", param=f"{where}.id")
+
+
+def _file_search_check(body: Any, *, where: str) -> None:
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{where} must be an object.", param=where)
+    limit = body.get("max_num_results")
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= FILE_SEARCH_MAX_RESULTS
+    ):
+        raise InvalidInput(
+            f"max_num_results must be an integer from 1 to {FILE_SEARCH_MAX_RESULTS}.", param=f"{where}.max_num_results"
+        )
+    ranking = body.get("ranking_options")
+    if ranking is not None:
+        threshold = ranking.get("score_threshold", 0) if isinstance(ranking, dict) else None
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise InvalidInput(
+                "ranking_options.score_threshold must be a number from 0 to 1.",
+                param=f"{where}.ranking_options.score_threshold",
+            )
 
 
 def _connection(reference: Any, *, project_id: int | None) -> ModelConnection | None:
@@ -411,6 +455,127 @@ def connected_agent_input(call: ToolCall) -> str:
     return call.arguments or "(no input)"
 
 
+def file_search_call(fn: HostedFunction, call: ToolCall, *, store_ids: list[str], search: int) -> dict[str, Any]:
+    """Search the stores for the model's query: the step's ``file_search`` entry, with the ranked chunks.
+
+    ``search`` numbers this search within the run, for the citation markers the model is shown.
+    """
+    options = fn.tool.get("file_search") or {}
+    limit = options.get("max_num_results") or FILE_SEARCH_DEFAULT_RESULTS
+    threshold = float((options.get("ranking_options") or {}).get("score_threshold") or 0.0)
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        args = {}
+    query = args.get("query") if isinstance(args, dict) else None
+    if not isinstance(query, str) or not query.strip():
+        query = call.arguments or ""
+    hits = chunks_search(store_ids=store_ids, query=query, limit=limit, score_threshold=threshold)
+    if store_ids:
+        vector_store_touch(store_ids)
+    return {
+        "id": call.id,
+        "type": "file_search",
+        "file_search": {
+            "ranking_options": {"ranker": FILE_SEARCH_RANKER, "score_threshold": threshold},
+            "results": [
+                {"file_id": h.file_id, "file_name": h.file_name, "score": h.score,
+                 "content": [{"type": "text", "text": h.text}]}
+                for h in hits
+            ],
+            # What the model asked and which search this was, so the context and citations can be rebuilt.
+            "name": "file_search",
+            "arguments": call.arguments,
+            "search": search,
+            "vector_store_ids": store_ids,
+        },
+    }  # fmt: skip
+
+
+def file_search_output(body: dict[str, Any]) -> str:
+    """The ranked chunks as the model reads them, each behind the marker that cites it."""
+    results = body.get("results") or []
+    if not body.get("vector_store_ids"):
+        return "No files are attached to search: the agent and the thread name no vector store."
+    if not results:
+        return "No passage of the attached files matches that query."
+    search = body.get("search", 0)
+    return "\n\n".join(
+        f"【{search}:{index}†{r.get('file_name')}】 " + "".join(c.get("text", "") for c in r.get("content") or [])
+        for index, r in enumerate(results)
+    )
+
+
+def citations(text: str, searches: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``file_citation`` annotations for the markers the answer copied from file search results."""
+    annotations = []
+    for match in CITATION.finditer(text):
+        results = searches.get(int(match.group(1))) or []
+        index = int(match.group(2))
+        if index >= len(results):
+            continue
+        result = results[index]
+        quote = "".join(c.get("text", "") for c in result.get("content") or [])[:200]
+        annotations.append(
+            {
+                "type": "file_citation",
+                "text": match.group(0),
+                "start_index": match.start(),
+                "end_index": match.end(),
+                "file_citation": {"file_id": result.get("file_id"), "quote": quote},
+            }
+        )
+    return annotations
+
+
+def run_vector_stores(run: Run) -> list[str]:
+    """The live vector stores a run searches: its agent's, then its thread's (``tool_resources.file_search``)."""
+    agent_resources = Agent.objects.filter(pk=run.agent_ref).values_list("tool_resources", flat=True).first()
+    named = [*_store_ids(agent_resources), *_store_ids(run.thread.tool_resources)]
+    live = set(
+        VectorStore.objects.filter(pk__in=named, project_id=run.thread.project_id, expired=False).values_list(
+            "id", flat=True
+        )
+    )
+    return [store_id for store_id in dict.fromkeys(named) if store_id in live]
+
+
+def _store_ids(tool_resources: Any) -> list[str]:
+    search = tool_resources.get("file_search") if isinstance(tool_resources, dict) else None
+    ids = search.get("vector_store_ids") if isinstance(search, dict) else None
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+
+def _file_search_entries(run_id: str) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {}
+    steps = RunStep.objects.filter(run_id=run_id, type=RunStep.Type.TOOL_CALLS).values_list("step_details", flat=True)
+    for details in steps:
+        for entry in (details or {}).get("tool_calls") or []:
+            if entry.get("type") == "file_search":
+                body = entry.get("file_search") or {}
+                found[int(body.get("search", 0))] = body.get("results") or []
+    return found
+
+
+def file_searches_done(run_id: str) -> int:
+    return len(_file_search_entries(run_id))
+
+
+def answer_cite(run_id: str) -> None:
+    """Add ``file_citation`` annotations to the run's answer for the file search markers it copied."""
+    searches = _file_search_entries(run_id)
+    message = Message.objects.filter(run_id=run_id, role=Message.Role.ASSISTANT).order_by("-seq").first()
+    if message is None or not searches:
+        return
+    content = []
+    for part in message.content or []:
+        if part.get("type") == "text":
+            value = part["text"]["value"]
+            part = {"type": "text", "text": {"value": value, "annotations": citations(value, searches)}}
+        content.append(part)
+    Message.objects.filter(pk=message.pk).update(content=content)
+
+
 def call_turn(entry: dict[str, Any]) -> ToolCall:
     """A recorded tool-call entry as the model saw the call (the output is ``call_output``)."""
     body = entry.get(entry.get("type") or "function") or {}
@@ -419,4 +584,6 @@ def call_turn(entry: dict[str, Any]) -> ToolCall:
 
 def call_output(entry: dict[str, Any]) -> str:
     body = entry.get(entry.get("type") or "function") or {}
+    if entry.get("type") == "file_search":
+        return file_search_output(body)
     return str(body.get("output") or "")

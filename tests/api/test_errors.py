@@ -283,10 +283,22 @@ def test_success_is_200_with_deletion_objects(api: Client) -> None:
     assert deleted.json() == {"id": agent.json()["id"], "object": "assistant.deleted", "deleted": True}
 
 
-def test_vector_stores_are_not_supported(api: Client) -> None:
-    for method, path in [("get", "/vector_stores"), ("post", "/vector_stores"), ("delete", "/vector_stores/vs_1")]:
-        response = call(api, method, path, {} if method == "post" else None)
-        assert response.status_code == 400 and error_of(response)["code"] == "unsupported_feature"
+def test_vector_store_requests_that_cannot_be_met_are_refused_naming_the_field(api: Client) -> None:
+    response = call(api, "get", "/vector_stores/vs_missing")
+    assert response.status_code == 404
+    response = call(api, "post", "/vector_stores", {"file_ids": ["assistant-nope"]})
+    assert response.status_code == 400 and error_of(response)["param"] == "file_ids[0]"
+    response = call(
+        api, "post", "/vector_stores", {"configuration": {"data_sources": [{"uri": "x", "type": "uri_asset"}]}}
+    )
+    assert response.status_code == 400 and error_of(response)["param"] == "configuration"
+    response = call(api, "post", "/vector_stores", {"expires_after": {"anchor": "created_at", "days": 1}})
+    assert response.status_code == 400 and error_of(response)["param"] == "expires_after.anchor"
+    store = call(api, "post", "/vector_stores", {"name": "s"}).json()
+    response = call(api, "get", f"/vector_stores/{store['id']}/files?filter=done")
+    assert response.status_code == 400 and error_of(response)["param"] == "filter"
+    response = call(api, "post", f"/vector_stores/{store['id']}/file_batches", {"file_ids": []})
+    assert response.status_code == 400 and error_of(response)["param"] == "file_ids"
 
 
 def test_message_content_and_attachments_must_name_files_of_the_project(api: Client) -> None:

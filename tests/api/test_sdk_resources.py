@@ -104,10 +104,38 @@ def test_files_upload_download_and_attach(agents_client: AgentsClient, tmp_path:
         agents_client.files.get(uploaded.id)
 
 
-def test_vector_stores_answer_a_clear_error(agents_client: AgentsClient) -> None:
-    with pytest.raises(HttpResponseError) as error:
-        agents_client.vector_stores.create(name="docs")
-    assert error.value.status_code == 400 and "not supported" in str(error.value)
+def test_vector_stores_files_and_batches_through_the_sdk(agents_client: AgentsClient, tmp_path: Path) -> None:
+    paths = []
+    for name in ("a.md", "b.txt", "c.txt"):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(f"# {name}\nSome words about {name}.")
+    files = [agents_client.files.upload(file_path=str(p), purpose="assistants") for p in paths]
+    store = agents_client.vector_stores.create(
+        name="docs", file_ids=[files[0].id], expires_after={"anchor": "last_active_at", "days": 7}, metadata={"k": "v"}
+    )
+    assert store.id.startswith("vs_") and store.file_counts.total == 1 and store.status == "in_progress"
+    assert store.expires_after.days == 7 and store.expires_at is not None
+    assert [s.id for s in agents_client.vector_stores.list()] == [store.id]
+    assert agents_client.vector_stores.modify(store.id, name="renamed").name == "renamed"
+    added = agents_client.vector_store_files.create(vector_store_id=store.id, file_id=files[1].id)
+    assert added.id == files[1].id and added.status == "in_progress"
+    assert added.chunking_strategy.type == "static"
+    batch = agents_client.vector_store_file_batches.create(vector_store_id=store.id, file_ids=[files[2].id])
+    assert batch.id.startswith("vsfb_") and batch.file_counts.in_progress == 1
+    assert agents_client.vector_store_file_batches.get(vector_store_id=store.id, batch_id=batch.id).id == batch.id
+    cancelled = agents_client.vector_store_file_batches.cancel(vector_store_id=store.id, batch_id=batch.id)
+    assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 1
+    in_batch = agents_client.vector_store_file_batches.list_files(vector_store_id=store.id, batch_id=batch.id)
+    assert [f.id for f in in_batch] == [files[2].id]
+    listed = agents_client.vector_store_files.list(vector_store_id=store.id, filter="in_progress", limit=1)
+    assert sorted(f.id for f in listed) == sorted([files[0].id, files[1].id])
+    assert agents_client.vector_store_files.get(vector_store_id=store.id, file_id=files[0].id).status == "in_progress"
+    agents_client.vector_store_files.delete(vector_store_id=store.id, file_id=files[0].id)
+    assert agents_client.vector_stores.get(store.id).file_counts.total == 2
+    agents_client.vector_stores.delete(store.id)
+    with pytest.raises(ResourceNotFoundError):
+        agents_client.vector_stores.get(store.id)
+    assert File.objects.filter(pk=files[0].id).exists()  # the files themselves stay
 
 
 def test_bad_metadata_is_a_400_naming_the_field(agents_client: AgentsClient) -> None:

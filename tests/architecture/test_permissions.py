@@ -20,6 +20,7 @@ from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention, review_queues
 from agents_admin.services.connections import connection_create
 from agents_admin.services.remote import remote_project_create
+from agents_admin.services.vector_stores import vector_store_create
 from tests.factories import make_agent, make_run, make_thread
 
 # Views reachable without a role on purpose.
@@ -80,6 +81,7 @@ def sample_objects() -> dict[str, str]:
     price = ModelPrice.objects.create(
         model="gpt-4o", effective_from=datetime.date(2026, 1, 1), input_per_million=2, output_per_million=8
     )
+    store = vector_store_create(project=run.thread.project, name="perm")
     return {
         "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
@@ -97,6 +99,7 @@ def sample_objects() -> dict[str, str]:
         "item_id": str(item.pk),
         "price_id": str(price.pk),
         "chart": "runs",
+        "store_id": store.id,
     }
 
 

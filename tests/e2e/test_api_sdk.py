@@ -14,12 +14,14 @@ from azure.ai.agents.models import (
     AgentEventHandler,
     AgentThreadCreationOptions,
     ConnectedAgentTool,
+    FileSearchTool,
     FunctionTool,
     ListSortOrder,
     MessageDeltaChunk,
     MessageRole,
     OpenApiAnonymousAuthDetails,
     OpenApiTool,
+    RunAdditionalFieldList,
     RunStep,
     ThreadMessageOptions,
     ThreadRun,
@@ -30,6 +32,7 @@ from azure.core.exceptions import HttpResponseError
 from agents_admin.models import Message, Run
 from tests.api_support import HttpsServer
 from tests.conftest import Worker, wait_for
+from tests.documents import HANDBOOK_PDF_LINES, NOTES_MARKDOWN, pdf_bytes
 from tests.factories import WEATHER_TOOL, make_agent
 from tests.tool_servers import WeatherApi
 
@@ -273,3 +276,41 @@ def test_openapi_and_connected_agent_tools_run_through_the_sdk(
     with pytest.raises(HttpResponseError) as refused:
         agents_client.create_agent(model="gpt-4o", name="ci", tools=[{"type": "code_interpreter"}])
     assert refused.value.status_code == 400 and "code_interpreter" in str(refused.value)
+
+
+def test_file_search_answers_from_the_pdf_with_a_citation(
+    celery_worker: Worker, agents_client: AgentsClient, tmp_path: Path
+) -> None:
+    (tmp_path / "handbook.pdf").write_bytes(pdf_bytes(HANDBOOK_PDF_LINES))
+    (tmp_path / "notes.md").write_text(NOTES_MARKDOWN)
+    pdf = agents_client.files.upload_and_poll(file_path=str(tmp_path / "handbook.pdf"), purpose="assistants")
+    notes = agents_client.files.upload_and_poll(file_path=str(tmp_path / "notes.md"), purpose="assistants")
+    store = agents_client.vector_stores.create_and_poll(
+        file_ids=[pdf.id, notes.id], name="handbook", polling_interval=0.2
+    )
+    assert store.status == "completed" and store.file_counts.completed == 2 and store.usage_bytes > 0
+    search = FileSearchTool(vector_store_ids=[store.id])
+    agent = agents_client.create_agent(
+        model="gpt-4o", name="librarian", tools=search.definitions, tool_resources=search.resources
+    )
+    thread = agents_client.threads.create()
+    agents_client.messages.create(
+        thread_id=thread.id, role="user", content="What is the reimbursement limit for hotel stays in Lisbon?"
+    )
+    run = agents_client.runs.create_and_process(thread_id=thread.id, agent_id=agent.id, polling_interval=0.2)
+    assert run.status == "completed", run.last_error
+    reply = agents_client.messages.get_last_message_by_role(thread_id=thread.id, role=MessageRole.AGENT)
+    assert reply is not None and "185 euros per night" in reply.text_messages[0].text.value
+    [citation] = reply.file_citation_annotations
+    assert citation.file_citation.file_id == pdf.id and "185 euros" in citation.file_citation.quote
+    steps = agents_client.run_steps.list(
+        thread_id=thread.id,
+        run_id=run.id,
+        include=[RunAdditionalFieldList.FILE_SEARCH_CONTENTS],
+        order=ListSortOrder.ASCENDING,
+    )
+    [call] = next(iter(steps)).step_details.tool_calls
+    assert call.type == "file_search" and call.file_search.results[0].file_name == "handbook.pdf"
+    assert "185 euros" in call.file_search.results[0].content[0].text
+    plain = next(iter(agents_client.run_steps.list(thread_id=thread.id, run_id=run.id, order=ListSortOrder.ASCENDING)))
+    assert plain.step_details.tool_calls[0].file_search.results[0].content is None

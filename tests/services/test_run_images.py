@@ -45,8 +45,8 @@ def execute(run: Run) -> Run:
 
 
 def connect(server: FakeModelServer, *, vision: bool) -> None:
-    connection_create(fields={"name": "vision", "kind": "openai_compatible", "endpoint": f"{server.url}/v1",
-                              "auth": "none", "default_deployment": "llava", "vision": vision, "is_default": True})  # fmt: skip
+    fields = {"name": "vision", "kind": "openai_compatible", "endpoint": f"{server.url}/v1", "auth": "none"}
+    connection_create(fields={**fields, "default_deployment": "llava", "vision": vision, "is_default": True})
 
 
 def test_image_parts_are_sent_as_vision_input(model_server: FakeModelServer) -> None:

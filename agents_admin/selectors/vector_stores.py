@@ -1,0 +1,123 @@
+"""Reads for vector stores: ranked full-text search over their chunks, and what the console shows of a store.
+
+Ranking is by relevance, over the chunks of the given stores only. SQLite: the FTS5 table (porter stemming)
+ranked by ``bm25``. PostgreSQL: the stored ``to_tsvector('english', text)`` column (GIN index) ranked by
+``ts_rank_cd``. The question's words are OR-ed, so a chunk that holds some of them still matches and the
+ranking decides; scores are scaled so the best chunk of a search scores 1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+
+from agents_admin.models import Agent, File, VectorStore, VectorStoreFile
+
+MAX_QUERY_TERMS = 32
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: int
+    file_id: str
+    file_name: str
+    text: str
+    score: float
+
+
+def chunks_search(*, store_ids: list[str], query: str, limit: int, score_threshold: float = 0.0) -> list[ChunkHit]:
+    """The ``limit`` chunks of these stores that best match ``query``, best first."""
+    terms = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_QUERY_TERMS]
+    if not terms or not store_ids or limit < 1:
+        return []
+    if connection.vendor == "postgresql":
+        rows = _search_postgresql(store_ids, terms, limit)
+    else:
+        rows = _search_sqlite(store_ids, terms, limit)
+    if not rows:
+        return []
+    best = max(score for *_, score in rows) or 1.0
+    names = dict(File.objects.filter(pk__in={file_id for _, file_id, _, _ in rows}).values_list("id", "filename"))
+    hits = [
+        ChunkHit(chunk_id, file_id, names.get(file_id, file_id), text, round(score / best, 4))
+        for chunk_id, file_id, text, score in rows
+    ]
+    return [hit for hit in hits if hit.score >= score_threshold]
+
+
+def _search_sqlite(store_ids: list[str], terms: list[str], limit: int) -> list[tuple[int, str, str, float]]:
+    match = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
+    marks = ", ".join(["%s"] * len(store_ids))
+    sql = f"""
+        SELECT c.id, c.file_id, c.text, -bm25(agents_admin_vectorstorechunk_fts) AS score
+        FROM agents_admin_vectorstorechunk_fts
+        JOIN agents_admin_vectorstorechunk c ON c.id = agents_admin_vectorstorechunk_fts.rowid
+        WHERE agents_admin_vectorstorechunk_fts MATCH %s AND c.vector_store_id IN ({marks})
+        ORDER BY bm25(agents_admin_vectorstorechunk_fts) LIMIT %s"""  # noqa: S608 - placeholders only
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *store_ids, limit])
+        return [(row[0], row[1], row[2], float(row[3])) for row in cursor.fetchall()]
+
+
+def _search_postgresql(store_ids: list[str], terms: list[str], limit: int) -> list[tuple[int, str, str, float]]:
+    sql = """
+        SELECT c.id, c.file_id, c.text, ts_rank_cd(c.search_vector, q) AS score
+        FROM agents_admin_vectorstorechunk c, to_tsquery('english', %s) q
+        WHERE c.vector_store_id = ANY(%s) AND c.search_vector @@ q
+        ORDER BY score DESC, c.id LIMIT %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [" | ".join(terms), list(store_ids), limit])
+        return [(row[0], row[1], row[2], float(row[3])) for row in cursor.fetchall()]
+
+
+# --- the console and the API ----------------------------------------------------------------------------
+
+
+def file_counts(store: VectorStore) -> dict[str, int]:
+    """How many of the store's files are in each state, in the API's shape."""
+    counts = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    for status, n in VectorStoreFile.objects.filter(vector_store=store).values_list("status").annotate(n=Count("id")):
+        counts[status] = n
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def store_status(store: VectorStore, counts: dict[str, int]) -> str:
+    if store.expired:
+        return "expired"
+    return "in_progress" if counts["in_progress"] else "completed"
+
+
+def store_usage_bytes(store: VectorStore) -> int:
+    return VectorStoreFile.objects.filter(vector_store=store).aggregate(total=Sum("usage_bytes"))["total"] or 0
+
+
+def stores_overview(limit: int = 500) -> QuerySet[VectorStore]:
+    """The newest stores with their file counts and indexed size, one query (stores are few per instance)."""
+    return (
+        VectorStore.objects.select_related("project")
+        .annotate(
+            file_total=Count("files"),
+            files_indexing=Count("files", filter=Q(files__status=VectorStoreFile.Status.IN_PROGRESS)),
+            files_failed=Count("files", filter=Q(files__status=VectorStoreFile.Status.FAILED)),
+            bytes_indexed=Sum("files__usage_bytes"),
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def agents_using(store: VectorStore) -> list[Agent]:
+    """The project's agents whose file_search resources name this store (agents per project are few)."""
+    agents = Agent.objects.filter(project_id=store.project_id).only("id", "name", "tool_resources")
+    return [a for a in agents if store.id in _store_ids(a.tool_resources)]
+
+
+def _store_ids(tool_resources: Any) -> list[str]:
+    search = (tool_resources or {}).get("file_search") if isinstance(tool_resources, dict) else None
+    ids = (search or {}).get("vector_store_ids") if isinstance(search, dict) else None
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []

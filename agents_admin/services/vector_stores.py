@@ -1,0 +1,345 @@
+"""Writes on vector stores: create, change and delete stores, add and remove files (one by one or in batches),
+index a file (a worker: extract its text, chunk it, store the chunks), and expire stores past their time.
+
+A file added to a store is ``in_progress`` until a worker has indexed it (``completed``) or could not
+(``failed``, with ``last_error``); the store is ``in_progress`` while any of its files is. Indexing is
+idempotent: it replaces whatever chunks the file already had, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents_admin import validation
+from agents_admin.errors import InvalidInput
+from agents_admin.lib.documents import (
+    DEFAULT_MAX_CHUNK_TOKENS,
+    DEFAULT_OVERLAP_TOKENS,
+    UnreadableDocument,
+    UnsupportedDocument,
+    document_text,
+    text_chunks,
+)
+from agents_admin.models import File, Project, VectorStore, VectorStoreChunk, VectorStoreFile, VectorStoreFileBatch
+from agents_admin.services.audit import Actor, audit_record
+from agents_admin.services.dispatch import VECTOR_STORE_FILE_INDEX, task_send
+
+logger = logging.getLogger(__name__)
+
+AUTO_CHUNKING = {
+    "type": "static",
+    "static": {"max_chunk_size_tokens": DEFAULT_MAX_CHUNK_TOKENS, "chunk_overlap_tokens": DEFAULT_OVERLAP_TOKENS},
+}
+MAX_FILES_PER_CALL = 500
+# The largest document text indexed (characters); the rest of a bigger file is left out and said so.
+MAX_TEXT_CHARS = 8_000_000
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+
+def chunking_clean(value: Any, *, param: str = "chunking_strategy", default: dict[str, Any] | None = None) -> dict:
+    """``{"type": "auto"}`` (the service's 800 / 400 tokens) or ``{"type": "static", "static": {...}}``."""
+    if value is None:
+        return default or AUTO_CHUNKING
+    if not isinstance(value, dict) or value.get("type") not in ("auto", "static"):
+        raise InvalidInput("chunking_strategy.type must be 'auto' or 'static'.", param=f"{param}.type")
+    if value["type"] == "auto":
+        return AUTO_CHUNKING
+    static = value.get("static")
+    if not isinstance(static, dict):
+        raise InvalidInput("A static chunking_strategy needs a 'static' object.", param=f"{param}.static")
+    size, overlap = static.get("max_chunk_size_tokens"), static.get("chunk_overlap_tokens")
+    if isinstance(size, bool) or not isinstance(size, int) or not 100 <= size <= 4096:
+        raise InvalidInput(
+            "max_chunk_size_tokens must be an integer from 100 to 4096.", param=f"{param}.static.max_chunk_size_tokens"
+        )
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap <= size // 2:
+        raise InvalidInput(
+            "chunk_overlap_tokens must be an integer from 0 to half of max_chunk_size_tokens.",
+            param=f"{param}.static.chunk_overlap_tokens",
+        )
+    return {"type": "static", "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}}
+
+
+def expires_after_clean(value: Any, *, param: str = "expires_after") -> dict[str, Any] | None:
+    if value is None:
+        return None
+    days = value.get("days") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or value.get("anchor") != "last_active_at":
+        raise InvalidInput("expires_after.anchor must be 'last_active_at'.", param=f"{param}.anchor")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise InvalidInput("expires_after.days must be an integer from 1 to 365.", param=f"{param}.days")
+    return {"anchor": "last_active_at", "days": days}
+
+
+def _files_of_project(project: Project, file_ids: Any, *, param: str) -> list[File]:
+    if file_ids is None:
+        return []
+    if not isinstance(file_ids, list) or not all(isinstance(i, str) for i in file_ids):
+        raise InvalidInput(f"{param} must be a list of file ids.", param=param)
+    if len(file_ids) > MAX_FILES_PER_CALL:
+        raise InvalidInput(f"At most {MAX_FILES_PER_CALL} files at a time.", param=param)
+    found = {f.id: f for f in File.objects.filter(project=project, pk__in=file_ids)}
+    for index, file_id in enumerate(file_ids):
+        if file_id not in found:
+            raise InvalidInput(f"No file '{file_id}' in this project.", param=f"{param}[{index}]")
+    return [found[i] for i in dict.fromkeys(file_ids)]
+
+
+def vector_store_ids_check(project_id: int | None, tool_resources: Any, *, param: str = "tool_resources") -> None:
+    """Every vector store ``tool_resources.file_search`` names must be a live store of the project."""
+    if not isinstance(tool_resources, dict):
+        return
+    search = tool_resources.get("file_search")
+    if search is None:
+        return
+    where = f"{param}.file_search.vector_store_ids"
+    ids = search.get("vector_store_ids", []) if isinstance(search, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise InvalidInput("file_search.vector_store_ids must be a list of vector store ids.", param=where)
+    if isinstance(search, dict) and search.get("vector_stores"):
+        raise InvalidInput(
+            "file_search.vector_stores (stores built from data sources) needs Azure storage; create the store "
+            "with /vector_stores and name it in vector_store_ids.",
+            param=f"{param}.file_search.vector_stores",
+            code="unsupported_feature",
+        )
+    live = set(
+        VectorStore.objects.filter(project_id=project_id, pk__in=ids, expired=False).values_list("id", flat=True)
+    )
+    for index, store_id in enumerate(ids):
+        if store_id not in live:
+            raise InvalidInput(
+                f"No vector store '{store_id}' in this project (or it expired).", param=f"{where}[{index}]"
+            )
+
+
+# --- stores -------------------------------------------------------------------------------------------------
+
+
+def vector_store_create(
+    *,
+    project: Project,
+    name: Any = None,
+    file_ids: Any = None,
+    expires_after: Any = None,
+    chunking_strategy: Any = None,
+    metadata: Any = None,
+    actor: Actor = None,
+    actor_label: str = "",
+) -> VectorStore:
+    """A new store; its files are indexed by workers once it is saved."""
+    name = validation.validate_name(name, param="name")
+    expiry = expires_after_clean(expires_after)
+    chunking = chunking_clean(chunking_strategy)
+    metadata = validation.validate_metadata(metadata)
+    files = _files_of_project(project, file_ids, param="file_ids")
+    now = timezone.now()
+    with transaction.atomic():
+        store = VectorStore.objects.create(
+            project=project, name=name, metadata=metadata, expires_after=expiry, chunking_strategy=chunking,
+            expires_at=_expiry(expiry, now), last_active_at=now,
+        )  # fmt: skip
+        _files_add(store, files, chunking=chunking, batch=None)
+        audit_record(
+            action="vector_store.create", actor=actor, actor_label=actor_label, object_type="vector_store",
+            object_id=store.id, project_id=project.pk, after={"name": name, "files": len(files)},
+        )  # fmt: skip
+    return store
+
+
+def vector_store_update(
+    *, store: VectorStore, actor: Actor = None, actor_label: str = "", **fields: Any
+) -> VectorStore:
+    """Change the name, expiry or metadata (only the fields given)."""
+    changes: dict[str, Any] = {}
+    if "name" in fields:
+        changes["name"] = validation.validate_name(fields["name"], param="name")
+    if "metadata" in fields:
+        changes["metadata"] = validation.validate_metadata(fields["metadata"])
+    if "expires_after" in fields:
+        changes["expires_after"] = expires_after_clean(fields["expires_after"])
+        changes["expires_at"] = _expiry(changes["expires_after"], store.last_active_at)
+    if changes:
+        with transaction.atomic():
+            VectorStore.objects.filter(pk=store.pk).update(**changes)
+            audit_record(
+                action="vector_store.update", actor=actor, actor_label=actor_label, object_type="vector_store",
+                object_id=store.id, project_id=store.project_id,
+                after={k: v for k, v in changes.items() if k != "expires_at"},
+            )  # fmt: skip
+        store.refresh_from_db()
+    return store
+
+
+def vector_store_delete(*, store: VectorStore, actor: Actor = None, actor_label: str = "") -> None:
+    """Delete a store, its file entries and its index (the files themselves stay)."""
+    with transaction.atomic():
+        audit_record(
+            action="vector_store.delete", actor=actor, actor_label=actor_label, object_type="vector_store",
+            object_id=store.id, project_id=store.project_id,
+            before={"name": store.name, "files": store.files.count()},
+        )  # fmt: skip
+        VectorStoreChunk.objects.filter(vector_store=store).delete()
+        store.delete()
+
+
+def vector_store_touch(store_ids: list[str], *, now: datetime | None = None) -> None:
+    """The stores were searched: they are active, and their expiry moves on."""
+    now = now or timezone.now()
+    for store in VectorStore.objects.filter(pk__in=store_ids).only("id", "expires_after"):
+        VectorStore.objects.filter(pk=store.pk).update(last_active_at=now, expires_at=_expiry(store.expires_after, now))
+
+
+def vector_stores_expire(*, now: datetime | None = None) -> int:
+    """Expire stores past ``expires_at``: their index is deleted and file search no longer uses them."""
+    now = now or timezone.now()
+    expired = 0
+    for store_id in list(
+        VectorStore.objects.filter(expired=False, expires_at__lte=now).values_list("id", flat=True)[:500]
+    ):
+        with transaction.atomic():
+            if VectorStore.objects.filter(pk=store_id, expired=False).update(expired=True):
+                VectorStoreChunk.objects.filter(vector_store_id=store_id).delete()
+                expired += 1
+    if expired:
+        logger.info("expired %d vector stores", expired)
+    return expired
+
+
+def _expiry(expires_after: dict[str, Any] | None, anchor: datetime) -> datetime | None:
+    return anchor + timedelta(days=expires_after["days"]) if expires_after else None
+
+
+# --- files -----------------------------------------------------------------------------------------------
+
+
+def vector_store_file_add(
+    *, store: VectorStore, file_id: Any, chunking_strategy: Any = None, actor_label: str = ""
+) -> VectorStoreFile:
+    """Add one file of the project to the store (again: re-index it)."""
+    if not isinstance(file_id, str) or not file_id:
+        raise InvalidInput("file_id is required.", param="file_id")
+    [file] = _files_of_project(store.project, [file_id], param="file_id")
+    chunking = chunking_clean(chunking_strategy, default=store.chunking_strategy or None)
+    with transaction.atomic():
+        [entry] = _files_add(store, [file], chunking=chunking, batch=None)
+    return entry
+
+
+def file_batch_create(
+    *, store: VectorStore, file_ids: Any, chunking_strategy: Any = None, actor_label: str = ""
+) -> VectorStoreFileBatch:
+    files = _files_of_project(store.project, file_ids, param="file_ids")
+    if not files:
+        raise InvalidInput("file_ids must name at least one file.", param="file_ids")
+    chunking = chunking_clean(chunking_strategy, default=store.chunking_strategy or None)
+    with transaction.atomic():
+        batch = VectorStoreFileBatch.objects.create(vector_store=store)
+        _files_add(store, files, chunking=chunking, batch=batch)
+    return batch
+
+
+def file_batch_cancel(*, batch: VectorStoreFileBatch) -> VectorStoreFileBatch:
+    """Files of the batch not indexed yet are cancelled; those already indexed stay."""
+    with transaction.atomic():
+        VectorStoreFile.objects.filter(batch=batch, status=VectorStoreFile.Status.IN_PROGRESS).update(
+            status=VectorStoreFile.Status.CANCELLED
+        )
+        VectorStoreFileBatch.objects.filter(pk=batch.pk, status=VectorStoreFileBatch.Status.IN_PROGRESS).update(
+            status=VectorStoreFileBatch.Status.CANCELLED
+        )
+    batch.refresh_from_db()
+    return batch
+
+
+def vector_store_file_remove(*, entry: VectorStoreFile) -> None:
+    """Take a file out of the store (its chunks with it); the file itself stays."""
+    entry.delete()
+
+
+def _files_add(
+    store: VectorStore, files: list[File], *, chunking: dict[str, Any], batch: VectorStoreFileBatch | None
+) -> list[VectorStoreFile]:
+    entries = []
+    for file in files:
+        entry, _ = VectorStoreFile.objects.update_or_create(
+            vector_store=store,
+            file=file,
+            defaults={"status": VectorStoreFile.Status.IN_PROGRESS, "last_error": None, "chunking_strategy": chunking,
+                      "batch": batch},
+        )  # fmt: skip
+        entries.append(entry)
+        task_send(VECTOR_STORE_FILE_INDEX, entry.pk)
+    return entries
+
+
+def vector_store_file_index(*, entry_id: int) -> None:
+    """Index one file of a store: its text in chunks, replacing any it had. Bad files fail with a reason; nothing
+    a file holds crashes the worker."""
+    entry = VectorStoreFile.objects.select_related("file").filter(pk=entry_id).first()
+    if entry is None or entry.status != VectorStoreFile.Status.IN_PROGRESS:
+        return
+    static = (entry.chunking_strategy or AUTO_CHUNKING).get("static") or AUTO_CHUNKING["static"]
+    try:
+        with entry.file.content.open("rb") as handle:
+            data = handle.read()
+        text = document_text(entry.file.filename, data)[:MAX_TEXT_CHARS]
+        chunks = text_chunks(
+            text, max_tokens=static["max_chunk_size_tokens"], overlap_tokens=static["chunk_overlap_tokens"]
+        )
+        if not chunks:
+            raise UnreadableDocument(f"'{entry.file.filename}' has no text to search.")
+    except UnsupportedDocument as exc:
+        _index_failed(entry, "unsupported_file", str(exc))
+        return
+    except (UnreadableDocument, OSError) as exc:
+        _index_failed(entry, "invalid_file", str(exc))
+        return
+    except Exception:
+        logger.exception("indexing %s of %s failed", entry.file_id, entry.vector_store_id)
+        _index_failed(entry, "server_error", "The file could not be indexed because of an internal error.")
+        return
+    with transaction.atomic():
+        if not VectorStoreFile.objects.filter(pk=entry.pk, status=VectorStoreFile.Status.IN_PROGRESS).exists():
+            return  # cancelled or removed meanwhile
+        VectorStoreChunk.objects.filter(store_file=entry).delete()
+        VectorStoreChunk.objects.bulk_create(
+            [
+                VectorStoreChunk(vector_store_id=entry.vector_store_id, store_file=entry, file_id=entry.file_id,
+                                 seq=seq, text=piece)
+                for seq, piece in enumerate(chunks)
+            ],
+            batch_size=500,
+        )  # fmt: skip
+        VectorStoreFile.objects.filter(pk=entry.pk).update(
+            status=VectorStoreFile.Status.COMPLETED,
+            usage_bytes=len(text.encode()),
+            chunk_count=len(chunks),
+            last_error=None,
+        )
+        _batch_settle(entry.batch_id)
+
+
+def _index_failed(entry: VectorStoreFile, code: str, message: str) -> None:
+    with transaction.atomic():
+        VectorStoreFile.objects.filter(pk=entry.pk, status=VectorStoreFile.Status.IN_PROGRESS).update(
+            status=VectorStoreFile.Status.FAILED, last_error={"code": code, "message": message[:500]}
+        )
+        _batch_settle(entry.batch_id)
+
+
+def _batch_settle(batch_id: str | None) -> None:
+    """A batch is completed once none of its files is still being indexed."""
+    if batch_id is None:
+        return
+    if not VectorStoreFile.objects.filter(batch_id=batch_id, status=VectorStoreFile.Status.IN_PROGRESS).exists():
+        VectorStoreFileBatch.objects.filter(pk=batch_id, status=VectorStoreFileBatch.Status.IN_PROGRESS).update(
+            status=VectorStoreFileBatch.Status.COMPLETED
+        )

@@ -1,0 +1,137 @@
+"""Vector stores and the file_search tool, in-process: indexing (text, Markdown, PDF, HTML), chunking, ranking on
+the configured database, expiry, and a run that searches and cites."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from agents_admin.errors import InvalidInput
+from agents_admin.models import File, Message, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
+from agents_admin.selectors.vector_stores import chunks_search
+from agents_admin.services.files import file_create
+from agents_admin.services.runs import run_execute
+from agents_admin.services.threads import thread_update
+from agents_admin.services.vector_stores import (
+    file_batch_create,
+    vector_store_create,
+    vector_store_file_index,
+    vector_stores_expire,
+)
+from tests.documents import HANDBOOK_PDF_LINES, NOTES_MARKDOWN, pdf_bytes
+from tests.factories import make_agent, make_project, make_run, make_thread
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(name: str, data: bytes) -> File:
+    return file_create(project=make_project(), upload=SimpleUploadedFile(name, data), purpose="assistants")
+
+
+def index_all() -> None:
+    for entry_id in VectorStoreFile.objects.filter(status="in_progress").values_list("id", flat=True):
+        vector_store_file_index(entry_id=entry_id)
+
+
+def handbook_store(**fields: Any) -> tuple[VectorStore, File, File]:
+    pdf = upload("handbook.pdf", pdf_bytes(HANDBOOK_PDF_LINES))
+    notes = upload("notes.md", NOTES_MARKDOWN.encode())
+    store = vector_store_create(project=make_project(), name="Handbook", file_ids=[pdf.id, notes.id], **fields)
+    index_all()
+    return store, pdf, notes
+
+
+def test_files_are_indexed_and_ranked_by_relevance() -> None:
+    store, pdf, notes = handbook_store()
+    assert set(VectorStoreFile.objects.values_list("status", flat=True)) == {"completed"}
+    hits = chunks_search(store_ids=[store.id], query="What is the hotel limit in Lisbon?", limit=5)
+    assert hits[0].file_id == pdf.id and "185 euros" in hits[0].text and hits[0].score == 1.0
+    hits = chunks_search(store_ids=[store.id], query="When is the coffee machine descaled?", limit=5)
+    assert hits[0].file_id == notes.id and hits[0].file_name == "notes.md"
+    assert chunks_search(store_ids=["vs_other"], query="coffee", limit=5) == []
+
+
+def test_chunking_follows_the_strategy_and_html_loses_its_markup() -> None:
+    long_text = " ".join(f"sentence{i} about nothing." for i in range(2000))
+    page = b"<html><head><style>p{}</style><script>var secret=1</script></head><body><p>Visible words</p></body></html>"
+    text_file, html_file = upload("long.txt", long_text.encode()), upload("page.html", page)
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+    store = vector_store_create(project=make_project(), file_ids=[text_file.id, html_file.id], chunking_strategy=static)
+    index_all()
+    pieces = list(VectorStoreChunk.objects.filter(file_id=text_file.id).values_list("text", flat=True))
+    assert len(pieces) > 50 and all(len(p) <= 400 for p in pieces)
+    assert "".join(pieces).replace(" ", "") == long_text.replace(" ", "")  # no overlap, nothing lost
+    [html_chunk] = VectorStoreChunk.objects.filter(file_id=html_file.id).values_list("text", flat=True)
+    assert html_chunk == "Visible words"
+    assert chunks_search(store_ids=[store.id], query="secret", limit=5) == []
+
+
+@pytest.mark.parametrize(
+    ("strategy", "param"),
+    [
+        ({"type": "other"}, "chunking_strategy.type"),
+        ({"type": "static", "static": {"max_chunk_size_tokens": 50, "chunk_overlap_tokens": 0}},
+         "chunking_strategy.static.max_chunk_size_tokens"),
+        ({"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 500}},
+         "chunking_strategy.static.chunk_overlap_tokens"),
+    ],
+)  # fmt: skip
+def test_bad_chunking_is_refused_naming_the_field(strategy: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        vector_store_create(project=make_project(), chunking_strategy=strategy)
+    assert error.value.param == param and not VectorStore.objects.exists()
+
+
+def test_unreadable_and_unsupported_files_fail_with_a_reason() -> None:
+    image = upload("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00")
+    broken = upload("broken.pdf", b"%PDF-1.4 nothing else")
+    store = vector_store_create(project=make_project(), file_ids=[image.id, broken.id])
+    batch = file_batch_create(store=store, file_ids=[image.id])
+    index_all()
+    errors = dict(VectorStoreFile.objects.values_list("file_id", "last_error"))
+    assert errors[image.id]["code"] == "unsupported_file" and "'.png'" in errors[image.id]["message"]
+    assert errors[broken.id]["code"] == "invalid_file"
+    batch.refresh_from_db()
+    assert batch.status == "completed"
+
+
+def test_a_store_expires_after_its_idle_days() -> None:
+    store, _, _ = handbook_store(expires_after={"anchor": "last_active_at", "days": 2})
+    assert vector_stores_expire(now=timezone.now() + timedelta(days=1)) == 0
+    assert vector_stores_expire(now=timezone.now() + timedelta(days=3)) == 1
+    store.refresh_from_db()
+    assert store.expired and not VectorStoreChunk.objects.filter(vector_store=store).exists()
+    with pytest.raises(InvalidInput) as error:
+        make_agent(tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+    assert error.value.param == "tool_resources.file_search.vector_store_ids[0]"
+
+
+def test_made_up_vector_store_ids_are_refused() -> None:
+    with pytest.raises(InvalidInput) as error:
+        make_agent(tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": ["vs_x"]}})
+    assert error.value.param == "tool_resources.file_search.vector_store_ids[0]"
+    with pytest.raises(InvalidInput):
+        thread_update(thread=make_thread(), metadata={}, tool_resources={"file_search": {"vector_store_ids": ["x"]}})
+
+
+def test_a_run_searches_the_files_and_cites_the_pdf() -> None:
+    store, pdf, _ = handbook_store()
+    agent = make_agent(
+        tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}}
+    )
+    run = make_run(agent=agent, text="What is the reimbursement limit for hotel stays in Lisbon?")
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.status == "completed", run.last_error
+    [entry] = RunStep.objects.get(run=run, type="tool_calls").step_details["tool_calls"]
+    assert entry["type"] == "file_search" and entry["file_search"]["results"][0]["file_id"] == pdf.id
+    answer = Message.objects.get(run=run, role="assistant").content[0]["text"]
+    assert "185 euros" in answer["value"]
+    [citation] = answer["annotations"]
+    assert citation["type"] == "file_citation" and citation["file_citation"]["file_id"] == pdf.id
+    assert answer["value"][citation["start_index"] : citation["end_index"]] == citation["text"]
+    assert citation["text"] == "【0:0†handbook.pdf】"
