@@ -48,6 +48,19 @@ def files_check_attachments(*, project: Project, attachments: Any, param: str = 
     for index, item in enumerate(attachments):
         if not isinstance(item, dict):
             raise InvalidInput("Each attachment must be an object.", param=f"{param}[{index}]")
+        tools = item.get("tools", [])
+        if not isinstance(tools, list):
+            raise InvalidInput("tools must be a list.", param=f"{param}[{index}].tools")
+        for number, tool in enumerate(tools):
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if kind != "file_search":
+                # Never accepted and then ignored: only file search reads attachments here.
+                raise InvalidInput(
+                    f"Attachments can be given the 'file_search' tool only, not '{kind}' (it needs a service "
+                    "this one does not host).",
+                    param=f"{param}[{index}].tools[{number}].type",
+                    code="unsupported_tool",
+                )
         file_id = item.get("file_id")
         if file_id is not None:
             if not isinstance(file_id, str):

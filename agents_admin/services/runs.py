@@ -55,6 +55,7 @@ from agents_admin.services.run_status import run_steps_close, run_transition, th
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create, thread_create
 from agents_admin.services.traces import RunRecorder, run_ended
+from agents_admin.services.vector_stores import stores_ready
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ MAX_CLAIMS = 3
 LEASE_RENEWALS_PER_PERIOD = 3
 # Rounds of hosted tool calls (each followed by a model call) one run turn may make.
 MAX_HOSTED_TOOL_ROUNDS = 8
+# How long a file search waits for its stores' files still being indexed (seconds).
+FILE_SEARCH_WAIT_SECONDS = 60.0
 
 
 # --- creation ------------------------------------------------------------------------------------------
@@ -532,7 +535,13 @@ def _hosted_call(run: Run, fn: tools.HostedFunction, call: ToolCall, stream: _St
     if fn.kind == "file_search":
         if stream.searches < 0:
             stream.searches = tools.file_searches_done(run.id)
-        return tools.file_search_call(fn, call, store_ids=tools.run_vector_stores(run), search=stream.searches)
+        store_ids = tools.run_vector_stores(run)
+        # As the service does, a search waits for files still being indexed (attached a moment ago, say).
+        waited = 0.0
+        while not stores_ready(store_ids) and waited < FILE_SEARCH_WAIT_SECONDS:
+            stream.sleep(0.5)
+            waited += 0.5
+        return tools.file_search_call(fn, call, store_ids=store_ids, search=stream.searches)
     return _connected_agent_call(run, fn, call, stream)
 
 

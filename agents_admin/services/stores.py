@@ -43,6 +43,7 @@ from agents_admin.services.run_status import run_steps_close, run_transition, th
 from agents_admin.services.thread_titles import thread_title_on_message
 from agents_admin.services.tools import tools_check
 from agents_admin.services.traces import run_ended, tool_spans_record
+from agents_admin.services.vector_stores import attachment_search_files, thread_store_attach
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ class LocalStore:
                 completed_at=now if status == Message.Status.COMPLETED else None,
             )
             thread_title_on_message(thread, role=role, text=text)
+            thread_store_attach(thread=thread, file_ids=attachment_search_files(attachments))
         thread.message_count = seq
         thread.last_activity_at = now
         return message

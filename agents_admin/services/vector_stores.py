@@ -25,7 +25,15 @@ from agents_admin.lib.documents import (
     document_text,
     text_chunks,
 )
-from agents_admin.models import File, Project, VectorStore, VectorStoreChunk, VectorStoreFile, VectorStoreFileBatch
+from agents_admin.models import (
+    File,
+    Project,
+    Thread,
+    VectorStore,
+    VectorStoreChunk,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+)
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.dispatch import VECTOR_STORE_FILE_INDEX, task_send
 
@@ -215,6 +223,58 @@ def vector_stores_expire(*, now: datetime | None = None) -> int:
 
 def _expiry(expires_after: dict[str, Any] | None, anchor: datetime) -> datetime | None:
     return anchor + timedelta(days=expires_after["days"]) if expires_after else None
+
+
+# --- a thread's own store (message attachments) -----------------------------------------------------------
+
+# A thread's store made for its attachments expires after this many idle days, as the service's does.
+THREAD_STORE_DAYS = 7
+
+
+def attachment_search_files(attachments: Any) -> list[str]:
+    """The files of message attachments given the ``file_search`` tool."""
+    found = []
+    for item in attachments or []:
+        tools = item.get("tools") if isinstance(item, dict) else None
+        searched = isinstance(tools, list) and any(
+            isinstance(t, dict) and t.get("type") == "file_search" for t in tools
+        )
+        if searched and isinstance(item.get("file_id"), str):
+            found.append(item["file_id"])
+    return found
+
+
+def thread_store_attach(*, thread: Thread, file_ids: list[str]) -> VectorStore | None:
+    """Index attached files in the thread's own vector store (made on first use and named in the thread's
+    ``tool_resources``), so the thread's runs search them. Callers hold the transaction."""
+    if not file_ids:
+        return None
+    files = list(File.objects.filter(project_id=thread.project_id, pk__in=file_ids))
+    store = VectorStore.objects.filter(
+        project_id=thread.project_id, metadata__thread_id=thread.id, expired=False
+    ).first()
+    if store is None:
+        now = timezone.now()
+        expiry = {"anchor": "last_active_at", "days": THREAD_STORE_DAYS}
+        store = VectorStore.objects.create(
+            project_id=thread.project_id, name=f"Attachments of {thread.id}", metadata={"thread_id": thread.id},
+            expires_after=expiry, expires_at=_expiry(expiry, now), chunking_strategy=AUTO_CHUNKING,
+        )  # fmt: skip
+        resources = dict(thread.tool_resources or {})
+        search = dict(resources.get("file_search") or {})
+        search["vector_store_ids"] = [*(search.get("vector_store_ids") or []), store.id]
+        resources["file_search"] = search
+        Thread.objects.filter(pk=thread.pk).update(tool_resources=resources)
+        thread.tool_resources = resources
+    _files_add(store, files, chunking=AUTO_CHUNKING, batch=None)
+    return store
+
+
+def stores_ready(store_ids: list[str]) -> bool:
+    """No file of these stores is still being indexed."""
+    return not VectorStoreFile.objects.filter(
+        vector_store_id__in=store_ids, status=VectorStoreFile.Status.IN_PROGRESS
+    ).exists()
 
 
 # --- files -----------------------------------------------------------------------------------------------

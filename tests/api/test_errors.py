@@ -283,6 +283,14 @@ def test_success_is_200_with_deletion_objects(api: Client) -> None:
     assert deleted.json() == {"id": agent.json()["id"], "object": "assistant.deleted", "deleted": True}
 
 
+def test_attachments_for_tools_that_cannot_run_are_refused(api: Client) -> None:
+    thread = make_thread()
+    body = {"role": "user", "content": "x", "attachments": [{"file_id": "f", "tools": [{"type": "code_interpreter"}]}]}
+    response = call(api, "post", f"/threads/{thread.id}/messages", body)
+    assert response.status_code == 400 and error_of(response)["param"] == "attachments[0].tools[0].type"
+    assert error_of(response)["code"] == "unsupported_tool"
+
+
 def test_vector_store_requests_that_cannot_be_met_are_refused_naming_the_field(api: Client) -> None:
     response = call(api, "get", "/vector_stores/vs_missing")
     assert response.status_code == 404

@@ -15,7 +15,7 @@ from agents_admin.models import File, Message, RunStep, VectorStore, VectorStore
 from agents_admin.selectors.vector_stores import chunks_search
 from agents_admin.services.files import file_create
 from agents_admin.services.runs import run_execute
-from agents_admin.services.threads import thread_update
+from agents_admin.services.threads import message_create, thread_update
 from agents_admin.services.vector_stores import (
     file_batch_create,
     vector_store_create,
@@ -135,3 +135,24 @@ def test_a_run_searches_the_files_and_cites_the_pdf() -> None:
     assert citation["type"] == "file_citation" and citation["file_citation"]["file_id"] == pdf.id
     assert answer["value"][citation["start_index"] : citation["end_index"]] == citation["text"]
     assert citation["text"] == "【0:0†handbook.pdf】"
+
+
+def test_attachments_for_file_search_go_through_the_threads_own_store() -> None:
+    pdf = upload("handbook.pdf", pdf_bytes(HANDBOOK_PDF_LINES))
+    thread = make_thread()
+    attached = [{"file_id": pdf.id, "tools": [{"type": "file_search"}]}]
+    question = "What is the reimbursement limit for hotel stays in Lisbon?"
+    message_create(thread=thread, role="user", content=question, attachments=attached)
+    thread.refresh_from_db()
+    [store_id] = thread.tool_resources["file_search"]["vector_store_ids"]
+    store = VectorStore.objects.get(pk=store_id)
+    assert store.metadata == {"thread_id": thread.id} and store.expires_after == {"anchor": "last_active_at", "days": 7}
+    notes = upload("notes.md", NOTES_MARKDOWN.encode())
+    message_create(thread=thread, role="user", content="and notes", attachments=[{"file_id": notes.id, "tools": []}])
+    message_create(thread=thread, role="user", content=question, attachments=attached)
+    assert VectorStore.objects.count() == 1 and store.files.count() == 1  # the same store, notes not searched
+    index_all()
+    run = make_run(agent=make_agent(tools=[{"type": "file_search"}]), thread=thread)
+    run_execute(run_id=run.id)
+    answer = Message.objects.get(run=run, role="assistant").content[0]["text"]
+    assert "185 euros" in answer["value"] and answer["annotations"][0]["file_citation"]["file_id"] == pdf.id
