@@ -117,22 +117,21 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 
 # The v2 protocol (azure-ai-projects 2.x): agents by name with immutable versions.
-V2 = {"api_versions": AGENT_API_VERSIONS}
 urlpatterns += [
-    path(P + "agents", endpoint(GET=agents_v2.list_, **V2), name="agents"),
+    path(P + "agents", endpoint(GET=agents_v2.list_, api_versions=AGENT_API_VERSIONS), name="agents"),
     path(
         P + "agents/<str:agent_name>",
-        endpoint(GET=agents_v2.retrieve, DELETE=agents_v2.delete, **V2),
+        endpoint(GET=agents_v2.retrieve, DELETE=agents_v2.delete, api_versions=AGENT_API_VERSIONS),
         name="agent",
     ),
     path(
         P + "agents/<str:agent_name>/versions",
-        endpoint(GET=agents_v2.version_list, POST=agents_v2.version_create, **V2),
+        endpoint(GET=agents_v2.version_list, POST=agents_v2.version_create, api_versions=AGENT_API_VERSIONS),
         name="agent_versions",
     ),
     path(
         P + "agents/<str:agent_name>/versions/<str:version>",
-        endpoint(GET=agents_v2.version_retrieve, DELETE=agents_v2.version_delete, **V2),
+        endpoint(GET=agents_v2.version_retrieve, DELETE=agents_v2.version_delete, api_versions=AGENT_API_VERSIONS),
         name="agent_version",
     ),
 ]
@@ -142,38 +141,45 @@ def openai_routes(prefix: str, name: str, api_versions: tuple[str, ...] | None) 
     """The OpenAI-shaped routes under ``prefix``: ``openai/v1/`` (GA clients, no api-version) and ``openai/``
     (the 2.0 betas, with an api-version)."""
     c, r = conversations, responses
-    v = {"api_versions": api_versions}
     return [
-        path(P + prefix + "responses", endpoint(GET=r.list_, POST=r.create, **v), name=f"{name}responses"),
+        path(
+            P + prefix + "responses",
+            endpoint(GET=r.list_, POST=r.create, api_versions=api_versions),
+            name=f"{name}responses",
+        ),
         path(
             P + prefix + "responses/<str:response_id>",
-            endpoint(GET=r.retrieve, DELETE=r.delete, **v),
+            endpoint(GET=r.retrieve, DELETE=r.delete, api_versions=api_versions),
             name=f"{name}response",
         ),
         path(
             P + prefix + "responses/<str:response_id>/cancel",
-            endpoint(POST=r.cancel, **v),
+            endpoint(POST=r.cancel, api_versions=api_versions),
             name=f"{name}response_cancel",
         ),
         path(
             P + prefix + "responses/<str:response_id>/input_items",
-            endpoint(GET=r.input_items, **v),
+            endpoint(GET=r.input_items, api_versions=api_versions),
             name=f"{name}response_input_items",
         ),
-        path(P + prefix + "conversations", endpoint(GET=c.list_, POST=c.create, **v), name=f"{name}conversations"),
+        path(
+            P + prefix + "conversations",
+            endpoint(GET=c.list_, POST=c.create, api_versions=api_versions),
+            name=f"{name}conversations",
+        ),
         path(
             P + prefix + "conversations/<str:conversation_id>",
-            endpoint(GET=c.retrieve, POST=c.update, DELETE=c.delete, **v),
+            endpoint(GET=c.retrieve, POST=c.update, DELETE=c.delete, api_versions=api_versions),
             name=f"{name}conversation",
         ),
         path(
             P + prefix + "conversations/<str:conversation_id>/items",
-            endpoint(GET=c.item_list, POST=c.item_create, **v),
+            endpoint(GET=c.item_list, POST=c.item_create, api_versions=api_versions),
             name=f"{name}conversation_items",
         ),
         path(
             P + prefix + "conversations/<str:conversation_id>/items/<str:item_id>",
-            endpoint(GET=c.item_retrieve, DELETE=c.item_delete, **v),
+            endpoint(GET=c.item_retrieve, DELETE=c.item_delete, api_versions=api_versions),
             name=f"{name}conversation_item",
         ),
     ]

@@ -105,7 +105,7 @@ def v2_names_proposed(*, limit: int = 500) -> list[V2Name]:
     for project_id, api_name in Agent.objects.filter(project_id__in=projects, api_name__isnull=False).values_list(
         "project_id", "api_name"
     ):
-        taken[project_id].add(api_name.lower())
+        taken[project_id].add((api_name or "").lower())
     proposed = []
     for agent in agents:
         base = re.sub(r"[^A-Za-z0-9]+", "-", agent.name or "").strip("-")[:56].strip("-").lower() or "agent"

@@ -671,7 +671,8 @@ def agent_v2_mirror(remote: RemoteProject, name: str, versions: list[dict[str, A
         return "unchanged"
 
     def fields_of(obj: dict[str, Any]) -> dict[str, Any]:
-        definition = obj.get("definition") if isinstance(obj.get("definition"), dict) else {}
+        raw = obj.get("definition")
+        definition: dict[str, Any] = raw if isinstance(raw, dict) else {}
         try:
             fields = definition_fields(definition)
         except ValueError:
