@@ -114,3 +114,24 @@ def purge_effect(report: Any) -> str:
             f"{_count(report.skipped_active, 'thread with an active run is', 'threads with an active run are')} skipped"
         )
     return effect + ("; " + ", ".join(skipped) if skipped else "")
+
+
+STATUS_LABELS = {
+    "queued": "Queued",
+    "in_progress": "Running",
+    "requires_action": "Needs action",
+    "cancelling": "Cancelling",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+    "incomplete": "Incomplete",
+}
+
+
+@register.filter
+def status_label(status: str | None) -> str:
+    """A status as people say it ("in_progress" -> "Running"); the raw value goes in the badge's title."""
+    if not status:
+        return ""
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())

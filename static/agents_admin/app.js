@@ -54,3 +54,14 @@ document.addEventListener("click", (event) => {
       if (status) status.textContent = "Could not copy; use Download JSON.";
     });
 });
+
+// A table that scrolls inside its card (narrow screens) must be reachable by keyboard to be scrolled.
+function markScrollableTables(root) {
+  for (const table of root.querySelectorAll("main table")) {
+    if (table.scrollWidth > table.clientWidth + 1) table.setAttribute("tabindex", "0");
+    else table.removeAttribute("tabindex");
+  }
+}
+document.addEventListener("DOMContentLoaded", () => markScrollableTables(document));
+document.addEventListener("htmx:afterSettle", () => markScrollableTables(document));
+window.addEventListener("resize", () => markScrollableTables(document));

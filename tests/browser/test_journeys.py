@@ -33,7 +33,7 @@ def _statuses_until(page: Any, final: str, timeout: float = 30.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         badge = page.locator("#run-panel .run-head .badge").first
-        text = badge.inner_text().strip() if badge.count() else ""
+        text = (badge.get_attribute("data-status") or "") if badge.count() else ""
         if text and (not seen or seen[-1] != text):
             seen.append(text)
         if text == final:

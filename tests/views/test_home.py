@@ -122,7 +122,10 @@ def test_the_recent_runs_table_links_each_run_its_thread_and_agent(admin_client:
     row = row[: row.index("</tr>")]
     assert f'<td><a href="/threads/{run.thread_id}/"><code>{run.thread_id}</code></a></td>' in row
     assert f'<td><a href="/agents/{agent.id}/">Billing &lt;bot&gt;</a></td>' in row
-    assert '<span class="badge badge-queued">queued</span>' in row and " ago</time></td>" in row
+    assert (
+        '<span class="badge badge-queued" title="queued" data-status="queued">Queued</span>' in row
+        and " ago</time></td>" in row
+    )
     assert f"<td><code>{orphan_ref}</code></td>" in body
 
 

@@ -575,7 +575,10 @@ def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> N
     assert f'<code class="thread-id">{thread.id}</code>' in row
     assert '<span class="tag">customer: &lt;acme &amp; co&gt;</span>' in row
     assert '<span class="tag">note: ' + "x" * 29 + "…</span>" in row  # long values are cut in lists
-    assert "<td>Billing &lt;bot&gt;</td>" in row and '<span class="badge badge-queued">queued</span>' in row
+    assert (
+        "<td>Billing &lt;bot&gt;</td>" in row
+        and '<span class="badge badge-queued" title="queued" data-status="queued">Queued</span>' in row
+    )
     assert '<a class="tag" href="/threads/?flag=needs-follow-up" title="Threads flagged needs-follow-up">' in row
     assert " ago</time></td><td>1</td>" in row  # activity, then the message count
 
@@ -666,7 +669,7 @@ def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls(admin_c
     make_message(run.thread, "thanks")
     body = admin_client.get(_detail(run.thread)).content.decode()
     history = _between(body, 'id="history"', "</section>")
-    summary = f'<summary>Run <code>{run.id}</code> <span class="badge badge-completed">completed</span></summary>'
+    summary = f'<summary>Run <code>{run.id}</code> <span class="badge badge-completed" title="completed" data-status="completed">Completed</span></summary>'
     assert f'<details class="msg-run">{summary}' in history
     assert "Tool Calls</span>" in history and "→ <code>&lt;sunny&gt;</code>" in history
     assert "awaiting output" not in history
