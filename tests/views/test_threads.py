@@ -669,7 +669,8 @@ def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls(admin_c
     make_message(run.thread, "thanks")
     body = admin_client.get(_detail(run.thread)).content.decode()
     history = _between(body, 'id="history"', "</section>")
-    summary = f'<summary>Run <code>{run.id}</code> <span class="badge badge-completed" title="completed" data-status="completed">Completed</span></summary>'
+    badge = '<span class="badge badge-completed" title="completed" data-status="completed">Completed</span>'
+    summary = f"<summary>Run <code>{run.id}</code> {badge}</summary>"
     assert f'<details class="msg-run">{summary}' in history
     assert "Tool Calls</span>" in history and "→ <code>&lt;sunny&gt;</code>" in history
     assert "awaiting output" not in history
