@@ -46,6 +46,17 @@ def _no_broker() -> Iterator[None]:
         current_app.send_task = original  # type: ignore[method-assign]
 
 
+class _Counter:
+    """Counts the SQL statements a mode sends (a connection execute wrapper)."""
+
+    def __init__(self, counts: dict[str, int], mode: str) -> None:
+        self.counts, self.mode = counts, mode
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.counts[self.mode] += 1
+        return execute(sql, params, many, context)
+
+
 class Command(BaseCommand):
     help = "Benchmark run traces: runs/s with TRACE_RUNS on and off (offline model), and storage per run; JSON."
 
@@ -62,13 +73,15 @@ class Command(BaseCommand):
         per_round = max(options["runs"] // options["rounds"], 2)
         seconds: dict[str, list[float]] = {"on": [], "off": []}
         done = {"on": 0, "off": 0}
+        statements = {"on": 0, "off": 0}
         with _no_broker():
             self._round(project, agent, 2, traced=True)  # warm caches and connections
             for index in range(options["rounds"]):
                 order = ("on", "off") if index % 2 == 0 else ("off", "on")
                 for mode in order:
                     began = time.perf_counter()
-                    self._round(project, agent, per_round, traced=mode == "on")
+                    with connection.execute_wrapper(_Counter(statements, mode)):
+                        self._round(project, agent, per_round, traced=mode == "on")
                     seconds[mode].append(time.perf_counter() - began)
                     done[mode] += per_round
         rate = {mode: done[mode] / sum(seconds[mode]) for mode in seconds}
@@ -81,6 +94,9 @@ class Command(BaseCommand):
             "runs_per_second": {mode: round(value, 1) for mode, value in rate.items()},
             "median_round_seconds": {mode: round(statistics.median(v), 3) for mode, v in seconds.items()},
             "tracing_cost_percent": round((rate["off"] - rate["on"]) / rate["off"] * 100, 1),
+            # The deterministic part of the cost: SQL statements per run (the spans' INSERTs ride in the
+            # transactions the run makes anyway, so they add no commit).
+            "statements_per_run": {mode: round(statements[mode] / done[mode], 2) for mode in statements},
             "spans_per_run": round(spans.count() / traced_runs, 2),
             "span_payload_bytes_per_run": round(payload / traced_runs),
         }
