@@ -154,12 +154,13 @@ def item_list(call: Call, conversation_id: str) -> HttpResponseBase:
     """List a conversation's items (newest first unless ``order=asc``)."""
     thread = get_conversation(call, conversation_id)
     _check_include(call)
-    return ok(page(Message.objects.filter(thread=thread), call.query, message_item_json, keys=("seq",)))
+    messages = Message.objects.filter(thread=thread).select_related("run__response")
+    return ok(page(messages, call.query, message_item_json, keys=("seq",)))
 
 
 def _get_item(call: Call, conversation_id: str, item_id: str) -> Message:
     thread = get_conversation(call, conversation_id)
-    message = Message.objects.filter(thread=thread, pk=item_id).first()
+    message = Message.objects.filter(thread=thread, pk=item_id).select_related("run__response").first()
     if message is None:
         raise not_found("item", item_id)
     return message

@@ -122,7 +122,9 @@ def content_json(message: Message) -> list[dict[str, Any]]:
 
 
 def message_item_json(message: Message) -> dict[str, Any]:
-    return {
+    """A message item, with Foundry's ``response_id`` and ``agent_reference`` on a response's answer (read with
+    ``select_related("run__response")``; a classic run's answer names its agent by id)."""
+    item: dict[str, Any] = {
         "type": "message",
         "id": message.id,
         "role": message.role,
@@ -130,6 +132,16 @@ def message_item_json(message: Message) -> dict[str, Any]:
         "content": content_json(message),
         "created_at": ts(message.created_at),
     }
+    run = message.run if message.run_id else None
+    if run is not None:
+        try:
+            response: Response | None = run.response
+        except Response.DoesNotExist:
+            response = None
+        name = response.agent_name if response is not None else run.agent_ref
+        item["response_id"] = response.id if response is not None else None
+        item["agent_reference"] = {"type": "agent_reference", "name": name, "version": str(run.agent_version)}
+    return item
 
 
 # --- responses -------------------------------------------------------------------------------------------------

@@ -71,6 +71,10 @@ def test_a_response_in_a_conversation_answers_and_is_a_run(
     items = list(openai_client.conversations.items.list(conversation.id, order="asc"))
     assert [i.role for i in items] == ["user", "assistant", "user", "assistant"]
     assert items[3].content[0].text == second.output_text
+    # Foundry's item fields: which response wrote the answer, for which agent and version.
+    assert items[3].to_dict()["response_id"] == second.id
+    assert items[3].to_dict()["agent_reference"] == {"type": "agent_reference", "name": agent, "version": "1"}
+    assert "response_id" not in items[2].to_dict()  # the user's own message
     assert openai_client.responses.retrieve(response.id).output_text == response.output_text
     [given] = openai_client.responses.input_items.list(second.id).data
     assert given.type == "message" and given.content[0].text == "And a second question" and given.id == items[2].id
