@@ -8,7 +8,9 @@ from typing import Any
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
+from agents_admin.lib.markdown import markdown_html
 from agents_admin.selectors.access import audit_changes, object_link
 
 register = template.Library()
@@ -23,6 +25,13 @@ def audit_rows(event: Any) -> list[Any]:
 @register.simple_tag
 def audit_object_url(event: Any) -> str | None:
     return object_link(event.object_type, event.object_id)
+
+
+@register.filter
+def markdown(text: Any) -> SafeString:
+    """Message text rendered as Markdown and sanitised (lib/markdown.py): the one place the console shows HTML
+    built from untrusted text."""
+    return mark_safe(markdown_html(str(text or "")))  # noqa: S308 (sanitised by nh3 with an allow-list)
 
 
 @register.filter

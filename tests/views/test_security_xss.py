@@ -37,6 +37,10 @@ CORPUS = [
     "{{ request }}{% csrf_token %}<b>xss-11</b>",
     "control\x01\x07\x08\x0b\x0c\x1b[31m\u202e\u2028\u2029 chars <i>xss-12</i>",
     "<math><mtext><table><mglyph><style><img src=x onerror=alert('xss-13')>",
+    # Markdown, which message text is rendered as: links and images to hostile URLs, HTML nested in Markdown.
+    "![xss-14](javascript:alert(1)) [a](data:text/html;base64,PHNjcmlwdD4=) <javascript:alert('xss-15')>",
+    "**<img src=x onerror=alert('xss-16')>** `<script>xss-17</script>` [ok](https://example.com/page) xss-18",
+    "> <div hx-get='/xss-19'>quoted</div>\n\n```html\n<script>alert('xss-20')</script>\n```",
 ]
 DATA_ATTRIBUTES = {"value", "title", "aria-label", "placeholder"}
 HUGE = "<img src=x onerror=alert('xss-huge')>" * 3000  # ~110 kB

@@ -617,7 +617,7 @@ def test_image_parts_show_as_references_and_a_long_url_is_cut(admin_client: Clie
     body = admin_client.get(_detail(thread)).content.decode()
     assert "[image: https://example.com/xxx" in body and url not in body and "…]" in body
     assert "[image file <code>assistant-abc</code>]" in body
-    assert '<p class="msg-text">caption</p>' in body
+    assert '<div class="msg-text md"><p>caption</p>\n</div>' in body
 
 
 def test_bad_shapes_in_stored_json_render_as_nothing_instead_of_failing_the_page(admin_client: Client) -> None:
@@ -629,10 +629,10 @@ def test_bad_shapes_in_stored_json_render_as_nothing_instead_of_failing_the_page
     response = admin_client.get(_detail(thread))
     body = response.content.decode()
     assert response.status_code == 200
-    assert '<p class="msg-text"></p>' in body and "not a part" not in body
+    assert '<div class="msg-text md"></div>' in body and "not a part" not in body
     assert '<ul class="tool-calls"></ul>' in body
     Message.objects.filter(thread=thread).update(content={"not": "a list"})
-    assert '<p class="msg-text">fallback text</p>' in admin_client.get(_detail(thread)).content.decode()
+    assert '<div class="msg-text md"><p>fallback text</p>\n</div>' in admin_client.get(_detail(thread)).content.decode()
 
 
 def test_a_message_still_being_written_is_marked(admin_client: Client) -> None:

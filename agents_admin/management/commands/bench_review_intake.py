@@ -69,10 +69,10 @@ class Command(BaseCommand):
         elapsed = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         assert ReviewItem.objects.filter(queue=queue).count() == entered
+        rate, item_rate = read / elapsed, entered / elapsed
         self.stdout.write(
-            f"{connection.vendor}: {threads:,} threads, window {options['window']:,}: "
-            f"read {read:,} in {windows} windows, entered {entered:,} items in {elapsed:.1f} s = {read / elapsed:,.0f} threads/s "
-            f"({entered / elapsed:,.0f} items/s)"
+            f"{connection.vendor}: {threads:,} threads, window {options['window']:,}: read {read:,} in {windows} "
+            f"windows, entered {entered:,} items in {elapsed:.1f} s = {rate:,.0f} threads/s ({item_rate:,.0f} items/s)"
         )
         if samples:
             self.stdout.write(
