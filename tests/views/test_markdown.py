@@ -63,12 +63,14 @@ def test_an_image_is_a_link_never_loaded() -> None:
 
 
 @pytest.mark.django_db
-def test_the_thread_page_renders_markdown_inside_hx_disable_with_the_raw_text_beside_it(admin_client: Client) -> None:
+def test_the_thread_page_renders_markdown_in_hx_disable_and_the_raw_text_on_request(admin_client: Client) -> None:
     thread = make_thread(messages=["Where is **my** refund?"])
     make_message(thread, "It is `sent`. <b>not html</b>", role="assistant")
     body = admin_client.get(reverse("agents_admin:thread_detail", args=[thread.id])).content.decode()
     assert '<div class="msg-text md"><p>Where is <strong>my</strong> refund?</p>' in body
     assert "<code>sent</code>. &lt;b&gt;not html&lt;/b&gt;" in body
-    assert "<summary>Raw text</summary><pre>Where is **my** refund?</pre>" in body
+    assert "Show raw text" in body and "Where is **my** refund?" not in body
+    raw = admin_client.get(reverse("agents_admin:thread_detail", args=[thread.id]), {"raw": "1"}).content.decode()
+    assert '<p class="msg-text">Where is **my** refund?</p>' in raw and "<strong>" not in raw
     article = body[body.index("<article hx-disable") :]
     assert article.index("<strong>my</strong>") < article.index("</article>")

@@ -295,7 +295,10 @@ def test_user_and_assistant_messages_look_different_and_content_is_escaped(admin
     make_message(thread, "I am the assistant", role="assistant")
     body = admin_client.get(_detail(thread)).content.decode()
     assert "<script>alert" not in body
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;<br>second line" in body
+    # Rendered as Markdown (raw HTML stays text); "Show raw text" gives the text as stored, escaped.
+    assert "<p>&lt;script&gt;alert('x')&lt;/script&gt;\nsecond line</p>" in body
+    raw = admin_client.get(_detail(thread), {"raw": "1"}).content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;<br>second line" in raw
     assert body.count("msg msg-user") == 1 and body.count("msg msg-assistant") == 1
 
 
@@ -599,7 +602,7 @@ def test_metadata_shows_whatever_its_keys_are_called(admin_client: Client) -> No
 
 def test_message_text_is_escaped_with_its_line_breaks_kept(admin_client: Client) -> None:
     thread = make_thread(messages=["<b>bold</b> & \"quoted\" 'single'\nsecond line"])
-    body = admin_client.get(_detail(thread)).content.decode()
+    body = admin_client.get(_detail(thread), {"raw": "1"}).content.decode()  # the text as stored
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#x27;single&#x27;<br>second line" in body
     assert "<b>" not in body
     assert '<article hx-disable class="msg msg-user" id="msg_' in body and "#1 · <time datetime=" in body
