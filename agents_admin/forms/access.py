@@ -23,6 +23,11 @@ class UserCreateForm(ServiceErrorMixin, forms.Form):
         help_text="Starts at the least privilege. Auditor: the audit log and usage, no conversations. "
         "Reviewer: reads, notes and exports conversations. Operator: also agents and runs. Admin: everything.",
     )
+    sso_only = forms.BooleanField(
+        required=False,
+        label="Signs in with Microsoft only",
+        help_text="No password. Their first Microsoft sign-in (with a verified email) links to this account.",
+    )
 
 
 class UserRoleForm(ServiceErrorMixin, forms.Form):

@@ -96,7 +96,6 @@ def by_vendor(**statements):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("agents_admin", "0001_initial"),
     ]

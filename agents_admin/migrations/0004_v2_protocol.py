@@ -6,62 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0003_usage_rollups')]
+    dependencies = [("agents_admin", "0003_usage_rollups")]
 
     operations = [
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.CharField(default=agents_admin.ids.new_response_id, editable=False, max_length=40, primary_key=True, serialize=False)),
-                ('agent_name', models.CharField(max_length=63)),
-                ('agent_version', models.CharField(blank=True, max_length=20)),
-                ('in_conversation', models.BooleanField(default=False)),
-                ('background', models.BooleanField(default=False)),
-                ('input_items', models.JSONField(blank=True, default=list)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.CharField(
+                        default=agents_admin.ids.new_response_id,
+                        editable=False,
+                        max_length=40,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("agent_name", models.CharField(max_length=63)),
+                ("agent_version", models.CharField(blank=True, max_length=20)),
+                ("in_conversation", models.BooleanField(default=False)),
+                ("background", models.BooleanField(default=False)),
+                ("input_items", models.JSONField(blank=True, default=list)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='agent',
-            name='api_name',
+            model_name="agent",
+            name="api_name",
             field=models.CharField(blank=True, max_length=63, null=True),
         ),
         migrations.AddConstraint(
-            model_name='agent',
-            constraint=models.UniqueConstraint(condition=models.Q(('api_name__isnull', False)), fields=('project', 'api_name'), name='agent_api_name_unique'),
+            model_name="agent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("api_name__isnull", False)),
+                fields=("project", "api_name"),
+                name="agent_api_name_unique",
+            ),
         ),
         migrations.AddField(
-            model_name='response',
-            name='answers_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='agents_admin.run'),
+            model_name="response",
+            name="answers_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="agents_admin.run",
+            ),
         ),
         migrations.AddField(
-            model_name='response',
-            name='previous_response',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='agents_admin.response'),
+            model_name="response",
+            name="previous_response",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="agents_admin.response",
+            ),
         ),
         migrations.AddField(
-            model_name='response',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='agents_admin.project'),
+            model_name="response",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="agents_admin.project"
+            ),
         ),
         migrations.AddField(
-            model_name='response',
-            name='run',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='agents_admin.run'),
+            model_name="response",
+            name="run",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="response", to="agents_admin.run"
+            ),
         ),
         migrations.AddField(
-            model_name='response',
-            name='thread',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='agents_admin.thread'),
+            model_name="response",
+            name="thread",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="responses", to="agents_admin.thread"
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['thread', '-created_at'], name='response_thread_created'),
+            model_name="response",
+            index=models.Index(fields=["thread", "-created_at"], name="response_thread_created"),
         ),
     ]

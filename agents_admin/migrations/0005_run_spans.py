@@ -6,32 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0004_v2_protocol')]
+    dependencies = [("agents_admin", "0004_v2_protocol")]
 
     operations = [
         migrations.AlterField(
-            model_name='runstep',
-            name='created_at',
+            model_name="runstep",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.CreateModel(
-            name='RunSpan',
+            name="RunSpan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('queue', 'queued'), ('model_call', 'model call'), ('tool_call', 'tool call')], max_length=16)),
-                ('name', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('ok', 'Ok'), ('error', 'Error'), ('cancelled', 'Cancelled')], default='ok', max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField()),
-                ('attributes', models.JSONField(default=dict)),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='spans', to='agents_admin.run')),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='agents_admin.thread')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("queue", "queued"), ("model_call", "model call"), ("tool_call", "tool call")],
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ok", "Ok"), ("error", "Error"), ("cancelled", "Cancelled")],
+                        default="ok",
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField()),
+                ("attributes", models.JSONField(default=dict)),
+                ("input", models.JSONField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="spans", to="agents_admin.run"
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="agents_admin.thread"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at', 'id'],
-                'indexes': [models.Index(fields=['run', 'started_at'], name='runspan_run_started')],
+                "ordering": ["started_at", "id"],
+                "indexes": [models.Index(fields=["run", "started_at"], name="runspan_run_started")],
             },
         ),
     ]

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0005_run_spans')]
+    dependencies = [("agents_admin", "0005_run_spans")]
 
     operations = [
         migrations.AddField(
-            model_name='retentionpolicy',
-            name='selection_changed_at',
+            model_name="retentionpolicy",
+            name="selection_changed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='retentionpolicy',
-            name='enabled',
+            model_name="retentionpolicy",
+            name="enabled",
             field=models.BooleanField(default=False),
         ),
     ]

@@ -6,131 +6,265 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0006_retention_policy_selection_changed'), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
+    dependencies = [
+        ("agents_admin", "0006_retention_policy_selection_changed"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='project',
-            options={'permissions': [('view_conversations', 'Read threads and messages'), ('review_conversations', 'Add notes and flags, request holds, export, work review queues'), ('manage_review_queues', 'Define review queues: their threads, reviewers and rubric'), ('view_agent_config', 'See agents and their configuration'), ('edit_agents', 'Create, edit and delete agents'), ('operate_runs', 'Add messages, start and cancel runs, submit tool outputs'), ('delete_threads', 'Delete threads'), ('manage_retention', 'Change retention policies, place and release holds, run purges'), ('view_audit', 'Read the audit log and purge reports'), ('manage_connections', 'Manage model connections, remote projects and model prices'), ('manage_api_keys', 'Create and revoke API keys'), ('manage_users', 'Create, deactivate users and assign roles'), ('view_usage', 'See usage and cost charts')]},
-        ),
-        migrations.CreateModel(
-            name='ReviewQueue',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('entry', models.CharField(choices=[('all', 'Every matching thread'), ('sample', 'A sample of N % of matching threads'), ('per_day', 'At most N threads a day')], default='all', max_length=8)),
-                ('sample_percent', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('per_day', models.PositiveIntegerField(blank=True, null=True)),
-                ('scope', models.CharField(choices=[('new', 'New threads only (created from now on)'), ('backfill', 'Backfill: existing threads too, oldest first')], default='new', max_length=8)),
-                ('assignment', models.CharField(choices=[('round_robin', 'Assigned round-robin to the reviewers'), ('pull', 'Pulled by whichever reviewer is free')], default='round_robin', max_length=12)),
-                ('reviews_per_item', models.PositiveSmallIntegerField(default=1)),
-                ('rubric', models.JSONField(default=list)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('intake_after_at', models.DateTimeField(blank=True, null=True)),
-                ('intake_after_id', models.CharField(blank=True, max_length=40)),
-                ('intake_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('intake_day', models.DateField(blank=True, null=True)),
-                ('intake_day_count', models.PositiveIntegerField(default=0)),
-                ('next_reviewer', models.PositiveIntegerField(default=0)),
-                ('items_entered', models.PositiveIntegerField(default=0)),
-                ('items_done', models.PositiveIntegerField(default=0)),
-                ('items_skipped', models.PositiveIntegerField(default=0)),
-                ('reviews_submitted', models.PositiveIntegerField(default=0)),
-                ('skips', models.PositiveIntegerField(default=0)),
-                ('agreement', models.JSONField(blank=True, default=dict)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
+            name="project",
             options={
-                'ordering': ['name'],
+                "permissions": [
+                    ("view_conversations", "Read threads and messages"),
+                    ("review_conversations", "Add notes and flags, request holds, export, work review queues"),
+                    ("manage_review_queues", "Define review queues: their threads, reviewers and rubric"),
+                    ("view_agent_config", "See agents and their configuration"),
+                    ("edit_agents", "Create, edit and delete agents"),
+                    ("operate_runs", "Add messages, start and cancel runs, submit tool outputs"),
+                    ("delete_threads", "Delete threads"),
+                    ("manage_retention", "Change retention policies, place and release holds, run purges"),
+                    ("view_audit", "Read the audit log and purge reports"),
+                    ("manage_connections", "Manage model connections, remote projects and model prices"),
+                    ("manage_api_keys", "Create and revoke API keys"),
+                    ("manage_users", "Create, deactivate users and assign roles"),
+                    ("view_usage", "See usage and cost charts"),
+                ]
             },
         ),
         migrations.CreateModel(
-            name='ReviewItem',
+            name="ReviewQueue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('done', 'Done'), ('skipped', 'Skipped')], default='open', max_length=8)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('reviews_done', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_items', to='agents_admin.thread')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='agents_admin.reviewqueue')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                (
+                    "entry",
+                    models.CharField(
+                        choices=[
+                            ("all", "Every matching thread"),
+                            ("sample", "A sample of N % of matching threads"),
+                            ("per_day", "At most N threads a day"),
+                        ],
+                        default="all",
+                        max_length=8,
+                    ),
+                ),
+                ("sample_percent", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("per_day", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("new", "New threads only (created from now on)"),
+                            ("backfill", "Backfill: existing threads too, oldest first"),
+                        ],
+                        default="new",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "assignment",
+                    models.CharField(
+                        choices=[
+                            ("round_robin", "Assigned round-robin to the reviewers"),
+                            ("pull", "Pulled by whichever reviewer is free"),
+                        ],
+                        default="round_robin",
+                        max_length=12,
+                    ),
+                ),
+                ("reviews_per_item", models.PositiveSmallIntegerField(default=1)),
+                ("rubric", models.JSONField(default=list)),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("intake_after_at", models.DateTimeField(blank=True, null=True)),
+                ("intake_after_id", models.CharField(blank=True, max_length=40)),
+                ("intake_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("intake_day", models.DateField(blank=True, null=True)),
+                ("intake_day_count", models.PositiveIntegerField(default=0)),
+                ("next_reviewer", models.PositiveIntegerField(default=0)),
+                ("items_entered", models.PositiveIntegerField(default=0)),
+                ("items_done", models.PositiveIntegerField(default=0)),
+                ("items_skipped", models.PositiveIntegerField(default=0)),
+                ("reviews_submitted", models.PositiveIntegerField(default=0)),
+                ("skips", models.PositiveIntegerField(default=0)),
+                ("agreement", models.JSONField(blank=True, default=dict)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['queue', 'id'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="ReviewItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scores', models.JSONField(blank=True, default=dict)),
-                ('skipped', models.BooleanField(default=False)),
-                ('skip_reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='agents_admin.thread')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='agents_admin.reviewitem')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='agents_admin.reviewqueue')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("done", "Done"), ("skipped", "Skipped")],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("reviews_done", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_items",
+                        to="agents_admin.thread",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="agents_admin.reviewqueue"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["queue", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewQueueReviewer',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reviewed', models.PositiveIntegerField(default=0)),
-                ('skipped', models.PositiveIntegerField(default=0)),
-                ('last_review_at', models.DateTimeField(blank=True, null=True)),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='agents_admin.reviewqueue')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("scores", models.JSONField(blank=True, default=dict)),
+                ("skipped", models.BooleanField(default=False)),
+                ("skip_reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reviews", to="agents_admin.thread"
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="agents_admin.reviewitem",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="agents_admin.reviewqueue",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['queue', 'user'],
+                "ordering": ["-created_at", "-id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="ReviewQueueReviewer",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reviewed", models.PositiveIntegerField(default=0)),
+                ("skipped", models.PositiveIntegerField(default=0)),
+                ("last_review_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="agents_admin.reviewqueue",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["queue", "user"],
             },
         ),
         migrations.AddField(
-            model_name='reviewqueue',
-            name='reviewers',
-            field=models.ManyToManyField(related_name='+', through='agents_admin.ReviewQueueReviewer', to=settings.AUTH_USER_MODEL),
+            model_name="reviewqueue",
+            name="reviewers",
+            field=models.ManyToManyField(
+                related_name="+", through="agents_admin.ReviewQueueReviewer", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewitem',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['queue', 'assigned_to', 'id'], name='reviewitem_open_assigned'),
+            model_name="reviewitem",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["queue", "assigned_to", "id"],
+                name="reviewitem_open_assigned",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewitem',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['queue', 'id'], name='reviewitem_open'),
+            model_name="reviewitem",
+            index=models.Index(condition=models.Q(("status", "open")), fields=["queue", "id"], name="reviewitem_open"),
         ),
         migrations.AddConstraint(
-            model_name='reviewitem',
-            constraint=models.UniqueConstraint(fields=('queue', 'thread'), name='reviewitem_unique'),
+            model_name="reviewitem",
+            constraint=models.UniqueConstraint(fields=("queue", "thread"), name="reviewitem_unique"),
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(fields=['queue', '-id'], name='review_queue'),
+            model_name="review",
+            index=models.Index(fields=["queue", "-id"], name="review_queue"),
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(fields=['thread', '-created_at'], name='review_thread'),
+            model_name="review",
+            index=models.Index(fields=["thread", "-created_at"], name="review_thread"),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.UniqueConstraint(fields=('item', 'reviewer'), name='review_item_reviewer'),
+            model_name="review",
+            constraint=models.UniqueConstraint(fields=("item", "reviewer"), name="review_item_reviewer"),
         ),
         migrations.AddConstraint(
-            model_name='reviewqueuereviewer',
-            constraint=models.UniqueConstraint(fields=('queue', 'user'), name='reviewqueuereviewer_unique'),
+            model_name="reviewqueuereviewer",
+            constraint=models.UniqueConstraint(fields=("queue", "user"), name="reviewqueuereviewer_unique"),
         ),
         migrations.AddIndex(
-            model_name='reviewqueue',
-            index=models.Index(fields=['enabled', 'intake_checked_at'], name='reviewqueue_intake'),
+            model_name="reviewqueue",
+            index=models.Index(fields=["enabled", "intake_checked_at"], name="reviewqueue_intake"),
         ),
     ]

@@ -59,7 +59,7 @@ def by_vendor(**statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('agents_admin', '0007_review_queues'), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
+    dependencies = [("agents_admin", "0007_review_queues"), migrations.swappable_dependency(settings.AUTH_USER_MODEL)]
 
     operations = [
         migrations.AlterField(

@@ -4,13 +4,12 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0008_audit_append_only')]
+    dependencies = [("agents_admin", "0008_audit_append_only")]
 
     operations = [
         migrations.AddField(
-            model_name='modelconnection',
-            name='vision',
+            model_name="modelconnection",
+            name="vision",
             field=models.BooleanField(default=True),
         ),
     ]

@@ -4,13 +4,12 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0009_connection_vision')]
+    dependencies = [("agents_admin", "0009_connection_vision")]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='claimed_by',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="run",
+            name="claimed_by",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
     ]

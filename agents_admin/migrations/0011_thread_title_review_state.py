@@ -20,27 +20,26 @@ def titles_fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
-    dependencies = [('agents_admin', '0010_run_claimed_by')]
+    dependencies = [("agents_admin", "0010_run_claimed_by")]
 
     operations = [
         migrations.AddField(
-            model_name='thread',
-            name='review_state',
+            model_name="thread",
+            name="review_state",
             field=models.CharField(blank=True, max_length=12, null=True),
         ),
         migrations.AddField(
-            model_name='thread',
-            name='title',
+            model_name="thread",
+            name="title",
             field=models.CharField(blank=True, max_length=120, null=True),
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['-created_at', '-id'], name='thread_created_order'),
+            model_name="thread",
+            index=models.Index(fields=["-created_at", "-id"], name="thread_created_order"),
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['-message_count', '-id'], name='thread_message_count'),
+            model_name="thread",
+            index=models.Index(fields=["-message_count", "-id"], name="thread_message_count"),
         ),
         migrations.RunPython(titles_fill, migrations.RunPython.noop),
     ]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [('agents_admin', '0011_thread_title_review_state')]
+    dependencies = [("agents_admin", "0011_thread_title_review_state")]
 
     operations = [
         migrations.AlterField(

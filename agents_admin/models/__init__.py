@@ -4,7 +4,7 @@ Ids are public, opaque strings in the Foundry shape, and are the primary keys, s
 and the logs all speak the same ids. One module per topic; everything is importable from ``agents_admin.models``.
 """
 
-from agents_admin.models.access import ApiKey, AuditEvent
+from agents_admin.models.access import ApiKey, AuditEvent, ExternalIdentity
 from agents_admin.models.agents import AGENT_FIELDS, Agent, AgentVersion
 from agents_admin.models.connections import ModelConnection
 from agents_admin.models.exports import ExportJob
@@ -28,6 +28,7 @@ __all__ = [
     "AgentVersion",
     "ApiKey",
     "AuditEvent",
+    "ExternalIdentity",
     "ExportJob",
     "File",
     "Message",

@@ -24,10 +24,11 @@ def user_role(user: User) -> str:
 
 
 def user_create(
-    *, username: str, email: str = "", role: str, actor: Actor = None, actor_label: str = ""
+    *, username: str, email: str = "", role: str, sso_only: bool = False, actor: Actor = None, actor_label: str = ""
 ) -> tuple[User, str]:
     """A new active user with ``role`` and a generated password; returns (user, password). The password is not
-    kept anywhere in clear: show it once."""
+    kept anywhere in clear: show it once. ``sso_only``: no password at all ("" returned); the person signs in
+    with Microsoft Entra ID, whose first sign-in binds to such an account only."""
     username = (username or "").strip()
     if not username or len(username) > 150:
         raise InvalidInput("Enter a username of at most 150 characters.", param="username")
@@ -37,15 +38,16 @@ def user_create(
         raise InvalidInput(" ".join(error.messages), param="username") from None
     if role not in ROLES:
         raise InvalidInput("Choose a role.", param="role")
-    password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
+    password = "" if sso_only else secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise InvalidInput(f"A user named '{username}' already exists.", param="username")
-        user = User.objects.create_user(username=username, email=(email or "").strip(), password=password)
+        user = User.objects.create_user(username=username, email=(email or "").strip(), password=password or None)
         user.groups.set([Group.objects.get(name=role)])
         audit_record(
             action="user.create", actor=actor, actor_label=actor_label, object_type="user", object_id=str(user.pk),
-            after={"username": user.username, "email": user.email, "role": role, "is_active": True},
+            after={"username": user.username, "email": user.email, "role": role, "is_active": True,
+                   "sign_in": "microsoft" if sso_only else "password"},
         )  # fmt: skip
     return user, password
 

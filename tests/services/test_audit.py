@@ -128,10 +128,10 @@ def test_connections_are_audited_without_secrets(alice: User) -> None:
     connection = connection_create(fields=fields, actor=alice)
     created = only_event("connection.create")
     assert created.after is not None and created.after["api_key"] == "(replaced)"
-    connection_update(connection=connection, fields={"endpoint": "https://other.example.com/v1"}, actor=alice)
+    connection_update(connection=connection, fields={"endpoint": "https://example.com/v2"}, actor=alice)
     updated = only_event("connection.update")
     assert updated.before == {"endpoint": "https://example.com/v1"}
-    assert updated.after == {"endpoint": "https://other.example.com/v1"}
+    assert updated.after == {"endpoint": "https://example.com/v2"}
     connection_update(connection=connection, fields={"api_key": "sk-super-secret-2"}, actor=alice)
     assert AuditEvent.objects.filter(action="connection.update").count() == 2
     connection_delete(connection=connection, actor=alice)

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import AuditEvent
+from agents_admin.models import AuditEvent, ExternalIdentity
 from agents_admin.roles import roles_sync
 from agents_admin.services.users import user_role
 from tests.personas import user_with_role
@@ -118,9 +118,17 @@ def test_the_sign_in_page_offers_microsoft_only_when_configured(settings: Any, i
     assert Client().get(reverse("entra_login")).status_code == 404
 
 
+def sso_user(role: str, username: str) -> User:
+    """A console user made for single sign-on: no password (the only kind a first sign-in may bind to)."""
+    user = user_with_role(role, username)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
 def test_an_existing_user_signs_in_and_it_is_audited(idp: FakeIdP) -> None:
-    rita = user_with_role("Reviewer", "rita@example.com")
-    idp.claims = {"preferred_username": "Rita@Example.com"}
+    rita = sso_user("Reviewer", "rita@example.com")
+    idp.claims = {"preferred_username": "Rita@Example.com", "email_verified": True}
     client = Client()
     response = sign_in(client, idp, next_url="/threads/")
     assert response.status_code == 302 and response["Location"] == "/threads/"
@@ -155,9 +163,9 @@ def test_with_a_role_map_people_are_created_and_their_role_follows_the_token(set
 
 
 def test_a_deactivated_user_is_refused(idp: FakeIdP) -> None:
-    rita = user_with_role("Reviewer", "rita@example.com")
+    rita = sso_user("Reviewer", "rita@example.com")
     User.objects.filter(pk=rita.pk).update(is_active=False)
-    idp.claims = {"preferred_username": "rita@example.com"}
+    idp.claims = {"preferred_username": "rita@example.com", "email_verified": True}
     response = sign_in(Client(), idp)
     assert response.status_code == 403 and "deactivated" in response.content.decode()
 
@@ -191,7 +199,58 @@ def test_a_callback_without_the_matching_state_is_refused(idp: FakeIdP) -> None:
 
 
 def test_an_open_redirect_in_next_is_ignored(idp: FakeIdP, settings: Any) -> None:
-    user_with_role("Reviewer", "rita@example.com")
-    idp.claims = {"preferred_username": "rita@example.com"}
+    sso_user("Reviewer", "rita@example.com")
+    idp.claims = {"preferred_username": "rita@example.com", "email_verified": True}
     response = sign_in(Client(), idp, next_url="https://evil.example.com/")
     assert response.status_code == 302 and "evil" not in response["Location"]
+
+
+# --- binding on issuer + subject (M6) ---------------------------------------------------------------------------
+
+
+def test_a_password_account_or_the_superuser_is_never_linked_by_name(settings: Any, idp: FakeIdP) -> None:
+    user_with_role("Admin", "boss@example.com")  # has a password
+    User.objects.create_superuser("root@example.com", password="pw-1234567890")
+    settings.ENTRA_ROLE_MAP = {"Console.Admin": "Admin"}
+    for name in ("boss@example.com", "ROOT@example.com"):
+        idp.claims = {"preferred_username": name, "email_verified": True, "roles": ["Console.Admin"], "sub": name}
+        client = Client()
+        response = sign_in(client, idp)
+        assert response.status_code == 403 and "cannot be linked" in response.content.decode()
+        assert "_auth_user_id" not in client.session
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_an_unverified_email_does_not_link(idp: FakeIdP) -> None:
+    sso_user("Reviewer", "rita@example.com")
+    idp.claims = {"preferred_username": "rita@example.com"}  # no email_verified
+    assert sign_in(Client(), idp).status_code == 403
+    idp.claims["email_verified"] = False
+    assert sign_in(Client(), idp).status_code == 403
+
+
+def test_the_binding_is_on_tenant_and_object_id_not_the_name(idp: FakeIdP) -> None:
+    rita = sso_user("Reviewer", "rita@example.com")
+    idp.claims = {"preferred_username": "rita@example.com", "email_verified": True, "tid": "t-1", "oid": "o-1"}
+    assert sign_in(Client(), idp).status_code == 302
+    assert ExternalIdentity.objects.get().subject == "t-1:o-1"
+    idp.claims["preferred_username"] = "rita.renamed@example.com"  # renamed at the provider: still Rita
+    client = Client()
+    assert sign_in(client, idp).status_code == 302 and client.session["_auth_user_id"] == str(rita.pk)
+    # Someone else who now carries Rita's old name (another object id) does not get her account.
+    idp.claims = {"preferred_username": "rita@example.com", "email_verified": True, "tid": "t-1", "oid": "o-2"}
+    assert sign_in(Client(), idp).status_code == 403
+
+
+def test_the_role_map_never_leaves_superuser_set(settings: Any, idp: FakeIdP) -> None:
+    settings.ENTRA_ROLE_MAP = {"Console.Reviewer": "Reviewer"}
+    idp.claims = {"preferred_username": "pat@example.com", "roles": ["Console.Reviewer"], "sub": "pat"}
+    assert sign_in(Client(), idp).status_code == 302
+    pat = User.objects.get(username="pat@example.com")
+    User.objects.filter(pk=pat.pk).update(is_superuser=True, is_staff=True)  # made superuser some other way
+    assert sign_in(Client(), idp).status_code == 302
+    pat.refresh_from_db()
+    assert not pat.is_superuser and not pat.is_staff
+    assert AuditEvent.objects.filter(
+        action="user.role_change", after={"is_superuser": False, "is_staff": False}
+    ).exists()
