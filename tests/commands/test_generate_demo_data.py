@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Sum
 
-from agents_admin.models import Message, Run, RunStatus, Thread
+from agents_admin.models import TERMINAL_RUN_STATUSES, Message, Run, RunStatus, Thread, UsageRollup
 from agents_admin.selectors.search import message_search
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,24 @@ def test_it_generates_threads_with_consistent_counts_sequences_and_activity() ->
             run = Run.objects.get(thread=thread)
             assert run.status == thread.last_run_status and run.agent_id == thread.last_agent_id
             assert run.messages.filter(role="assistant").count() == (1 if thread.message_count >= 2 else 0)
-    assert set(Run.objects.values_list("status", flat=True)) <= {RunStatus.COMPLETED, RunStatus.FAILED}
+    assert set(Run.objects.values_list("status", flat=True)) <= set(TERMINAL_RUN_STATUSES)
+
+
+def test_generated_runs_spread_over_the_days_and_their_rollups_match_them() -> None:
+    call_command("generate_demo_data", threads=30, messages=60, big_threads=0, runs=600, days=30, stdout=None)
+    runs = Run.objects.all()
+    assert 500 <= runs.count() <= 700 and runs.filter(usage_counted=False).count() == 0
+    days = {moment.date() for moment in runs.values_list("created_at", flat=True)}
+    assert len(days) >= 10
+    assert {RunStatus.COMPLETED, RunStatus.FAILED} <= set(runs.values_list("status", flat=True))
+    by_status = dict(runs.values_list("status").annotate(n=Count("id")))
+    for period in ("hour", "day"):
+        rolled = UsageRollup.objects.filter(period=period).aggregate(
+            completed=Sum("runs_completed"), failed=Sum("runs_failed"), prompt=Sum("prompt_tokens")
+        )
+        assert rolled["completed"] == by_status.get("completed", 0)
+        assert rolled["failed"] == by_status.get("failed", 0)
+        assert rolled["prompt"] == runs.aggregate(n=Sum("prompt_tokens"))["n"]
 
 
 def test_generated_messages_are_in_the_full_text_index() -> None:
