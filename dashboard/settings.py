@@ -50,6 +50,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   (the job page then says it expired).
 - ``EXPORT_STALE_SECONDS`` (int, default 300): a running export whose worker wrote no progress this long is failed;
   a queued one not picked up this long is sent again once, then failed.
+- ``EXPORT_MAX_ACTIVE_PER_USER`` (2), ``EXPORT_MAX_PER_USER_PER_HOUR`` (10), ``EXPORT_MAX_ACTIVE`` (6): caps on
+  background exports (unfinished per person, started per person per hour, unfinished for everyone).
 - Remote Foundry projects: ``REMOTE_FULL_SYNC_HOURS`` (24), ``REMOTE_HOT_DAYS`` (7),
   ``REMOTE_POLL_INITIAL_SECONDS`` (0.5), ``REMOTE_POLL_MAX_SECONDS`` (5), ``REMOTE_RUN_FOLLOW_BUDGET_SECONDS``
   (400), ``REMOTE_CA_BUNDLE`` (empty), ``REMOTE_MAX_ATTEMPTS`` (5), ``REMOTE_BACKOFF_BASE_SECONDS`` (0.5),
@@ -348,6 +350,10 @@ EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 24)
 # A running export that saved no progress for this long lost its worker (a batch takes well under a second);
 # a queued one not claimed for this long lost its broker message.
 EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300)
+# Background exports each person may have unfinished, may start per hour, and everyone may have unfinished.
+EXPORT_MAX_ACTIVE_PER_USER = env_int("EXPORT_MAX_ACTIVE_PER_USER", 2)
+EXPORT_MAX_PER_USER_PER_HOUR = env_int("EXPORT_MAX_PER_USER_PER_HOUR", 10)
+EXPORT_MAX_ACTIVE = env_int("EXPORT_MAX_ACTIVE", 6)
 
 # --- Remote Foundry projects (agents_admin/remote) ------------------------------------------------
 # A full sync (which also detects deletions on the remote) at least this often; syncs in between are incremental.

@@ -27,7 +27,7 @@ from django.db.models import Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from agents_admin.errors import InvalidInput
+from agents_admin.errors import InvalidInput, LimitExceeded
 from agents_admin.models import ExportJob, Message, Thread
 from agents_admin.selectors.threads import ThreadFilters, threads_matching
 from agents_admin.services.audit import export_read_record
@@ -260,6 +260,7 @@ def export_job_create(
     else:
         params = {"filters": (filters or ThreadFilters()).to_params()}
     with transaction.atomic():
+        _refuse_over_caps(user_or_none(actor))
         job = ExportJob.objects.create(
             created_by=user_or_none(actor),
             params=params,
@@ -272,6 +273,35 @@ def export_job_create(
         )  # fmt: skip
         task_send(EXPORT_JOB_RUN, job.pk)
     return job
+
+
+def _refuse_over_caps(user: Any) -> None:
+    """Background exports are bounded: per person, those unfinished and those started in the last hour; for
+    everyone, those unfinished. LimitExceeded (naming ``format``) says which and when to try again."""
+    unfinished = ExportJob.objects.filter(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.RUNNING])
+    if unfinished.count() >= settings.EXPORT_MAX_ACTIVE:
+        raise LimitExceeded(
+            f"{settings.EXPORT_MAX_ACTIVE} exports are being written already. Try again when one has finished.",
+            param="format",
+            code="export_limit",
+        )
+    if user is None:
+        return
+    if unfinished.filter(created_by=user).count() >= settings.EXPORT_MAX_ACTIVE_PER_USER:
+        raise LimitExceeded(
+            f"You have {settings.EXPORT_MAX_ACTIVE_PER_USER} exports being written. Wait for one to finish.",
+            param="format",
+            code="export_limit",
+        )
+    hour_ago = timezone.now() - timedelta(hours=1)
+    recent = ExportJob.objects.filter(created_by=user, created_at__gte=hour_ago).count()
+    if recent >= settings.EXPORT_MAX_PER_USER_PER_HOUR:
+        raise LimitExceeded(
+            f"You started {recent} exports in the last hour (the limit is {settings.EXPORT_MAX_PER_USER_PER_HOUR}). "
+            "Try again later.",
+            param="format",
+            code="export_limit",
+        )
 
 
 class _JobTakenAway(Exception):

@@ -11,6 +11,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from agents_admin.errors import ServiceError
 from agents_admin.forms.exports import ExportForm, export_again_fields
 from agents_admin.forms.threads import ThreadFilterForm
 from agents_admin.models import ExportJob, Thread
@@ -74,17 +75,22 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "agents_admin/export_start.html", {"form": form}, status=400)
     thread_id = request.POST.get("thread_id", "")
-    if thread_id:
-        thread = get_object_or_404(Thread, pk=thread_id)
-        job = exports.export_job_create(
-            actor=request.user, fmt=form.cleaned_data["format"], thread=thread, request=request
-        )
-    else:
-        filters = ThreadFilterForm(data=QueryDict(request.POST.get("query", ""))).filters()
-        estimate = exports.filtered_export_estimate(filters)
-        job = exports.export_job_create(
-            actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate, request=request
-        )
+    try:
+        if thread_id:
+            thread = get_object_or_404(Thread, pk=thread_id)
+            job = exports.export_job_create(
+                actor=request.user, fmt=form.cleaned_data["format"], thread=thread, request=request
+            )
+        else:
+            filters = ThreadFilterForm(data=QueryDict(request.POST.get("query", ""))).filters()
+            estimate = exports.filtered_export_estimate(filters)
+            job = exports.export_job_create(
+                actor=request.user, fmt=form.cleaned_data["format"], filters=filters, estimate=estimate,
+                request=request,
+            )  # fmt: skip
+    except ServiceError as error:
+        form.add_error("format", error.message)
+        return render(request, "agents_admin/export_start.html", {"form": form, "limited": True}, status=429)
     return redirect("agents_admin:export_job", job_id=job.pk)
 
 
