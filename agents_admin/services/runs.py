@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents_admin import validation
+from agents_admin.errors import Conflict
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
@@ -839,3 +840,12 @@ def _fail(
         _stop(stream.run, stream)
     elif failed:
         run_ended(run_id)
+
+
+def message_send(*, thread: Thread, content: Any, agent: Agent | None = None, actor: Actor = None) -> Run | None:
+    """The console composer: add a user message and, with ``agent``, run it ("Send and run"). A thread with an
+    active run refuses the pair before the message is written (Conflict), so nothing is half done."""
+    if agent is not None and Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES).exists():
+        raise Conflict("A run is still active on this thread; wait for it or cancel it.", param="agent")
+    message_create(thread=thread, role="user", content=content)
+    return run_create(thread=thread, agent=agent, actor=actor) if agent is not None else None

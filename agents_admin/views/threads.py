@@ -13,7 +13,7 @@ from agents_admin.errors import ServiceError
 from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
 from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadListForm
-from agents_admin.models import Run, Thread, ThreadFlag
+from agents_admin.models import ACTIVE_RUN_STATUSES, Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
@@ -24,8 +24,8 @@ from agents_admin.selectors.threads import message_page, thread_delete_effect, t
 from agents_admin.selectors.traces import run_trace
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
-from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs
-from agents_admin.services.threads import message_create, thread_create, thread_delete
+from agents_admin.services.runs import message_send, run_cancel, run_create, run_submit_tool_outputs
+from agents_admin.services.threads import thread_create, thread_delete
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, confirmed, render_page, wants_partial
 from agents_admin.views.review import review_context
@@ -73,10 +73,18 @@ def _before(request: HtmxHttpRequest) -> int | None:
     return int(around) + 25 if around.isdigit() else None
 
 
+def _composer_form(agents: Any, thread: Thread, bound: RunStartForm | None) -> RunStartForm:
+    """The composer's agent choice: the same (already read) agents as "Start a run", its own element ids; the
+    agent defaults to the one just posted, else the thread's last one."""
+    chosen = bound.data.get("agent") if bound is not None else None
+    return RunStartForm(agents=agents, initial={"agent": chosen or thread.last_agent_id}, auto_id="composer_%s")
+
+
 def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None, **forms: Any) -> dict[str, Any]:
     """Everything the thread page shows; ``forms`` replaces a blank form with a bound one carrying errors."""
     runs = thread_runs(thread.id)
     latest = runs[0] if runs else None
+    agents = agents_for_thread(thread)
     shown = run or latest
     panel = run_selectors.run_panel(shown) if shown else None
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
@@ -96,7 +104,10 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
-        "run_form": forms.get("run_form") or RunStartForm(agents=agents_for_thread(thread)),
+        "run_form": forms.get("run_form") or RunStartForm(agents=agents, initial={"agent": thread.last_agent_id}),
+        "run_active": bool(latest and latest.status in ACTIVE_RUN_STATUSES),
+        # The agent defaults to the thread's last one, so "Send and run" keeps talking to the same agent.
+        "composer_form": _composer_form(agents, thread, forms.get("run_form")),
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
         "hold": thread_hold_current(thread.id, timezone.now()),
@@ -143,16 +154,23 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
 @require_POST
 @capability_required("operate_runs")
 def message_add(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
+    """The composer: "Send" adds the message; "Send and run" (``and_run``) also runs the chosen agent."""
     thread = thread_get(thread_id)
     form = MessageForm(data=request.POST)
-    if form.is_valid():
+    and_run = bool(request.POST.get("and_run"))
+    run_form = RunStartForm(data=request.POST, agents=agents_for_thread(thread)) if and_run else None
+    if form.is_valid() and (run_form is None or run_form.is_valid()):
+        agent = run_form.cleaned_data["agent"] if run_form is not None else None
         try:
-            message_create(thread=thread, role="user", content=form.cleaned_data["content"])
+            message_send(thread=thread, content=form.cleaned_data["content"], agent=agent, actor=request.user)
         except ServiceError as error:
-            form.add_service_error(error)
+            (run_form or form).add_service_error(error)
         else:
             return redirect("agents_admin:thread_detail", thread_id=thread.id)
-    return render(request, DETAIL, _detail(request, thread, message_form=form))
+    forms: dict[str, Any] = {"message_form": form}
+    if run_form is not None:
+        forms["run_form"] = run_form
+    return render(request, DETAIL, _detail(request, thread, **forms))
 
 
 @require_POST

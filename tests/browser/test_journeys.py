@@ -23,7 +23,7 @@ def _open_thread_with_message(page: Any, text: str) -> None:
     page.get_by_role("button", name="Create thread").click()
     page.wait_for_url("**/threads/thread_*/")
     page.get_by_role("textbox", name="Message").fill(text)
-    page.get_by_role("button", name="Add message").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#history")).to_contain_text(text)
 
 
@@ -109,7 +109,7 @@ def test_a_reviewer_sees_no_edit_controls_and_gets_403_on_editing_pages(page: An
     page.goto(f"/threads/{thread.id}/")
     expect(page.locator("#history")).to_contain_text("a customer question")
     # No edit controls: no composer, no run start, no delete link, no agents in the menu.
-    for name in ("Add message", "Start run"):
+    for name in ("Send", "Send and run", "Start run"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     expect(page.get_by_role("link", name="Delete")).to_have_count(0)
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Agents")).to_have_count(0)

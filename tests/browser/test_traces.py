@@ -25,7 +25,7 @@ def test_the_waterfall_opens_on_the_run_page_and_from_the_transcript(signed_in: 
     page.get_by_role("button", name="Create thread").click()
     page.wait_for_url("**/threads/thread_*/")
     page.get_by_role("textbox", name="Message").fill('/tool get_weather {"city": "Paris"}')
-    page.get_by_role("button", name="Add message").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     page.get_by_role("button", name="Start run").click()
     output = page.get_by_label("Output of get_weather")
     expect(output).to_be_visible(timeout=20_000)
@@ -67,7 +67,7 @@ def test_the_waterfall_opens_on_the_run_page_and_from_the_transcript(signed_in: 
     # From the transcript: once the conversation moved on, the answer's run details open its trace in place.
     page.goto(f"/threads/{run.thread_id}/")
     page.get_by_role("textbox", name="Message").fill("Thanks!")
-    page.get_by_role("button", name="Add message").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     answer = page.locator("#history article.msg-assistant").last
     answer.locator("details.msg-run > summary").click()
     answer.locator("details.msg-trace > summary").click()

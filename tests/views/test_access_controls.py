@@ -39,7 +39,7 @@ def test_a_reviewer_reads_the_conversation_without_any_control(active_run: Run) 
     assert "Hello" in body and "Billing helper" in body  # the messages, and the agent's name
     shown = [name for name, url in controls(active_run).items() if linked(url, body)]
     assert shown == []
-    assert "Start a run" not in body and "Add message" not in body
+    assert "Start a run" not in body and "Send and run" not in body
     for url in controls(active_run).values():
         assert client.post(url, {}).status_code == 403
 

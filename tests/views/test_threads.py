@@ -555,8 +555,9 @@ def test_the_run_form_lists_the_projects_agents_by_name_and_only_they_can_be_sta
     thread = make_thread(project=project, messages=["hi"])
     body = admin_client.get(_detail(thread)).content.decode()
     options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', body)
-    # Ordered by name (an unnamed agent, shown by its id, first), as the agent list orders them.
-    assert options == [(unnamed.id, unnamed.id), (alpha.id, "Alpha"), (zed.id, "Zed")]
+    # Ordered by name (an unnamed agent, shown by its id, first), as the agent list orders them; the composer
+    # and "Start a run" offer the same list.
+    assert options == [(unnamed.id, unnamed.id), (alpha.id, "Alpha"), (zed.id, "Zed")] * 2
     assert outsider.id not in body
     refused = admin_client.post(reverse("agents_admin:run_start", args=[thread.id]), {"agent": outsider.id})
     assert "Select a valid choice" in refused.content.decode() and not Run.objects.filter(thread=thread).exists()
