@@ -20,6 +20,7 @@ EXPORT_JOB_RUN = "agents_admin.tasks.export_job_run"
 REMOTE_SYNC = "agents_admin.tasks.remote_sync"
 REMOTE_RUN_FOLLOW = "agents_admin.tasks.remote_run_follow"
 VECTOR_STORE_FILE_INDEX = "agents_admin.tasks.vector_store_file_index"
+RUNS_QUEUE = "runs"
 
 
 def task_send(name: str, *args: Any) -> None:
@@ -38,3 +39,14 @@ def _send(name: str, args: list[Any]) -> None:
         logger.warning(
             "could not send %s%s to the broker; its reconciler will send it again", name, args, exc_info=True
         )
+
+
+def queue_length(queue: str) -> int | None:
+    """Messages waiting in a broker queue (not those a worker has already taken); None when the broker cannot be
+    asked (then callers assume it may hold anything)."""
+    try:
+        with current_app.connection_for_read() as conn:
+            # Not passive: a Redis queue that has been drained no longer exists as a key, and is simply empty.
+            return int(conn.default_channel.queue_declare(queue=queue).message_count)
+    except Exception:
+        return None

@@ -51,7 +51,7 @@ from agents_admin.providers.registry import provider_with_connection
 from agents_admin.services import tools
 from agents_admin.services.audit import Actor
 from agents_admin.services.context import ModelInput, model_input
-from agents_admin.services.dispatch import RUN_EXECUTE, task_send
+from agents_admin.services.dispatch import RUN_EXECUTE, RUNS_QUEUE, queue_length, task_send
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create, thread_create
@@ -68,6 +68,8 @@ BACKOFF_CAP_SECONDS = 30.0
 CHECKPOINT_INTERVAL = 0.4
 # A claimed run is re-dispatched at most this many times after its worker vanished.
 MAX_CLAIMS = 3
+# A queued run is sent again after this long when the broker's run queue is empty (it holds no message for it).
+RUN_REQUEUE_EMPTY_SECONDS = 5
 # The lease: a worker renews its claim's heartbeat this many times per RUN_LEASE_SECONDS while a run is in flight.
 LEASE_RENEWALS_PER_PERIOD = 3
 # Rounds of hosted tool calls (each followed by a model call) one run turn may make.
@@ -151,15 +153,20 @@ def runs_reconcile(*, now: datetime | None = None) -> int:
     """Re-dispatch runs whose task went missing; returns how many were sent again. Never runs one twice: the
     worker's claim is a conditional update.
 
-    - queued runs not claimed within RUN_REQUEUE_SECONDS (the broker lost the message: a restart without
-      persistence, or a send that failed);
+    - queued runs not claimed within RUN_REQUEUE_SECONDS, or RUN_REQUEUE_EMPTY_SECONDS when the broker's run
+      queue is empty (the broker lost the message: a restart without persistence, a killed worker's prefetched
+      message, or a send that failed);
     - in-progress (or cancelling) runs whose claim is dead: its lease (``heartbeat_at``, renewed every
       RUN_LEASE_SECONDS / 3 while the worker lives) ran out, or its worker process is known to be gone (same
       machine). They are queued again (a cancelling one is cancelled), or failed with ``worker_lost`` after
       MAX_CLAIMS claims.
     """
     now = now or timezone.now()
-    requeue = now - timedelta(seconds=settings.RUN_REQUEUE_SECONDS)
+    # When the broker's run queue is empty, a run queued for a few seconds has no message left anywhere a
+    # worker would find it (a broker restarted without persistence, a killed worker's prefetched message):
+    # send it again soon. Otherwise wait RUN_REQUEUE_SECONDS, so a backlog is not sent twice.
+    wait = RUN_REQUEUE_EMPTY_SECONDS if queue_length(RUNS_QUEUE) == 0 else settings.RUN_REQUEUE_SECONDS
+    requeue = now - timedelta(seconds=wait)
     redispatched = 0
     lost_queued = Run.objects.filter(
         status=RunStatus.QUEUED, enqueued_at__lt=requeue, expires_at__gt=now, remote_project__isnull=True

@@ -14,7 +14,14 @@ from django.utils import timezone
 from agents_admin.errors import Conflict, LimitExceeded
 from agents_admin.models import Message, Run, RunStep
 from agents_admin.services.agents import agent_delete
-from agents_admin.services.runs import run_cancel, run_execute, run_submit_tool_outputs, runs_expire, runs_reconcile
+from agents_admin.services.runs import (
+    RUN_REQUEUE_EMPTY_SECONDS,
+    run_cancel,
+    run_execute,
+    run_submit_tool_outputs,
+    runs_expire,
+    runs_reconcile,
+)
 from agents_admin.services.threads import message_create
 from tests.conftest import Worker, purge_queues, wait_for, wait_for_status
 from tests.factories import WEATHER_TOOL, make_agent, make_run, make_thread
@@ -188,6 +195,17 @@ def test_the_reconciler_resends_a_queued_run_the_broker_lost(own_workers: list[W
     wait_for_status(run, "completed")
     assert runs_reconcile() == 0
     assert Message.objects.filter(thread=run.thread, role="assistant").count() == 1
+
+
+def test_a_run_whose_message_is_gone_from_an_empty_broker_is_sent_again_within_seconds(
+    own_workers: list[Worker],
+) -> None:
+    run = make_run(text="lost while nothing else waits")
+    purge_queues()  # the broker restarted without persistence: its run queue is empty
+    Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now() - timedelta(seconds=RUN_REQUEUE_EMPTY_SECONDS + 1))
+    assert runs_reconcile() == 1
+    own_workers.append(Worker())
+    wait_for_status(run, "completed")
 
 
 def test_a_worker_that_starts_brings_back_the_runs_of_the_worker_it_replaces(own_workers: list[Worker]) -> None:
