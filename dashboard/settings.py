@@ -21,6 +21,7 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   ``RUN_REQUEUE_SECONDS`` (int, default 30): a queued run not picked up this long is sent to the broker again.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
 - ``OPENAPI_TOOL_TIMEOUT_SECONDS`` (10), ``OPENAPI_TOOL_MAX_RESPONSE_BYTES`` (262144): an OpenAPI tool call's limits.
+- ``OPENAPI_TOOL_ALLOWED_HOSTS`` (comma-separated, default empty = any): the hosts OpenAPI tools may call.
 - ``CONNECTED_AGENT_MAX_DEPTH`` (int, default 3): how deep connected agents may call connected agents.
 - ``LOG_LEVEL`` (default INFO).
 - ``TRACE_RUNS`` (bool, default true): record each run's trace (docs/tracing.md). ``TRACE_MESSAGE_MAX_CHARS``
@@ -327,6 +328,8 @@ API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)
 # OpenAPI tools: how long one call may take (seconds), and the largest answer read (bytes).
 OPENAPI_TOOL_TIMEOUT_SECONDS = env_float("OPENAPI_TOOL_TIMEOUT_SECONDS", 10.0)
 OPENAPI_TOOL_MAX_RESPONSE_BYTES = env_int("OPENAPI_TOOL_MAX_RESPONSE_BYTES", 256 * 1024)
+# Hosts OpenAPI tools may call (comma-separated; empty: any). Set it where workers can reach internal services.
+OPENAPI_TOOL_ALLOWED_HOSTS = env_list("OPENAPI_TOOL_ALLOWED_HOSTS", "")
 # Connected agents may call connected agents this many levels deep.
 CONNECTED_AGENT_MAX_DEPTH = env_int("CONNECTED_AGENT_MAX_DEPTH", 3)
 

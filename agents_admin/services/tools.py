@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from django.conf import settings
@@ -93,7 +93,7 @@ def _hosted_functions(tool: dict[str, Any]) -> list[HostedFunction]:
     if kind == "openapi":
         spec_tool = tool["openapi"]
         functions = []
-        for operation_id, summary, parameters, operation in openapi_operations(spec_tool["spec"]):
+        for operation_id, summary, parameters, operation in openapi_operations(spec_tool["spec"], check_host=False):
             name = _function_name(f"{spec_tool['name']}_{operation_id}")
             definition = {"name": name, "description": summary, "parameters": parameters}
             functions.append(HostedFunction(name, "openapi", tool, definition, operation))
@@ -236,7 +236,9 @@ def _connection(reference: Any, *, project_id: int | None) -> ModelConnection | 
 # --- OpenAPI specs ---------------------------------------------------------------------------------------
 
 
-def openapi_operations(spec: Any) -> list[tuple[str, str, dict[str, Any], OpenApiOperation]]:
+def openapi_operations(
+    spec: Any, *, check_host: bool = True
+) -> list[tuple[str, str, dict[str, Any], OpenApiOperation]]:
     """``(operationId, description, JSON Schema of the arguments, operation)`` for each named operation.
 
     Raises ValueError saying what is wrong: not OpenAPI 3, no absolute http(s) server URL, a broken $ref.
@@ -247,6 +249,8 @@ def openapi_operations(spec: Any) -> list[tuple[str, str, dict[str, Any], OpenAp
     server = servers[0].get("url") if isinstance(servers, list) and servers and isinstance(servers[0], dict) else None
     if not isinstance(server, str) or not server.startswith(("http://", "https://")):
         raise ValueError("needs servers[0].url, an absolute http(s) URL the operations are called on.")
+    if check_host and not host_allowed(server):
+        raise ValueError(f"servers[0].url: the host '{urlsplit(server).hostname}' is not one OpenAPI tools may call.")
     paths = spec.get("paths")
     if not isinstance(paths, dict):
         raise ValueError("needs a 'paths' object.")
@@ -297,6 +301,12 @@ def openapi_operations(spec: Any) -> list[tuple[str, str, dict[str, Any], OpenAp
 
 
 _PARAM_PLACES = ("path", "query", "header")
+
+
+def host_allowed(url: str) -> bool:
+    """``OPENAPI_TOOL_ALLOWED_HOSTS`` (empty: any host) lets OpenAPI tools call this URL's host."""
+    allowed = [h.lower() for h in settings.OPENAPI_TOOL_ALLOWED_HOSTS]
+    return not allowed or (urlsplit(url).hostname or "").lower() in allowed
 
 
 def _json_body_schema(spec: dict[str, Any], request_body: Any) -> dict[str, Any] | None:
@@ -382,6 +392,8 @@ def _openapi_output(fn: HostedFunction, op: OpenApiOperation, arguments: str, *,
             query[name] = text
         else:
             headers[name] = text
+    if not host_allowed(url):
+        return f"error: the host '{urlsplit(url).hostname}' is not one OpenAPI tools may call here."
     _authorise(fn, op, query, headers, project_id=project_id)
     cap = settings.OPENAPI_TOOL_MAX_RESPONSE_BYTES
     try:

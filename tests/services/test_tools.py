@@ -149,3 +149,15 @@ def test_connected_agents_must_exist_in_the_project_and_cannot_loop_forever(sett
     assert run.status == "completed", run.last_error
     child = Run.objects.get(pk=tool_entries(run)[0]["connected_agent"]["run_id"])
     assert tool_entries(child)[0]["connected_agent"]["output"].startswith("error: connected agents may call")
+
+
+def test_only_allowed_hosts_are_called_when_the_operator_lists_them(weather_api: WeatherApi, settings: Any) -> None:
+    agent = make_agent(tools=[openapi_tool(weather_api)])
+    settings.OPENAPI_TOOL_ALLOWED_HOSTS = ["api.example.com"]
+    with pytest.raises(InvalidInput) as error:
+        make_agent(tools=[openapi_tool(weather_api)])
+    assert error.value.param == "tools[0].openapi.spec" and "'127.0.0.1'" in error.value.message
+    # An agent made before the list was set: its runs are refused when created, naming the tool.
+    with pytest.raises(InvalidInput) as error:
+        make_run(agent=agent, text='/tool weather_getForecast {"city": "Paris"}')
+    assert error.value.param == "tools[0].openapi.spec" and weather_api.requests == []
