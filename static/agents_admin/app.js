@@ -65,3 +65,23 @@ function markScrollableTables(root) {
 document.addEventListener("DOMContentLoaded", () => markScrollableTables(document));
 document.addEventListener("htmx:afterSettle", () => markScrollableTables(document));
 window.addEventListener("resize", () => markScrollableTables(document));
+
+// Times: relative ("5 minutes ago"), the absolute time in the browser's time zone on hover. The server writes
+// the absolute UTC time, labelled, so the page reads right without JavaScript.
+const RELATIVE_UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+function showTimes(root) {
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const absolute = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+  for (const el of root.querySelectorAll("time[data-when]")) {
+    const at = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) continue;
+    const seconds = (at.getTime() - Date.now()) / 1000;
+    const [unit, size] = RELATIVE_UNITS.find(([, s]) => Math.abs(seconds) >= s) || ["second", 1];
+    el.textContent = relative.format(Math.round(seconds / size), unit);
+    el.title = absolute.format(at);
+  }
+}
+document.addEventListener("DOMContentLoaded", () => showTimes(document));
+document.addEventListener("htmx:afterSettle", (event) => showTimes(event.target));
