@@ -38,7 +38,7 @@ def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
     html = admin_client.get("/").content.decode()
     assert groups(html) == {
         "Work": ["Threads", "Search", "Review queue", "Needs action"],
-        "Build": ["Agents"],
+        "Build": ["Agents", "Vector stores"],
         "Govern": ["Usage", "Retention", "Audit"],
         "Settings": ["Connections", "Remote projects", "Model prices", "Users", "API keys"],
     }
