@@ -38,6 +38,11 @@ class Thread(models.Model):
     title = models.CharField(max_length=TITLE_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULL = no title yet)
     # Where the thread stands in review queues (REVIEW_STATES), kept by services.review_queues; NULL = in none.
     review_state = models.CharField(max_length=12, null=True, blank=True)  # noqa: DJ001 (NULL = not in a queue)
+    # Set when retention trimmed the thread: how many earlier messages went in all, when last, and by which purge
+    # report (the thread page's banner links to it). NULL: never trimmed.
+    trimmed_messages = models.PositiveIntegerField(null=True, blank=True)
+    trimmed_at = models.DateTimeField(null=True, blank=True)
+    trimmed_report_id = models.IntegerField(null=True, blank=True)
     # The standard review flags (ThreadFlag.STANDARD), copied from the ThreadFlag rows by services.review so the
     # flag filter is a walk of a small partial index in activity order, not a probe of the flags per thread.
     # Free tags are filtered through their ThreadFlag rows.

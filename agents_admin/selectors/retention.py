@@ -51,6 +51,13 @@ def holds_active(now: datetime) -> QuerySet[ThreadHold]:
     )
 
 
+def thread_trim_report(thread: Thread) -> PurgeReport | None:
+    """The purge report that last trimmed ``thread`` (the banner's link), or None: not trimmed, or report gone."""
+    if thread.trimmed_report_id is None:
+        return None
+    return PurgeReport.objects.filter(pk=thread.trimmed_report_id).only("id", "policy_name", "started_at").first()
+
+
 def thread_hold_current(thread_id: str, now: datetime) -> ThreadHold | None:
     """The thread's hold in force, newest first, with who placed it (the thread page's header)."""
     return holds_active(now).filter(thread_id=thread_id).select_related("placed_by").order_by("-placed_at").first()

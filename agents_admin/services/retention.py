@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -648,7 +649,7 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
             held = rest.filter(pk__in=sel.holds_active(plan.now).values("thread_id")).count()
             active = rest.filter(pk__in=Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values("thread_id")).count()
         if plan.action == RetentionPolicy.Action.TRIM:
-            counts = _trim_threads([c.id for c in affected], keep=plan.keep_last or 0)
+            counts = _trim_threads([c.id for c in affected], keep=plan.keep_last or 0, report=report)
         else:
             counts = threads_delete([c.id for c in affected])
         _advance(report, batch, affected, skipped_held=held, skipped_active=active, **counts)
@@ -683,8 +684,9 @@ def threads_delete(thread_ids: list[str]) -> dict[str, int]:
     return {"threads": threads, "messages": messages, "runs": runs, "steps": steps}
 
 
-def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
-    """Keep each thread's newest ``keep`` messages by seq, renumber them 1..keep and fix message_count.
+def _trim_threads(thread_ids: list[str], *, keep: int, report: PurgeReport) -> dict[str, int]:
+    """Keep each thread's newest ``keep`` messages by seq, renumber them 1..keep and fix message_count; the thread
+    records how many went, when and by which report (its page says so).
 
     Renumbering keeps the invariant that ``message_count`` is both the count and the last seq, which
     ``message_create`` uses to number the next message.
@@ -705,7 +707,12 @@ def _trim_threads(thread_ids: list[str], *, keep: int) -> dict[str, int]:
         # Two steps so no row ever takes a seq another row still has (the unique constraint is not deferred).
         kept.update(seq=F("seq") + top)
         kept.update(seq=F("seq") - top - (first_kept - 1))
-        Thread.objects.filter(pk=thread_id).update(message_count=top - (first_kept - 1))
+        Thread.objects.filter(pk=thread_id).update(
+            message_count=top - (first_kept - 1),
+            trimmed_messages=Coalesce(F("trimmed_messages"), 0) + deleted,
+            trimmed_at=timezone.now(),
+            trimmed_report_id=report.pk,
+        )
         threads += 1
         messages += deleted
     return {"threads": threads, "messages": messages}

@@ -17,7 +17,7 @@ from agents_admin.models import ACTIVE_RUN_STATUSES, Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
-from agents_admin.selectors.retention import thread_hold_current
+from agents_admin.selectors.retention import thread_hold_current, thread_trim_report
 from agents_admin.selectors.review_queues import reviews_shown
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
 from agents_admin.selectors.threads import message_page, thread_delete_effect, thread_get, thread_runs
@@ -111,6 +111,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         "tool_form": forms.get("tool_form") or (ToolOutputsForm(run=shown) if shown else None),
         "action_error": forms.get("action_error"),
         "hold": thread_hold_current(thread.id, timezone.now()),
+        "trim_report": thread_trim_report(thread),
         # Only a thread that entered a review queue has reviews to read (review_state is kept on the thread).
         "reviews": reviews_shown(thread) if thread.review_state else [],
         **review_context(thread),

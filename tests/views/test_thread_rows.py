@@ -9,12 +9,16 @@ from django.test import Client
 from django.urls import reverse
 
 from agents_admin.models import Thread
+from agents_admin.roles import REVIEWER
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.threads import ThreadFilters, thread_count
+from agents_admin.services import retention
 from agents_admin.services.retention import hold_place
 from agents_admin.services.thread_titles import TITLE_LENGTH, thread_titles_refresh
 from agents_admin.services.threads import thread_update
-from tests.factories import make_message, make_thread
+from tests.factories import make_message, make_project, make_thread
+from tests.personas import client_for, user_with_role
+from tests.retention_helpers import make_aged_thread, make_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +97,26 @@ def test_the_count_is_exact_below_the_limit_and_says_more_above_it(
     else:
         assert (count.value, count.at_least) == (2, True)
     assert thread_count(ThreadFilters(project="no-such-project")).value == 0
+
+
+def test_a_trimmed_thread_says_how_many_messages_went_by_which_policy_and_when(admin_client: Client) -> None:
+    project = make_project("support")
+    thread = make_aged_thread(days=40, messages=6, project=project)
+    policy = make_policy(project=project, action="trim", keep_last_messages=2, name="Keep two")
+    report = retention.purge_start(policy=policy, trigger="manual", enqueue=False)
+    report = retention.purge_execute(report_id=report.pk)
+    assert report is not None and report.messages == 4
+    body = admin_client.get(reverse("agents_admin:thread_detail", args=[thread.id])).content.decode()
+    banner = body[body.index('class="trim-banner"') :]
+    banner = banner[: banner.index("</p>")]
+    link = reverse("agents_admin:purge_report_detail", args=[report.pk])
+    assert f'4 earlier messages removed by <a href="{link}">Keep two</a> on <time' in banner
+    # Someone who may not read purge reports sees the same sentence without the link.
+    reviewer = client_for(user_with_role(REVIEWER, "rev"))
+    body = reviewer.get(reverse("agents_admin:thread_detail", args=[thread.id])).content.decode()
+    assert "4 earlier messages removed by Keep two on" in body and link not in body
+    untouched = make_thread(messages=["hi"])
+    assert (
+        "trim-banner"
+        not in admin_client.get(reverse("agents_admin:thread_detail", args=[untouched.id])).content.decode()
+    )
