@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from typing import Any
 
 from django import template
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -83,9 +86,21 @@ def ms(value: object) -> str:
     return seconds(value / 1000)
 
 
+@functools.cache
+def nav_hrefs() -> tuple[str, ...]:
+    """Every main-menu link's URL, read once from the menu itself (base.html's nav_link tags)."""
+    source = get_template("base.html").template.source  # type: ignore[attr-defined]
+    return tuple(reverse(name) for name in re.findall(r'{% nav_link "([^"]+)"', source))
+
+
 def nav_is_current(path: str, href: str) -> bool:
-    """Whether the page at ``path`` belongs to the menu item at ``href`` (Home only on itself)."""
-    return path == href if href == "/" else path.startswith(href)
+    """Whether the page at ``path`` belongs to the menu item at ``href``: the longest menu URL that prefixes
+    the path (so /usage/prices/ is Model prices, not Usage); Home only on itself."""
+    if href == "/":
+        return path == "/"
+    if not path.startswith(href):
+        return False
+    return not any(len(other) > len(href) and path.startswith(other) for other in nav_hrefs())
 
 
 @register.simple_tag(takes_context=True)
