@@ -80,3 +80,13 @@ def new_vector_store_id() -> str:
 
 def new_file_batch_id() -> str:
     return new_id("vsfb")
+
+
+def small_int(value: str) -> int | None:
+    """A non-negative integer a database column can hold, from query-string text; None for anything else.
+
+    ``str.isdigit()`` also accepts superscripts ("²") that ``int()`` refuses, and 25 digits overflow a BIGINT:
+    both used to answer 500."""
+    if not value or len(value) > 18 or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)

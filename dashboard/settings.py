@@ -129,6 +129,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that whatever goes wrong under /api/ (even in other middleware) answers with a JSON error.
     "agents_admin.api.middleware.ApiJsonErrorsMiddleware",
+    # PostgreSQL cannot hold NUL: a console path or query string with one is answered 404/400 up front.
+    "agents_admin.views.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -75,7 +75,7 @@ def _audit_queryset(*, actor: str, action: str, object_id: str, date_from: date 
     tz = timezone.get_current_timezone()
     if date_from:
         queryset = queryset.filter(at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
-    if date_to:
+    if date_to and date_to < date.max:  # the last day there is: no upper bound
         queryset = queryset.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz))
     return queryset
 

@@ -179,7 +179,7 @@ def threads_matching(
     # Last activity, the column the lists are sorted by: a range of the same index they walk.
     if filters.date_from:
         qs = qs.filter(last_activity_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day there is: no upper bound
         qs = qs.filter(last_activity_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     if filters.run_status == HAS_FAILED_RUN:
         qs = qs.filter(has_failed_run=True)  # denormalised: an index lookup, not an EXISTS over runs

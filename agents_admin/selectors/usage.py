@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from agents_admin.ids import small_int
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -260,11 +261,11 @@ def dimension_labels(values: dict[str, list[str]]) -> dict[str, dict[str, str]]:
     if values.get("agent"):
         agents = Agent.objects.filter(pk__in=values["agent"]).values_list("id", "name")
         labels["agent"] = dict(agents)
-    project_ids = [int(v) for v in values.get("project", []) if v.isdigit()]
+    project_ids = [n for n in map(small_int, values.get("project", [])) if n is not None]
     if project_ids:
         projects = Project.objects.filter(pk__in=project_ids).values_list("id", "name")
         labels["project"] = {str(pk): name for pk, name in projects}
-    connection_ids = [int(v) for v in values.get("connection", []) if v.isdigit()]
+    connection_ids = [n for n in map(small_int, values.get("connection", [])) if n is not None]
     if connection_ids:
         connections = ModelConnection.objects.filter(pk__in=connection_ids).values_list("id", "name")
         labels["connection"] = {str(pk): name for pk, name in connections}
@@ -334,10 +335,13 @@ def runs_filter(*, start: datetime | None, end: datetime | None, dims: dict[str,
         q &= Q(created_at__gte=start)
     if end is not None:
         q &= Q(created_at__lt=end)
-    columns = {"project": "thread__project_id", "agent": "agent_ref", "model": "model", "principal": "principal"}
+    columns = {"agent": "agent_ref", "model": "model", "principal": "principal"}
     for name, value in dims.items():
-        if name == "connection":
-            q &= Q(connection_id=int(value)) if value.isdigit() else Q(connection__isnull=True)
+        if name == "project":
+            q &= Q(thread__project_id=small_int(value))  # not a number: matches nothing (NULL)
+        elif name == "connection":
+            number = small_int(value)
+            q &= Q(connection_id=number) if number is not None else Q(connection__isnull=True)
         elif name in columns:
             q &= Q(**{columns[name]: value})
     if status:

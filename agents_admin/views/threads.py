@@ -13,6 +13,7 @@ from agents_admin.errors import ServiceError
 from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
 from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadListForm
+from agents_admin.ids import small_int
 from agents_admin.models import ACTIVE_RUN_STATUSES, Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
@@ -66,11 +67,11 @@ def thread_create_view(request: HtmxHttpRequest) -> HttpResponse:
 def _before(request: HtmxHttpRequest) -> int | None:
     """The page to show: ``?before=seq`` for earlier pages; ``?around=seq`` (search results) opens the page that
     holds that message near its middle."""
-    value = request.GET.get("before", "")
-    if value.isdigit():
-        return int(value)
-    around = request.GET.get("around", "")
-    return int(around) + 25 if around.isdigit() else None
+    before = small_int(request.GET.get("before", ""))
+    if before is not None:
+        return before
+    around = small_int(request.GET.get("around", ""))
+    return around + 25 if around is not None else None
 
 
 def _composer_form(agents: Any, thread: Thread, bound: RunStartForm | None) -> RunStartForm:
