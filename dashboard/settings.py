@@ -37,6 +37,7 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   ``SIGNIN_ACCOUNT_MAX_DELAY`` (60 s): sign-in failures allowed before progressive delays start, and their bounds.
 - ``TRUSTED_PROXIES`` (comma list of addresses or CIDR ranges, default empty): reverse proxies whose
   ``X-Forwarded-For`` names the client (sign-in throttling, the audit log's addresses).
+- ``SECURE_PROXY_SSL_HEADER`` (bool, default false): trust ``X-Forwarded-Proto: https`` from a TLS proxy.
 - ``DJANGO_ADMIN_ENABLED`` (bool, default false): mount the Django admin at ``/django-admin/`` (read-only for the
   app's data; sign-in through the console's throttled sign-in).
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
@@ -263,7 +264,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 # The container health check speaks plain http from inside the container.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Opt-in: only behind a proxy that sets X-Forwarded-Proto itself (and strips a client's), or any client could
+# claim HTTPS. SECURE_PROXY_SSL_HEADER=true turns it on.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

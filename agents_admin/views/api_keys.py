@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from agents_admin.errors import ServiceError
@@ -42,6 +43,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     return _page(request, ApiKeyForm(initial={"project": project_default()}))
 
 
+@never_cache  # the response carries the new key, shown once: no browser or proxy may keep a copy
 @require_POST
 @capability_required("manage_api_keys")
 def api_key_new(request: HttpRequest) -> HttpResponse:
