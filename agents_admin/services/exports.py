@@ -355,7 +355,9 @@ def export_job_write(*, job: ExportJob, chunks: Iterator[tuple[str, int]]) -> No
     path, part = _job_files(job)
     done = 0
     try:
-        with part.open("w", encoding="utf-8", newline="") as out:
+        # 0600: conversation text, readable by the service's own user only (not by others on the machine).
+        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
             for text, count in chunks:
                 out.write(text)
                 done += count

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -41,6 +42,7 @@ def remote_project_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, template, {"remotes": remotes}, partial="list")
 
 
+@sensitive_post_parameters("secret")  # never in an error report
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
 def remote_project_create_view(request: HtmxHttpRequest) -> HttpResponse:
@@ -58,6 +60,7 @@ def remote_project_create_view(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "agents_admin/remote_project_form.html", {"form": form, "remote": None})
 
 
+@sensitive_post_parameters("secret")  # never in an error report
 @require_http_methods(["GET", "POST"])
 @capability_required(MANAGE)
 def remote_project_edit(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:

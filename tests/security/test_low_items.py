@@ -24,3 +24,16 @@ def test_a_client_cannot_claim_https_unless_the_proxy_header_is_opted_in() -> No
     assert settings.SECURE_PROXY_SSL_HEADER is None  # the default
     request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https")
     assert not request.is_secure()
+
+
+def test_a_background_export_file_is_readable_by_the_service_only(admin_user: object) -> None:
+    import os
+    import stat
+
+    from agents_admin.services import exports
+    from tests.factories import make_thread
+
+    job = exports.export_job_create(actor=admin_user, fmt="jsonl", thread=make_thread(messages=["secret"]))
+    exports.export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert stat.S_IMODE(os.stat(job.file_path).st_mode) == 0o600
