@@ -146,9 +146,10 @@ def test_a_run_survives_its_worker_being_killed(own_workers: list[Worker]) -> No
     run = make_run(text="/slow")
     partial = _streaming(run)
     first.kill()
-    own_workers.append(Worker(OFFLINE_SLOW_SECONDS="3"))
     began = time.monotonic()
+    # Before the next worker starts: its own start-up reconcile would otherwise race this one.
     assert runs_reconcile() == 1  # no lease to wait out: the claim's process is known to be dead
+    own_workers.append(Worker(OFFLINE_SLOW_SECONDS="3"))
     wait_for_status(run, "completed", timeout=15)
     assert time.monotonic() - began < 15
     assert run.attempts == 2
