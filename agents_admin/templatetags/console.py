@@ -104,14 +104,19 @@ def nav_is_current(path: str, href: str) -> bool:
 
 
 @register.simple_tag(takes_context=True)
-def nav_link(context: template.Context, url_name: str, label: str) -> str:
-    """A main-menu link, marked ``aria-current="page"`` on the pages it leads to."""
+def nav_link(context: template.Context, url_name: str, label: str, key: str = "") -> str:
+    """A main-menu link, marked ``aria-current="page"`` on the pages it leads to; ``key`` is its "g" shortcut
+    (static/agents_admin/keys.js reads it, and lists it on the "?" overlay)."""
     href = reverse(url_name)
     request = context.get("request")
     current = request is not None and nav_is_current(request.path, href)
-    if current:
-        return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
-    return format_html('<a href="{}">{}</a>', href, label)
+    return format_html(
+        '<a href="{}"{}{}>{}</a>',
+        href,
+        format_html(' data-key="{}" aria-keyshortcuts="g {}"', key, key) if key else "",
+        mark_safe(' aria-current="page"') if current else "",
+        label,
+    )
 
 
 def _count(n: int, one: str, many: str) -> str:
