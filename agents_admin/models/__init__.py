@@ -5,6 +5,7 @@ and the logs all speak the same ids. One module per topic; everything is importa
 """
 
 from agents_admin.models.access import ApiKey, AuditEvent, ExternalIdentity
+from agents_admin.models.accounts import UserProfile
 from agents_admin.models.agents import AGENT_FIELDS, Agent, AgentVersion
 from agents_admin.models.connections import ModelConnection
 from agents_admin.models.exports import ExportJob
@@ -60,4 +61,5 @@ __all__ = [
     "UsageErrorCount",
     "UsagePeriod",
     "UsageRollup",
+    "UserProfile",
 ]

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents_admin.errors import Conflict, InvalidInput
+from agents_admin.models import UserProfile
 from agents_admin.roles import ROLES
 from agents_admin.services.audit import Actor, audit_record
 
@@ -44,6 +45,8 @@ def user_create(
             raise InvalidInput(f"A user named '{username}' already exists.", param="username")
         user = User.objects.create_user(username=username, email=(email or "").strip(), password=password or None)
         user.groups.set([Group.objects.get(name=role)])
+        # Someone else knows the one-time password: the person must choose their own at first sign-in.
+        UserProfile.objects.create(user=user, must_change_password=bool(password))
         audit_record(
             action="user.create", actor=actor, actor_label=actor_label, object_type="user", object_id=str(user.pk),
             after={"username": user.username, "email": user.email, "role": role, "is_active": True,
