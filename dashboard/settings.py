@@ -20,6 +20,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_LEASE_SECONDS`` (int, default 15): a run whose worker has not renewed its claim this long is taken back;
   ``RUN_REQUEUE_SECONDS`` (int, default 30): a queued run not picked up this long is sent to the broker again.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
+- ``VECTOR_CACHE_MB`` (int, default 256): memory each process may keep of vector stores' embeddings for hybrid
+  file search (the least recently searched stores are dropped first).
 - ``OPENAPI_TOOL_TIMEOUT_SECONDS`` (10), ``OPENAPI_TOOL_MAX_RESPONSE_BYTES`` (262144): an OpenAPI tool call's limits.
 - ``OPENAPI_TOOL_ALLOWED_HOSTS`` (comma-separated, default empty = any): the hosts OpenAPI tools may call.
 - ``CONNECTED_AGENT_MAX_DEPTH`` (int, default 3): how deep connected agents may call connected agents.
@@ -330,6 +332,8 @@ TRACE_TEXT_MAX_CHARS = env_int("TRACE_TEXT_MAX_CHARS", 8_000)
 # REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
 API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
 API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)
+# Hybrid file search: memory per process for stores' vectors (100k chunks at 384 dimensions take ~150 MB).
+VECTOR_CACHE_MB = env_int("VECTOR_CACHE_MB", 256)
 # OpenAPI tools: how long one call may take (seconds), and the largest answer read (bytes).
 OPENAPI_TOOL_TIMEOUT_SECONDS = env_float("OPENAPI_TOOL_TIMEOUT_SECONDS", 10.0)
 OPENAPI_TOOL_MAX_RESPONSE_BYTES = env_int("OPENAPI_TOOL_MAX_RESPONSE_BYTES", 256 * 1024)

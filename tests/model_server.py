@@ -1,14 +1,20 @@
-"""A real HTTP server on 127.0.0.1 that speaks chat completions (JSON and SSE), scripted per test.
+"""A real HTTP server on 127.0.0.1 that speaks chat completions (JSON and SSE) and embeddings, scripted per test.
 
 Each POST takes the next scripted behaviour (or answers "Hello from the fake model" when the script is
 empty) and is recorded, so tests can assert on the exact URL, headers and body the provider sent. A request
 with ``"stream": true`` gets the same behaviour as server-sent events.
+
+A POST to ``…/embeddings`` answers with ``fake_embedding`` of each input (deterministic: words, and a few
+synonyms, hashed into 256 dimensions), or with the next of ``embeddings_script`` when a test scripted a failure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
+import re
 import threading
 import time
 from collections import deque
@@ -59,6 +65,25 @@ def raw(body: bytes, status: int = 200, content_type: str = "application/json") 
     return Behaviour("raw", body=body, status=status, headers={"Content-Type": content_type})
 
 
+# Words the fake embeddings put in one place, so a question can find a chunk that shares no word with it (what a
+# real embeddings model does for meaning).
+SYNONYMS = {"automobile": "car", "vehicle": "car", "cars": "car", "lodging": "hotel", "accommodation": "hotel",
+            "hotels": "hotel", "espresso": "coffee", "cleaned": "descaled"}  # fmt: skip
+EMBEDDING_DIMENSIONS = 256
+STOP_WORDS = frozenset("the and are for how what where when who with which does from this that your into".split())
+
+
+def fake_embedding(text: str) -> list[float]:
+    """A unit vector of the text's words (synonyms merged), each hashed to one of 256 dimensions."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        word = SYNONYMS.get(word, word)
+        if len(word) > 2 and word not in STOP_WORDS:
+            vector[int(hashlib.sha1(word.encode()).hexdigest(), 16) % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
 @dataclass
 class Recorded:
     path: str
@@ -73,6 +98,7 @@ class FakeModelServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: deque[Behaviour] = deque()
+        self.embeddings_script: deque[Behaviour] = deque()
         self.requests: list[Recorded] = []
         self.lock = threading.Lock()
 
@@ -100,10 +126,23 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         with self.server.lock:
             self.server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-        behaviour = self.server.next()
         # The client may have given up (a timeout test).
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._respond(behaviour, stream=bool(body.get("stream")))
+            if self.path.split("?")[0].endswith("/embeddings"):
+                self._embeddings(body)
+                return
+            self._respond(self.server.next(), stream=bool(body.get("stream")))
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        with self.server.lock:
+            scripted = self.server.embeddings_script.popleft() if self.server.embeddings_script else None
+        if scripted is not None:
+            self._respond(scripted, stream=False)
+            return
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)]
+        self._json({"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": 1}})
 
     def _respond(self, b: Behaviour, *, stream: bool) -> None:
         if b.kind == "hang":

@@ -30,6 +30,13 @@ class ConnectionForm(forms.Form):
     default_deployment = forms.CharField(
         max_length=256, required=False, help_text="For model names not listed above; empty to serve only those."
     )
+    embeddings_deployment = forms.CharField(
+        max_length=256,
+        required=False,
+        label="Embeddings model",
+        help_text="For file search: the embeddings model (Azure: its deployment), e.g. text-embedding-3-small. "
+        "Vector stores made while one is set rank by meaning and full text together; empty: full text alone.",
+    )
     auth = forms.ChoiceField(choices=ModelConnection.Auth.choices)
     api_key = forms.CharField(
         max_length=500,

@@ -49,6 +49,9 @@ class ModelConnection(models.Model):
     stream = models.BooleanField(default=True)
     # Whether the model takes images (vision input); a run with images on a connection that does not fails clearly.
     vision = models.BooleanField(default=True)
+    # The embeddings model (OpenAI-compatible) or deployment (Azure) this connection serves for file search;
+    # empty: it serves none, and vector stores rank by full text alone.
+    embeddings_deployment = models.CharField(max_length=256, blank=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

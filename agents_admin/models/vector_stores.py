@@ -4,6 +4,10 @@ Each store's chunks are its own index: searches are always within a set of store
 SQL the ORM does not express, one plan per database (migration ``vector_store_search_sql``): an external-content
 FTS5 table ranked by bm25 on SQLite, a stored generated tsvector column with a GIN index ranked by ts_rank on
 PostgreSQL.
+
+When a model connection serves embeddings, a store records it (and the model) when it is created: its chunks are
+embedded as they are indexed, stored portably as float32 bytes, and searched by cosine similarity in memory
+(selectors/vector_stores.py), fused with the full-text rank.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ class VectorStore(models.Model):
     # The chunking new files get when they name none: {"type": "static", "static": {...}}.
     chunking_strategy = models.JSONField(default=dict, blank=True)
     expired = models.BooleanField(default=False)
+    # Embeddings for hybrid search, chosen when the store is made; None: full text alone.
+    embedding_connection = models.ForeignKey(
+        "ModelConnection", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    embedding_model = models.CharField(max_length=256, blank=True)
+    # Bumped whenever the store's chunks change, so a process's in-memory vectors of the store are reloaded.
+    index_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     last_active_at = models.DateTimeField(auto_now_add=True)
 
@@ -101,6 +112,8 @@ class VectorStoreChunk(models.Model):
     file_id = models.CharField(max_length=40)
     seq = models.PositiveIntegerField()
     text = models.TextField()
+    # The chunk's embedding, unit length, little-endian float32; None when its store has no embeddings.
+    embedding = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["store_file", "seq"]

@@ -21,6 +21,7 @@ from agents_admin.providers.chat_completions import (
     EntraTokenAuth,
     HeaderAuth,
 )
+from agents_admin.providers.embeddings import EmbeddingsProvider
 from agents_admin.providers.offline import OfflineProvider
 from agents_admin.validation import SECRET_ENV_PREFIX, secret_env_allowed
 
@@ -97,6 +98,37 @@ def provider_from_connection(connection: ModelConnection, *, model: str) -> Prov
     # OpenAI-compatible servers: Ollama, vLLM and LM Studio understand max_tokens; not all know the newer name.
     return ChatCompletionsProvider(
         url=f"{endpoint}/chat/completions", model=deployment or model, max_tokens_field="max_tokens", **common
+    )
+
+
+def embeddings_connection_for(*, project_id: int | None) -> ModelConnection | None:
+    """The connection that embeds a new vector store's chunks: the project's own before instance-wide ones, a
+    default before others, then by name; None when no connection serves embeddings (full text alone)."""
+    candidates = (
+        ModelConnection.objects.filter(Q(project_id=project_id) | Q(project__isnull=True))
+        .exclude(embeddings_deployment="")
+        .exclude(kind=ModelConnection.Kind.OFFLINE)
+    )
+    return min(candidates, key=lambda c: (c.project_id is None, not c.is_default, c.name), default=None)
+
+
+def embedder_from_connection(connection: ModelConnection, *, model: str) -> EmbeddingsProvider:
+    """An embeddings provider for ``model`` (a deployment on Azure) on this connection. Raises
+    PermanentProviderError (``configuration_error``) when the connection cannot serve it."""
+    endpoint = connection.endpoint.rstrip("/")
+    if not endpoint or not model:
+        raise PermanentProviderError(
+            "configuration_error", f"Connection '{connection.name}' has no endpoint or no embeddings model."
+        )
+    if connection.kind == ModelConnection.Kind.AZURE_OPENAI:
+        return EmbeddingsProvider(
+            url=f"{endpoint}/openai/deployments/{model}/embeddings",
+            auth=_auth(connection),
+            read_timeout=connection.read_timeout,
+            params={"api-version": connection.api_version or DEFAULT_AZURE_API_VERSION},
+        )
+    return EmbeddingsProvider(
+        url=f"{endpoint}/embeddings", auth=_auth(connection), model=model, read_timeout=connection.read_timeout
     )
 
 

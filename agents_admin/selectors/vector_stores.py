@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
-from agents_admin.models import Agent, File, VectorStore, VectorStoreFile
+from agents_admin.lib.vectors import MatrixCache, VectorMatrix, matrix_from_rows
+from agents_admin.models import Agent, File, VectorStore, VectorStoreChunk, VectorStoreFile
 
 MAX_QUERY_TERMS = 32
 # Words every chunk has: matching on them costs a walk over most of the index and ranks nothing (PostgreSQL's
@@ -82,6 +84,38 @@ def _search_postgresql(store_ids: list[str], terms: list[str], limit: int) -> li
     with connection.cursor() as cursor:
         cursor.execute(sql, [" | ".join(terms), list(store_ids), limit])
         return [(row[0], row[1], row[2], float(row[3])) for row in cursor.fetchall()]
+
+
+# --- vectors (hybrid search) ------------------------------------------------------------------------------
+
+_matrices = MatrixCache(max_bytes=settings.VECTOR_CACHE_MB * 1024 * 1024)
+
+
+def store_vectors(store_id: str, index_version: int) -> VectorMatrix:
+    """The store's chunk vectors as one matrix, from this process's cache while the store's index is unchanged."""
+
+    def load() -> VectorMatrix:
+        rows = (
+            VectorStoreChunk.objects.filter(vector_store_id=store_id, embedding__isnull=False)
+            .values_list("id", "embedding")
+            .iterator(chunk_size=2000)
+        )
+        return matrix_from_rows(rows)
+
+    return _matrices.get(store_id, index_version, load)
+
+
+def chunks_by_id(chunk_ids: list[int], scores: dict[int, float]) -> list[ChunkHit]:
+    """These chunks as hits scored from ``scores``, in the order of ``chunk_ids`` (two queries)."""
+    rows = {
+        row[0]: row for row in VectorStoreChunk.objects.filter(pk__in=chunk_ids).values_list("id", "file_id", "text")
+    }
+    names = dict(File.objects.filter(pk__in={r[1] for r in rows.values()}).values_list("id", "filename"))
+    return [
+        ChunkHit(i, rows[i][1], names.get(rows[i][1], rows[i][1]), rows[i][2], round(scores[i], 4))
+        for i in chunk_ids
+        if i in rows
+    ]
 
 
 # --- the console and the API ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ FIELDS = (
     "api_version",
     "deployments",
     "default_deployment",
+    "embeddings_deployment",
     "auth",
     "api_key_env",
     "client_secret_env",
@@ -235,6 +236,14 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
             cleaned[name] = validate_secret_env(fields[name], param=name)
     if "deployments" in fields:
         cleaned["deployments"] = _clean_deployments(fields["deployments"])
+    if "embeddings_deployment" in fields:
+        embeddings = str(fields["embeddings_deployment"] or "").strip()
+        if "/" in embeddings or "?" in embeddings or len(embeddings) > 256:
+            raise InvalidInput(
+                "The embeddings model is a name of at most 256 characters without '/' or '?'.",
+                param="embeddings_deployment",
+            )
+        cleaned["embeddings_deployment"] = embeddings
     if "context_window" in fields:
         window = fields["context_window"]
         if isinstance(window, bool) or not isinstance(window, int) or not 256 <= window <= 10_000_000:

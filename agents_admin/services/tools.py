@@ -27,8 +27,7 @@ from agents_admin.errors import InvalidInput
 from agents_admin.models import Agent, Message, ModelConnection, Run, RunStep, VectorStore
 from agents_admin.providers.base import PermanentProviderError, ToolCall
 from agents_admin.providers.registry import connection_api_key
-from agents_admin.selectors.vector_stores import chunks_search
-from agents_admin.services.vector_stores import vector_store_touch
+from agents_admin.services.vector_stores import chunks_retrieve, vector_store_touch
 
 HOSTED_TOOL_TYPES = ("openapi", "connected_agent", "file_search")
 FILE_SEARCH_DEFAULT_RESULTS = 20
@@ -482,7 +481,7 @@ def file_search_call(fn: HostedFunction, call: ToolCall, *, store_ids: list[str]
     query = args.get("query") if isinstance(args, dict) else None
     if not isinstance(query, str) or not query.strip():
         query = call.arguments or ""
-    hits = chunks_search(store_ids=store_ids, query=query, limit=limit, score_threshold=threshold)
+    hits = chunks_retrieve(store_ids=store_ids, query=query, limit=limit, score_threshold=threshold)
     if store_ids:
         vector_store_touch(store_ids)
     return {

@@ -4,6 +4,10 @@ index a file (a worker: extract its text, chunk it, store the chunks), and expir
 A file added to a store is ``in_progress`` until a worker has indexed it (``completed``) or could not
 (``failed``, with ``last_error``); the store is ``in_progress`` while any of its files is. Indexing is
 idempotent: it replaces whatever chunks the file already had, in one transaction.
+
+A store made while a model connection serves embeddings records that connection and model: its chunks are
+embedded in batches as they are indexed (a failed embeddings call fails that file with the reason), and a search
+fuses the vector ranking with the full-text one (reciprocal rank fusion). Without one, full text ranks alone.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agents_admin import validation
@@ -25,8 +30,10 @@ from agents_admin.lib.documents import (
     document_text,
     text_chunks,
 )
+from agents_admin.lib.vectors import rank_fusion, vector_bytes
 from agents_admin.models import (
     File,
+    ModelConnection,
     Project,
     Thread,
     VectorStore,
@@ -34,6 +41,10 @@ from agents_admin.models import (
     VectorStoreFile,
     VectorStoreFileBatch,
 )
+from agents_admin.providers.base import ProviderError
+from agents_admin.providers.embeddings import EMBEDDING_BATCH
+from agents_admin.providers.registry import embedder_from_connection, embeddings_connection_for
+from agents_admin.selectors.vector_stores import ChunkHit, chunks_by_id, chunks_search, store_vectors
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.dispatch import VECTOR_STORE_FILE_INDEX, task_send
 
@@ -152,7 +163,7 @@ def vector_store_create(
     with transaction.atomic():
         store = VectorStore.objects.create(
             project=project, name=name, metadata=metadata, expires_after=expiry, chunking_strategy=chunking,
-            expires_at=_expiry(expiry, now), last_active_at=now,
+            expires_at=_expiry(expiry, now), last_active_at=now, **_embeddings_for(project.pk),
         )  # fmt: skip
         _files_add(store, files, chunking=chunking, batch=None)
         audit_record(
@@ -213,12 +224,22 @@ def vector_stores_expire(*, now: datetime | None = None) -> int:
         VectorStore.objects.filter(expired=False, expires_at__lte=now).values_list("id", flat=True)[:500]
     ):
         with transaction.atomic():
-            if VectorStore.objects.filter(pk=store_id, expired=False).update(expired=True):
+            if VectorStore.objects.filter(pk=store_id, expired=False).update(
+                expired=True, index_version=F("index_version") + 1
+            ):
                 VectorStoreChunk.objects.filter(vector_store_id=store_id).delete()
                 expired += 1
     if expired:
         logger.info("expired %d vector stores", expired)
     return expired
+
+
+def _embeddings_for(project_id: int) -> dict[str, Any]:
+    """The embeddings a new store of the project is indexed with (none: full text alone)."""
+    connection = embeddings_connection_for(project_id=project_id)
+    if connection is None:
+        return {}
+    return {"embedding_connection": connection, "embedding_model": connection.embeddings_deployment}
 
 
 def _expiry(expires_after: dict[str, Any] | None, anchor: datetime) -> datetime | None:
@@ -259,6 +280,7 @@ def thread_store_attach(*, thread: Thread, file_ids: list[str]) -> VectorStore |
         store = VectorStore.objects.create(
             project_id=thread.project_id, name=f"Attachments of {thread.id}", metadata={"thread_id": thread.id},
             expires_after=expiry, expires_at=_expiry(expiry, now), chunking_strategy=AUTO_CHUNKING,
+            **_embeddings_for(thread.project_id),
         )  # fmt: skip
         resources = dict(thread.tool_resources or {})
         search = dict(resources.get("file_search") or {})
@@ -321,7 +343,9 @@ def file_batch_cancel(*, batch: VectorStoreFileBatch) -> VectorStoreFileBatch:
 
 def vector_store_file_remove(*, entry: VectorStoreFile) -> None:
     """Take a file out of the store (its chunks with it); the file itself stays."""
-    entry.delete()
+    with transaction.atomic():
+        entry.delete()
+        _index_changed(entry.vector_store_id)
 
 
 def _files_add(
@@ -366,6 +390,11 @@ def vector_store_file_index(*, entry_id: int) -> None:
         logger.exception("indexing %s of %s failed", entry.file_id, entry.vector_store_id)
         _index_failed(entry, "server_error", "The file could not be indexed because of an internal error.")
         return
+    try:
+        vectors = _chunk_vectors(entry.vector_store_id, chunks)
+    except ProviderError as exc:
+        _index_failed(entry, "embedding_failed", f"The embeddings model could not embed the file: {exc.message}")
+        return
     with transaction.atomic():
         if not VectorStoreFile.objects.filter(pk=entry.pk, status=VectorStoreFile.Status.IN_PROGRESS).exists():
             return  # cancelled or removed meanwhile
@@ -373,11 +402,12 @@ def vector_store_file_index(*, entry_id: int) -> None:
         VectorStoreChunk.objects.bulk_create(
             [
                 VectorStoreChunk(vector_store_id=entry.vector_store_id, store_file=entry, file_id=entry.file_id,
-                                 seq=seq, text=piece)
-                for seq, piece in enumerate(chunks)
+                                 seq=seq, text=piece, embedding=vector)
+                for seq, (piece, vector) in enumerate(zip(chunks, vectors, strict=True))
             ],
             batch_size=500,
         )  # fmt: skip
+        _index_changed(entry.vector_store_id)
         VectorStoreFile.objects.filter(pk=entry.pk).update(
             status=VectorStoreFile.Status.COMPLETED,
             usage_bytes=len(text.encode()),
@@ -385,6 +415,23 @@ def vector_store_file_index(*, entry_id: int) -> None:
             last_error=None,
         )
         _batch_settle(entry.batch_id)
+
+
+def _chunk_vectors(store_id: str, chunks: list[str]) -> list[bytes | None]:
+    """The chunks' embeddings as stored bytes, ``EMBEDDING_BATCH`` texts a call (None each: the store has none).
+    Raises ProviderError when a call fails."""
+    store = VectorStore.objects.select_related("embedding_connection").get(pk=store_id)
+    if store.embedding_connection is None or not store.embedding_model:
+        return [None] * len(chunks)
+    embedder = embedder_from_connection(store.embedding_connection, model=store.embedding_model)
+    vectors: list[bytes | None] = []
+    for start in range(0, len(chunks), EMBEDDING_BATCH):
+        vectors.extend(vector_bytes(v) for v in embedder.embed(chunks[start : start + EMBEDDING_BATCH]))
+    return vectors
+
+
+def _index_changed(store_id: str) -> None:
+    VectorStore.objects.filter(pk=store_id).update(index_version=F("index_version") + 1)
 
 
 def _index_failed(entry: VectorStoreFile, code: str, message: str) -> None:
@@ -403,3 +450,50 @@ def _batch_settle(batch_id: str | None) -> None:
         VectorStoreFileBatch.objects.filter(pk=batch_id, status=VectorStoreFileBatch.Status.IN_PROGRESS).update(
             status=VectorStoreFileBatch.Status.COMPLETED
         )
+
+
+# --- search ------------------------------------------------------------------------------------------------
+
+# Candidates each ranking gives to the fusion: enough that a chunk ranked well by only one of them still places.
+FUSION_CANDIDATES = 50
+
+
+def chunks_retrieve(*, store_ids: list[str], query: str, limit: int, score_threshold: float = 0.0) -> list[ChunkHit]:
+    """The ``limit`` chunks of these stores that best answer ``query``, best first, scored 0-1 (best 1).
+
+    Stores with embeddings: the vector ranking and the full-text ranking fused by reciprocal rank; stores without,
+    or when the query cannot be embedded (the endpoint is down: logged, the search still answers): full text."""
+    stores = list(
+        VectorStore.objects.filter(pk__in=store_ids, embedding_connection__isnull=False)
+        .exclude(embedding_model="")
+        .select_related("embedding_connection")
+    )
+    if not stores or limit < 1:
+        return chunks_search(store_ids=store_ids, query=query, limit=limit, score_threshold=score_threshold)
+    candidates = max(limit, FUSION_CANDIDATES)
+    text_hits = chunks_search(store_ids=store_ids, query=query, limit=candidates)
+    try:
+        nearest = _vector_ranking(stores, query, candidates)
+    except ProviderError as exc:
+        logger.warning("file search fell back to full text: the query could not be embedded (%s)", exc.message)
+        return [hit for hit in text_hits[:limit] if hit.score >= score_threshold]
+    fused = rank_fusion([hit.chunk_id for hit in text_hits], nearest)[:limit]
+    if not fused:
+        return []
+    best = fused[0][1]
+    scores = {chunk_id: score / best for chunk_id, score in fused}
+    return [hit for hit in chunks_by_id([i for i, _ in fused], scores) if hit.score >= score_threshold]
+
+
+def _vector_ranking(stores: list[VectorStore], query: str, limit: int) -> list[int]:
+    """Chunk ids of these stores by cosine similarity to the query, best first; one embeddings call per model."""
+    query_vectors: dict[tuple[int, str], list[float]] = {}
+    scored: list[tuple[float, int]] = []
+    for store in stores:
+        connection: ModelConnection = store.embedding_connection  # type: ignore[assignment]
+        key = (connection.pk, store.embedding_model)
+        if key not in query_vectors:
+            [query_vectors[key]] = embedder_from_connection(connection, model=store.embedding_model).embed([query])
+        matrix = store_vectors(store.id, store.index_version)
+        scored.extend((score, chunk_id) for chunk_id, score in matrix.nearest(query_vectors[key], limit))
+    return [chunk_id for _, chunk_id in sorted(scored, key=lambda pair: -pair[0])[:limit]]

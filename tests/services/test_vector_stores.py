@@ -11,19 +11,25 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
+from agents_admin.lib.vectors import rank_fusion
 from agents_admin.models import File, Message, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
 from agents_admin.selectors.vector_stores import chunks_search
+from agents_admin.services.connections import connection_create
 from agents_admin.services.files import file_create
 from agents_admin.services.runs import run_execute
 from agents_admin.services.threads import message_create, thread_update
 from agents_admin.services.vector_stores import (
+    chunks_retrieve,
     file_batch_create,
     vector_store_create,
+    vector_store_file_add,
     vector_store_file_index,
+    vector_store_file_remove,
     vector_stores_expire,
 )
 from tests.documents import HANDBOOK_PDF_LINES, NOTES_MARKDOWN, pdf_bytes
 from tests.factories import make_agent, make_project, make_run, make_thread
+from tests.model_server import FakeModelServer, error
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +162,79 @@ def test_attachments_for_file_search_go_through_the_threads_own_store() -> None:
     run_execute(run_id=run.id)
     answer = Message.objects.get(run=run, role="assistant").content[0]["text"]
     assert "185 euros" in answer["value"] and answer["annotations"][0]["file_citation"]["file_id"] == pdf.id
+
+
+# --- embeddings and hybrid ranking (a real embeddings server on 127.0.0.1) ---------------------------------
+
+PARKING = "Company car parking is behind building B, with chargers on level two."
+DISTRACTORS = [f"The {topic} policy is reviewed every spring by the {topic} committee." for topic in
+               ("travel", "security", "training", "privacy", "holiday")]  # fmt: skip
+
+
+def embeddings_connection(server: FakeModelServer) -> None:
+    connection_create(
+        fields={"name": "embed", "kind": "openai_compatible", "endpoint": f"{server.url}/v1", "auth": "none",
+                "embeddings_deployment": "embed-small"}
+    )  # fmt: skip
+
+
+def parking_store() -> tuple[VectorStore, File]:
+    parking = upload("parking.txt", PARKING.encode())
+    others = [upload(f"policy{i}.txt", text.encode()) for i, text in enumerate(DISTRACTORS)]
+    store = vector_store_create(project=make_project(), file_ids=[parking.id, *(f.id for f in others)])
+    index_all()
+    return store, parking
+
+
+def test_without_an_embeddings_connection_a_store_ranks_by_full_text_alone() -> None:
+    store, parking = parking_store()
+    assert store.embedding_model == "" and not VectorStoreChunk.objects.filter(embedding__isnull=False).exists()
+    assert chunks_retrieve(store_ids=[store.id], query="Where is the car parking?", limit=3)[0].file_id == parking.id
+    assert chunks_retrieve(store_ids=[store.id], query="Where do I leave my automobile?", limit=3) == []
+
+
+def test_with_an_embeddings_connection_chunks_are_embedded_and_found_by_meaning(
+    model_server: FakeModelServer,
+) -> None:
+    embeddings_connection(model_server)
+    store, parking = parking_store()
+    assert store.embedding_model == "embed-small"
+    assert VectorStoreChunk.objects.filter(vector_store=store, embedding__isnull=True).count() == 0
+    request = model_server.requests[0]
+    assert request.path == "/v1/embeddings" and request.body["model"] == "embed-small"
+    question = "Where do I leave my automobile?"  # no word in common with the parking chunk
+    assert chunks_search(store_ids=[store.id], query=question, limit=3) == []
+    hits = chunks_retrieve(store_ids=[store.id], query=question, limit=3)
+    assert hits[0].file_id == parking.id and hits[0].score == 1.0 and hits[0].file_name == "parking.txt"
+    # A file added later is searched at once (the process's vectors of the store are reloaded), and one taken
+    # out is no longer found.
+    lodging = upload("hotel.txt", b"Hotel stays in Lisbon are paid up to 185 euros a night.")
+    entry = vector_store_file_add(store=store, file_id=lodging.id)
+    index_all()
+    assert chunks_retrieve(store_ids=[store.id], query="lodging allowance", limit=1)[0].file_id == lodging.id
+    vector_store_file_remove(entry=entry)
+    assert all(h.file_id != lodging.id for h in chunks_retrieve(store_ids=[store.id], query="lodging", limit=5))
+
+
+def test_a_failed_embeddings_call_fails_that_file_with_the_reason(model_server: FakeModelServer) -> None:
+    embeddings_connection(model_server)
+    model_server.embeddings_script.append(error(401, "Invalid key for embeddings"))
+    store, _ = parking_store()
+    [failed] = VectorStoreFile.objects.filter(vector_store=store, status="failed")  # the first file indexed
+    assert failed.status == "failed" and failed.last_error["code"] == "embedding_failed"
+    assert "Invalid key for embeddings" in failed.last_error["message"]
+    assert set(VectorStoreFile.objects.exclude(pk=failed.pk).values_list("status", flat=True)) == {"completed"}
+    assert not VectorStoreChunk.objects.filter(store_file=failed).exists()
+
+
+def test_a_search_falls_back_to_full_text_when_the_query_cannot_be_embedded(model_server: FakeModelServer) -> None:
+    embeddings_connection(model_server)
+    store, parking = parking_store()
+    model_server.embeddings_script.append(error(503, "overloaded"))
+    hits = chunks_retrieve(store_ids=[store.id], query="Where is the car parking?", limit=3)
+    assert hits[0].file_id == parking.id
+
+
+def test_rank_fusion_rewards_chunks_both_rankings_place_high() -> None:
+    fused = rank_fusion([1, 2, 3], [3, 4, 1])
+    assert [chunk_id for chunk_id, _ in fused][:2] == [1, 3] and {i for i, _ in fused} == {1, 2, 3, 4}
