@@ -6,6 +6,7 @@ under ``function``; a v2 definition's ``text.format`` is the classic ``response_
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -70,3 +71,79 @@ def definition_fields(definition: dict[str, Any]) -> dict[str, Any]:
     if "text" in definition:
         fields["response_format"] = response_format_from_text(definition["text"])
     return fields
+
+
+# --- from the classic shapes (the export of a remote classic project for the v2 surface to import) -------------
+
+V2_NAME_MAX = 63
+
+
+def v2_name_base(name: str | None) -> str:
+    """A classic agent's display name made a valid v2 name: letters, digits and hyphens, alphanumeric at both
+    ends, 63 at most (room left for a ``-N`` suffix); ``agent`` when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name or "").strip("-")[:56].strip("-").lower() or "agent"
+
+
+def v2_name_unique(name: str | None, taken: set[str]) -> str:
+    """``v2_name_base(name)``, made unique against ``taken`` with ``-2``, ``-3`` …; the result is added to it."""
+    base = v2_name_base(name)
+    candidate, suffix = base, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    taken.add(candidate)
+    return candidate
+
+
+# Tools a v2 prompt definition carries as they are; the others name resources of the source project (vector
+# stores, connections, other agents' ids) that do not exist where the export is imported.
+PORTABLE_TOOL_TYPES = frozenset({"function"})
+
+
+def classic_agent_definition(agent: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A classic agent object (as the API returns it) -> (a v2 ``prompt`` definition, the tools left out)."""
+    definition: dict[str, Any] = {"kind": "prompt", "model": agent.get("model") or ""}
+    if agent.get("instructions"):
+        definition["instructions"] = agent["instructions"]
+    for key in ("temperature", "top_p"):
+        if isinstance(agent.get(key), int | float):
+            definition[key] = agent[key]
+    tools, dropped = [], []
+    for tool in agent.get("tools") or []:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind in PORTABLE_TOOL_TYPES:
+            tools.append(tool)
+        else:
+            dropped.append(str(kind))
+    if tools:
+        definition["tools"] = tools_to_v2(tools)
+    response_format = agent.get("response_format")
+    if isinstance(response_format, dict):
+        definition["text"] = text_from_response_format(response_format)
+    return definition, dropped
+
+
+def classic_message_item(message: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A classic message object -> (a v2 message item, the content parts left out). Text becomes
+    ``input_text`` (user) or ``output_text`` (assistant); images name files of the source project, so they are
+    left out and named in the text instead, keeping the turn's place in the conversation."""
+    role = "assistant" if message.get("role") == "assistant" else "user"
+    part_type = "output_text" if role == "assistant" else "input_text"
+    parts, dropped = [], []
+    for block in message.get("content") or []:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            text = block.get("text")
+            value = text.get("value") if isinstance(text, dict) else text
+            parts.append({"type": part_type, "text": str(value or "")})
+        elif kind == "image_file":
+            file_id = (block.get("image_file") or {}).get("file_id", "")
+            dropped.append(f"image_file {file_id}")
+            parts.append({"type": part_type, "text": f"[image {file_id} not exported]"})
+        elif kind == "image_url" and role == "user":  # a URL reaches the image from anywhere
+            parts.append({"type": "input_image", "image_url": (block.get("image_url") or {}).get("url", "")})
+        else:
+            dropped.append(str(kind))
+    if not parts:
+        parts.append({"type": part_type, "text": ""})
+    return {"type": "message", "role": role, "content": parts}, dropped

@@ -366,6 +366,14 @@ class _Ambiguous(Exception):
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+def _item_signature(item: JSON) -> tuple[str, str]:
+    """A message item's role and text, whichever content form it has (a string or typed parts)."""
+    content = item.get("content")
+    if isinstance(content, list):
+        content = "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
+    return str(item.get("role") or ""), str(content or "")
+
+
 class FoundryClient:
     """Operations on one project. Cheap to build; the connection pool is per process (``http_client``)."""
 
@@ -517,13 +525,21 @@ class FoundryClient:
 
     # --- creates with recovery ----------------------------------------------------------------------------
 
-    def _create(self, path: str, body: JSON, list_path: str, list_params: dict[str, Any] | None = None) -> JSON:
+    def _create(
+        self,
+        path: str,
+        body: JSON,
+        list_path: str,
+        list_params: dict[str, Any] | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> JSON:
         """POST a create whose body carries a fresh marker; after an ambiguous failure, look for it first."""
         metadata = dict(body.get("metadata") or {})
         if len(metadata) >= METADATA_MAX_PAIRS:
             # No room for the marker: the remote would refuse a 17th pair. Sent as given, and an ambiguous
             # failure is reported rather than resent (it cannot be told apart from a create that happened).
-            return self.request("POST", path, body=body)
+            return self.request("POST", path, params=params, body=body)
         marker = uuid.uuid4().hex
         metadata[REQUEST_ID_KEY] = marker
         body = {**body, "metadata": metadata}
@@ -536,7 +552,7 @@ class FoundryClient:
                     return dict(item)
             return None
 
-        return self.request("POST", path, body=body, recover=recover)
+        return self.request("POST", path, params=params, body=body, recover=recover)
 
     # --- agents (ref §2 A1-A5) ------------------------------------------------------------------------------
 
@@ -611,6 +627,29 @@ class FoundryClient:
     def conversation_items(self, conversation_id: str, *, after: str | None = None) -> Iterator[list[JSON]]:
         params = {"order": "asc", "limit": 100, "after": after}
         return self.iter_pages(f"/openai/v1/conversations/{conversation_id}/items", params=params)
+
+    def agent_version_create_v2(self, name: str, body: JSON) -> JSON:
+        """``POST /agents/{name}/versions``; after an ambiguous failure, the newest version carrying the marker."""
+        path = f"/agents/{name}/versions"
+        params = {"api-version": V2_API_VERSION}
+        return self._create(path, body, path, {**params, "order": "desc"}, params=params)
+
+    def conversation_create(self, body: JSON) -> JSON:
+        """``POST /openai/v1/conversations`` (up to 20 items); recovered through Foundry's conversation list."""
+        return self._create("/openai/v1/conversations", body, "/openai/v1/conversations")
+
+    def conversation_items_create(self, conversation_id: str, items: list[JSON]) -> JSON:
+        """``POST /openai/v1/conversations/{id}/items``. Items carry no marker: after an ambiguous failure, a
+        newest item with the last item's role and text means the batch arrived."""
+        path = f"/openai/v1/conversations/{conversation_id}/items"
+
+        def recover() -> JSON | None:
+            newest = (self.request("GET", path, params={"order": "desc", "limit": 1}).get("data") or [None])[0]
+            if isinstance(newest, dict) and _item_signature(newest) == _item_signature(items[-1]):
+                return {"object": "list", "data": [newest]}
+            return None
+
+        return self.request("POST", path, body={"items": items}, recover=recover)
 
     def conversation_delete(self, conversation_id: str) -> JSON:
         return self.request("DELETE", f"/openai/v1/conversations/{conversation_id}")

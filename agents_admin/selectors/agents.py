@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import Http404
 
+from agents_admin.lib.v2_definitions import v2_name_unique
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Agent,
@@ -106,15 +106,7 @@ def v2_names_proposed(*, limit: int = 500) -> list[V2Name]:
         "project_id", "api_name"
     ):
         taken[project_id].add((api_name or "").lower())
-    proposed = []
-    for agent in agents:
-        base = re.sub(r"[^A-Za-z0-9]+", "-", agent.name or "").strip("-")[:56].strip("-").lower() or "agent"
-        name, suffix = base, 1
-        while name in taken[agent.project_id]:
-            suffix += 1
-            name = f"{base}-{suffix}"
-        taken[agent.project_id].add(name)
-        proposed.append(V2Name(agent=agent, name=name))
+    proposed = [V2Name(agent=agent, name=v2_name_unique(agent.name, taken[agent.project_id])) for agent in agents]
     return proposed
 
 

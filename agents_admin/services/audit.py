@@ -31,6 +31,7 @@ ACTIONS = (
     "export.inline",
     "export.create",
     "export.download",
+    "export.remote",
     "run.start",
     "run.cancel",
     "run.submit_tool_outputs",

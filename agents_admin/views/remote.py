@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,13 +16,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from agents_admin.errors import ServiceError
 from agents_admin.forms.remote import RemoteProjectForm
 from agents_admin.models import RemoteProject, SyncRecord
+from agents_admin.services.audit import export_read_record
 from agents_admin.services.remote import (
     remote_project_create,
     remote_project_test,
     remote_project_update,
     remote_sync_start,
 )
-from agents_admin.services.remote_export import remote_project_export_stream
+from agents_admin.services.remote_export import EXPORT_FORMATS, remote_project_export_stream
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page
 
@@ -131,8 +132,16 @@ def remote_sync_detail(request: HtmxHttpRequest, remote_id: int, sync_id: int) -
 @require_GET
 @capability_required(MANAGE)
 def remote_project_export(request: HtmxHttpRequest, remote_id: int) -> HttpResponse:
-    """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size)."""
+    """The project as JSON Lines, read live from the remote and streamed (bounded memory, any size):
+    ``?format=v2`` gives the v2 requests that import it (see services/remote_export.py). Audited as a download
+    of conversation text."""
     remote = get_object_or_404(RemoteProject, pk=remote_id)
-    response = StreamingHttpResponse(remote_project_export_stream(remote=remote), content_type="application/x-ndjson")
-    response["Content-Disposition"] = f'attachment; filename="{remote.name}.jsonl"'
+    fmt = request.GET.get("format", "classic")
+    if fmt not in EXPORT_FORMATS:
+        return HttpResponseBadRequest(f"format is one of: {', '.join(EXPORT_FORMATS)}.")
+    export_read_record(action="export.remote", actor=request.user, fmt=fmt, request=request, remote_project=remote.name)
+    lines = remote_project_export_stream(remote=remote, fmt=fmt)
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+    suffix = "-v2" if fmt == "v2" else ""
+    response["Content-Disposition"] = f'attachment; filename="{remote.name}{suffix}.jsonl"'
     return response  # type: ignore[return-value]  # access.py's decorator types views as returning HttpResponse

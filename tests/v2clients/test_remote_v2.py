@@ -4,6 +4,7 @@ remote first. The remote is this service's own API over HTTPS (another project),
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,41 @@ def test_a_v2_agents_versions_are_mirrored_with_the_remotes_numbers(
     agent.refresh_from_db()
     assert agent.version == 4 and agent.model == "gpt-4o-mini"
     assert agent_v2_mirror(remote, "writer", list(remote_client(remote).agent_versions_v2("writer"))) == "unchanged"
+
+
+def test_a_remote_classic_projects_v2_export_is_read_back_by_the_official_clients(
+    upstream: tuple[AIProjectClient, RemoteProject],
+    https_server: HttpsServer,
+    dev_cert: tuple[Path, Path],
+    api_key: str,
+    project_client: AIProjectClient,
+    openai_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The classic side of the remote is written with this service's own services (it is this service); the
+    export goes to the default project through import_v2_export, and the v2 clients read it as they would any."""
+    from django.core.management import call_command
+
+    from tests.factories import make_agent, make_message, make_thread
+
+    _, remote = upstream
+    source = make_project("upstream")
+    make_agent(project=source, name="Billing Desk", instructions="Answer billing questions.")
+    thread = make_thread(project=source, messages=["Why was I charged twice?"])
+    make_message(thread, "A duplicate charge is refunded within 5 days.", role="assistant")
+    out = tmp_path / "up-v2.jsonl"
+    call_command("export_remote_project", project=remote.name, out=str(out), format="v2")
+    monkeypatch.setenv("AGENTS_ADMIN_KEY", api_key)
+    endpoint = f"{https_server.url}/api/projects/default"
+    call_command("import_v2_export", file=str(out), endpoint=endpoint, ca_file=str(dev_cert[0]))
+
+    version = project_client.agents.get_version(agent_name="billing-desk", agent_version="1")
+    assert version.definition["instructions"] == "Answer billing questions."
+    entries = [json.loads(line) for line in Path(f"{out}.progress").read_text().splitlines()]
+    conversation_id = next(e["target_id"] for e in entries if e["source_id"] == thread.pk)
+    items = list(openai_client.conversations.items.list(conversation_id, order="asc"))
+    assert [(item.role, item.content[0].text) for item in items] == [
+        ("user", "Why was I charged twice?"),
+        ("assistant", "A duplicate charge is refunded within 5 days."),
+    ]

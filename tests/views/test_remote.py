@@ -188,6 +188,28 @@ def test_the_export_downloads_as_streamed_json_lines(admin_client: Client, fake_
     assert [line["type"] for line in lines] == ["thread", "message"]
 
 
+def test_the_export_for_v2_import_downloads_and_is_audited_once(
+    admin_client: Client, fake_foundry: FakeFoundry, db: None
+) -> None:
+    import json
+
+    from agents_admin.models import AuditEvent
+
+    remote = remote_project_create(
+        name="ok", endpoint=fake_foundry.endpoint, auth_kind="api_key", secret=fake_foundry.key
+    )
+    fake_foundry.seed_thread(messages=["hi"])
+    url = reverse("agents_admin:remote_project_export", args=[remote.pk])
+    response = admin_client.get(url, {"format": "v2"})
+    assert response["Content-Disposition"] == 'attachment; filename="ok-v2.jsonl"'
+    [line] = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert line["type"] == "conversation" and line["body"]["items"][0]["content"] == [{"type": "input_text", "text": "hi"}]
+    [event] = AuditEvent.objects.filter(action="export.remote")
+    assert event.after == {"format": "v2", "remote_project": "ok"}
+    assert admin_client.get(url, {"format": "xml"}).status_code == 400
+    assert AuditEvent.objects.filter(action="export.remote").count() == 1
+
+
 def test_an_export_that_fails_midway_ends_with_an_error_line(admin_client: Client, remote: RemoteProject) -> None:
     import json
 

@@ -1,4 +1,5 @@
-"""``manage.py export_remote_project --project NAME --out FILE``: a remote project's threads as JSON Lines."""
+"""``manage.py export_remote_project --project NAME --out FILE [--format v2]``: a remote project as JSON Lines: the
+classic record, or (``v2``) the requests that import it into a v2 project (``import_v2_export``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agents_admin.models import RemoteProject
 from agents_admin.remote.foundry import FoundryError
-from agents_admin.services.remote_export import remote_project_export_lines
+from agents_admin.services.remote_export import (
+    EXPORT_FORMATS,
+    remote_project_export_lines,
+    remote_project_v2_export_lines,
+)
 
 
 class Command(BaseCommand):
@@ -20,15 +25,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--project", required=True, help="The remote project's name (see Settings).")
         parser.add_argument("--out", required=True, help="Output file, or - for standard output.")
+        parser.add_argument(
+            "--format",
+            choices=EXPORT_FORMATS,
+            default="classic",
+            help="classic: every object as the API returns it; v2: what import_v2_export sends to a v2 project.",
+        )
 
-    def handle(self, *args: Any, project: str, out: str, **options: Any) -> None:
+    def handle(self, *args: Any, project: str, out: str, format: str, **options: Any) -> None:  # noqa: A002
         remote = RemoteProject.objects.filter(name=project).first()
         if remote is None:
             raise CommandError(f"No remote project named '{project}'.")
         counts: Counter[str] = Counter()
         stream = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
         try:
-            for line in remote_project_export_lines(remote=remote):
+            lines = remote_project_v2_export_lines if format == "v2" else remote_project_export_lines
+            for line in lines(remote=remote):
                 stream.write(line)
                 counts[json.loads(line)["type"]] += 1
         except FoundryError as exc:
