@@ -47,7 +47,18 @@ class Fault:
 @dataclass
 class Store:
     objects: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {"assistants": {}, "threads": {}, "messages": {}, "runs": {}, "steps": {}}
+        default_factory=lambda: {
+            "assistants": {},
+            "threads": {},
+            "messages": {},
+            "runs": {},
+            "steps": {},
+            # The v2 protocol's side of a Foundry project (read-only here): seeded by seed_agent_v2/seed_conversation.
+            "agents_v2": {},
+            "agent_versions": {},
+            "conversations": {},
+            "items": {},
+        }  # fmt: skip
     )
     order: dict[str, int] = field(default_factory=dict)
     run_ticks: dict[str, int] = field(default_factory=dict)
@@ -173,6 +184,29 @@ class FakeFoundry:
         }
         message.update(fields)
         return self.add("messages", message)
+
+    def seed_agent_v2(self, name: str, definitions: list[dict[str, Any]]) -> dict[str, Any]:
+        """A v2 agent with a version per definition (numbered from 1), as ``GET /agents`` lists it."""
+        versions = []
+        for number, definition in enumerate(definitions, start=1):
+            version = {"object": "agent.version", "id": f"{name}:{number}", "name": name, "version": str(number),
+                       "created_at": self.now(), "metadata": {}, "definition": {"kind": "prompt", **definition},
+                       "agent": name}  # fmt: skip
+            versions.append(self.add("agent_versions", version))
+        latest = {**versions[-1], "agent_guid": self._new_id("guid")}
+        agent = {"object": "agent", "id": name, "name": name, "created_at": versions[0]["created_at"],
+                 "versions": {"latest": latest}}  # fmt: skip
+        return self.add("agents_v2", agent)
+
+    def seed_conversation(self, items: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        """A v2 conversation (not a classic thread: ``/threads`` does not list it) with its items."""
+        conversation = {"id": self._new_id("conv"), "object": "conversation", "created_at": self.now(), "metadata": {}}
+        conversation.update(fields)
+        self.add("conversations", conversation)
+        for item in items:
+            self.add("items", {"id": self._new_id("msg"), "status": "completed", "created_at": self.now(),
+                               "conversation": conversation["id"], **item})  # fmt: skip
+        return conversation
 
     def delete_remote(self, kind: str, object_id: str) -> None:
         with self.lock:
@@ -422,6 +456,16 @@ class FakeFoundry:
                 envelope = self.envelope_hook(path, query, envelope)
             return 200, envelope
 
+        if parts == ["agents"] and method == "GET" and objects["agents_v2"]:
+            return listing(list(objects["agents_v2"].values()))
+        if len(parts) == 3 and parts[0] == "agents" and parts[2] == "versions" and method == "GET":
+            return listing([v for v in objects["agent_versions"].values() if v["agent"] == parts[1]])
+        if parts == ["openai", "v1", "conversations"] and method == "GET" and objects["conversations"]:
+            return listing(list(objects["conversations"].values()))
+        if len(parts) == 5 and parts[:3] == ["openai", "v1", "conversations"] and parts[4] == "items":
+            if parts[3] not in objects["conversations"]:
+                return missing("conversation", parts[3])
+            return listing([i for i in objects["items"].values() if i["conversation"] == parts[3]])
         if parts == ["assistants"]:
             if method == "GET":
                 return listing(list(objects["assistants"].values()))

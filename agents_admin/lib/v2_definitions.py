@@ -147,3 +147,35 @@ def classic_message_item(message: dict[str, Any]) -> tuple[dict[str, Any], list[
     if not parts:
         parts.append({"type": part_type, "text": ""})
     return {"type": "message", "role": role, "content": parts}, dropped
+
+
+def v2_definition_portable(definition: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A v2 version's definition with only the tools that travel (see ``PORTABLE_TOOL_TYPES``)."""
+    tools = definition.get("tools") or []
+    kept = [t for t in tools if isinstance(t, dict) and t.get("type") in PORTABLE_TOOL_TYPES]
+    dropped = [str(t.get("type")) if isinstance(t, dict) else "?" for t in tools if t not in kept]
+    portable = {k: v for k, v in definition.items() if k != "tools"}
+    if kept:
+        portable["tools"] = kept
+    return portable, dropped
+
+
+def v2_message_item(item: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+    """A conversation's item as one to add elsewhere: user and assistant messages with their text (and image URLs);
+    None for other items (a response's function calls and tool results are its own, produced again by a run)."""
+    if item.get("type", "message") != "message" or item.get("role") not in ("user", "assistant"):
+        return None
+    role = item["role"]
+    part_type = "output_text" if role == "assistant" else "input_text"
+    parts: list[dict[str, Any]] = []
+    dropped: list[str] = []
+    content = item.get("content")
+    for part in [{"type": part_type, "text": content}] if isinstance(content, str) else content or []:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("input_text", "output_text", "text"):
+            parts.append({"type": part_type, "text": str(part.get("text") or "")})
+        elif kind == "input_image" and part.get("image_url") and role == "user":
+            parts.append({"type": "input_image", "image_url": part["image_url"]})
+        else:
+            dropped.append(str(kind if kind != "input_image" else f"input_image {part.get('file_id', '')}"))
+    return {"type": "message", "role": role, "content": parts or [{"type": part_type, "text": ""}]}, dropped

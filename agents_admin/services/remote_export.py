@@ -21,7 +21,13 @@ from collections.abc import Iterator
 from itertools import batched
 from typing import Any
 
-from agents_admin.lib.v2_definitions import classic_agent_definition, classic_message_item, v2_name_unique
+from agents_admin.lib.v2_definitions import (
+    classic_agent_definition,
+    classic_message_item,
+    v2_definition_portable,
+    v2_message_item,
+    v2_name_unique,
+)
 from agents_admin.models import RemoteProject, Thread
 from agents_admin.remote.connection import remote_client
 from agents_admin.remote.foundry import FoundryClient, FoundryError, FoundryNotFound
@@ -43,16 +49,54 @@ def _thread_ids(client: FoundryClient, remote: RemoteProject) -> Iterator[str]:
             yield str(remote_id)
 
 
+def _v2_agents(client: FoundryClient, classic_ids: set[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The remote's v2 agents with their versions (oldest first), but those that are classic agents seen through
+    the v2 protocol (their ``agent_guid`` is a classic id already exported); none from a remote without v2."""
+    try:
+        listed = list(client.agents_v2())
+    except FoundryNotFound:
+        return
+    for obj in listed:
+        name = str(obj.get("name") or "")
+        guid = ((obj.get("versions") or {}).get("latest") or {}).get("agent_guid")
+        if name and not name.startswith("asst_") and guid not in classic_ids:
+            yield name, list(client.agent_versions_v2(name))
+
+
+def _v2_conversations(client: FoundryClient, thread_ids: set[str]) -> Iterator[dict[str, Any]]:
+    """The remote's conversations that are not classic threads already exported (a remote serving both protocols
+    on one store lists its threads as conversations too); none from a remote without Foundry's list."""
+    try:
+        for page in client.conversations():
+            yield from (conversation for conversation in page if conversation["id"] not in thread_ids)
+    except FoundryNotFound:
+        return
+
+
+def _conversation_items(client: FoundryClient, conversation_id: str) -> Iterator[dict[str, Any]]:
+    try:
+        for page in client.conversation_items(conversation_id):
+            yield from page
+    except FoundryNotFound:
+        return  # deleted since it was listed
+
+
 def remote_project_export_lines(*, remote: RemoteProject) -> Iterator[str]:
-    """The JSON Lines of ``remote``. Raises FoundryError when the remote fails after retries."""
+    """The JSON Lines of ``remote``: classic agents, threads and their children, then what only the v2 protocol
+    reaches (``agent_version`` and ``conversation`` lines, each conversation followed by its ``item`` lines).
+    Raises FoundryError when the remote fails after retries."""
     client = remote_client(remote)
+    classic_ids: set[str] = set()
     for agent in client.agents():
+        classic_ids.add(agent["id"])
         yield _line("agent", remote, agent)
+    thread_ids: set[str] = set()
     for thread_id in _thread_ids(client, remote):
         try:
             thread = client.thread_get(thread_id)
         except FoundryNotFound:
             continue  # deleted since it was listed
+        thread_ids.add(thread_id)
         yield _line("thread", remote, thread)
         for message in client.messages(thread_id):
             yield _line("message", remote, message)
@@ -60,6 +104,13 @@ def remote_project_export_lines(*, remote: RemoteProject) -> Iterator[str]:
             yield _line("run", remote, run)
             for step in client.run_steps(thread_id, run["id"]):
                 yield _line("run_step", remote, step)
+    for _name, versions in _v2_agents(client, classic_ids):
+        for version in versions:
+            yield _line("agent_version", remote, version)
+    for conversation in _v2_conversations(client, thread_ids):
+        yield _line("conversation", remote, conversation)
+        for item in _conversation_items(client, conversation["id"]):
+            yield _line("item", remote, item)
 
 
 # Items per conversation request, as the service allows.
@@ -71,32 +122,60 @@ def _v2_line(kind: str, remote: RemoteProject, source_id: str, body: dict[str, A
     return json.dumps(line, ensure_ascii=False) + "\n"
 
 
+def _conversation_lines(
+    remote: RemoteProject,
+    source_id: str,
+    metadata: dict[str, Any],
+    converted: Iterator[tuple[dict[str, Any], list[str]]],
+) -> Iterator[str]:
+    """A conversation's lines: the create with its first 20 items, then 20 more per line."""
+    kind = "conversation"
+    for batch in batched(converted, V2_ITEMS_PER_REQUEST):
+        items = [item for item, _ in batch]
+        dropped = [part for _, parts in batch for part in parts]
+        body = {"metadata": metadata, "items": items} if kind == "conversation" else {"items": items}
+        yield _v2_line(kind, remote, source_id, body, dropped=dropped)
+        kind = "conversation.items"
+    if kind == "conversation":  # a thread without messages is still a conversation
+        yield _v2_line(kind, remote, source_id, {"metadata": metadata, "items": []}, dropped=[])
+
+
 def remote_project_v2_export_lines(*, remote: RemoteProject) -> Iterator[str]:
-    """The v2 JSON Lines of ``remote`` (see the module's docstring). Raises FoundryError after retries."""
+    """The v2 JSON Lines of ``remote`` (see the module's docstring): classic agents and threads converted, and
+    the remote's own v2 agents (every version) and conversations as they are. Raises FoundryError after retries."""
     client = remote_client(remote)
     names: set[str] = set()
+    classic_ids: set[str] = set()
     for agent in client.agents(order="asc"):
+        classic_ids.add(agent["id"])
         definition, dropped = classic_agent_definition(agent)
         body: dict[str, Any] = {"definition": definition, "metadata": dict(agent.get("metadata") or {})}
         if agent.get("description"):
             body["description"] = agent["description"]
         name = v2_name_unique(agent.get("name"), names)
         yield _v2_line("agent.version", remote, agent["id"], body, name=name, dropped=dropped)
+    for name, versions in _v2_agents(client, classic_ids):
+        for version in versions:
+            definition, dropped = v2_definition_portable(version.get("definition") or {})
+            body = {"definition": definition, "metadata": dict(version.get("metadata") or {})}
+            if version.get("description"):
+                body["description"] = version["description"]
+            yield _v2_line(
+                "agent.version", remote, f"{name}:{version.get('version')}", body, name=name, dropped=dropped
+            )
+    thread_ids: set[str] = set()
     for thread_id in _thread_ids(client, remote):
         try:
             thread = client.thread_get(thread_id)
         except FoundryNotFound:
             continue  # deleted since it was listed
+        thread_ids.add(thread_id)
         converted = (classic_message_item(message) for message in client.messages(thread_id))
-        kind, metadata = "conversation", dict(thread.get("metadata") or {})
-        for batch in batched(converted, V2_ITEMS_PER_REQUEST):
-            items = [item for item, _ in batch]
-            dropped = [part for _, parts in batch for part in parts]
-            body = {"metadata": metadata, "items": items} if kind == "conversation" else {"items": items}
-            yield _v2_line(kind, remote, thread_id, body, dropped=dropped)
-            kind = "conversation.items"
-        if kind == "conversation":  # a thread without messages is still a conversation
-            yield _v2_line(kind, remote, thread_id, {"metadata": metadata, "items": []}, dropped=[])
+        yield from _conversation_lines(remote, thread_id, dict(thread.get("metadata") or {}), converted)
+    for conversation in _v2_conversations(client, thread_ids):
+        items = (v2_message_item(item) for item in _conversation_items(client, conversation["id"]))
+        metadata = dict(conversation.get("metadata") or {})
+        yield from _conversation_lines(remote, conversation["id"], metadata, (pair for pair in items if pair))
 
 
 EXPORT_FORMATS = ("classic", "v2")

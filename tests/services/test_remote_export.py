@@ -102,3 +102,51 @@ def test_the_v2_export_carries_v2_requests_in_batches_of_twenty_items(
         "[image assistant-file-1 not exported]",
     ]
     assert lines[3]["dropped"] == ["image_file assistant-file-1"]
+
+
+def test_what_only_the_v2_protocol_reaches_is_exported_in_both_forms(
+    db: None, fake_foundry: FakeFoundry, tmp_path: Path
+) -> None:
+    remote_project_create(name="both", endpoint=fake_foundry.endpoint, auth_kind="api_key", secret=fake_foundry.key)
+    fake_foundry.seed_agent_v2(
+        "writer",
+        [{"model": "gpt-4o", "instructions": "first"}, {"model": "gpt-4o", "tools": [{"type": "file_search"}]}],
+    )
+    conversation = fake_foundry.seed_conversation(
+        [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "draft a note"}]},
+            {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Here it is."}]},
+        ],
+        metadata={"topic": "notes"},
+    )
+    classic = tmp_path / "both.jsonl"
+    call_command("export_remote_project", project="both", out=str(classic))
+    record = [json.loads(line) for line in classic.read_text().splitlines()]
+    assert [line["type"] for line in record] == [
+        "agent_version",
+        "agent_version",
+        "conversation",
+        "item",
+        "item",
+        "item",
+    ]
+    assert record[2]["data"]["id"] == conversation["id"]
+
+    v2 = tmp_path / "both-v2.jsonl"
+    call_command("export_remote_project", project="both", out=str(v2), format="v2")
+    lines = [json.loads(line) for line in v2.read_text().splitlines()]
+    assert [(line["type"], line["source_id"]) for line in lines] == [
+        ("agent.version", "writer:1"),
+        ("agent.version", "writer:2"),
+        ("conversation", conversation["id"]),
+    ]
+    assert lines[0]["body"]["definition"] == {"kind": "prompt", "model": "gpt-4o", "instructions": "first"}
+    assert lines[1]["dropped"] == ["file_search"] and "tools" not in lines[1]["body"]["definition"]
+    assert lines[2]["body"] == {
+        "metadata": {"topic": "notes"},
+        "items": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "draft a note"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Here it is."}]},
+        ],
+    }

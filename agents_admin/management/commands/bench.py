@@ -22,12 +22,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
+from django.db.models import Count
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from agents_admin.models import Agent, Message, ReviewQueueReviewer, Run, Thread, UsageRollup
+from agents_admin.models import Agent, Message, Project, ReviewQueueReviewer, Run, Thread, UsageRollup
 from agents_admin.selectors.search import message_search
 from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_list
+from agents_admin.services.api_keys import api_key_create
 from agents_admin.services.maintenance import database_upkeep
 from agents_admin.services.review_queues import queue_create, queue_intake
 
@@ -41,6 +43,7 @@ BUDGETS_MS = {
     "search": 300.0,
     "usage": 200.0,
     "review": 100.0,
+    "api": 100.0,
 }
 
 
@@ -121,7 +124,7 @@ class Command(BaseCommand):
                 break
 
     def _cases(self) -> list[tuple[str, str | Callable[[], object]]]:
-        big = Thread.objects.order_by("-message_count").values_list("id", "message_count").first()
+        big = Thread.objects.order_by("-message_count").values_list("id", "message_count", "project__name").first()
         agent = Agent.objects.values_list("id", flat=True).first() or ""
         message = Message.objects.order_by("-created_at").values_list("id", flat=True).first() or ""
         cases: list[tuple[str, str | Callable[[], object]]] = [
@@ -171,6 +174,35 @@ class Command(BaseCommand):
             ]
         if big:
             cases.insert(3, (f"thread page /threads/<{big[1]:,}-message thread>/", f"/threads/{big[0]}/"))
+        return cases + self._api_cases(big)
+
+    def _api_cases(self, big: tuple[str, int, str] | None) -> list[tuple[str, str | Callable[[], object]]]:
+        """The v2 protocol's lists, as the SDKs page them (20 a page), with a key of the busiest agent's project:
+        conversations (all, and Foundry's filter by agent: threads where it ran) and the largest thread's items."""
+        agent = Agent.objects.annotate(run_total=Count("runs")).order_by("-run_total").values("id", "project_id").first()
+        if agent is None:
+            return []
+        key = api_key_create(project=Project.objects.get(pk=agent["project_id"]), label="bench").secret
+        project = Project.objects.get(pk=agent["project_id"]).name
+        base = f"/api/projects/{project}/openai/v1"
+
+        def api(path: str) -> Callable[[], object]:
+            def call() -> object:
+                response = self.client.get(path, headers={"Authorization": f"Bearer {key}"})
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path} answered {response.status_code}")
+                return response
+
+            return call
+
+        cases: list[tuple[str, str | Callable[[], object]]] = [
+            ("api v2 conversations", api(f"{base}/conversations?limit=20")),
+            ("api v2 conversations, one agent", api(f"{base}/conversations?agent_name={agent['id']}&limit=20")),
+        ]
+        if big and big[2] == project:
+            cases.append(
+                (f"api v2 items of the {big[1]:,}-message thread", api(f"{base}/conversations/{big[0]}/items"))
+            )
         return cases
 
     def _call(self, target: str | Callable[[], object]) -> Callable[[], object]:
