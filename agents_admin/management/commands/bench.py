@@ -179,14 +179,17 @@ class Command(BaseCommand):
     def _api_cases(self, big: tuple[str, int, str] | None) -> list[tuple[str, str | Callable[[], object]]]:
         """The v2 protocol's lists, as the SDKs page them (20 a page), with a key of the busiest agent's project:
         conversations (all, and Foundry's filter by agent: threads where it ran) and the largest thread's items."""
-        agent = Agent.objects.annotate(run_total=Count("runs")).order_by("-run_total").values("id", "project_id").first()
+        agent = (
+            Agent.objects.annotate(run_total=Count("runs")).order_by("-run_total").values("id", "project_id").first()
+        )
         if agent is None:
             return []
-        key = api_key_create(project=Project.objects.get(pk=agent["project_id"]), label="bench").secret
-        project = Project.objects.get(pk=agent["project_id"]).name
-        base = f"/api/projects/{project}/openai/v1"
+        project = Project.objects.get(pk=agent["project_id"])
+        base = f"/api/projects/{project.name}/openai/v1"
 
-        def api(path: str) -> Callable[[], object]:
+        def api(path: str, project: Project) -> Callable[[], object]:
+            key = api_key_create(project=project, label="bench").secret
+
             def call() -> object:
                 response = self.client.get(path, headers={"Authorization": f"Bearer {key}"})
                 if response.status_code != 200:
@@ -196,13 +199,16 @@ class Command(BaseCommand):
             return call
 
         cases: list[tuple[str, str | Callable[[], object]]] = [
-            ("api v2 conversations", api(f"{base}/conversations?limit=20")),
-            ("api v2 conversations, one agent", api(f"{base}/conversations?agent_name={agent['id']}&limit=20")),
+            ("api v2 conversations", api(f"{base}/conversations?limit=20", project)),
+            (
+                "api v2 conversations, one agent",
+                api(f"{base}/conversations?agent_name={agent['id']}&limit=20", project),
+            ),
         ]
-        if big and big[2] == project:
-            cases.append(
-                (f"api v2 items of the {big[1]:,}-message thread", api(f"{base}/conversations/{big[0]}/items"))
-            )
+        if big:
+            home = Project.objects.get(name=big[2])
+            items = api(f"/api/projects/{home.name}/openai/v1/conversations/{big[0]}/items", home)
+            cases.append((f"api v2 items of the {big[1]:,}-message thread", items))
         return cases
 
     def _call(self, target: str | Callable[[], object]) -> Callable[[], object]:
