@@ -49,6 +49,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   OpenID Connect issuer works). ``ENTRA_ROLE_MAP`` (comma list ``<app role>=<console role>``, default empty:
   only existing console users may sign in) and ``ENTRA_ROLE_CLAIM`` (default ``roles``; ``groups`` for group
   ids). ``ENTRA_REDIRECT_URI`` (default: this site's ``/login/entra/callback/``).
+- ``THREAD_TOMBSTONE_DAYS`` (int, default 365): how long a deleted thread's tombstone (when, how, by what; no
+  content) is kept, so its URL answers 410 Gone naming the purge; then the hourly upkeep prunes it (a plain 404).
 - ``EXPORT_INLINE_LIMIT`` (int, default 5000): exports of more messages run as a background job.
 - ``EXPORT_RETENTION_HOURS`` (int, default 24): a background export's file is deleted this long after it finished
   (the job page then says it expired).
@@ -355,6 +357,8 @@ LOGGING = {
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 15)
 # A queued run no worker claimed this long lost its broker message; the reconciler sends it again.
 RUN_REQUEUE_SECONDS = env_int("RUN_REQUEUE_SECONDS", 30)
+# A deleted thread's tombstone (its URL's 410 page) is pruned this many days after the delete.
+THREAD_TOMBSTONE_DAYS = env_int("THREAD_TOMBSTONE_DAYS", 365)
 # Exports of more messages than this are written by a worker instead of streamed into the response.
 EXPORT_INLINE_LIMIT = env_int("EXPORT_INLINE_LIMIT", 5_000)
 # Background export files are deleted this many hours after the job finished (hourly sweep); the row stays.

@@ -13,7 +13,7 @@ from agents_admin.models.files import File
 from agents_admin.models.projects import Project
 from agents_admin.models.remote import RemoteProject, SyncRecord
 from agents_admin.models.responses import Response
-from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold
+from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold, ThreadTombstone
 from agents_admin.models.review import ThreadFlag, ThreadNote
 from agents_admin.models.review_queues import Review, ReviewItem, ReviewQueue, ReviewQueueReviewer
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
@@ -57,6 +57,7 @@ __all__ = [
     "VectorStoreFileBatch",
     "ThreadFlag",
     "ThreadHold",
+    "ThreadTombstone",
     "ThreadNote",
     "UsageErrorCount",
     "UsagePeriod",

@@ -183,3 +183,33 @@ class PurgeReport(models.Model):
         if not self.total_candidates:
             return 0
         return min(100, int(self.processed * 100 / self.total_candidates))
+
+
+class ThreadTombstone(models.Model):
+    """That a thread was deleted: when, how, by whom or by which policy, and which purge report recorded it.
+
+    Ids and names only, never conversation content, so it outlives retention: the thread's URL answers 410 Gone
+    with this for those who may read purge reports. Every delete path writes it (``services.retention``'s
+    ``threads_delete``, one INSERT per batch); kept ``THREAD_TOMBSTONE_DAYS``, then pruned by the hourly upkeep.
+    """
+
+    class How(models.TextChoices):
+        POLICY = "policy", "retention policy"
+        CONSOLE = "console", "console"
+        API = "api", "API"
+
+    # Not foreign keys: the thread is gone, and the project or report may go later; the ids still say what was.
+    thread_id = models.CharField(primary_key=True, max_length=40)
+    project_id = models.IntegerField(null=True, blank=True)
+    deleted_at = models.DateTimeField()
+    how = models.CharField(max_length=8, choices=How.choices)
+    # The policy's name, the person's username, or the API key's label (``api-key:<prefix>``).
+    by = models.CharField(max_length=200, blank=True)
+    report_id = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        # The upkeep's prune walks the oldest first.
+        indexes = [models.Index(fields=["deleted_at"], name="tombstone_deleted_at")]
+
+    def __str__(self) -> str:
+        return f"tombstone of {self.thread_id}"

@@ -16,7 +16,15 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
-from agents_admin.models import ACTIVE_RUN_STATUSES, PurgeReport, RetentionPolicy, Run, Thread, ThreadHold
+from agents_admin.models import (
+    ACTIVE_RUN_STATUSES,
+    PurgeReport,
+    RetentionPolicy,
+    Run,
+    Thread,
+    ThreadHold,
+    ThreadTombstone,
+)
 
 PAGE_SIZE = 50
 
@@ -56,6 +64,11 @@ def thread_trim_report(thread: Thread) -> PurgeReport | None:
     if thread.trimmed_report_id is None:
         return None
     return PurgeReport.objects.filter(pk=thread.trimmed_report_id).only("id", "policy_name", "started_at").first()
+
+
+def thread_tombstone(thread_id: str) -> ThreadTombstone | None:
+    """What is known of a deleted thread (when, how, by what, which report), or None: never existed, or pruned."""
+    return ThreadTombstone.objects.filter(pk=thread_id).first()
 
 
 def thread_hold_current(thread_id: str, now: datetime) -> ThreadHold | None:

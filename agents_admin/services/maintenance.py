@@ -8,6 +8,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from agents_admin.services.retention import tombstones_prune
+
 # The table ANALYZE samples instead of reading whole: its indexes are only ever used by thread id or by id, where
 # any statistics pick the right one, and a full pass costs 0.6 s a million messages.
 SAMPLED_TABLES = {"agents_admin_message": 10_000}
@@ -92,9 +94,10 @@ def postgres_vacuum_if_unattended() -> bool:
 
 
 def database_upkeep() -> dict[str, object]:
-    """The hourly pass: planner statistics (and on an unattended PostgreSQL a vacuum), then the full-text index's
-    merges."""
+    """The hourly pass: expired thread tombstones, planner statistics (and on an unattended PostgreSQL a vacuum),
+    then the full-text index's merges."""
     return {
+        "tombstones_pruned": tombstones_prune(),
         "statistics": database_statistics_refresh(),
         "vacuum": postgres_vacuum_if_unattended(),
         "search_merge_steps": search_index_merge(),

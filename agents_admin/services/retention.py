@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -41,6 +42,7 @@ from agents_admin.models import (
     RunStep,
     Thread,
     ThreadHold,
+    ThreadTombstone,
 )
 from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch
@@ -651,7 +653,7 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
         if plan.action == RetentionPolicy.Action.TRIM:
             counts = _trim_threads([c.id for c in affected], keep=plan.keep_last or 0, report=report)
         else:
-            counts = threads_delete([c.id for c in affected])
+            counts = threads_delete([c.id for c in affected], report=report, by=report.policy_name)
         _advance(report, batch, affected, skipped_held=held, skipped_active=active, **counts)
 
 
@@ -661,8 +663,16 @@ def _report_errors(report: PurgeReport, errors: list[str]) -> None:
     PurgeReport.objects.filter(pk=report.pk).update(errors=report.errors)
 
 
-def threads_delete(thread_ids: list[str]) -> dict[str, int]:
-    """Delete these threads with their steps, messages and runs, children first by id set. Uploaded files belong
+# How a thread went, by the report's trigger; every other trigger is a retention policy's purge.
+TOMBSTONE_HOW = {
+    PurgeReport.Trigger.API: ThreadTombstone.How.API,
+    PurgeReport.Trigger.CONSOLE_DELETE: ThreadTombstone.How.CONSOLE,
+}
+
+
+def threads_delete(thread_ids: list[str], *, report: PurgeReport, by: str = "") -> dict[str, int]:
+    """Delete these threads with their steps, messages and runs, children first by id set, and leave a tombstone
+    for each (when, how, ``by`` whom or which policy, ``report``), so their URLs answer 410. Uploaded files belong
     to the project, not to a thread (as on Foundry), so they stay and a report's ``files`` count stays 0.
 
     Call inside a transaction with the threads locked and re-checked (no hold, no active run). Returns the rows
@@ -670,6 +680,16 @@ def threads_delete(thread_ids: list[str]) -> dict[str, int]:
     """
     if not thread_ids:
         return {}
+    # One INSERT for the batch. A tombstone left by an id seen before is overwritten, never a conflict that would
+    # roll the purge back.
+    now = timezone.now()
+    how = TOMBSTONE_HOW.get(report.trigger, ThreadTombstone.How.POLICY)
+    ThreadTombstone.objects.bulk_create(
+        [ThreadTombstone(thread_id=pk, deleted_at=now, how=how, by=by[:200], report_id=report.pk) for pk in thread_ids],
+        update_conflicts=True,
+        unique_fields=["thread_id"],
+        update_fields=["deleted_at", "how", "by", "report_id"],
+    )
     # Usage outlives the runs: any finished run not yet in the rollups is counted before it goes.
     usage_count_threads(thread_ids)
     # Trace spans first, so the runs' delete below counts runs only (it would count their cascaded spans too).
@@ -737,9 +757,10 @@ def _refuse_if_held(thread: Thread, now: datetime) -> None:
         )
 
 
-def thread_purge(*, thread: Thread, trigger: str, actor: Actor = None) -> PurgeReport:
-    """Delete one thread (console or API), recorded as a PurgeReport. Conflict if it is held or has an active
-    run; nothing is deleted or recorded then. A mirrored thread is deleted on its remote first."""
+def thread_purge(*, thread: Thread, trigger: str, actor: Actor = None, actor_label: str = "") -> PurgeReport:
+    """Delete one thread (console or API), recorded as a PurgeReport and a tombstone naming ``actor`` (or
+    ``actor_label``: an API key). Conflict if it is held or has an active run; nothing is deleted or recorded
+    then. A mirrored thread is deleted on its remote first."""
     began = time.monotonic()
     now = timezone.now()
     # Checked before the store is asked too: a remote that deletes a thread with a live run (the contract does not
@@ -758,20 +779,32 @@ def thread_purge(*, thread: Thread, trigger: str, actor: Actor = None) -> PurgeR
         list(Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True))
         _refuse_if_held(thread, now)
         _refuse_if_active(thread)
-        counts = threads_delete([thread.pk])
-        return PurgeReport.objects.create(
+        # The report first, so the tombstone can name it; its counts follow the delete.
+        report = PurgeReport.objects.create(
             trigger=trigger,
             triggered_by=_user_or_none(actor),
             status=PurgeReport.Status.COMPLETED,
-            finished_at=timezone.now(),
-            duration_seconds=time.monotonic() - began,
             total_candidates=1,
             processed=1,
-            sample=[thread.pk] if counts.get("threads") else [],
             oldest_at=thread.last_activity_at,
             newest_at=thread.last_activity_at,
-            **counts,
         )
+        person = _user_or_none(actor)
+        counts = threads_delete([thread.pk], report=report, by=person.get_username() if person else actor_label)
+        for name, value in counts.items():
+            setattr(report, name, value)
+        report.sample = [thread.pk] if counts.get("threads") else []
+        report.finished_at = timezone.now()
+        report.duration_seconds = time.monotonic() - began
+        report.save(update_fields=[*counts, "sample", "finished_at", "duration_seconds"])
+        return report
+
+
+def tombstones_prune(*, now: datetime | None = None) -> int:
+    """Delete the tombstones older than ``THREAD_TOMBSTONE_DAYS`` (their URLs then answer a plain 404); returns
+    how many went. One statement on the ``deleted_at`` index; an hour's worth of deletes at a time."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.THREAD_TOMBSTONE_DAYS)
+    return ThreadTombstone.objects.filter(deleted_at__lt=cutoff).delete()[0]
 
 
 def retention_sweep(*, now: datetime | None = None) -> list[int]:

@@ -75,6 +75,7 @@ def thread_delete(
             thread=thread,
             trigger=PurgeReport.Trigger.API if trigger == "api" else PurgeReport.Trigger.CONSOLE_DELETE,
             actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor_label=actor_label,
         )
         audit_record(
             action="thread.delete", actor=actor, actor_label=actor_label, object_type="thread", object_id=thread.id,

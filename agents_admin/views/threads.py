@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,7 +20,7 @@ from agents_admin.models import ACTIVE_RUN_STATUSES, Run, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
-from agents_admin.selectors.retention import thread_hold_current, thread_trim_report
+from agents_admin.selectors.retention import thread_hold_current, thread_tombstone, thread_trim_report
 from agents_admin.selectors.review_queues import reviews_shown
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
 from agents_admin.selectors.threads import message_page, thread_delete_effect, thread_get, thread_runs
@@ -27,11 +29,28 @@ from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import message_send, run_cancel, run_create, run_submit_tool_outputs
 from agents_admin.services.threads import thread_create, thread_delete
-from agents_admin.views.access import capability_required
+from agents_admin.views.access import ViewFunc, can, capability_required
 from agents_admin.views.common import HtmxHttpRequest, confirmed, render_page, wants_partial
 from agents_admin.views.review import review_context
 
 DETAIL = "agents_admin/thread_detail.html"
+
+
+def gone_if_deleted(view: ViewFunc) -> ViewFunc:
+    """A thread page whose thread was deleted answers 410 Gone naming when, how and by which purge report, for
+    those who may read purge reports (``view_audit``); everyone else, and an id never seen, gets the plain 404."""
+
+    @wraps(view)
+    def wrapped(request: HtmxHttpRequest, thread_id: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return view(request, thread_id, *args, **kwargs)
+        except Http404:
+            tombstone = thread_tombstone(thread_id) if can(request.user, "view_audit") else None
+            if tombstone is None:
+                raise
+            return render(request, "agents_admin/thread_gone.html", {"tombstone": tombstone}, status=410)
+
+    return wrapped
 
 
 @require_GET
@@ -121,6 +140,7 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
 
 @require_GET
 @capability_required("view_conversations")
+@gone_if_deleted
 def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
     """The thread page; an htmx request gets one page of messages (``?before=seq`` for earlier ones)."""
     thread = thread_get(thread_id)
@@ -137,6 +157,7 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
 
 @require_GET
 @capability_required("view_conversations")
+@gone_if_deleted
 def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResponse:
     """The live run panel; polled every second while the run works, answered with 286 once it stops."""
     thread = thread_get(thread_id)

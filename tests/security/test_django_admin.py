@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.test import Client
 
-from agents_admin.models import Message, Thread, ThreadHold
+from agents_admin.models import Message, PurgeReport, Thread, ThreadHold
 from agents_admin.services.retention import hold_place, hold_release, threads_delete
 from tests.factories import make_thread
 
@@ -53,12 +53,13 @@ def test_when_enabled_it_changes_nothing(root: Client, settings: Any) -> None:
 def test_an_active_hold_protects_its_thread_below_the_services() -> None:
     thread = make_thread(messages=["keep me"])
     hold = hold_place(thread=thread, reason="legal", actor=None)
+    report = PurgeReport.objects.create(trigger=PurgeReport.Trigger.COMMAND)
     with pytest.raises(ProtectedError), transaction.atomic():
         Thread.objects.filter(pk=thread.pk).delete()
     with pytest.raises(ProtectedError), transaction.atomic():
-        threads_delete([thread.pk])  # the purge's batch delete, called without the hold check
+        threads_delete([thread.pk], report=report)  # the purge's batch delete, called without the hold check
     assert Thread.objects.filter(pk=thread.pk).exists() and Message.objects.filter(thread=thread).exists()
 
     hold_release(hold=hold, actor=None)  # a released hold no longer holds: the purge removes it with the thread
-    assert threads_delete([thread.pk])["threads"] == 1
+    assert threads_delete([thread.pk], report=report)["threads"] == 1
     assert not ThreadHold.objects.exists()

@@ -66,7 +66,7 @@ def test_the_search_index_is_merged_in_steps_and_finds_the_same_messages() -> No
     else:
         assert search_index_merge() == 0
     assert {hit.message.id for hit in message_search(q="parcel", limit=100).hits} == before
-    assert set(database_upkeep()) == {"statistics", "vacuum", "search_merge_steps"}
+    assert set(database_upkeep()) == {"tombstones_pruned", "statistics", "vacuum", "search_merge_steps"}
 
 
 def _last_vacuum(table: str) -> object:

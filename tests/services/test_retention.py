@@ -13,7 +13,7 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
-from agents_admin.models import Message, PurgeReport, RetentionPolicy, Run, RunStep, Thread, ThreadHold
+from agents_admin.models import Message, PurgeReport, RetentionPolicy, Run, RunStep, Thread, ThreadHold, ThreadTombstone
 from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
 from agents_admin.services.threads import message_create, thread_delete
@@ -353,3 +353,68 @@ def test_batches_walk_threads_with_identical_timestamps_exactly_once() -> None:
     walked = [c.id for batch in sel.candidate_batches(plan, batch_size=2) for c in batch]
     assert walked == sorted(t.pk for t in threads)
     assert run_now(policy, batch_size=2).threads == 7
+
+
+def test_every_delete_path_leaves_a_tombstone_naming_when_how_and_by_what(admin_user: User) -> None:
+    policy = make_policy(days=30, name="Ninety-day sweep")
+    swept = [make_aged_thread(days=40 + i, messages=2) for i in range(5)]
+    kept = make_aged_thread(days=5)
+    trimmed_policy_report = run_now(policy, batch_size=2)
+    by_console = make_aged_thread(days=1)
+    console_report = thread_delete(thread=by_console, actor=admin_user)
+    by_api = make_aged_thread(days=1)
+    api_report = thread_delete(thread=by_api, trigger="api", actor_label="api-key:ak_12345678")
+
+    stones = {t.thread_id: t for t in ThreadTombstone.objects.all()}
+    assert set(stones) == {t.pk for t in swept} | {by_console.pk, by_api.pk}
+    assert {(stones[t.pk].how, stones[t.pk].by, stones[t.pk].report_id) for t in swept} == {
+        ("policy", "Ninety-day sweep", trimmed_policy_report.pk)
+    }
+    assert (stones[by_console.pk].how, stones[by_console.pk].by, stones[by_console.pk].report_id) == (
+        "console", admin_user.username, console_report.pk,
+    )  # fmt: skip
+    assert (stones[by_api.pk].how, stones[by_api.pk].by, stones[by_api.pk].report_id) == (
+        "api", "api-key:ak_12345678", api_report.pk,
+    )  # fmt: skip
+    assert kept.pk not in stones and console_report.threads == 1 and console_report.sample == [by_console.pk]
+
+
+def test_a_dry_run_a_trim_and_a_refused_delete_leave_no_tombstone() -> None:
+    make_aged_thread(days=40, messages=2)
+    assert run_now(make_policy(days=30), dry_run=True).threads == 1
+    make_aged_thread(days=40, messages=3)
+    trim = run_now(make_policy(days=30, action="trim", keep_last_messages=1, project=make_project()))
+    assert (trim.threads, trim.messages, Thread.objects.count()) == (2, 3, 2)
+    held = make_aged_thread(days=1)
+    retention.hold_place(thread=held, reason="audit", actor=None)
+    with pytest.raises(Conflict):
+        thread_delete(thread=held)
+    assert not ThreadTombstone.objects.exists()
+
+
+def test_a_rolled_back_batch_leaves_no_tombstone_of_its_threads() -> None:
+    threads = [make_aged_thread(days=40 + i, messages=2) for i in range(4)]
+    policy = make_policy(days=30)
+
+    def fail_on_second_batch(sender: object, **kwargs: object) -> None:
+        if Thread.objects.count() <= 2:
+            raise RuntimeError("disk full")
+
+    post_delete.connect(fail_on_second_batch, sender=Message)
+    try:
+        report = run_now(policy, batch_size=2)
+    finally:
+        post_delete.disconnect(fail_on_second_batch, sender=Message)
+    assert report.status == "failed"
+    gone = {t.pk for t in threads if not Thread.objects.filter(pk=t.pk).exists()}
+    assert len(gone) == 2 and set(ThreadTombstone.objects.values_list("thread_id", flat=True)) == gone
+
+
+def test_tombstones_are_kept_for_the_setting_then_pruned(settings) -> None:
+    settings.THREAD_TOMBSTONE_DAYS = 30
+    thread_delete(thread=make_aged_thread(days=1))
+    old = make_aged_thread(days=1)
+    thread_delete(thread=old)
+    ThreadTombstone.objects.filter(thread_id=old.pk).update(deleted_at=timezone.now() - timedelta(days=31))
+    assert retention.tombstones_prune() == 1
+    assert not ThreadTombstone.objects.filter(thread_id=old.pk).exists() and ThreadTombstone.objects.count() == 1
