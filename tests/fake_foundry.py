@@ -58,6 +58,7 @@ class Store:
             "agent_versions": {},
             "conversations": {},
             "items": {},
+            "responses": {},
         }  # fmt: skip
     )
     order: dict[str, int] = field(default_factory=dict)
@@ -207,6 +208,29 @@ class FakeFoundry:
             self.add("items", {"id": self._new_id("msg"), "status": "completed", "created_at": self.now(),
                                "conversation": conversation["id"], **item})  # fmt: skip
         return conversation
+
+    def seed_response(
+        self,
+        conversation_id: str,
+        agent: str,
+        text: str,
+        *,
+        status: str = "completed",
+        tokens: tuple[int, int] = (0, 0),
+    ) -> dict[str, Any]:
+        """A response of ``agent`` in a conversation; when it answered, its message item joins the conversation."""
+        response = {"id": self._new_id("resp"), "object": "response", "created_at": self.now(), "status": status,
+                    "model": "gpt-4o", "conversation": {"id": conversation_id}, "output": [], "error": None,
+                    "agent_reference": {"type": "agent_reference", "name": agent, "version": "1"},
+                    "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1],
+                              "total_tokens": sum(tokens)}}  # fmt: skip
+        self.add("responses", response)
+        if status == "completed":
+            self.add("items", {"id": self._new_id("msg"), "type": "message", "role": "assistant", "status": "completed",
+                               "created_at": self.now(), "conversation": conversation_id, "response_id": response["id"],
+                               "agent_reference": response["agent_reference"],
+                               "content": [{"type": "output_text", "text": text, "annotations": []}]})  # fmt: skip
+        return response
 
     def delete_remote(self, kind: str, object_id: str) -> None:
         with self.lock:
@@ -460,6 +484,12 @@ class FakeFoundry:
             return listing(list(objects["agents_v2"].values()))
         if len(parts) == 3 and parts[0] == "agents" and parts[2] == "versions" and method == "GET":
             return listing([v for v in objects["agent_versions"].values() if v["agent"] == parts[1]])
+        if parts == ["openai", "v1", "responses"] and method == "GET" and objects["responses"]:
+            conversation = query.get("conversation_id")
+            return listing([r for r in objects["responses"].values() if r["conversation"]["id"] == conversation])
+        if len(parts) == 4 and parts[:3] == ["openai", "v1", "responses"] and method == "GET":
+            response = objects["responses"].get(parts[3])
+            return (200, response) if response else missing("response", parts[3])
         if parts == ["openai", "v1", "conversations"] and method == "GET" and objects["conversations"]:
             return listing(list(objects["conversations"].values()))
         if len(parts) == 5 and parts[:3] == ["openai", "v1", "conversations"] and parts[4] == "items":

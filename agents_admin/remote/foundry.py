@@ -651,6 +651,14 @@ class FoundryClient:
 
         return self.request("POST", path, body={"items": items}, recover=recover)
 
+    def responses(self, conversation_id: str, *, after: str | None = None) -> Iterator[JSON]:
+        """Foundry's ``GET /openai/v1/responses?conversation_id=``: a conversation's responses, oldest first."""
+        params = {"conversation_id": conversation_id, "order": "asc", "limit": 100, "after": after}
+        return self.iter_all("/openai/v1/responses", params=params)
+
+    def response_get(self, response_id: str) -> JSON:
+        return self.request("GET", f"/openai/v1/responses/{response_id}")
+
     def conversation_delete(self, conversation_id: str) -> JSON:
         return self.request("DELETE", f"/openai/v1/conversations/{conversation_id}")
 

@@ -410,7 +410,8 @@ def thread_contents_sync(client: FoundryClient, thread: Thread, counts: Counts, 
     """Bring one thread's runs, messages and steps up to date. Raises FoundryNotFound when the thread is gone."""
     assert thread.remote_id is not None
     if is_conversation_id(thread.remote_id):
-        _conversation_items_sync(client, thread, counts, agents)
+        runs = _responses_sync(client, thread, counts, agents)
+        _conversation_items_sync(client, thread, counts, agents, runs)
         thread_summary_refresh(thread)
         return
     changed_runs: list[Run] = []
@@ -733,9 +734,82 @@ def _conversations_sync(client: FoundryClient, remote: RemoteProject, counts: Co
     return created
 
 
-def _conversation_items_sync(client: FoundryClient, thread: Thread, counts: Counts, agents: AgentLookup) -> None:
-    """A conversation's message items, after the last one mirrored, as messages (other items are a response's
-    own: their runs are not mirrored)."""
+# A response's statuses, each a run status of the same name.
+RESPONSE_STATUSES = frozenset({"queued", "in_progress", "completed", "incomplete", "failed", "cancelled"})
+
+
+def response_as_run(obj: dict[str, Any]) -> dict[str, Any]:
+    """A v2 response object in the shape ``run_mirror`` reads (a classic run's): the run that answered it here.
+    A response that asked for function calls has ended (``completed``); its agent is the v2 name it was given."""
+    usage = obj.get("usage") or {}
+    agent = obj.get("agent_reference") or obj.get("agent") or {}
+    status = obj.get("status") if obj.get("status") in RESPONSE_STATUSES else "failed"
+    error = obj.get("error")
+    # Unix times, as the classic run carries them: responses say when they ended only when they completed.
+    finished = obj.get("completed_at") or (obj.get("created_at") if status in TERMINAL_RUN_STATUSES else None)
+    return {
+        "id": obj["id"],
+        "assistant_id": agent.get("name") if isinstance(agent, dict) else None,
+        "status": status,
+        "model": obj.get("model") or "",
+        "instructions": obj.get("instructions") if isinstance(obj.get("instructions"), str) else "",
+        "tools": obj.get("tools") or [],
+        "temperature": obj.get("temperature"),
+        "top_p": obj.get("top_p"),
+        "metadata": obj.get("metadata") or {},
+        "last_error": {"code": error.get("code"), "message": error.get("message")} if isinstance(error, dict) else None,
+        "incomplete_details": obj.get("incomplete_details"),
+        "usage": {
+            "prompt_tokens": usage.get("input_tokens"),
+            "completion_tokens": usage.get("output_tokens"),
+            "total_tokens": usage.get("total_tokens"),
+        },
+        "created_at": obj.get("created_at"),
+        "started_at": obj.get("created_at") if status != "queued" else None,
+        "completed_at": finished if status == "completed" else None,
+        "failed_at": finished if status == "failed" else None,
+        "cancelled_at": finished if status == "cancelled" else None,
+    }
+
+
+def _responses_sync(
+    client: FoundryClient, thread: Thread, counts: Counts, agents: AgentLookup
+) -> dict[str, Run | None]:
+    """Mirror a conversation's responses as its runs (those still active read again, then the new ones), so the
+    console shows them with their status, tokens and agent, and usage counts them. Returns them by remote id, for
+    the items that name their ``response_id``. A remote without Foundry's response list: nothing to mirror."""
+    assert thread.remote_id is not None
+    mirrored: dict[str, Run | None] = {}
+    for run in Run.objects.filter(thread=thread, status__in=ACTIVE_RUN_STATUSES, remote_id__isnull=False):
+        assert run.remote_id is not None
+        try:
+            obj = client.response_get(run.remote_id)
+        except FoundryNotFound:
+            continue
+        run, outcome = run_mirror(thread, response_as_run(obj), agents)
+        mirrored[run.remote_id or ""] = run
+        counts.add("runs", outcome)
+    last = (
+        Run.objects.filter(thread=thread, remote_id__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("remote_id", flat=True)
+        .first()
+    )
+    try:
+        for obj in client.responses(thread.remote_id, after=last):
+            run, outcome = run_mirror(thread, response_as_run(obj), agents)
+            mirrored[obj["id"]] = run
+            counts.add("runs", outcome)
+    except FoundryNotFound:
+        pass
+    return mirrored
+
+
+def _conversation_items_sync(
+    client: FoundryClient, thread: Thread, counts: Counts, agents: AgentLookup, runs: dict[str, Run | None]
+) -> None:
+    """A conversation's message items, after the last one mirrored, as messages, each answer tied to the run
+    mirrored from its response (a response's other items, its function calls, are in that run's output)."""
     assert thread.remote_id is not None
     for page in client.conversation_items(thread.remote_id, after=message_cursor(thread)):
         for item in page:
@@ -752,5 +826,7 @@ def _conversation_items_sync(client: FoundryClient, thread: Thread, counts: Coun
                 "content": parts,
                 "status": item.get("status") or "completed",
                 "created_at": item.get("created_at"),
+                "run_id": item.get("response_id"),
+                "assistant_id": (item.get("agent_reference") or {}).get("name"),
             }
-            counts.add("messages", message_mirror(thread, obj, agents, {}))
+            counts.add("messages", message_mirror(thread, obj, agents, runs))

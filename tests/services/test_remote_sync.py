@@ -271,3 +271,32 @@ def test_a_page_of_messages_is_mirrored_in_a_bounded_number_of_queries(
     first = next(m for m in fake_foundry.store.objects["messages"].values() if m["thread_id"] == thread["id"])
     mirrored = Message.objects.get(remote_id=first["id"])
     assert mirrored.seq == 1 and mirrored.created_at == datetime.fromtimestamp(first["created_at"], tz=UTC)
+
+
+def test_a_v2_conversations_responses_are_mirrored_as_its_runs(
+    remote: RemoteProject, fake_foundry: FakeFoundry
+) -> None:
+    fake_foundry.seed_agent_v2("triage", [{"model": "gpt-4o", "instructions": "Sort tickets."}])
+    user_turn = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "my order is late"}]}
+    conversation = fake_foundry.seed_conversation([user_turn])
+    answered = fake_foundry.seed_response(conversation["id"], "triage", "It ships tomorrow.", tokens=(30, 12))
+    pending = fake_foundry.seed_response(conversation["id"], "triage", "", status="in_progress")
+    record = sync(remote)
+    assert record.status == "succeeded", record.errors
+    thread = Thread.objects.get(remote_project=remote, remote_id=conversation["id"])
+    agent = Agent.objects.get(remote_project=remote, remote_id="triage")
+    run = Run.objects.get(remote_project=remote, remote_id=answered["id"])
+    assert (run.thread, run.agent, run.status, run.model) == (thread, agent, "completed", "gpt-4o")
+    assert (run.prompt_tokens, run.completion_tokens, run.total_tokens) == (30, 12, 42)
+    answer = Message.objects.get(thread=thread, role="assistant")
+    assert answer.text == "It ships tomorrow." and answer.run == run
+    assert Run.objects.get(remote_id=pending["id"]).status == "in_progress"
+
+    # The pending response ends on the remote: the next sync reads it again, and nothing is mirrored twice.
+    fake_foundry.store.objects["responses"][pending["id"]]["status"] = "failed"
+    fake_foundry.store.objects["responses"][pending["id"]]["error"] = {"code": "server_error", "message": "boom"}
+    again = sync(remote, mode="incremental")
+    assert again.status == "succeeded", again.errors
+    failed = Run.objects.get(remote_id=pending["id"])
+    assert failed.status == "failed" and failed.last_error == {"code": "server_error", "message": "boom"}
+    assert Run.objects.filter(thread=thread).count() == 2 and Message.objects.filter(thread=thread).count() == 2
