@@ -20,9 +20,8 @@ from agents_admin.api.v2_shapes import (
     agent_version_json,
     agents_json,
     invalid_payload,
-    response_format_from_text,
 )
-from agents_admin.lib.v2_definitions import tools_from_v2
+from agents_admin.lib.v2_definitions import definition_fields
 from agents_admin.models import Agent, AgentVersion
 from agents_admin.selectors.agents import agent_for_name
 from agents_admin.services.agents import agent_delete, agent_name_check, agent_version_create, agent_version_delete
@@ -61,14 +60,10 @@ def _definition_fields(call: Call, definition: dict[str, Any]) -> tuple[dict[str
     unknown = sorted(set(definition) - {"kind", *DEFINITION_KEYS})
     if unknown:
         raise invalid_payload(f"Unknown definition field '{unknown[0]}'.", param=f"definition.{unknown[0]}")
-    fields: dict[str, Any] = {"model": definition.get("model")}
-    for key in ("instructions", "temperature", "top_p"):
-        if key in definition:
-            fields[key] = definition[key]
-    if "tools" in definition:
-        fields["tools"] = tools_from_v2(definition["tools"])
-    if "text" in definition:
-        fields["response_format"] = response_format_from_text(definition["text"])
+    try:
+        fields = definition_fields(definition)
+    except ValueError as exc:  # the only field the shared parser can refuse is ``text``
+        raise invalid_payload(str(exc), param="definition.text") from None
     extra = {"tool_choice": definition["tool_choice"]} if definition.get("tool_choice") is not None else {}
     return fields, extra
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from agents_admin.api.errors import ApiError
 from agents_admin.api.serializers import ts
-from agents_admin.lib import v2_definitions
 from agents_admin.lib.v2_definitions import text_from_response_format, tools_to_v2
 from agents_admin.models import Agent, AgentVersion, Message, Response, Run, RunStatus, RunStep, Thread
 
@@ -25,13 +24,6 @@ def invalid_payload(message: str, *, param: str) -> ApiError:
 
 
 # --- definitions -----------------------------------------------------------------------------------------------
-
-
-def response_format_from_text(text: Any) -> Any:
-    try:
-        return v2_definitions.response_format_from_text(text)
-    except ValueError as exc:
-        raise invalid_payload(str(exc), param="definition.text") from None
 
 
 def definition_json(definition: dict[str, Any]) -> dict[str, Any]:
