@@ -49,10 +49,11 @@ def run_model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -
     return built.messages, built.truncated
 
 
-def model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> ModelInput:
-    """The messages to send for ``run``, with how many thread messages truncation dropped and why."""
+def model_input(run: Run, *, context_tokens: int = DEFAULT_CONTEXT_TOKENS, tool_turns: bool = True) -> ModelInput:
+    """The messages to send for ``run``, with how many thread messages truncation dropped and why. ``tool_turns``
+    False: the caller knows the run has no answered tool calls, so they are not read."""
     system = [ChatMessage(role="system", content=run.instructions)] if run.instructions else []
-    tool_turns = _tool_turns(run)
+    tool_turns = _tool_turns(run) if tool_turns else []
     budget = run.max_prompt_tokens or context_tokens
     if run.max_prompt_tokens and context_tokens:
         budget = min(budget, context_tokens)

@@ -15,18 +15,19 @@ from agents_admin.models import TERMINAL_RUN_STATUSES, Message, Run, RunStatus, 
 from agents_admin.services.usage import usage_record_run
 
 
-def run_transition(run_id: str, sources: list[str], target: str, **fields: Any) -> bool:
+def run_transition(run_id: str, sources: list[str], target: str, *, held: Run | None = None, **fields: Any) -> bool:
     """Move the run from one of ``sources`` to ``target``; True only if this call made the change.
 
     A final status is the one place a run is added to the usage rollups: the same UPDATE marks it counted and
-    the same transaction adds it, so only the call that made the change counts it.
+    the same transaction adds it, so only the call that made the change counts it. ``held``: the run as the
+    caller holds it (thread loaded), so the rollup is written from it without reading the run back.
     """
     if target not in TERMINAL_RUN_STATUSES:
         return bool(Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields))
     with transaction.atomic(savepoint=False):
         changed = Run.objects.filter(pk=run_id, status__in=sources).update(status=target, usage_counted=True, **fields)
         if changed:
-            usage_record_run(run_id)
+            usage_record_run(run_id, held=held, changes={**fields, "status": target})
     return bool(changed)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from agents_admin import validation
@@ -297,8 +297,8 @@ def run_execute(*, run_id: str) -> None:
     if not run_claim(run_id):
         logger.info("run %s is not queued; nothing to do", run_id)
         return
-    run = Run.objects.select_related("thread").get(pk=run_id)
-    stream = _Stream(run)
+    run = _run_for_execute(run_id)
+    stream = _Stream(run, tool_turns=run.answered_tool_calls or run.answers_earlier_run)
     if run.attempts > 1:
         # An earlier attempt may have streamed part of an answer before its worker died: this one continues
         # that message (replacing its text) and its step instead of leaving them behind next to new ones.
@@ -314,6 +314,23 @@ def run_execute(*, run_id: str) -> None:
         _execute(run, stream)
     finally:
         _RENEWER.release(run.id)
+
+
+def _run_for_execute(run_id: str) -> Run:
+    """The claimed run with its thread and chosen connection, and whether it has answered tool calls to show the
+    model (read in the same statement, so a run that has none, most of them, skips that read)."""
+    return (
+        Run.objects.select_related("thread")
+        .annotate(
+            answered_tool_calls=Exists(
+                RunStep.objects.filter(
+                    run_id=OuterRef("pk"), type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED
+                )
+            ),
+            answers_earlier_run=Exists(Response.objects.filter(run_id=OuterRef("pk"), answers_run__isnull=False)),
+        )
+        .get(pk=run_id)
+    )
 
 
 def _execute(run: Run, stream: _Stream) -> None:
@@ -402,7 +419,7 @@ def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
     )
     # Leave room in the window for the answer the run allows.
     context = max(provider.context_window - (run.max_completion_tokens or 0), 1)
-    built = model_input(run, context_tokens=context)
+    built = model_input(run, context_tokens=context, tool_turns=stream.tool_turns)
     if not getattr(provider, "accepts_images", True) and any(m.images for m in built.messages):
         where = f"connection '{connection.name}'" if connection is not None else "this service"
         raise PermanentProviderError(
@@ -481,6 +498,7 @@ def _hosted_tools_run(run: Run, reply: ModelReply, stream: _Stream, recorder: Ru
                 if entries[-1]["type"] == "file_search":
                     stream.searches += 1
         _usage_add(run, reply)
+        stream.tool_turns = True
         RunStep.objects.create(
             run=run,
             thread_id=run.thread_id,
@@ -624,6 +642,8 @@ class _Stream:
     text: str = ""
     # File searches this run has made (their citation markers are numbered); -1 until first counted.
     searches: int = -1
+    # Whether the run has answered tool calls the model must be shown (False: the thread's messages suffice).
+    tool_turns: bool = True
 
     def checkpoint(self, text: str) -> None:
         """At most every CHECKPOINT_INTERVAL: write the text so far with one statement that also notices a
@@ -657,13 +677,10 @@ class _Stream:
         """The step and its message appear together (one transaction, the caller's), the step dated first, as
         the service does: a stream shows step.created, then message.created and its deltas."""
         step_created = timezone.now()
-        self.message = message_create(
-            thread=self.run.thread,
-            role=Message.Role.ASSISTANT,
-            content=text,
-            agent_id=_agent_present(self.run),
-            run=self.run,
-            status=Message.Status.IN_PROGRESS,
+        # The thread list shows the run working from its first streamed words on (a run answered in one piece
+        # goes straight from queued to its final status there).
+        self.message = _reply_create(
+            self.run, text, status=Message.Status.IN_PROGRESS, run_status=RunStatus.IN_PROGRESS, now=step_created
         )
         self.step = RunStep.objects.create(
             run=self.run,
@@ -672,9 +689,6 @@ class _Stream:
             step_details=_message_creation(self.message.id),
             created_at=step_created,
         )
-        # The thread list shows the run working from its first streamed words on (a run answered in one piece
-        # goes straight from queued to its final status there).
-        Thread.objects.filter(pk=self.run.thread_id).update(last_run_status=RunStatus.IN_PROGRESS)
 
 
 def _message_creation(message_id: str) -> dict[str, Any]:
@@ -726,11 +740,11 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
         extra: dict[str, Any] = {"completed_at": now, **usage}
         if incomplete:
             extra["incomplete_details"] = {"reason": "max_completion_tokens"}
-        if not run_transition(run.id, [RunStatus.IN_PROGRESS], status, **extra):
+        if not run_transition(run.id, [RunStatus.IN_PROGRESS], status, held=run, **extra):
             raise Cancelled()
         # The step is created before its message and completed after it.
         step_created = timezone.now()
-        message = _message_final(run, stream, reply.text, now, incomplete=incomplete)
+        message = _message_final(run, stream, reply.text, now, status=status)
         step_done = {"status": RunStep.Status.COMPLETED, "completed_at": timezone.now(), **step_usage}
         if stream.step is not None:
             RunStep.objects.filter(pk=stream.step.pk).update(**step_done)
@@ -743,7 +757,6 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
                 created_at=step_created,
                 **step_done,
             )
-        thread_run_touch(run.thread_id, status, now)
         recorder.flush()
     run_ended(run.id)
 
@@ -754,7 +767,7 @@ def _complete_with_calls(
     """A v2 response ends with its function calls (status completed): the caller answers them with a new
     response carrying ``function_call_output`` items, which becomes the next run (services/responses.py). The
     step records the calls; the outputs are written into it when that response arrives."""
-    if not run_transition(run.id, [RunStatus.IN_PROGRESS], RunStatus.COMPLETED, completed_at=now, **usage):
+    if not run_transition(run.id, [RunStatus.IN_PROGRESS], RunStatus.COMPLETED, held=run, completed_at=now, **usage):
         raise Cancelled()
     RunStep.objects.create(
         run=run,
@@ -768,35 +781,66 @@ def _complete_with_calls(
     thread_run_touch(run.thread_id, RunStatus.COMPLETED, now)
 
 
-def _agent_present(run: Run) -> str | None:
-    """The run's agent, for its reply's ``assistant_id``, while it exists. A run outlives the deletion of its
-    agent: it goes on with the definition it recorded (``agent_ref``, ``agent_version``), and its reply, like
-    every message of a deleted agent, names none."""
-    return Agent.objects.filter(pk=run.agent_ref).values_list("pk", flat=True).first()
+def _agent_present(run: Run) -> Subquery | None:
+    """The run's agent, for its reply's ``assistant_id``, while it exists: looked up inside the message's INSERT,
+    so an agent deleted while the run worked is not named. A run outlives the deletion of its agent: it goes on
+    with the definition it recorded (``agent_ref``, ``agent_version``), and its reply, like every message of a
+    deleted agent, names none."""
+    if run.agent_id is None:
+        return None
+    return Subquery(Agent.objects.filter(pk=run.agent_id).order_by().values("pk"))
 
 
-def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, incomplete: bool) -> Message:
-    status = Message.Status.INCOMPLETE if incomplete else Message.Status.COMPLETED
-    details = {"reason": "max_tokens"} if incomplete else None
-    if stream.message is None:
+def _reply_create(run: Run, text: str, *, status: str, run_status: str, now: datetime) -> Message:
+    """Insert the run's assistant message, moving the thread's count, last activity and last run status in one
+    UPDATE. No other message joins a thread while its run is active, so the message takes the place after the
+    count read with the run; the UPDATE is conditional on that count, and should it have moved all the same the
+    store's ``message_create`` (which reads the count back) does the insert."""
+    thread = run.thread
+    count = thread.message_count
+    moved = thread.remote_project_id is None and Thread.objects.filter(
+        pk=thread.pk, message_count=count, message_count__lt=settings.MAX_MESSAGES_PER_THREAD
+    ).update(message_count=count + 1, last_activity_at=now, last_run_status=run_status)
+    if not moved:
         message = message_create(
-            thread=run.thread,
-            role=Message.Role.ASSISTANT,
-            content=text or " ",
-            agent_id=_agent_present(run),
-            run=run,
+            thread=thread, role=Message.Role.ASSISTANT, content=text or " ", agent_id=run.agent_id, run=run,
             status=status,
-        )
-        if details:
-            Message.objects.filter(pk=message.pk).update(incomplete_details=details)
+        )  # fmt: skip
+        if status == Message.Status.INCOMPLETE:
+            Message.objects.filter(pk=message.pk).update(incomplete_details={"reason": "max_tokens"})
+        thread_run_touch(thread.pk, run_status, now)
         return message
+    parts, plain = validation.validate_content(text or " ")
+    thread.message_count, thread.last_activity_at = count + 1, now
+    message = Message.objects.create(
+        thread=thread,
+        seq=count + 1,
+        role=Message.Role.ASSISTANT,
+        content=parts,
+        text=plain,
+        agent_id=_agent_present(run),
+        run=run,
+        status=status,
+        incomplete_details={"reason": "max_tokens"} if status == Message.Status.INCOMPLETE else None,
+        completed_at=now if status == Message.Status.COMPLETED else None,
+    )
+    return message
+
+
+def _message_final(run: Run, stream: _Stream, text: str, now: datetime, *, status: str) -> Message:
+    """The run's answer, with its final status: inserted (with the thread's columns), or the streamed message
+    completed (and the thread's columns touched)."""
+    message_status = Message.Status.INCOMPLETE if status == RunStatus.INCOMPLETE else Message.Status.COMPLETED
+    if stream.message is None:
+        return _reply_create(run, text, status=message_status, run_status=status, now=now)
     Message.objects.filter(pk=stream.message.pk).update(
         content=[{"type": "text", "text": {"value": text, "annotations": []}}],
         text=text,
-        status=status,
-        incomplete_details=details,
+        status=message_status,
+        incomplete_details={"reason": "max_tokens"} if status == RunStatus.INCOMPLETE else None,
         completed_at=now,
     )
+    thread_run_touch(run.thread_id, status, now)
     return stream.message
 
 

@@ -214,8 +214,19 @@ def _tool_calls_by_run(run_ids: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def usage_record_run(run_id: str) -> None:
-    """Add one run that has just reached its final status (its ``usage_counted`` set by the same transaction)."""
+def usage_record_run(run_id: str, *, held: Run | None = None, changes: Mapping[str, Any] | None = None) -> None:
+    """Add one run that has just reached its final status (its ``usage_counted`` set by the same transaction).
+
+    ``held`` is the run as its worker holds it (thread loaded) and ``changes`` the fields of the final UPDATE: the
+    run is then not read back, and the rollup costs one upsert (the worker's path, where it is measured).
+    """
+    if held is not None:
+        # A run offered no tool made no tool call: its steps are only read when it was offered some.
+        tool_calls = _tool_calls_by_run([run_id]).get(run_id, 0) if held.tools else 0
+        tally = UsageTally()
+        tally.add(_held_values(held, changes or {}), tool_calls=tool_calls)
+        tally.write()
+        return
     tool_steps = Exists(RunStep.objects.filter(run_id=OuterRef("pk"), type=RunStep.Type.TOOL_CALLS))
     run = Run.objects.filter(pk=run_id).values(*RUN_USAGE_FIELDS, tool_steps=tool_steps).first()
     if run is None:
@@ -224,6 +235,13 @@ def usage_record_run(run_id: str) -> None:
     # Most runs call no tool: their steps are only read when there are tool-call steps to count.
     tally.add(run, tool_calls=_tool_calls_by_run([run_id]).get(run_id, 0) if run["tool_steps"] else 0)
     tally.write()
+
+
+def _held_values(run: Run, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The RUN_USAGE_FIELDS of a run in memory, as its final UPDATE (``changes``) leaves it."""
+    values = {name: changes.get(name, getattr(run, name, None)) for name in RUN_USAGE_FIELDS if "__" not in name}
+    values["thread__project_id"] = run.thread.project_id
+    return values
 
 
 def usage_count_run(run_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""Run-engine rules that need no worker: validation, cancel before a worker claims, expiry, the claim."""
+"""Run-engine rules that need no worker: validation, cancel before a worker claims, expiry, the claim, and what
+one turn executed in this process writes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
-from agents_admin.models import Run
+from agents_admin.models import Message, Run, RunSpan, RunStep, UsageRollup
+from agents_admin.services import runs
+from agents_admin.services.agents import agent_delete
 from agents_admin.services.runs import (
     claim_is_dead,
     run_cancel,
     run_claim,
+    run_execute,
     run_submit_tool_outputs,
     runs_expire,
     runs_reconcile,
@@ -191,3 +197,45 @@ def test_a_run_created_while_the_broker_is_unreachable_stays_queued_for_the_reco
     run.refresh_from_db()
     assert run.status == "queued"
     assert "could not send agents_admin.tasks.run_execute" in caplog.text
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def test_a_turn_reads_three_times_and_writes_each_table_once() -> None:
+    run = make_run(text="Hello")
+    with CaptureQueriesContext(connection) as queries:
+        run_execute(run_id=run.id)
+    sql = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    statements = [s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"))]
+    writes = [s.split("(")[0].split(" SET ")[0] for s in statements if s.startswith(WRITES)]
+    # The claim; then the run, its usage rollup, the thread's list columns, the reply, its step and the trace.
+    assert len(writes) == 7 and len(set(writes)) == 6
+    # Reads: the run with its thread, the connection the model resolves to, the thread's messages.
+    assert len(statements) == 10, statements
+    run.refresh_from_db()
+    thread = run.thread
+    assert run.status == "completed" and run.usage_counted
+    assert (thread.message_count, thread.last_run_status) == (2, "completed")
+    reply = Message.objects.get(run=run)
+    assert (reply.seq, reply.status, reply.agent_id) == (2, "completed", run.agent_id)
+    assert RunStep.objects.get(run=run).step_details["message_creation"]["message_id"] == reply.id
+    assert RunSpan.objects.filter(run=run).count() == 2
+    assert sum(UsageRollup.objects.filter(period="hour").values_list("runs_completed", flat=True)) == 1
+
+
+def test_a_reply_names_no_agent_once_its_agent_was_deleted_during_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = make_agent()
+    run = make_run(agent=agent, text="Hello")
+    call_model = runs._call_model
+
+    def agent_goes(*args: object) -> object:
+        reply = call_model(*args)
+        agent_delete(agent=agent)
+        return reply
+
+    monkeypatch.setattr(runs, "_call_model", agent_goes)
+    run_execute(run_id=run.id)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert Message.objects.get(run=run).agent_id is None
