@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agents_admin.models import Agent, AgentVersion, AuditEvent, Message, Project, Run, RunStep, Thread
 
@@ -85,6 +86,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
 # Users and roles are managed on the console's Users page (audited, with its rules: nobody changes their own role).
 admin.site.unregister(User)
 admin.site.unregister(Group)
+# Second-factor devices hold each person's TOTP secret: set up by the person, reset by an admin on the console
+# (confirmed and audited); never shown or changed here.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
 
 
 @admin.register(User)

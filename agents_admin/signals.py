@@ -8,12 +8,15 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from agents_admin.roles import roles_sync
+from agents_admin.services.accounts import account_session_start
 from agents_admin.services.audit import audit_record
 
 
 @receiver(user_logged_in)
 def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     audit_record(action="auth.sign_in", actor=user, object_type="user", object_id=str(user.pk), request=request)
+    if request is not None and hasattr(request, "session"):
+        account_session_start(request=request, user=user)
 
 
 @receiver(user_logged_out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from agents_admin.views import (
+    account,
     agents,
     api_keys,
     audit,
@@ -40,6 +41,11 @@ urlpatterns: list = [
     path("settings/users/new/", users.user_create_view, name="user_create"),
     path("settings/users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("settings/users/<int:user_id>/active/", users.user_active, name="user_active"),
+    path("settings/users/<int:user_id>/two-factor/reset/", users.user_otp_reset, name="user_otp_reset"),
+    path("account/", account.account, name="account"),
+    path("account/password/", account.password_change_view, name="password_change"),
+    path("account/two-factor/", account.otp_setup, name="otp_setup"),
+    path("account/two-factor/disable/", account.otp_disable, name="otp_disable"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("settings/api-keys/", api_keys.api_keys, name="api_keys"),

@@ -44,6 +44,9 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   app's data; sign-in through the console's throttled sign-in).
 - ``SESSION_COOKIE_AGE`` (int seconds, default 28800 = 8 h): a session ends this long after sign-in.
 - ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (bool, default true): the session cookie also ends with the browser.
+- ``SESSION_IDLE_TIMEOUT`` (int seconds, default 1800 = 30 min; 0 = off): a console session ends after this long
+  without a page load or form submission (htmx polls do not count).
+- ``OTP_TOTP_ISSUER`` (default ``Agents Admin``): the name authenticator apps show for the second factor.
 - ``ENTRA_TENANT_ID``, ``ENTRA_CLIENT_ID``, ``ENTRA_CLIENT_SECRET`` (default empty): sign-in with Microsoft Entra
   ID, on when all are set. ``ENTRA_ISSUER`` (default ``https://login.microsoftonline.com/<tenant>/v2.0``; any
   OpenID Connect issuer works). ``ENTRA_ROLE_MAP`` (comma list ``<app role>=<console role>``, default empty:
@@ -128,6 +131,9 @@ INSTALLED_APPS = [
     # makemigrations records each app's latest migration in its max_migration.txt, so two migrations written in
     # parallel conflict in git instead of both applying after the same parent.
     "django_linear_migrations",
+    # The optional second factor: TOTP devices (RFC 6238) with drift and replay protection (docs/security.md).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "agents_admin",
 ]
 
@@ -146,6 +152,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication: idle sign-out and the forced change of a one-time password (console sessions only).
+    "agents_admin.views.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -203,6 +211,15 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 # Absolute expiry (above) plus a browser-session cookie. Not SESSION_SAVE_EVERY_REQUEST for idle expiry: the run
 # panel polls every second, which would write the session row on every poll.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# Idle expiry without a write per request: views/middleware.py keeps the time of the last page load or form
+# submission in the session (rewritten at most once a minute); htmx GETs (polls, lazy panes) do not count, so a
+# tab left open on a live page still signs out. 0 turns it off.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Agents Admin")
+# Wrong codes are throttled by the sign-in throttle (services/throttle.py, capped per account). django-otp's own
+# per-device delay doubles without a cap, so anyone who knew the password could lock the owner out: off.
+OTP_TOTP_THROTTLE_FACTOR = 0
 # With Redis, sessions are written to the database and read through the cache (every console request and every
 # one-second poll reads the session). The embedded default keeps them in the database only: its file cache is
 # slower than the SQLite read it would save.
@@ -248,6 +265,9 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded files are customer data: readable by the service's user only (exports are written 0600 too).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Content Security Policy: nothing inline, scripts only from us with a per-request nonce.
 SECURE_CSP = {

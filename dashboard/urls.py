@@ -7,12 +7,13 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import include, path, reverse
 from django.utils.http import urlencode
 
-from agents_admin.views.auth import ThrottledLoginView, entra_callback, entra_login
+from agents_admin.views.auth import ThrottledLoginView, entra_callback, entra_login, login_code
 from agents_admin.views.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
+    path("login/code/", login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/entra/", entra_login, name="entra_login"),
     path("login/entra/callback/", entra_callback, name="entra_callback"),

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,14 +192,27 @@ def _csv(batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
         yield buffer.getvalue(), len(rows)
 
 
+def _fenced(text: str, info: str = "text") -> str:
+    """``text`` as a fenced code block whose fence is longer than any backtick run in it, so nothing inside can
+    close it: a line that looks like a turn heading stays text of the same turn, and HTML (``<script>``, ``<img>``)
+    is shown as text by every Markdown renderer instead of being rendered."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}\n"
+
+
 def _markdown(thread: Thread, batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
+    """A readable transcript: one ``##`` heading per message, written only by us (sequence, role, time, id); each
+    message's text in a fence of its own (``_fenced``), as is the thread's metadata."""
     header = f"# Thread {thread.id}\n\n- Created: {_iso(thread.created_at)}\n- Messages: {thread.message_count}\n"
     if thread.metadata:
-        header += f"- Metadata: `{json.dumps(thread.metadata, ensure_ascii=False)}`\n"
+        header += "- Metadata:\n\n" + _fenced(json.dumps(thread.metadata, ensure_ascii=False), "json")
     yield header + "\n", 0
     for rows in batches:
         parts = [
-            f"## {row['seq']}. {row['role']} · {_iso(row['created_at'])}\n\n<!-- {row['id']} -->\n\n{row['text']}\n\n"
+            f"## {row['seq']}. {row['role']} · {_iso(row['created_at'])}\n\n<!-- {row['id']} -->\n\n"
+            + _fenced(row["text"])
+            + "\n"
             for row in rows
         ]
         yield "".join(parts), len(rows)

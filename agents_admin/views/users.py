@@ -15,6 +15,7 @@ from agents_admin.errors import ServiceError
 from agents_admin.forms.access import UserCreateForm, UserRoleForm
 from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.selectors.access import user_get, user_list
+from agents_admin.services.accounts import totp_device, totp_remove
 from agents_admin.services.users import user_active_set, user_create, user_role, user_role_set
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import Confirmation, HtmxHttpRequest, confirmed, render_confirm, render_page
@@ -58,7 +59,8 @@ def user_edit(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
         else:
             messages.success(request, f"{target.get_username()} is now {form.cleaned_data['role']}.")
             return redirect("agents_admin:user_edit", user_id=target.pk)
-    context = {"target": target, "form": form, "role": user_role(target)}
+    totp_on = totp_device(target) is not None
+    context = {"target": target, "form": form, "role": user_role(target), "totp_on": totp_on}
     return render_page(request, "agents_admin/user_edit.html", context, partial="form")
 
 
@@ -94,4 +96,34 @@ def user_active(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, f"{target.get_username()} {'reactivated' if active else 'deactivated'}.")
+    return redirect("agents_admin:user_edit", user_id=target.pk)
+
+
+@require_POST
+@can_manage
+def user_otp_reset(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
+    """Turn off a person's second factor (a lost phone): they sign in with their password alone and may set it up
+    again."""
+    target = user_get(user_id)
+    name = target.get_username()
+    confirm = ConfirmForm(request.POST, action="user.otp_reset", target=target.pk, user_id=request.user.pk)
+    if not confirmed(request, confirm):
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Reset {name}'s second factor?",
+                effects=[
+                    f"{name}'s authenticator app stops working here; they sign in with their password alone.",
+                    "They can set up two-factor sign-in again from their account page. The reset is in the audit log.",
+                ],
+                button=f"Reset {name}'s second factor",
+                action=reverse("agents_admin:user_otp_reset", args=[target.pk]),
+                cancel=reverse("agents_admin:user_edit", args=[target.pk]),
+                form=confirm,
+            ),
+        )
+    if totp_remove(user=target, actor=request.user, request=request):
+        messages.success(request, f"{name}'s second factor is reset.")
+    else:
+        messages.info(request, f"{name} had no second factor.")
     return redirect("agents_admin:user_edit", user_id=target.pk)

@@ -24,7 +24,7 @@ from agents_admin.services.vector_stores import vector_store_create
 from tests.factories import make_agent, make_run, make_thread
 
 # Views reachable without a role on purpose.
-PUBLIC = {"login", "logout", "healthz", "entra_login", "entra_callback"}
+PUBLIC = {"login", "login_code", "logout", "healthz", "entra_login", "entra_callback"}
 # Prefixes served by other doors with their own auth (the REST API uses project keys), or Django's own admin.
 OTHER_DOORS = ("api/", "django-admin/")
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from agents_admin.services.accounts import password_change_require
 from agents_admin.services.agents import agent_create
 from agents_admin.services.projects import project_default
 from agents_admin.services.runs import run_create
@@ -34,6 +35,8 @@ class Command(BaseCommand):
         if not User.objects.exists():
             with transaction.atomic():
                 admin = User.objects.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
+                # The demo password is documented, so anyone can know it: its first sign-in chooses a real one.
+                password_change_require(user=admin)
                 self._seed(admin)
             created = True
         if created:

@@ -54,5 +54,8 @@ def _answers(url: str, *, timeout: float) -> bool:
 def _sign_in_hint() -> str:
     demo = get_user_model().objects.filter(username=DEMO_USERNAME).first()
     if demo is not None and demo.check_password(DEMO_PASSWORD):
-        return f"Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo account; change its password under Users)."
+        return (
+            f"Sign in as {DEMO_USERNAME} / {DEMO_PASSWORD} "
+            "(the demo account; its first sign-in asks for a password of your own)."
+        )
     return "Sign in with your account."

@@ -1,4 +1,9 @@
-"""Django's SQLite backend, with one change: a flush lifts the audit table's append-only triggers for itself.
+"""Django's SQLite backend, with two changes: the database file is private to the service's user (0600), and a
+flush lifts the audit table's append-only triggers for itself.
+
+SQLite creates a new database file with the process's umask (usually 0644: readable by every local user), and its
+``-wal`` and ``-shm`` files with the database file's own mode. The file holds every conversation, so it is created
+0600 before SQLite opens it, and an existing one readable by others is narrowed to 0600.
 
 ``manage.py flush`` (and the test suite between transactional tests) empties every table. On PostgreSQL it does
 so with TRUNCATE, which fires no row triggers; SQLite has no TRUNCATE, so Django issues ``DELETE FROM`` and the
@@ -9,8 +14,14 @@ transaction. Nothing else deletes audit rows.
 
 from __future__ import annotations
 
+import os
+import stat
+from typing import Any
+
 from django.db import transaction
 from django.db.backends.sqlite3 import base, operations
+
+PRIVATE = 0o600
 
 
 class DatabaseOperations(operations.DatabaseOperations):
@@ -31,5 +42,20 @@ class DatabaseOperations(operations.DatabaseOperations):
                 cursor.execute(sql)
 
 
+def _make_private(name: str) -> None:
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT, PRIVATE))
+    except FileNotFoundError:  # its directory does not exist yet: SQLite's own error says so
+        return
+    if stat.S_IMODE(os.stat(name).st_mode) & 0o077:
+        os.chmod(name, PRIVATE)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        _make_private(str(conn_params.get("database", "")))
+        return super().get_new_connection(conn_params)
