@@ -31,6 +31,9 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   stores. ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces over OTLP/HTTP (OpenTelemetry's own ``OTEL_*``
   variables apply); ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (bool, default false) adds message
   content to the exported spans.
+- ``DB_STATEMENT_TIMEOUT`` (int seconds, default 30) and ``DB_JOB_STATEMENT_TIMEOUT`` (600): PostgreSQL's
+  ``statement_timeout`` in web processes (``AGENTS_ADMIN_WEB_PROCESS``, set by dashboard/wsgi.py and asgi.py) and
+  in every other process (workers, beat, commands); 0 = none.
 - ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
@@ -197,6 +200,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     # Django's SQLite backend, but its flush can empty the append-only audit table (see dashboard/db/sqlite3).
     DATABASES["default"]["ENGINE"] = "dashboard.db.sqlite3"
+# PostgreSQL statement timeouts, in seconds (0: none). In a web process (the WSGI/ASGI entry points set
+# AGENTS_ADMIN_WEB_PROCESS) a query running longer is cancelled: the request fails instead of holding a connection
+# and a core while the person has long left. Workers, beat and commands (purges, exports, indexing, migrations)
+# work in bounded batches but may meet a slow plan on a big table: they get the longer job timeout.
+DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 30)
+DB_JOB_STATEMENT_TIMEOUT = env_int("DB_JOB_STATEMENT_TIMEOUT", 600)
+WEB_PROCESS = env_bool("AGENTS_ADMIN_WEB_PROCESS", False)
+STATEMENT_TIMEOUT_SECONDS = DB_STATEMENT_TIMEOUT if WEB_PROCESS else DB_JOB_STATEMENT_TIMEOUT
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and STATEMENT_TIMEOUT_SECONDS > 0:
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

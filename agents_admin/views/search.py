@@ -12,7 +12,7 @@ from agents_admin.selectors.search import message_search, object_url
 from agents_admin.selectors.threads import thread_list
 from agents_admin.services.audit import search_record
 from agents_admin.views.access import capability_required
-from agents_admin.views.common import HtmxHttpRequest, render_page
+from agents_admin.views.common import HtmxHttpRequest, render_page, wants_partial
 
 PAGE = "agents_admin/search.html"
 
@@ -24,6 +24,8 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     form = SearchForm(data=request.GET or None)
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
     context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": ThreadFlag.STANDARD}
+    if form.refused:  # 400 for a page; an htmx region gets 200, as htmx swaps no 4xx answer in
+        return render_page(request, PAGE, context, partial="results", status=200 if wants_partial(request) else 400)
     if q:
         search_record(q=q, filters=filters.to_params(), actor=request.user, request=request)
         context["results"] = message_search(q=q, filters=filters, cursor=cursor)

@@ -48,3 +48,17 @@ def test_the_filters_offer_every_agent_and_project_by_name(admin_client: Client)
     options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)
     assert (named.id, "", f"Billing &lt;bot&gt; ({named.id})") in options
     assert ("side-desk", "", "Side-Desk") in options
+
+
+def test_an_over_long_search_is_refused_with_the_error_beside_the_box(admin_client: Client) -> None:
+    from agents_admin.models import AuditEvent
+
+    make_thread(messages=["refund " * 100])
+    words = " ".join(["refund"] * 80)  # 559 characters
+    page = admin_client.get(reverse("agents_admin:search"), {"q": words})
+    body = page.content.decode()
+    assert page.status_code == 400 and "Search with at most 500 characters (this has 559)" in body
+    assert "hit-meta" not in body and not AuditEvent.objects.filter(action="search.query").exists()
+    partial = admin_client.get(reverse("agents_admin:search"), {"q": words}, HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200 and "at most 500 characters" in partial.content.decode()
+    assert admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).status_code == 200
