@@ -55,19 +55,29 @@ class AccountMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/") or not request.user.is_authenticated:
+        path = request.path_info  # without the script prefix the console may be mounted under
+        if path.startswith("/api/") or not request.user.is_authenticated:
             return self.get_response(request)
         if account_session_idle(request=request, timeout=settings.SESSION_IDLE_TIMEOUT, activity=_is_activity(request)):
             logout(request)
             messages.info(request, "You were signed out after a while without activity. Sign in again to go on.")
-            return _redirect(request, f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
-        if not request.path.startswith(self.EXEMPT_PREFIXES) and account_password_change_pending(request=request):
+            return _redirect(request, f"{reverse('login')}?{urlencode({'next': _page_url(request)})}")
+        if not path.startswith(self.EXEMPT_PREFIXES) and account_password_change_pending(request=request):
             target = reverse("agents_admin:password_change")
             if urlsplit(request.headers.get("HX-Current-URL", "")).path == target:
                 # The menu's polls on the change-password page itself: answered with nothing, not a reload loop.
                 return HttpResponse(status=204)
             return _redirect(request, target)
         return self.get_response(request)
+
+
+def _page_url(request: HttpRequest) -> str:
+    """Where to come back to after signing in again: the page, also when an htmx poll or pane noticed the timeout
+    (its own URL is a fragment, not a page)."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path and current.netloc == request.get_host():
+        return current.path + (f"?{current.query}" if current.query else "")
+    return request.get_full_path()
 
 
 def _is_activity(request: HttpRequest) -> bool:

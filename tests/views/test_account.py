@@ -140,8 +140,9 @@ def test_htmx_polls_do_not_hold_the_session_open_and_are_sent_to_sign_in(setting
     client.get(reverse("agents_admin:needs_action"))  # a page load is
     assert client.session[LAST_ACTIVITY] >= int(time.time()) - 5
     _idle_for(client, 1801)
-    poll = client.get(reverse("agents_admin:needs_action") + "?count", **HX)
-    assert poll["HX-Redirect"].startswith("/login/?next=")
+    on_page = {**HX, "HTTP_HX_CURRENT_URL": "http://testserver/threads/?q=x"}
+    poll = client.get(reverse("agents_admin:needs_action") + "?count", **on_page)
+    assert poll["HX-Redirect"] == "/login/?next=%2Fthreads%2F%3Fq%3Dx"  # back to the page, not the poll's fragment
 
 
 def test_an_idle_timeout_of_zero_never_signs_out(settings: Any) -> None:
