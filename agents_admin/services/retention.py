@@ -24,9 +24,10 @@ from datetime import time as dtime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F, ProtectedError, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -36,12 +37,17 @@ from agents_admin.models import (
     Message,
     Project,
     PurgeReport,
+    Response,
     RetentionPolicy,
+    Review,
+    ReviewItem,
     Run,
     RunSpan,
     RunStep,
     Thread,
+    ThreadFlag,
     ThreadHold,
+    ThreadNote,
     ThreadTombstone,
 )
 from agents_admin.selectors import retention as sel
@@ -680,28 +686,75 @@ def threads_delete(thread_ids: list[str], *, report: PurgeReport, by: str = "") 
     """
     if not thread_ids:
         return {}
-    # One INSERT for the batch. A tombstone left by an id seen before is overwritten, never a conflict that would
-    # roll the purge back.
     now = timezone.now()
-    how = TOMBSTONE_HOW.get(report.trigger, ThreadTombstone.How.POLICY)
-    ThreadTombstone.objects.bulk_create(
-        [ThreadTombstone(thread_id=pk, deleted_at=now, how=how, by=by[:200], report_id=report.pk) for pk in thread_ids],
-        update_conflicts=True,
-        unique_fields=["thread_id"],
-        update_fields=["deleted_at", "how", "by", "report_id"],
-    )
+    _tombstones_write(thread_ids, now=now, how=TOMBSTONE_HOW.get(report.trigger, ThreadTombstone.How.POLICY),
+                      by=by[:200], report_id=report.pk)  # fmt: skip
+    # The batch's tombstones, just written, are the id set every statement below reads: one indexed subquery
+    # with two parameters, instead of the batch's ids bound (and prepared by the ORM) into each of them.
+    batch = ThreadTombstone.objects.filter(deleted_at=now, report_id=report.pk).values("thread_id")
     # Usage outlives the runs: any finished run not yet in the rollups is counted before it goes.
-    usage_count_threads(thread_ids)
-    # Trace spans first, so the runs' delete below counts runs only (it would count their cascaded spans too).
-    RunSpan.objects.filter(thread_id__in=thread_ids).delete()
-    steps = RunStep.objects.filter(thread_id__in=thread_ids).delete()[0]
-    messages = Message.objects.filter(thread_id__in=thread_ids).delete()[0]
-    runs = Run.objects.filter(thread_id__in=thread_ids).delete()[0]
-    # Only holds that no longer hold: an active one stays, and its PROTECT refuses the thread's delete below (the
-    # whole batch rolls back) even if a caller skipped the check.
-    ThreadHold.objects.filter(thread_id__in=thread_ids).exclude(pk__in=sel.holds_active(timezone.now())).delete()
-    threads = Thread.objects.filter(pk__in=thread_ids).delete()[1].get(Thread._meta.label, 0)
-    return {"threads": threads, "messages": messages, "runs": runs, "steps": steps}
+    usage_count_threads(batch)
+    return _thread_rows_delete(batch)
+
+
+def _tombstones_write(thread_ids: list[str], *, now: datetime, how: str, by: str, report_id: int) -> None:
+    """One INSERT .. SELECT from the threads for the batch (SQLite 3.24+ and PostgreSQL alike). A tombstone left by
+    an id seen before is overwritten, never a conflict that would roll the purge back.
+
+    Hand-written because it is the purge's hot path: bulk_create of the batch's tombstones, each field of each row
+    prepared by the ORM, was a quarter of the purge's CPU (bench_retention)."""
+    q = connection.ops.quote_name
+    table, thread_table = q(ThreadTombstone._meta.db_table), q(Thread._meta.db_table)
+    columns = ", ".join(q(c) for c in ("thread_id", "project_id", "deleted_at", "how", "by", "report_id"))
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in ("project_id", "deleted_at", "how", "by", "report_id"))
+    marks = ", ".join(["%s"] * len(thread_ids))
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {q('id')}, {q('project_id')}, %s, %s, %s, %s FROM {thread_table} "
+        f"WHERE {q('id')} IN ({marks}) ON CONFLICT ({q('thread_id')}) DO UPDATE SET {updates}"
+    )
+    stamp = ThreadTombstone._meta.get_field("deleted_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stamp, how, by, report_id, *thread_ids])
+
+
+# What points at a thread, emptied by thread id before the threads go, children before their parents (a review
+# before its item, a response before its run). tests/services/test_retention.py checks that these, with Run's
+# and Response's SET_NULL references below, are every relation to Thread and Run.
+THREAD_CHILDREN = (RunSpan, RunStep, Message, Review, ReviewItem, ThreadNote, ThreadFlag, Response)
+
+
+def _thread_rows_delete(thread_ids: QuerySet[Any]) -> dict[str, int]:
+    """One DELETE per table by thread id set. Django's cascade from the threads and runs fetched them and queried
+    every relation per batch with the fetched rows as parameters (the purge ran at 0.3x a plain SQL delete of
+    the same rows); here the children go first by thread id, what another thread may hold onto (a response
+    answering or following one of these) forgets it as SET_NULL says, and then the runs and the threads, which
+    nothing points at any more, go with one plain DELETE each."""
+    by_thread = {"thread_id__in": thread_ids}
+    deleted = {model: model.objects.filter(**by_thread).delete()[0] for model in THREAD_CHILDREN[:3]}
+    runs = Run.objects.filter(**by_thread)
+    Response.objects.filter(answers_run__in=runs.values("pk")).exclude(**by_thread).update(answers_run=None)
+    responses = Response.objects.filter(**by_thread)
+    Response.objects.filter(previous_response__in=responses.values("pk")).exclude(**by_thread).update(
+        previous_response=None
+    )
+    for model in THREAD_CHILDREN[3:]:
+        model.objects.filter(**by_thread).delete()
+    run_count = _delete_plain(runs)
+    # Only holds that no longer hold: an active one stays and refuses the thread's delete (the whole batch rolls
+    # back) even if a caller skipped the check.
+    holds = ThreadHold.objects.filter(**by_thread)
+    holds.exclude(pk__in=sel.holds_active(timezone.now())).delete()
+    if holds.exists():
+        raise ProtectedError("A thread on hold cannot be deleted.", set(holds))
+    thread_count = _delete_plain(Thread.objects.filter(pk__in=thread_ids))
+    return {"threads": thread_count, "messages": deleted[Message], "runs": run_count, "steps": deleted[RunStep]}
+
+
+def _delete_plain(rows: QuerySet[Any]) -> int:
+    """One DELETE for rows nothing points at any more; the ORM's delete when someone listens for its signals."""
+    if pre_delete.has_listeners(rows.model) or post_delete.has_listeners(rows.model):
+        return rows.delete()[1].get(rows.model._meta.label, 0)
+    return rows._raw_delete(rows.db)
 
 
 def _trim_threads(thread_ids: list[str], *, keep: int, report: PurgeReport) -> dict[str, int]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from agents_admin.errors import Conflict
 from agents_admin.models import (
@@ -260,7 +260,7 @@ def _uncounted(since: datetime | None = None) -> Any:
     return runs.filter(created_at__gte=since) if since else runs
 
 
-def usage_count_threads(thread_ids: list[str]) -> int:
+def usage_count_threads(thread_ids: list[str] | QuerySet[Any]) -> int:
     """Count the uncounted finished runs of these threads, before they are deleted (retention)."""
     return _count_batch(_uncounted().filter(thread_id__in=thread_ids))
 

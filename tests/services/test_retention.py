@@ -13,7 +13,17 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
-from agents_admin.models import Message, PurgeReport, RetentionPolicy, Run, RunStep, Thread, ThreadHold, ThreadTombstone
+from agents_admin.models import (
+    Message,
+    PurgeReport,
+    Response,
+    RetentionPolicy,
+    Run,
+    RunStep,
+    Thread,
+    ThreadHold,
+    ThreadTombstone,
+)
 from agents_admin.selectors import retention as sel
 from agents_admin.services import retention
 from agents_admin.services.threads import message_create, thread_delete
@@ -418,3 +428,21 @@ def test_tombstones_are_kept_for_the_setting_then_pruned(settings) -> None:
     ThreadTombstone.objects.filter(thread_id=old.pk).update(deleted_at=timezone.now() - timedelta(days=31))
     assert retention.tombstones_prune() == 1
     assert not ThreadTombstone.objects.filter(thread_id=old.pk).exists() and ThreadTombstone.objects.count() == 1
+
+
+def _pointing_at(model: type) -> set[tuple[type, str]]:
+    return {
+        (r.related_model, r.field.name)
+        for r in model._meta.get_fields(include_hidden=True)
+        if r.auto_created and not r.concrete and (r.one_to_many or r.one_to_one)
+    }
+
+
+def test_the_purge_empties_every_table_that_points_at_its_threads_or_their_runs() -> None:
+    # The purge deletes children by thread id, then runs and threads with one plain DELETE each: a table added
+    # later that points at a thread or a run must be named in THREAD_CHILDREN, or its rows would refuse the purge.
+    by_thread = {(model, "thread") for model in retention.THREAD_CHILDREN} | {(ThreadHold, "thread"), (Run, "thread")}
+    assert _pointing_at(Thread) == by_thread
+    assert {model for model, _ in _pointing_at(Run)} <= {model for model, _ in by_thread}
+    # A response elsewhere that answers or follows one of them forgets it (SET_NULL), handled by name.
+    assert _pointing_at(Response) == {(Response, "previous_response")}

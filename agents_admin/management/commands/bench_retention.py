@@ -1,5 +1,7 @@
 """Benchmark (not a test) for retention: bulk-generate threads, preview and purge half of them, report speed
-and peak memory as JSON.
+and peak memory as JSON; then generate the same data again and delete the same rows with plain SQL DELETEs (one
+transaction per batch of thread ids, children first), the floor the purge is compared with
+(``purge_vs_raw_sql``: the purge's threads/s over the raw delete's).
 
 The preview and the purge run in a child process, so its peak RSS measures the purge alone (not the data
 generation); comparing 10k and 100k threads shows memory does not grow with the number of threads. Everything
@@ -25,7 +27,17 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
-from agents_admin.models import Message, Project, PurgeReport, RetentionPolicy, Run, RunStep, Thread, ThreadHold
+from agents_admin.models import (
+    Message,
+    Project,
+    PurgeReport,
+    RetentionPolicy,
+    Run,
+    RunSpan,
+    RunStep,
+    Thread,
+    ThreadHold,
+)
 from agents_admin.services import retention
 
 BENCH_PROJECT = "bench-retention"
@@ -58,26 +70,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--purge-only", type=int, default=0, help="Internal: run the preview and purge phase for this policy id."
         )
+        parser.add_argument("--raw-only", default="", help="Internal: delete this project's stale threads with SQL.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["purge_only"]:
             self.stdout.write(json.dumps(self._purge(options["purge_only"], options["batch_size"])))
             return
+        if options["raw_only"]:
+            self.stdout.write(json.dumps(self._raw_delete(options["raw_only"], options["batch_size"])))
+            return
+        sizes = (options["threads"], options["messages_per_thread"], options["stale_fraction"])
         project = self._reset()
-        generated = self._generate(
-            project, options["threads"], options["messages_per_thread"], options["stale_fraction"]
-        )
+        generated = self._generate(project, *sizes)
         policy = retention.policy_save(
             policy=None, actor=None, name="bench", project=project, days=30, daily_at=dtime(3, 0), enabled=False
         )
-        child = subprocess.run(
-            [sys.executable, "manage.py", "bench_retention", "--purge-only", str(policy.pk),
-             "--batch-size", str(options["batch_size"])],
-            cwd=settings.BASE_DIR, env={**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only"},
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        purge = json.loads(child.stdout.strip().splitlines()[-1])
+        purge = self._child("--purge-only", str(policy.pk), options["batch_size"])
         remaining = Thread.objects.filter(project=project).count()
+        project = self._reset()
+        self._generate(project, *sizes)
+        raw = self._child("--raw-only", project.name, options["batch_size"])
         self._reset()
         result = {
             "database": connection.vendor,
@@ -86,6 +98,10 @@ class Command(BaseCommand):
             "batch_size": options["batch_size"],
             "generate": generated,
             **purge,
+            "raw_sql_delete": raw,
+            "purge_vs_raw_sql": round(purge["purge"]["threads_per_s"] / raw["threads_per_s"], 2),
+            # This process's CPU (on SQLite the database's work too; PostgreSQL's server CPU is not in it).
+            "purge_vs_raw_sql_cpu": round(raw["cpu_seconds"] / purge["purge"]["cpu_seconds"], 2),
             "threads_left": remaining,
             "peak_rss_mb_generator_process": peak_rss_mb(),
         }
@@ -93,6 +109,41 @@ class Command(BaseCommand):
         path.write_text(json.dumps(result, indent=2))
         self.stdout.write(json.dumps(result, indent=2))
         self.stdout.write(f"written to {path}")
+
+    def _child(self, flag: str, value: str, batch_size: int) -> dict[str, Any]:
+        """Run one measured phase in a fresh process (its peak memory is the phase's own)."""
+        child = subprocess.run(
+            [sys.executable, "manage.py", "bench_retention", flag, value, "--batch-size", str(batch_size)],
+            cwd=settings.BASE_DIR, env={**os.environ, "DEBUG": "false", "SECRET_KEY": "bench-only"},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(child.stdout.strip().splitlines()[-1])
+
+    def _raw_delete(self, project_name: str, batch_size: int) -> dict[str, Any]:
+        """The floor: the rows the purge deletes, deleted by plain SQL in batches of thread ids, one transaction
+        each, children first (no selection rules, holds, report or audit)."""
+        began, cpu = time.monotonic(), time.process_time()
+        stale = timezone.now() - timedelta(days=30)
+        ids = list(
+            Thread.objects.filter(project__name=project_name, last_activity_at__lte=stale)
+            .order_by("last_activity_at", "id")
+            .values_list("id", flat=True)
+        )
+        tables = [m._meta.db_table for m in (RunSpan, RunStep, Message, Run, Thread)]
+        deleted = 0
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), batch_size):
+                chunk = ids[start : start + batch_size]
+                marks = ", ".join(["%s"] * len(chunk))
+                with transaction.atomic():
+                    for table in tables:
+                        column = "id" if table == Thread._meta.db_table else "thread_id"
+                        cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608
+                        deleted += cursor.rowcount
+        seconds = time.monotonic() - began
+        return {"seconds": round(seconds, 2), "cpu_seconds": round(time.process_time() - cpu, 2), "rows": deleted,
+                "threads": len(ids),
+                "threads_per_s": round(len(ids) / seconds) if seconds else None}  # fmt: skip
 
     def _reset(self) -> Project:
         project, _ = Project.objects.get_or_create(name=BENCH_PROJECT, defaults={"display_name": "Benchmark"})
@@ -117,9 +168,10 @@ class Command(BaseCommand):
                     Thread(id=f"thread_bench{n:012d}", project=project, message_count=per_thread) for n in numbers
                 ]
                 Thread.objects.bulk_create(threads, batch_size=1000)
+                # Finished runs are in the usage rollups already (the engine counts a run as it ends).
                 runs = [
                     Run(id=f"run_bench{n:012d}", thread_id=f"thread_bench{n:012d}", agent_ref="asst_bench",
-                        agent_version=1, model="bench", status="completed", expires_at=now)
+                        agent_version=1, model="bench", status="completed", expires_at=now, usage_counted=True)
                     for n in numbers
                 ]  # fmt: skip
                 Run.objects.bulk_create(runs, batch_size=1000)
@@ -156,7 +208,7 @@ class Command(BaseCommand):
         rss_start = peak_rss_mb()
         figures: dict[str, Any] = {}
         for phase, dry_run in (("preview", True), ("purge", False)):
-            began = time.monotonic()
+            began, cpu = time.monotonic(), time.process_time()
             report = retention.purge_start(
                 policy=policy, trigger=PurgeReport.Trigger.COMMAND, dry_run=dry_run, enqueue=False
             )
@@ -166,6 +218,7 @@ class Command(BaseCommand):
             figures[phase] = {
                 "status": done.status,
                 "seconds": round(seconds, 2),
+                "cpu_seconds": round(time.process_time() - cpu, 2),
                 "threads": done.threads,
                 "messages": done.messages,
                 "runs": done.runs,
