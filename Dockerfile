@@ -1,4 +1,4 @@
-# Production image: web (gunicorn) by default; the same image runs the worker and beat with another command:
+# Production image: web (uvicorn, the ASGI server) by default; the same image runs the worker and beat with another command:
 #   docker run IMAGE celery -A dashboard worker -Q runs,maintenance -l info
 #   docker run IMAGE celery -A dashboard beat -l info
 # Set REDIS_URL for any deployment of more than one container. Without it the broker is the embedded one, which
@@ -26,4 +26,7 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
-CMD ["sh", "-c", "python manage.py migrate --no-input && exec gunicorn dashboard.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile -"]
+# Each web process serves hundreds of streams beside ordinary requests (docs/benchmarks.md); sync views run in a
+# thread per request, so database connections are not kept between requests (DB_CONN_MAX_AGE=0) in the web process.
+# --no-proxy-headers: the application decides which proxies to trust (TRUSTED_PROXIES).
+CMD ["sh", "-c", "python manage.py migrate --no-input && DB_CONN_MAX_AGE=${DB_CONN_MAX_AGE:-0} exec uvicorn dashboard.asgi:application --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY:-2} --no-proxy-headers --timeout-graceful-shutdown 20"]

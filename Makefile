@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs chaos load
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs bench-streams chaos load
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
@@ -104,6 +104,15 @@ BENCH_RUNS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-runs.sqlite3
 bench-runs: install
 	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
 	DATABASE_URL=$(BENCH_RUNS_DATABASE_URL) $(BIN)/python manage.py bench_runs --runs $(RUNS) $(BENCH_RUNS_ARGS)
+
+## bench-streams: STREAMS open API streams on one uvicorn process (port BENCH_STREAMS_PORT), a plain GET's p50/p95
+## beside them, memory per open stream, and worker -> client delta latency; prints JSON (see docs/benchmarks.md).
+STREAMS ?= 200
+BENCH_STREAMS_PORT ?= 8215
+BENCH_STREAMS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-streams.sqlite3
+bench-streams: install
+	DATABASE_URL=$(BENCH_STREAMS_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v0
+	DATABASE_URL=$(BENCH_STREAMS_DATABASE_URL) $(BIN)/python manage.py bench_streams --streams $(STREAMS) --port $(BENCH_STREAMS_PORT) $(BENCH_STREAMS_ARGS)
 
 ## chaos: the fault kit: a local stack (its own broker, workers, beat) on CHAOS_DATABASE_URL; kills pool processes
 ## and workers, restarts the broker without persistence, terminates PostgreSQL connections, stops beat, and prints

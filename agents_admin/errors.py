@@ -32,3 +32,15 @@ class Conflict(ServiceError):
 
 class LimitExceeded(ServiceError):
     code = "limit_exceeded"
+
+
+class RateLimited(ServiceError):
+    """A per-key limit is reached: try again after ``retry_after`` seconds. ``limit`` names the setting."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after

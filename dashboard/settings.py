@@ -34,6 +34,11 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``DB_STATEMENT_TIMEOUT`` (int seconds, default 30) and ``DB_JOB_STATEMENT_TIMEOUT`` (600): PostgreSQL's
   ``statement_timeout`` in web processes (``AGENTS_ADMIN_WEB_PROCESS``, set by dashboard/wsgi.py and asgi.py) and
   in every other process (workers, beat, commands); 0 = none.
+- ``API_STREAMS_PER_KEY`` (int, default 100) and ``API_RUNS_PER_MINUTE_PER_KEY`` (int, default 600): per API key,
+  the streams open at once and the runs (responses included) created per minute; past them the API answers 429
+  with ``Retry-After``. 0 turns a limit off. ``STREAM_IDLE_SECONDS`` (5): how often an open stream looks at the
+  store without a notice; ``STREAM_POLL_SECONDS`` (0.1): how often when the notices' server is unreachable;
+  ``STREAM_DB_THREADS`` (4): threads per web process making those looks (each with one database connection).
 - ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
@@ -326,6 +331,9 @@ EMBEDDED_BROKER_SOCKET = BROKER_DIR / "broker.sock"
 if not REDIS_URL:
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_URL = REDIS_URL or f"redis+socket://{EMBEDDED_BROKER_SOCKET}"
+# Run notices (pub/sub: a worker's write wakes the streams of that run) and the API's per-key limits live on the
+# same server as the broker: Redis, or the embedded Valkey server.
+RUN_EVENTS_URL = REDIS_URL or f"unix://{EMBEDDED_BROKER_SOCKET}"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
     # Above the longest task (a run's hard limit), so acks_late tasks are not redelivered
     # to a second worker while the first one is still working on them.
@@ -367,6 +375,15 @@ TRACE_RUNS = env_bool("TRACE_RUNS", True)
 TRACE_MESSAGE_MAX_CHARS = env_int("TRACE_MESSAGE_MAX_CHARS", 8_000)
 TRACE_INPUT_MAX_CHARS = env_int("TRACE_INPUT_MAX_CHARS", 200_000)
 TRACE_TEXT_MAX_CHARS = env_int("TRACE_TEXT_MAX_CHARS", 8_000)
+# Per API key: streams open at once, and runs created per minute (responses included); 0 turns a limit off.
+API_STREAMS_PER_KEY = env_int("API_STREAMS_PER_KEY", 100)
+API_RUNS_PER_MINUTE_PER_KEY = env_int("API_RUNS_PER_MINUTE_PER_KEY", 600)
+# An open stream looks at the store this often without a notice (a safety net; notices wake it at once), and
+# every STREAM_POLL_SECONDS when the notices' server cannot be reached.
+STREAM_IDLE_SECONDS = env_float("STREAM_IDLE_SECONDS", 5.0)
+STREAM_POLL_SECONDS = env_float("STREAM_POLL_SECONDS", 0.1)
+# Threads (and so at most database connections) per web process that make the open streams' looks at the store.
+STREAM_DB_THREADS = env_int("STREAM_DB_THREADS", 4)
 # REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
 API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
 API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)

@@ -1,13 +1,13 @@
 """A real HTTPS server for the REST API on 127.0.0.1 and official Azure SDK clients pointed at it.
 
-The server is Django's threaded WSGI server (the one runserver uses) with its socket wrapped in TLS, using a
-certificate from ``make_dev_cert``; clients trust exactly that certificate (``connection_verify``), which is
-the recipe of the reference's section 8.3.
+The server is uvicorn serving the project's ASGI application over TLS, as production serves it (so streams are
+the asynchronous ones), with a certificate from ``make_dev_cert``; clients trust exactly that certificate
+(``connection_verify``), which is the recipe of the reference's section 8.3.
 """
 
 from __future__ import annotations
 
-import ssl
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from azure.ai.agents import AgentsClient
 from azure.core.credentials import AccessToken
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-from django.core.wsgi import get_wsgi_application
+from django.core.asgi import get_asgi_application
 
+from agents_admin.api.streaming import LOOKS
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Project
 from agents_admin.services.api_keys import api_key_create
@@ -36,27 +37,35 @@ class KeyCredential:
         return AccessToken(self.key, int(time.time()) + 3600)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        pass
-
-
 class HttpsServer:
     def __init__(self, cert: Path, key: Path) -> None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=False)
-        self.httpd.daemon_threads = True
-        self.httpd.set_app(get_wsgi_application())
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        config = uvicorn.Config(
+            get_asgi_application(),
+            ssl_certfile=str(cert),
+            ssl_keyfile=str(key),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
         self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test's HTTPS server did not start")
+            time.sleep(0.02)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()
+        LOOKS.close_connections()
 
 
 @pytest.fixture(scope="session")

@@ -164,6 +164,10 @@ def _embedded_broker() -> Iterator[None]:
 def _stop_shared_worker_at_exit(_embedded_broker: None) -> Iterator[None]:
     yield
     _SharedWorker.stop()
+    # The streams' look threads let go of the test database before it is dropped.
+    from agents_admin.api.streaming import LOOKS
+
+    LOOKS.close_connections()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ The events are a function of what the store holds (the run, its function-call st
 the worker writes it), computed so that what is known at one moment is always a prefix of what is known later:
 text deltas are whole words, and the word still being written waits for the next one. So event N is the same
 whoever asks and whenever, and a stream resumes after any ``sequence_number`` (``starting_after``) by computing
-the events again and skipping the ones already seen. Background responses stream the same way.
+the events again and skipping the ones already seen. Background responses stream the same way. Streams are
+served asynchronously and woken by the worker's notices, as the classic ones are (streaming.py).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
 
+from agents_admin.api.streaming import StreamSlot, sse_response, watch_run
 from agents_admin.api.v2_shapes import (
     FINAL_RESPONSE_STATUSES,
     function_call_items,
@@ -30,7 +30,6 @@ from agents_admin.models import Message, Response, Run
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.1
 _WORD = re.compile(r"\s*\S+")
 _FINAL_EVENT = {
     "completed": "response.completed",
@@ -132,26 +131,25 @@ def sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
 
 
-def response_stream(response: Response, *, starting_after: int = -1) -> StreamingHttpResponse:
-    stream = StreamingHttpResponse(_events(response, starting_after), content_type="text/event-stream")
-    stream["Cache-Control"] = "no-cache"
-    stream["X-Accel-Buffering"] = "no"  # tell nginx-style proxies not to buffer the stream
-    return stream
+def response_stream(
+    response: Response, *, starting_after: int = -1, slot: StreamSlot | None = None
+) -> StreamingHttpResponse:
+    return sse_response(_events(response, starting_after, slot))
 
 
-def _events(response: Response, starting_after: int) -> Iterator[bytes]:
+async def _events(response: Response, starting_after: int, slot: StreamSlot | None) -> AsyncIterator[bytes]:
     sent = starting_after + 1
+
+    def look() -> tuple[list[bytes], bool]:
+        nonlocal sent
+        events, done = response_events(response)
+        chunks = [sse({**events[number], "sequence_number": number}) for number in range(sent, len(events))]
+        sent = max(sent, len(events))
+        return chunks, done
+
     try:
-        # The run expires on its own; this only guards against a stream outliving everything.
-        deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
-        while time.monotonic() < deadline:
-            events, done = response_events(response)
-            for number in range(sent, len(events)):
-                yield sse({**events[number], "sequence_number": number})
-            sent = max(sent, len(events))
-            if done:
-                return
-            time.sleep(POLL_SECONDS)
+        async for chunk in watch_run(response.run_id, slot, look):
+            yield chunk
     except Exception:
         logger.exception("stream of response %s failed", response.id)
         yield sse(

@@ -18,9 +18,12 @@ from agents_admin.api.conversations import get_conversation, message_from_item
 from agents_admin.api.errors import ApiError, invalid
 from agents_admin.api.pagination import page
 from agents_admin.api.response_streaming import response_stream
+from agents_admin.api.streaming import stream_slot
 from agents_admin.api.v2_shapes import FINAL_RESPONSE_STATUSES, RESPONSE_STATUS, invalid_payload, response_json
+from agents_admin.lib import run_events
 from agents_admin.models import AgentVersion, Response, Run, RunStatus
 from agents_admin.selectors.agents import agent_for_name
+from agents_admin.services.api_limits import run_create_allow
 from agents_admin.services.responses import (
     ResponseInput,
     ResponseRequest,
@@ -31,8 +34,6 @@ from agents_admin.services.responses import (
 
 # What the agent decides: a call that names an agent may not override them (the service's 400).
 AGENT_OWNED = ("tools", "tool_choice", "text", "instructions")
-# How often a synchronous create looks at its run.
-WAIT_POLL_SECONDS = 0.1
 
 
 def get_response(call: Call, response_id: str) -> Response:
@@ -135,39 +136,45 @@ def create(call: Call) -> HttpResponseBase:
     max_output_tokens = opt_int(call.body, "max_output_tokens")
     if max_output_tokens is not None and max_output_tokens < 1:
         raise invalid("max_output_tokens must be a positive integer.", param="max_output_tokens")
-    response = response_create(
-        request=ResponseRequest(
-            project=call.project,
-            agent=agent,
-            agent_name=name,
-            version=version,
-            thread=thread if thread is not None else (previous.thread if previous is not None else None),
-            previous=previous,
-            in_conversation=thread is not None or (previous is not None and previous.in_conversation),
-            input=_input(call),
-            background=background,
-            metadata=opt_dict(call.body, "metadata"),
-            max_output_tokens=max_output_tokens,
-            temperature=call.body.get("temperature"),
-            top_p=call.body.get("top_p"),
-        ),
-        actor_label=call.actor_label,
+    request = ResponseRequest(
+        project=call.project,
+        agent=agent,
+        agent_name=name,
+        version=version,
+        thread=thread if thread is not None else (previous.thread if previous is not None else None),
+        previous=previous,
+        in_conversation=thread is not None or (previous is not None and previous.in_conversation),
+        input=_input(call),
+        background=background,
+        metadata=opt_dict(call.body, "metadata"),
+        max_output_tokens=max_output_tokens,
+        temperature=call.body.get("temperature"),
+        top_p=call.body.get("top_p"),
     )
+    run_create_allow(api_key_id=call.api_key.pk)
     if stream:
-        return response_stream(response)
+        with stream_slot(call) as slot:
+            response = response_create(request=request, actor_label=call.actor_label)
+        return response_stream(response, slot=slot)
+    response = response_create(request=request, actor_label=call.actor_label)
     if not background:
         _wait(response.run_id)
     return ok(response_json(response, Run.objects.get(pk=response.run_id)))
 
 
 def _wait(run_id: str) -> None:
-    """Until the run has ended as a response ends (a response that calls functions ends with the calls)."""
+    """Until the run has ended as a response ends (a response that calls functions ends with the calls): woken by
+    the run's notices (lib/run_events.py), polling only while their server cannot be reached."""
     deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
-    while time.monotonic() < deadline:
-        status = Run.objects.values_list("status", flat=True).get(pk=run_id)
-        if RESPONSE_STATUS.get(RunStatus(status)) in FINAL_RESPONSE_STATUSES:
-            return
-        time.sleep(WAIT_POLL_SECONDS)
+    with run_events.subscription(settings.RUN_EVENTS_URL, run_id) as notice:
+        while time.monotonic() < deadline:
+            status = Run.objects.values_list("status", flat=True).get(pk=run_id)
+            if RESPONSE_STATUS.get(RunStatus(status)) in FINAL_RESPONSE_STATUSES:
+                return
+            if notice is None:
+                time.sleep(settings.STREAM_POLL_SECONDS)
+            else:
+                notice(settings.STREAM_IDLE_SECONDS)
 
 
 def retrieve(call: Call, response_id: str) -> HttpResponseBase:
@@ -179,7 +186,8 @@ def retrieve(call: Call, response_id: str) -> HttpResponseBase:
             starting_after = int(raw)
         except ValueError:
             raise invalid("starting_after must be an event's sequence_number.", param="starting_after") from None
-        return response_stream(response, starting_after=starting_after)
+        with stream_slot(call) as slot:
+            return response_stream(response, starting_after=starting_after, slot=slot)
     return ok(response_json(response, response.run))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +13,10 @@ from agents_admin.api.base import Call, ok, opt_bool, opt_dict, opt_int, opt_lis
 from agents_admin.api.errors import invalid, not_found
 from agents_admin.api.pagination import page
 from agents_admin.api.serializers import FILE_SEARCH_CONTENT, run_json, step_json
-from agents_admin.api.streaming import event_stream
+from agents_admin.api.streaming import event_stream, stream_slot
 from agents_admin.api.threads import check_messages, get_thread, thread_from_body
 from agents_admin.models import Run, RunStep
+from agents_admin.services.api_limits import run_create_allow
 from agents_admin.services.runs import run_cancel, run_create, run_submit_tool_outputs, run_update
 from agents_admin.services.stores import RunOptions
 
@@ -61,9 +63,12 @@ def create(call: Call, thread_id: str) -> HttpResponseBase:
     options = _options(
         call.body, additional_instructions=opt_str(call.body, "additional_instructions"), additional_messages=additional
     )
-    run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
+    run_create_allow(api_key_id=call.api_key.pk)
     if stream:
-        return event_stream(run.id)
+        with stream_slot(call) as slot:
+            run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
+        return event_stream(run.id, slot=slot)
+    run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
     return ok(run_json(run))
 
 
@@ -73,11 +78,12 @@ def create_thread_and_run(call: Call) -> HttpResponseBase:
     stream = opt_bool(call.body, "stream")
     thread_body = opt_dict(call.body, "thread") or {}
     options = _options(call.body)
-    with transaction.atomic():
+    run_create_allow(api_key_id=call.api_key.pk)
+    with stream_slot(call) if stream else contextlib.nullcontext() as slot, transaction.atomic():
         thread = thread_from_body(call, thread_body, param_prefix="thread.")
         run = run_create(thread=thread, agent=agent, actor_label=call.actor_label, options=options)
-    if stream:
-        return event_stream(run.id, thread=thread)
+    if slot is not None:
+        return event_stream(run.id, thread=thread, slot=slot)
     return ok(run_json(run))
 
 
@@ -109,10 +115,11 @@ def submit_tool_outputs(call: Call, thread_id: str, run_id: str) -> HttpResponse
     outputs = opt_list(call.body, "tool_outputs")
     if outputs is None:
         raise invalid("tool_outputs is required.", param="tool_outputs")
-    stream = opt_bool(call.body, "stream")
+    if opt_bool(call.body, "stream"):
+        with stream_slot(call) as slot:
+            run = run_submit_tool_outputs(run=run, tool_outputs=outputs, actor_label=call.actor_label)
+        return event_stream(run.id, resumed=True, slot=slot)
     run = run_submit_tool_outputs(run=run, tool_outputs=outputs, actor_label=call.actor_label)
-    if stream:
-        return event_stream(run.id, resumed=True)
     return ok(run_json(run))
 
 

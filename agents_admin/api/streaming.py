@@ -1,27 +1,47 @@
-"""Streaming runs as server-sent events, fed by polling the Run row, its steps and its assistant message.
+"""Streaming runs as server-sent events, served asynchronously (under ASGI an open stream waits as a coroutine and
+holds no server worker), woken when the worker says its run changed (lib/run_events.py) to read the Run row, its
+steps and its assistant message from the store (a cheap poll when the notices' server cannot be reached).
 
 Framing the Azure SDK parses (reference section 5): ``event: <name>\\ndata: <one-line JSON>\\n\\n`` per event,
 LF only, ending with ``event: done`` / ``data: [DONE]``. The worker writes partial text into an in-progress
-assistant message; the difference since the last poll becomes a ``thread.message.delta``.
+assistant message; the difference since the last look becomes a ``thread.message.delta``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.http import StreamingHttpResponse
 
+from agents_admin.api.base import Call
 from agents_admin.api.serializers import message_json, run_json, step_delta_json, step_json, thread_json
+from agents_admin.lib import run_events
 from agents_admin.models import Message, Run, RunStatus, RunStep, Thread
+from agents_admin.services.api_limits import (
+    STREAM_RENEW_SECONDS,
+    stream_slot_release,
+    stream_slot_renew,
+    stream_slot_take,
+)
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.1
+# How long a stream that starts as its process's subscription does waits for it before looking anyway.
+SUBSCRIBE_WAIT_SECONDS = 1.0
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -29,11 +49,149 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
-def event_stream(run_id: str, *, thread: Thread | None = None, resumed: bool = False) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(_events(run_id, thread=thread, resumed=resumed), content_type="text/event-stream")
+@dataclass
+class StreamSlot:
+    """One of an API key's open streams (services/api_limits.py), held until the stream ends."""
+
+    api_key_id: int
+    token: str
+
+    def renew(self) -> None:
+        stream_slot_renew(api_key_id=self.api_key_id, token=self.token)
+
+    def release(self) -> None:
+        stream_slot_release(api_key_id=self.api_key_id, token=self.token)
+
+
+@contextlib.contextmanager
+def stream_slot(call: Call) -> Iterator[StreamSlot]:
+    """Take a stream slot before doing what the stream will show (a refused stream creates no run); it is given
+    back here if that fails, else by the stream when it ends."""
+    slot = StreamSlot(call.api_key.pk, stream_slot_take(api_key_id=call.api_key.pk))
+    try:
+        yield slot
+    except BaseException:
+        slot.release()
+        raise
+
+
+def sse_response(chunks: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # tell nginx-style proxies not to buffer the stream
     return response
+
+
+class LookPool:
+    """The few threads that make the streams' looks at the store (``STREAM_DB_THREADS``), so database connections
+    stay bounded however many streams are open: each thread keeps its connection while looks keep coming, and
+    closes it after ``LOOK_IDLE_SECONDS`` without one (or after a database error)."""
+
+    LOOK_IDLE_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | threading.Barrier] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.pid = 0
+
+    async def run[T](self, fn: Callable[[], T]) -> T:
+        future: Future[T] = Future()
+        self._start_threads()
+        self.jobs.put((fn, future))
+        return await asyncio.wrap_future(future)
+
+    def close_connections(self) -> None:
+        """Every thread closes its database connection now (a test database about to be dropped)."""
+        with self.lock:
+            threads = [t for t in self.threads if t.is_alive()]
+        barrier = threading.Barrier(len(threads) + 1, timeout=10)
+        for _ in threads:
+            self.jobs.put(barrier)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+
+    def _start_threads(self) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # a forked process inherits no threads
+                self.pid, self.threads = os.getpid(), []
+            self.threads = [t for t in self.threads if t.is_alive()]
+            while len(self.threads) < max(1, settings.STREAM_DB_THREADS):
+                thread = threading.Thread(target=self._work, daemon=True, name="stream-looks")
+                thread.start()
+                self.threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self.jobs.get(timeout=self.LOOK_IDLE_SECONDS)
+            except queue.Empty:
+                connection.close()
+                continue
+            if isinstance(job, threading.Barrier):
+                connection.close()
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    job.wait()
+                continue
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                connection.close()  # a broken connection is not handed to the next look
+                future.set_exception(exc)
+
+
+LOOKS = LookPool()
+
+
+def _connection_release() -> None:
+    # Never inside a transaction (a test's): closing there would break it.
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+async def watch_run[T](
+    run_id: str,
+    slot: StreamSlot | None,
+    look: Callable[[], tuple[list[T], bool]],
+) -> AsyncIterator[T]:
+    """What ``look`` finds each time the run may have changed, until it says it is done.
+
+    ``look`` reads the store (synchronously, on the look pool's threads); the stream waits between looks for a
+    notice that the run changed, at most STREAM_IDLE_SECONDS (STREAM_POLL_SECONDS while notices are down).
+    """
+    hub = run_events.hub(settings.RUN_EVENTS_URL)
+    # The view's database connection is not needed while the stream waits.
+    await sync_to_async(_connection_release)()
+    renewed = time.monotonic()
+    # The run expires on its own; this only guards against a stream outliving everything.
+    deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
+    try:
+        with hub.watch(run_id) as inbox:
+            # Subscribed before the first look, so a change made after it is never missed.
+            await hub.ready(SUBSCRIBE_WAIT_SECONDS)
+            while time.monotonic() < deadline:
+                items, done = await LOOKS.run(look)
+                for item in items:
+                    yield item
+                if done:
+                    return
+                if slot is not None and time.monotonic() - renewed > STREAM_RENEW_SECONDS:
+                    renewed = time.monotonic()
+                    await sync_to_async(slot.renew)()
+                idle = settings.STREAM_IDLE_SECONDS if hub.healthy else settings.STREAM_POLL_SECONDS
+                await inbox.wait(idle)
+    finally:
+        if slot is not None:
+            await sync_to_async(slot.release)()
+
+
+def event_stream(
+    run_id: str, *, thread: Thread | None = None, resumed: bool = False, slot: StreamSlot | None = None
+) -> StreamingHttpResponse:
+    return sse_response(_events(run_id, thread=thread, resumed=resumed, slot=slot))
 
 
 class _Watcher:
@@ -132,23 +290,29 @@ class _Watcher:
             self.steps[step.id] = step.status
 
 
-def _events(run_id: str, *, thread: Thread | None, resumed: bool) -> Iterator[bytes]:
+async def _events(
+    run_id: str, *, thread: Thread | None, resumed: bool, slot: StreamSlot | None
+) -> AsyncIterator[bytes]:
+    state: dict[str, Any] = {}
+
+    def look() -> tuple[list[bytes], bool]:
+        chunks: list[bytes] = []
+        if "watcher" not in state:
+            if thread is not None:
+                chunks.append(sse("thread.created", thread_json(thread)))
+            run = Run.objects.get(pk=run_id)
+            if not resumed:
+                chunks.append(sse("thread.run.created", {**run_json(run), "status": RunStatus.QUEUED}))
+            chunks.append(sse("thread.run.queued", {**run_json(run), "status": RunStatus.QUEUED}))
+            state["watcher"] = _Watcher(run, resumed=resumed)
+        else:
+            run = Run.objects.get(pk=run_id)
+        chunks.extend(state["watcher"].poll(run))
+        return chunks, run.is_terminal or run.status == RunStatus.REQUIRES_ACTION
+
     try:
-        if thread is not None:
-            yield sse("thread.created", thread_json(thread))
-        run = Run.objects.get(pk=run_id)
-        if not resumed:
-            yield sse("thread.run.created", {**run_json(run), "status": RunStatus.QUEUED})
-        yield sse("thread.run.queued", {**run_json(run), "status": RunStatus.QUEUED})
-        watcher = _Watcher(run, resumed=resumed)
-        # The run expires on its own; this only guards against a stream outliving everything.
-        deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
-        while time.monotonic() < deadline:
-            run.refresh_from_db()
-            yield from watcher.poll(run)
-            if run.is_terminal or run.status == RunStatus.REQUIRES_ACTION:
-                break
-            time.sleep(POLL_SECONDS)
+        async for chunk in watch_run(run_id, slot, look):
+            yield chunk
     except Exception:
         logger.exception("stream of run %s failed", run_id)
         yield sse("error", {"error": {"code": "server_error", "message": "The stream failed.", "type": "server_error"}})

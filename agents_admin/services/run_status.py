@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from agents_admin.models import TERMINAL_RUN_STATUSES, Message, Run, RunStatus, RunStep, Thread
+from agents_admin.services.run_events import run_changed
 from agents_admin.services.usage import usage_record_run
 
 
@@ -23,11 +24,18 @@ def run_transition(run_id: str, sources: list[str], target: str, *, held: Run | 
     caller holds it (thread loaded), so the rollup is written from it without reading the run back.
     """
     if target not in TERMINAL_RUN_STATUSES:
-        return bool(Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields))
-    with transaction.atomic(savepoint=False):
-        changed = Run.objects.filter(pk=run_id, status__in=sources).update(status=target, usage_counted=True, **fields)
-        if changed:
-            usage_record_run(run_id, held=held, changes={**fields, "status": target})
+        changed = Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields)
+    else:
+        with transaction.atomic(savepoint=False):
+            changed = Run.objects.filter(pk=run_id, status__in=sources).update(
+                status=target, usage_counted=True, **fields
+            )
+            if changed:
+                usage_record_run(run_id, held=held, changes={**fields, "status": target})
+    if changed:
+        # Open streams of the run look again once this commits (steps and messages written in the same
+        # transaction come with it).
+        run_changed(run_id)
     return bool(changed)
 
 

@@ -52,6 +52,7 @@ from agents_admin.services import tools
 from agents_admin.services.audit import Actor
 from agents_admin.services.context import ModelInput, model_input
 from agents_admin.services.dispatch import RUN_EXECUTE, RUNS_QUEUE, queue_length, task_send
+from agents_admin.services.run_events import run_changed
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create, thread_create
@@ -269,6 +270,7 @@ def run_claim(run_id: str) -> bool:
         status=RunStatus.IN_PROGRESS, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, claimed_by=token
     )
     if claimed:
+        run_changed(run_id)
         return True
     held = (
         Run.objects.filter(pk=run_id, status=RunStatus.IN_PROGRESS, expires_at__gt=now, remote_project=None)
@@ -509,6 +511,7 @@ def _hosted_tools_run(run: Run, reply: ModelReply, stream: _Stream, recorder: Ru
             prompt_tokens=reply.usage.prompt_tokens,
             completion_tokens=reply.usage.completion_tokens,
         )
+        run_changed(run.id)
         logger.info(
             "run %s: %d hosted tool calls in %.2fs", run.id, len(entries), (timezone.now() - started).total_seconds()
         )
@@ -659,12 +662,14 @@ class _Stream:
                     raise Cancelled()
                 if text:
                     self._message_start(text)
+                    run_changed(self.run.id)
             return
         written = Message.objects.filter(
             pk=self.message.pk, status=Message.Status.IN_PROGRESS, run__status=RunStatus.IN_PROGRESS
         ).update(content=[{"type": "text", "text": {"value": text, "annotations": []}}], text=text)
         if not written:
             raise Cancelled()
+        run_changed(self.run.id)
 
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

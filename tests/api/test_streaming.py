@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from agents_admin.api.streaming import event_stream
@@ -12,7 +14,17 @@ from agents_admin.services.threads import message_create
 from tests.factories import make_run
 
 
-def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None:
+def body_of(response: Any) -> str:
+    """The whole body of a (finished) run's stream, read as the ASGI server reads it (its looks at the store are
+    made on other threads: the tests commit what they write, transactional_db)."""
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(read)().decode()
+
+
+def test_a_finished_run_streams_its_message_and_ends_with_done(transactional_db: None) -> None:
     run = make_run(text="hi")
     message = message_create(
         thread=run.thread, role="assistant", content="Hello there", run=run, agent_id=run.agent_ref
@@ -29,7 +41,7 @@ def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None
     Run.objects.filter(pk=run.pk).update(status="completed", started_at=now, completed_at=now)
     response = event_stream(run.id)
     assert response["Content-Type"] == "text/event-stream"
-    body = b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
+    body = body_of(response)
     assert "\r" not in body and body.endswith("event: done\ndata: [DONE]\n\n")
     events = [chunk.split("\n") for chunk in body.strip("\n").split("\n\n")]
     assert all(len(lines) == 2 and lines[0].startswith("event: ") and lines[1].startswith("data: ") for lines in events)
@@ -53,7 +65,9 @@ def test_a_finished_run_streams_its_message_and_ends_with_done(db: None) -> None
     assert json.loads(events[8][1].removeprefix("data: "))["status"] == Message.Status.COMPLETED
 
 
-def test_a_resumed_stream_tells_what_came_after_the_outputs_even_if_the_run_finished_first(db: None) -> None:
+def test_a_resumed_stream_tells_what_came_after_the_outputs_even_if_the_run_finished_first(
+    transactional_db: None,
+) -> None:
     """The worker may finish the run before the stream of submit_tool_outputs begins: everything after the
     submission is still news, the tool-call step's completion first."""
     run = make_run(text="hi")
@@ -72,7 +86,7 @@ def test_a_resumed_stream_tells_what_came_after_the_outputs_even_if_the_run_fini
     Run.objects.filter(pk=run.pk).update(
         status="completed", enqueued_at=submitted, started_at=timezone.now(), completed_at=timezone.now()
     )
-    body = b"".join(event_stream(run.id, resumed=True).streaming_content).decode()  # type: ignore[arg-type]
+    body = body_of(event_stream(run.id, resumed=True))
     names = [chunk.split("\n")[0].removeprefix("event: ") for chunk in body.strip("\n").split("\n\n")]
     assert names == [
         "thread.run.queued",
