@@ -40,6 +40,8 @@ from agents_admin.services.api_limits import (
 
 logger = logging.getLogger(__name__)
 
+# A poll that read around a worker's commit is made again at once, at most this many times per look.
+AGAIN_POLLS = 3
 # How long a stream that starts as its process's subscription does waits for it before looking anyway.
 SUBSCRIBE_WAIT_SECONDS = 1.0
 
@@ -205,6 +207,8 @@ class _Watcher:
         self.steps: dict[str, str] = {}
         self.sent_text: dict[str, str] = {}
         self.finished_messages: set[str] = set()
+        # Set by a poll that saw a step finish before its message did (two reads around a commit).
+        self.again = False
         if resumed:
             # Only news from here on: what existed before the tool outputs were submitted (run.enqueued_at) was
             # streamed already. What came after is news even if the worker finished it before this stream began.
@@ -226,24 +230,41 @@ class _Watcher:
                     self.finished_messages.add(message.id)
 
     def poll(self, run: Run) -> Iterator[bytes]:
+        """What changed since the last poll. ``run`` is read before everything else, so when it has ended, what
+        ended with it is in the reads below. The messages are read before the steps: a worker's commit landing
+        between the two reads shows a step ahead of its message, never a message ahead of its step, and what is
+        not consistent yet (a step finished whose message is not) waits for ``again``, a fresh poll."""
+        self.again = False
+        final = run.is_terminal or run.status == RunStatus.REQUIRES_ACTION
+        messages = list(Message.objects.filter(run_id=self.run_id, role=Message.Role.ASSISTANT).order_by("seq"))
+        steps = list(RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "id"))
+        step_of = {
+            (step.step_details or {}).get("message_creation", {}).get("message_id"): step.id
+            for step in steps
+            if step.type == RunStep.Type.MESSAGE_CREATION
+        }
         # A fast run may be over before the first poll: still tell its story in order (in_progress first,
         # then the message and steps, then the final status).
         if not self.started and run.status != RunStatus.QUEUED and run.started_at is not None:
             self.started = True
             yield sse("thread.run.in_progress", {**run_json(run), "status": RunStatus.IN_PROGRESS})
         # New steps first: a message-creation step is created before its message, and completes after it.
-        yield from self._steps(started_only=True)
-        yield from self._messages()
-        yield from self._steps()
+        yield from self._steps(steps, final=final, started_only=True)
+        yield from self._messages(messages, step_of)
+        yield from self._steps(steps, final=final)
+        if self.again:
+            return
         if run.status != self.status and run.status not in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
             yield sse(f"thread.run.{run.status}", run_json(run))
         self.status = run.status
 
-    def _messages(self) -> Iterator[bytes]:
-        messages = Message.objects.filter(run_id=self.run_id, role=Message.Role.ASSISTANT).order_by("seq")
+    def _messages(self, messages: list[Message], step_of: dict[str | None, str]) -> Iterator[bytes]:
         for message in messages:
             if message.id in self.finished_messages:
                 continue
+            step_id = step_of.get(message.id)
+            if step_id is not None and step_id not in self.steps:
+                continue  # its step is told first
             if message.id not in self.sent_text:
                 self.sent_text[message.id] = ""
                 start = {**message_json(message), "status": "in_progress", "content": [], "completed_at": None}
@@ -266,8 +287,8 @@ class _Watcher:
                 self.finished_messages.add(message.id)
                 yield sse(f"thread.message.{message.status}", message_json(message))
 
-    def _steps(self, *, started_only: bool = False) -> Iterator[bytes]:
-        for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "id"):
+    def _steps(self, steps: list[RunStep], *, final: bool, started_only: bool = False) -> Iterator[bytes]:
+        for step in steps:
             before = self.steps.get(step.id)
             # The first pass tells of new steps, and of tool-call steps that finished (they owe nothing to a
             # message); a message-creation step completes in the second pass, after its message.
@@ -285,8 +306,14 @@ class _Watcher:
                 self.steps[step.id] = RunStep.Status.IN_PROGRESS
                 if started_only:
                     continue
-            if step.status != RunStep.Status.IN_PROGRESS:
-                yield sse(f"thread.run.step.{step.status}", data)
+            if step.status == RunStep.Status.IN_PROGRESS:
+                continue
+            message_id = (step.step_details or {}).get("message_creation", {}).get("message_id")
+            if message_id and message_id not in self.finished_messages and not final:
+                # Read before the commit that finished the step: its message's end comes first, next poll.
+                self.again = True
+                continue
+            yield sse(f"thread.run.step.{step.status}", data)
             self.steps[step.id] = step.status
 
 
@@ -307,8 +334,14 @@ async def _events(
             state["watcher"] = _Watcher(run, resumed=resumed)
         else:
             run = Run.objects.get(pk=run_id)
-        chunks.extend(state["watcher"].poll(run))
-        return chunks, run.is_terminal or run.status == RunStatus.REQUIRES_ACTION
+        watcher = state["watcher"]
+        chunks.extend(watcher.poll(run))
+        for _ in range(AGAIN_POLLS):
+            if not watcher.again:
+                break
+            run = Run.objects.get(pk=run_id)
+            chunks.extend(watcher.poll(run))
+        return chunks, not watcher.again and (run.is_terminal or run.status == RunStatus.REQUIRES_ACTION)
 
     try:
         async for chunk in watch_run(run_id, slot, look):

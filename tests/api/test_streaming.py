@@ -8,7 +8,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from agents_admin.api.streaming import event_stream
+from agents_admin.api.streaming import _Watcher, event_stream
 from agents_admin.models import Message, Run, RunStep
 from agents_admin.services.threads import message_create
 from tests.factories import make_run
@@ -102,3 +102,31 @@ def test_a_resumed_stream_tells_what_came_after_the_outputs_even_if_the_run_fini
         "thread.run.completed",
         "done",
     ]
+
+
+def test_a_poll_that_reads_around_a_commit_keeps_the_step_after_its_message(transactional_db: None) -> None:
+    """A stream reads the messages, then the steps: a worker's commit in between shows the message-creation step
+    finished while its message (read earlier) is not. The step's end waits for the message's, on a fresh poll."""
+    run = make_run(text="hi")
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(status="in_progress", started_at=now)
+    message = message_create(
+        thread=run.thread, role="assistant", content="Hel", run=run, agent_id=run.agent_ref, status="in_progress"
+    )
+    step = RunStep.objects.create(
+        run=run, thread=run.thread, type="message_creation", status="in_progress",
+        step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
+    )  # fmt: skip
+    run.refresh_from_db()
+    watcher = _Watcher(run, resumed=False)
+    names = [chunk.split(b"\n")[0].decode() for chunk in watcher.poll(run)]
+    assert names[-3:] == ["event: thread.message.created", "event: thread.message.in_progress",
+                          "event: thread.message.delta"]  # fmt: skip
+    # The step's end is committed, the message (as this poll read it) still in progress.
+    RunStep.objects.filter(pk=step.pk).update(status="completed", completed_at=timezone.now())
+    assert list(watcher.poll(run)) == [] and watcher.again
+    Message.objects.filter(pk=message.pk).update(status="completed", text="Hello", completed_at=timezone.now())
+    names = [chunk.split(b"\n")[0].decode() for chunk in watcher.poll(run)]
+    assert names == ["event: thread.message.delta", "event: thread.message.completed",
+                     "event: thread.run.step.completed"]  # fmt: skip
+    assert not watcher.again
