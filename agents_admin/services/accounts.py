@@ -11,7 +11,7 @@ import time
 from base64 import b32encode
 
 from django.contrib.auth import password_validation
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -29,7 +29,7 @@ ACTIVITY_RESOLUTION_SECONDS = 60
 DEVICE_NAME = "Authenticator app"
 
 
-def user_profile_get(user: AbstractBaseUser) -> UserProfile:
+def user_profile_get(user: User) -> UserProfile:
     """The user's profile, created with the defaults on first need (no backfill for users made before it)."""
     profile, _ = UserProfile.objects.get_or_create(user_id=user.pk)
     return profile
@@ -38,7 +38,7 @@ def user_profile_get(user: AbstractBaseUser) -> UserProfile:
 # --- the console session ---------------------------------------------------------------------------------------
 
 
-def account_session_start(*, request: HttpRequest, user: AbstractBaseUser) -> None:
+def account_session_start(*, request: HttpRequest, user: User) -> None:
     """At sign-in: start the idle clock, and remember in the session whether the password must be changed first
     (so that the check on every later request reads the session, not the database)."""
     request.session[LAST_ACTIVITY] = int(time.time())
@@ -77,12 +77,12 @@ def account_password_change_pending(*, request: HttpRequest) -> bool:
 # --- password --------------------------------------------------------------------------------------------------
 
 
-def password_change_require(*, user: AbstractBaseUser) -> None:
+def password_change_require(*, user: User) -> None:
     """The user's next sign-in must choose a new password (their current one is known to someone else)."""
     UserProfile.objects.update_or_create(user_id=user.pk, defaults={"must_change_password": True})
 
 
-def password_change(*, user: AbstractBaseUser, new_password: str, request: HttpRequest | None = None) -> None:
+def password_change(*, user: User, new_password: str, request: HttpRequest | None = None) -> None:
     """Set the user's own new password (Django's validators apply) and lift a pending forced change; one
     ``account.password_change`` record. The caller keeps the current session signed in
     (``update_session_auth_hash``); the person's other sessions end, as their password hash changed."""
@@ -108,7 +108,7 @@ def password_change(*, user: AbstractBaseUser, new_password: str, request: HttpR
 # --- the second factor (TOTP) ------------------------------------------------------------------------------------
 
 
-def totp_device(user: AbstractBaseUser, *, confirmed: bool = True) -> TOTPDevice | None:
+def totp_device(user: User, *, confirmed: bool = True) -> TOTPDevice | None:
     """The user's TOTP device (confirmed: the one sign-in asks a code of; unconfirmed: an enrolment under way)."""
     return TOTPDevice.objects.filter(user_id=user.pk, confirmed=confirmed).order_by("-id").first()
 
@@ -119,7 +119,7 @@ def totp_secret(device: TOTPDevice) -> str:
     return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def totp_enrol_start(*, user: AbstractBaseUser) -> TOTPDevice:
+def totp_enrol_start(*, user: User) -> TOTPDevice:
     """A new unconfirmed device with a fresh secret, replacing any earlier unfinished enrolment. Password accounts
     only (a Microsoft account's second factor is Microsoft's), and not while one is already on."""
     if not user.has_usable_password():
@@ -131,7 +131,7 @@ def totp_enrol_start(*, user: AbstractBaseUser) -> TOTPDevice:
         return TOTPDevice.objects.create(user_id=user.pk, name=DEVICE_NAME, confirmed=False)
 
 
-def totp_enrol_confirm(*, user: AbstractBaseUser, token: str, request: HttpRequest | None = None) -> TOTPDevice:
+def totp_enrol_confirm(*, user: User, token: str, request: HttpRequest | None = None) -> TOTPDevice:
     """Turn the second factor on once the app shows a right code for the pending device; ``account.otp_enable``."""
     device = totp_device(user, confirmed=False)
     if device is None:
@@ -155,7 +155,7 @@ def totp_verify(*, device: TOTPDevice, token: str) -> bool:
     return token.isdigit() and len(token) == device.digits and bool(device.verify_token(token))
 
 
-def totp_remove(*, user: AbstractBaseUser, actor: Actor, request: HttpRequest | None = None) -> bool:
+def totp_remove(*, user: User, actor: Actor, request: HttpRequest | None = None) -> bool:
     """Turn the second factor off: the person's own choice (``account.otp_disable``) or an admin's reset for a
     person who lost their phone (``user.otp_reset``). Returns whether it was on; if not, nothing is recorded."""
     own = getattr(actor, "pk", None) == user.pk

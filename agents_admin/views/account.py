@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import segno
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -30,10 +33,16 @@ from agents_admin.views.access import signed_in
 from agents_admin.views.common import Confirmation, HtmxHttpRequest, confirmed, render_confirm, render_page
 
 
+def _me(request: HtmxHttpRequest) -> User:
+    """The signed-in person (every view here is ``@signed_in``)."""
+    return cast(User, request.user)
+
+
 @require_GET
 @signed_in
 def account(request: HtmxHttpRequest) -> HttpResponse:
-    context = {"has_password": request.user.has_usable_password(), "totp_on": totp_device(request.user) is not None}
+    user = _me(request)
+    context = {"has_password": user.has_usable_password(), "totp_on": totp_device(user) is not None}
     return render_page(request, "agents_admin/account.html", context, partial="account")
 
 
@@ -43,17 +52,18 @@ def account(request: HtmxHttpRequest) -> HttpResponse:
 @signed_in
 def password_change_view(request: HtmxHttpRequest) -> HttpResponse:
     """Reachable while a forced change is pending (the middleware sends every other page here)."""
-    form = PasswordChangeForm(request.user, data=request.POST if request.method == "POST" else None)
+    user = _me(request)
+    form = PasswordChangeForm(user, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            password_change(user=request.user, new_password=form.cleaned_data["new_password1"], request=request)
+            password_change(user=user, new_password=form.cleaned_data["new_password1"], request=request)
         except ServiceError as error:
             form.add_error("new_password1", error.message)
         else:
-            update_session_auth_hash(request, request.user)
+            update_session_auth_hash(request, user)
             messages.success(request, "Your password is changed. Your other sessions are signed out.")
             return redirect("agents_admin:home")
-    context = {"form": form, "forced": user_profile_get(request.user).must_change_password}
+    context = {"form": form, "forced": user_profile_get(user).must_change_password}
     return render_page(request, "agents_admin/password_change.html", context, partial="form")
 
 
@@ -73,35 +83,39 @@ def _setup_page(request: HtmxHttpRequest, device: TOTPDevice, form: TotpCodeForm
 def otp_setup(request: HtmxHttpRequest) -> HttpResponse:
     """GET: what it is and a Start button. POST ``start``: a fresh secret, shown with its QR code until the first
     right code turns it on; POST ``token``: that code."""
-    if request.method == "GET" or "start" in request.POST:
-        if request.method == "GET" or totp_device(request.user) is not None:
-            return render_page(request, "agents_admin/otp_setup.html", {"device": None}, partial="setup")
+    user = _me(request)
+    if totp_device(user) is not None:
+        messages.info(request, "Two-factor sign-in is already on.")
+        return redirect("agents_admin:account")
+    if request.method == "GET":
+        return render_page(request, "agents_admin/otp_setup.html", {"device": None}, partial="setup")
+    if "start" in request.POST:
         try:
-            device = totp_enrol_start(user=request.user)
+            device = totp_enrol_start(user=user)
         except ServiceError as error:
             messages.error(request, error.message)
             return redirect("agents_admin:account")
         return _setup_page(request, device, TotpCodeForm())
-    device = totp_device(request.user, confirmed=False)
-    if device is None:
+    pending = totp_device(user, confirmed=False)
+    if pending is None:
         messages.error(request, "Start the set-up again: no set-up is under way.")
         return redirect("agents_admin:otp_setup")
     form = TotpCodeForm(request.POST)
     if form.is_valid():
         try:
-            totp_enrol_confirm(user=request.user, token=form.cleaned_data["token"], request=request)
+            totp_enrol_confirm(user=user, token=form.cleaned_data["token"], request=request)
         except ServiceError as error:
             form.add_error("token", error.message)
         else:
             messages.success(request, "Two-factor sign-in is on: from now on, sign-in asks for a code.")
             return redirect("agents_admin:account")
-    return _setup_page(request, device, form)
+    return _setup_page(request, pending, form)
 
 
 @require_POST
 @signed_in
 def otp_disable(request: HtmxHttpRequest) -> HttpResponse:
-    user = request.user
+    user = _me(request)
     confirm = ConfirmForm(request.POST, action="account.otp_disable", target=user.pk, user_id=user.pk)
     if not confirmed(request, confirm):
         return render_confirm(
