@@ -8,6 +8,7 @@ a link to its address, so a message cannot make a reviewer's browser fetch from 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import nh3
@@ -53,3 +54,19 @@ def markdown_html(text: str) -> str:
         link_rel=LINK_REL,
         strip_comments=True,
     )
+
+
+# A tag or a character reference: left alone, so a marked word never splits one ("amp" in "&amp;").
+_HTML_PIECE = re.compile(r"(<[^>]*>|&#?\w+;)")
+
+
+def mark_words(html: str, words: list[str]) -> str:
+    """Safe HTML (escaped or sanitised above) with each word that begins with one of ``words`` wrapped in <mark>,
+    case-insensitively ("refund" marks "Refunds": the search matched the stem). Only text between tags changes,
+    and only by adding <mark> around word characters, so the result is as safe as the input."""
+    wanted = sorted({w.lower() for w in words if len(w) >= 2 and re.fullmatch(r"\w+", w)}, key=len, reverse=True)
+    if not wanted:
+        return html
+    word = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, wanted)) + r")\w*", re.IGNORECASE)
+    pieces = _HTML_PIECE.split(html)
+    return "".join(piece if i % 2 else word.sub(r"<mark>\g<0></mark>", piece) for i, piece in enumerate(pieces))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from agents_admin.lib.markdown import markdown_html
+from agents_admin.lib.markdown import mark_words, markdown_html
 from agents_admin.selectors.access import audit_changes, object_link
 
 register = template.Library()
@@ -35,6 +35,16 @@ def markdown(text: Any) -> SafeString:
     """Message text rendered as Markdown and sanitised (lib/markdown.py): the one place the console shows HTML
     built from untrusted text."""
     return mark_safe(markdown_html(str(text or "")))  # noqa: S308 (sanitised by nh3 with an allow-list)
+
+
+@register.filter
+def marked(html: Any, message: Any) -> Any:
+    """Rendered message HTML with the words of an opened search hit (``message.marks``, set by the thread page)
+    in <mark> (lib/markdown.py); as it is for every other message."""
+    words = getattr(message, "marks", None)
+    if not words:
+        return html
+    return mark_safe(mark_words(str(html), list(words)))  # noqa: S308 (only <mark> added to safe HTML)
 
 
 @register.filter

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from agents_admin.forms.search import SearchForm
 from agents_admin.models import ThreadFlag
-from agents_admin.selectors.search import message_search, object_url
+from agents_admin.selectors.search import object_url, thread_search
 from agents_admin.selectors.threads import thread_list
 from agents_admin.services.audit import search_record
 from agents_admin.views.access import capability_required
@@ -20,7 +20,8 @@ PAGE = "agents_admin/search.html"
 @require_GET
 @capability_required("view_conversations")
 def search(request: HtmxHttpRequest) -> HttpResponse:
-    """Messages matching the words, or (without words) the threads matching the filters; newest first."""
+    """Threads with messages matching the words (each with its newest hits and how many), or (without words) the
+    threads matching the filters; newest first."""
     form = SearchForm(data=request.GET or None)
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
     context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": ThreadFlag.STANDARD}
@@ -28,7 +29,7 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
         return render_page(request, PAGE, context, partial="results", status=200 if wants_partial(request) else 400)
     if q:
         search_record(q=q, filters=filters.to_params(), actor=request.user, request=request)
-        context["results"] = message_search(q=q, filters=filters, cursor=cursor)
+        context["results"] = thread_search(q=q, filters=filters, cursor=cursor)
     else:
         context["threads"] = thread_list(filters, cursor=cursor)
     return render_page(request, PAGE, context, partial="results")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from functools import wraps
 from typing import Any
 
@@ -23,7 +24,15 @@ from agents_admin.selectors.agents import agents_for_thread
 from agents_admin.selectors.retention import thread_hold_current, thread_tombstone, thread_trim_report
 from agents_admin.selectors.review_queues import reviews_shown
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
-from agents_admin.selectors.threads import message_page, thread_delete_effect, thread_get, thread_runs
+from agents_admin.selectors.search import MARKED_WORDS
+from agents_admin.selectors.threads import (
+    MESSAGES_PER_PAGE,
+    MessagePage,
+    message_page,
+    thread_delete_effect,
+    thread_get,
+    thread_runs,
+)
 from agents_admin.selectors.traces import run_trace
 from agents_admin.services.audit import thread_view_record
 from agents_admin.services.projects import project_default
@@ -93,6 +102,22 @@ def _before(request: HtmxHttpRequest) -> int | None:
     return around + 25 if around is not None else None
 
 
+def _mark_hit(request: HtmxHttpRequest, page: MessagePage) -> None:
+    """A search hit opened (``?around=seq&hl=words``): that message is highlighted and the words marked in it."""
+    around = small_int(request.GET.get("around", ""))
+    words = re.findall(r"\w+", request.GET.get("hl", ""))[:MARKED_WORDS]
+    for message in page.messages:
+        if message.seq == around:
+            message.hit, message.marks = True, words
+
+
+def _later_before(request: HtmxHttpRequest, thread: Thread, page: MessagePage) -> int | None:
+    """For a page opened back in the thread (``before``/``around``), the ``before`` of the page after it."""
+    if _before(request) is None or not page.messages or page.messages[-1].seq >= thread.message_count:
+        return None
+    return page.messages[-1].seq + 1 + MESSAGES_PER_PAGE
+
+
 def _composer_form(agents: Any, thread: Thread, bound: RunStartForm | None) -> RunStartForm:
     """The composer's agent choice: the same (already read) agents as "Start a run", its own element ids; the
     agent defaults to the one just posted, else the thread's last one."""
@@ -118,9 +143,11 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
         exclude_run_id=latest.id if live and latest else None,
         steps_also_for=shown,  # the panel's steps come with the page's, in one query
     )
+    _mark_hit(request, page)
     return {
         "thread": thread,
         "page": page,
+        "later_before": _later_before(request, thread, page),
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),

@@ -203,7 +203,9 @@ def test_the_export_for_v2_import_downloads_and_is_audited_once(
     response = admin_client.get(url, {"format": "v2"})
     assert response["Content-Disposition"] == 'attachment; filename="ok-v2.jsonl"'
     [line] = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
-    assert line["type"] == "conversation" and line["body"]["items"][0]["content"] == [{"type": "input_text", "text": "hi"}]
+    assert line["type"] == "conversation" and line["body"]["items"][0]["content"] == [
+        {"type": "input_text", "text": "hi"}
+    ]
     [event] = AuditEvent.objects.filter(action="export.remote")
     assert event.after == {"format": "v2", "remote_project": "ok"}
     assert admin_client.get(url, {"format": "xml"}).status_code == 400

@@ -7,29 +7,53 @@ import re
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import Thread
+from agents_admin.models import Message, Thread
 from agents_admin.services.review import thread_flag_set
 from tests.factories import make_agent, make_project, make_run, make_thread
 
 
-def test_a_search_hit_links_to_the_message_in_its_thread_with_the_match_marked(admin_client: Client) -> None:
+def test_hits_are_grouped_per_thread_and_link_to_the_message_with_the_match_marked(admin_client: Client) -> None:
     thread = make_thread(messages=["hello", "my <b>refund</b> never came"])
     thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
     make_run(thread=thread, agent=make_agent(name="Billing <bot>"))
-    never_ran = make_thread(messages=["a refund for the run-less thread"])
+    never_ran = make_thread(messages=["a refund for the run-less thread", "another refund"])
     body = admin_client.get(reverse("agents_admin:search"), {"q": "refund"}).content.decode()
     message_id = Thread.objects.get(pk=thread.pk).messages.get(seq=2).id
-    assert f'<a href="/threads/{thread.id}/?around=2#{message_id}">{thread.id} · #2</a>' in body
+    assert f'<a href="/threads/{thread.id}/?around=2&amp;hl=refund#{message_id}">#2 user</a>' in body
     # The match is marked; the message's own markup is text (SQLite keeps it escaped, PostgreSQL's ts_headline
     # drops tags), never markup.
     assert "<mark>refund</mark>" in body and "<b>" not in body
     assert 'title="Threads flagged escalated">escalated</a>' in body
-    assert body.count('<li class="card hit">') == 2
-    # Each hit names its thread's last agent, escaped; a thread no agent ran names none.
-    hit = body[body.index(f"{thread.id} · #2</a>") :]
-    assert '<span class="muted">· Billing &lt;bot&gt;</span>' in hit[: hit.index("</li>")]
-    other = body[body.index(f"{never_ran.id} · #1</a>") :]
-    assert "· Billing" not in other[: other.index("</li>")] and 'class="muted">·' not in other[: other.index("</li>")]
+    assert body.count('class="card hit-thread"') == 2
+    # Each thread row has its title, its number of hits and its last agent, escaped; a thread no agent ran names none.
+    group = body[body.index(f'<a class="hit-title" href="/threads/{thread.id}/">hello</a>') :]
+    group = group[: group.index("</ol>")]
+    assert '<span class="hit-count">1 hit</span>' in group and "· Billing &lt;bot&gt;" in group
+    other = body[body.index(f'href="/threads/{never_ran.id}/">a refund for the run-less thread</a>') :]
+    other = other[: other.index("</ol>")]
+    assert '<span class="hit-count">2 hits</span>' in other and "Billing" not in other
+    assert other.count('<li class="hit">') == 2
+
+
+def test_an_opened_hit_is_highlighted_with_its_words_marked_far_back_in_a_long_thread(admin_client: Client) -> None:
+    thread = make_thread(messages=[f"message {i}" for i in range(1, 131)])
+    message = thread.messages.get(seq=7)
+    Message.objects.filter(pk=message.pk).update(text="Your Refunds &amp; <b>refund</b> notes", content=[])
+    response = admin_client.get(f"/threads/{thread.id}/", {"around": 7, "hl": "refunds refund"})
+    body = response.content.decode()
+    article = body[body.rindex("<article", 0, body.index(f'id="{message.id}"')) :]
+    article = article[: article.index("</article>")]
+    assert "msg-hit" in article and 'aria-label="Search hit: message 7"' in article
+    # Marked inside the rendered text, which stays escaped: the message's markup is still text.
+    assert "<mark>Refunds</mark>" in article and "&lt;b&gt;<mark>refund</mark>&lt;/b&gt;" in article
+    assert body.count("msg-hit") == 1 and body.count("<mark>") == 2
+    seqs = [m.seq for m in response.context["page"].messages]
+    assert 7 in seqs and max(seqs) < 130  # the window around the hit, not the latest page
+    later = response.context["later_before"]
+    assert later is not None and f"?before={later}" in body and "Jump to the latest messages" in body
+    assert (
+        admin_client.get(f"/threads/{thread.id}/", {"before": later}).context["page"].messages[0].seq == max(seqs) + 1
+    )
 
 
 def test_the_search_filters_alone_list_threads_in_the_same_table(admin_client: Client) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,7 +28,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from agents_admin.models import Agent, Message, Project, ReviewQueueReviewer, Run, Thread, UsageRollup
-from agents_admin.selectors.search import message_search
+from agents_admin.selectors.search import message_search, thread_search
 from agents_admin.selectors.threads import HAS_FAILED_RUN, ThreadFilters, thread_list
 from agents_admin.services.api_keys import api_key_create
 from agents_admin.services.maintenance import database_upkeep
@@ -142,11 +143,16 @@ class Command(BaseCommand):
                 lambda: thread_list(ThreadFilters(run_status=HAS_FAILED_RUN, project="support")),
             ),
             ("selector message_search('refund')", lambda: message_search(q="refund")),
+            ("selector thread_search('refund')", lambda: thread_search(q="refund")),
             ("search page, filters only (failed run)", f"/search/?run_status={HAS_FAILED_RUN}"),
             ("search page, flag filter", "/search/?flag=escalated"),
             ("search page, metadata filter", "/search/?meta=customer%3Dcust-42"),
             ("search 'refund' + metadata filter", "/search/?q=refund&meta=customer%3Dcust-42"),
             ("search 'refund'", "/search/?q=refund"),
+            (
+                "search 'refund', second page",
+                f"/search/?q=refund&cursor={quote(thread_search(q='refund').next_cursor)}",
+            ),
             ("search 'password reset' (AND)", "/search/?q=password+reset"),
             ('search phrase "delivery address"', "/search/?q=%22delivery+address%22"),
             ("search rare word 'zeppelin'", "/search/?q=zeppelin"),
@@ -174,6 +180,8 @@ class Command(BaseCommand):
             ]
         if big:
             cases.insert(3, (f"thread page /threads/<{big[1]:,}-message thread>/", f"/threads/{big[0]}/"))
+            # A search hit far back in it: the page opens the window around that message, highlighted.
+            cases.insert(4, ("thread page opened at a hit, message 50", f"/threads/{big[0]}/?around=50&hl=refund"))
         return cases + self._api_cases(big)
 
     def _api_cases(self, big: tuple[str, int, str] | None) -> list[tuple[str, str | Callable[[], object]]]:
