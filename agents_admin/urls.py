@@ -27,7 +27,9 @@ app_name = "agents_admin"
 
 urlpatterns: list = [
     path("vector-stores/", vector_stores.vector_store_list, name="vector_store_list"),
+    path("vector-stores/new/", vector_stores.vector_store_create_view, name="vector_store_create"),
     path("vector-stores/<str:store_id>/", vector_stores.vector_store_detail, name="vector_store_detail"),
+    path("vector-stores/<str:store_id>/delete/", vector_stores.vector_store_delete_view, name="vector_store_delete"),
     path("settings/connections/", connections.connection_list, name="connection_list"),
     path("settings/connections/new/", connections.connection_create_view, name="connection_create"),
     path("settings/connections/<int:connection_id>/", connections.connection_edit, name="connection_edit"),

@@ -140,6 +140,21 @@ def store_usage_bytes(store: VectorStore) -> int:
     return VectorStoreFile.objects.filter(vector_store=store).aggregate(total=Sum("usage_bytes"))["total"] or 0
 
 
+@dataclass(frozen=True)
+class StoreSize:
+    files: int
+    chunks: int
+    text_bytes: int
+
+
+def store_size(store: VectorStore) -> StoreSize:
+    """The store's files, chunks and bytes of text indexed (one query over its file entries, not its chunks)."""
+    totals = VectorStoreFile.objects.filter(vector_store=store).aggregate(
+        files=Count("id"), chunks=Sum("chunk_count"), text=Sum("usage_bytes")
+    )
+    return StoreSize(files=totals["files"], chunks=totals["chunks"] or 0, text_bytes=totals["text"] or 0)
+
+
 def stores_overview(limit: int = 500) -> QuerySet[VectorStore]:
     """The newest stores with their file counts and indexed size, one query (stores are few per instance)."""
     return (

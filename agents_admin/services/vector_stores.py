@@ -44,7 +44,7 @@ from agents_admin.models import (
 from agents_admin.providers.base import ProviderError
 from agents_admin.providers.embeddings import EMBEDDING_BATCH
 from agents_admin.providers.registry import embedder_from_connection, embeddings_connection_for
-from agents_admin.selectors.vector_stores import ChunkHit, chunks_by_id, chunks_search, store_vectors
+from agents_admin.selectors.vector_stores import ChunkHit, chunks_by_id, chunks_search, store_size, store_vectors
 from agents_admin.services.audit import Actor, audit_record
 from agents_admin.services.dispatch import VECTOR_STORE_FILE_INDEX, task_send
 
@@ -199,11 +199,12 @@ def vector_store_update(
 
 def vector_store_delete(*, store: VectorStore, actor: Actor = None, actor_label: str = "") -> None:
     """Delete a store, its file entries and its index (the files themselves stay)."""
+    size = store_size(store)
     with transaction.atomic():
         audit_record(
             action="vector_store.delete", actor=actor, actor_label=actor_label, object_type="vector_store",
             object_id=store.id, project_id=store.project_id,
-            before={"name": store.name, "files": store.files.count()},
+            before={"name": store.name, "files": size.files, "chunks": size.chunks, "text_bytes": size.text_bytes},
         )  # fmt: skip
         VectorStoreChunk.objects.filter(vector_store=store).delete()
         store.delete()
