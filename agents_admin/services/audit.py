@@ -38,6 +38,7 @@ ACTIONS = (
     "vector_store.create",
     "vector_store.update",
     "vector_store.delete",
+    "vector_store.expire",
     "connection.create",
     "connection.update",
     "connection.delete",

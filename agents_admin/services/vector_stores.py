@@ -16,6 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -211,28 +212,55 @@ def vector_store_delete(*, store: VectorStore, actor: Actor = None, actor_label:
 
 
 def vector_store_touch(store_ids: list[str], *, now: datetime | None = None) -> None:
-    """The stores were searched: they are active, and their expiry moves on."""
+    """The stores were searched: they are active, and their expiry moves on (an expired store stays expired)."""
     now = now or timezone.now()
-    for store in VectorStore.objects.filter(pk__in=store_ids).only("id", "expires_after"):
+    for store in VectorStore.objects.filter(pk__in=store_ids, expired=False).only("id", "expires_after"):
         VectorStore.objects.filter(pk=store.pk).update(last_active_at=now, expires_at=_expiry(store.expires_after, now))
 
 
+# The expiry sweep's actor in the audit log.
+EXPIRY_ACTOR = "vector-store-expiry"
+# Stores handled per sweep (the beat runs it every 10 minutes; a backlog drains over several sweeps).
+EXPIRY_BATCH = 500
+
+
 def vector_stores_expire(*, now: datetime | None = None) -> int:
-    """Expire stores past ``expires_at``: their index is deleted and file search no longer uses them."""
+    """The service's ``expires_after``: a store idle past ``expires_at`` expires (its index is deleted, file search
+    leaves it out, the API shows ``expired``); ``VECTOR_STORE_EXPIRED_KEEP_DAYS`` later it is deleted. Each step
+    writes one audit record per store, with what it removed. Returns how many stores expired."""
     now = now or timezone.now()
     expired = 0
-    for store_id in list(
-        VectorStore.objects.filter(expired=False, expires_at__lte=now).values_list("id", flat=True)[:500]
-    ):
+    due = VectorStore.objects.filter(expired=False, expires_at__lte=now).values_list("id", flat=True)
+    for store_id in list(due[:EXPIRY_BATCH]):
         with transaction.atomic():
-            if VectorStore.objects.filter(pk=store_id, expired=False).update(
-                expired=True, index_version=F("index_version") + 1
-            ):
-                VectorStoreChunk.objects.filter(vector_store_id=store_id).delete()
-                expired += 1
-    if expired:
-        logger.info("expired %d vector stores", expired)
+            store = VectorStore.objects.select_for_update().filter(pk=store_id, expired=False).first()
+            if store is None:
+                continue  # searched, deleted or expired by another sweep meanwhile
+            size = store_size(store)
+            VectorStore.objects.filter(pk=store_id).update(expired=True, index_version=F("index_version") + 1)
+            VectorStoreChunk.objects.filter(vector_store_id=store_id).delete()
+            VectorStoreFile.objects.filter(vector_store_id=store_id).update(chunk_count=0)
+            audit_record(
+                action="vector_store.expire", actor_label=EXPIRY_ACTOR, object_type="vector_store",
+                object_id=store_id, project_id=store.project_id,
+                before={"name": store.name, "files": size.files, "chunks": size.chunks, "text_bytes": size.text_bytes,
+                        "expires_at": store.expires_at.isoformat() if store.expires_at else None},
+                after={"status": "expired"},
+            )  # fmt: skip
+            expired += 1
+    deleted = _expired_stores_delete(now - timedelta(days=settings.VECTOR_STORE_EXPIRED_KEEP_DAYS))
+    if expired or deleted:
+        logger.info("expired %d vector stores, deleted %d expired ones", expired, deleted)
     return expired
+
+
+def _expired_stores_delete(cutoff: datetime) -> int:
+    """Delete stores expired before ``cutoff`` (their chunks already went when they expired)."""
+    deleted = 0
+    for store in list(VectorStore.objects.filter(expired=True, expires_at__lte=cutoff)[:EXPIRY_BATCH]):
+        vector_store_delete(store=store, actor_label=EXPIRY_ACTOR)
+        deleted += 1
+    return deleted
 
 
 def _embeddings_for(project_id: int) -> dict[str, Any]:

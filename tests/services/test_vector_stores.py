@@ -12,19 +12,21 @@ from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
 from agents_admin.lib.vectors import rank_fusion
-from agents_admin.models import File, Message, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
+from agents_admin.models import AuditEvent, File, Message, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
 from agents_admin.selectors.vector_stores import chunks_search
 from agents_admin.services.connections import connection_create
 from agents_admin.services.files import file_create
 from agents_admin.services.runs import run_execute
 from agents_admin.services.threads import message_create, thread_update
 from agents_admin.services.vector_stores import (
+    EXPIRY_ACTOR,
     chunks_retrieve,
     file_batch_create,
     vector_store_create,
     vector_store_file_add,
     vector_store_file_index,
     vector_store_file_remove,
+    vector_store_touch,
     vector_stores_expire,
 )
 from tests.documents import HANDBOOK_PDF_LINES, NOTES_MARKDOWN, pdf_bytes
@@ -105,12 +107,25 @@ def test_unreadable_and_unsupported_files_fail_with_a_reason() -> None:
     assert batch.status == "completed"
 
 
-def test_a_store_expires_after_its_idle_days() -> None:
+def test_a_store_expires_after_its_idle_days_and_is_deleted_later_audited(settings: Any) -> None:
+    settings.VECTOR_STORE_EXPIRED_KEEP_DAYS = 30
     store, _, _ = handbook_store(expires_after={"anchor": "last_active_at", "days": 2})
+    chunks = VectorStoreChunk.objects.filter(vector_store=store).count()
     assert vector_stores_expire(now=timezone.now() + timedelta(days=1)) == 0
     assert vector_stores_expire(now=timezone.now() + timedelta(days=3)) == 1
     store.refresh_from_db()
     assert store.expired and not VectorStoreChunk.objects.filter(vector_store=store).exists()
+    [event] = AuditEvent.objects.filter(action="vector_store.expire", object_id=store.id)
+    assert event.before["files"] == 2 and event.before["chunks"] == chunks and event.actor_label == EXPIRY_ACTOR
+    vector_store_touch([store.id])  # a search naming it does not bring it back
+    store.refresh_from_db()
+    assert store.expired and store.expires_at < timezone.now() + timedelta(days=3)
+    assert vector_stores_expire(now=timezone.now() + timedelta(days=20)) == 0
+    assert VectorStore.objects.filter(pk=store.pk).exists()  # kept, shown as expired, for 30 days
+    vector_stores_expire(now=timezone.now() + timedelta(days=33))
+    assert not VectorStore.objects.filter(pk=store.pk).exists() and not VectorStoreFile.objects.exists()
+    [deleted] = AuditEvent.objects.filter(action="vector_store.delete", object_id=store.id)
+    assert deleted.actor_label == EXPIRY_ACTOR and deleted.before["files"] == 2
     with pytest.raises(InvalidInput) as error:
         make_agent(tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}})
     assert error.value.param == "tool_resources.file_search.vector_store_ids[0]"
