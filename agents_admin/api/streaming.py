@@ -86,8 +86,8 @@ def sse_response(chunks: AsyncIterator[bytes]) -> StreamingHttpResponse:
 
 class LookPool:
     """The few threads that make the streams' looks at the store (``STREAM_DB_THREADS``), so database connections
-    stay bounded however many streams are open: each thread keeps its PostgreSQL connection while looks keep
-    coming, and closes it after ``LOOK_IDLE_SECONDS`` without one (or after a database error)."""
+    stay bounded however many streams are open: each thread keeps its connection while looks keep coming, and
+    closes it after ``LOOK_IDLE_SECONDS`` without one (or after a database error)."""
 
     LOOK_IDLE_SECONDS = 10.0
 
@@ -143,11 +143,6 @@ class LookPool:
             except BaseException as exc:
                 connection.close()  # a broken connection is not handed to the next look
                 future.set_exception(exc)
-            else:
-                if connection.vendor == "sqlite":
-                    # A kept SQLite connection can hold on to an old snapshot of the file; opening one costs
-                    # little. PostgreSQL's autocommit reads each see the latest commit.
-                    connection.close()
 
 
 LOOKS = LookPool()

@@ -14,6 +14,7 @@ transaction. Nothing else deletes audit rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from typing import Any
@@ -45,11 +46,17 @@ class DatabaseOperations(operations.DatabaseOperations):
 def _make_private(name: str) -> None:
     if not name or name == ":memory:" or name.startswith("file:"):
         return
+    # Never open (and close) an existing database file here: closing any descriptor of a file drops every POSIX
+    # lock this process holds on it, SQLite's locks included, and another thread's connection may hold them (a
+    # database written under a lost lock is corrupted). Only a file that does not exist yet is created.
     try:
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT, PRIVATE))
-    except FileNotFoundError:  # its directory does not exist yet: SQLite's own error says so
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        # No directory yet (SQLite's own error says so), or another thread created the file meanwhile.
+        with contextlib.suppress(FileNotFoundError, FileExistsError):
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
         return
-    if stat.S_IMODE(os.stat(name).st_mode) & 0o077:
+    if stat.S_IMODE(mode) & 0o077:
         os.chmod(name, PRIVATE)
 
 
