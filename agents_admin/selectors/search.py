@@ -87,7 +87,7 @@ def thread_url(thread_id: str, *, around: int | None = None, anchor: str = "", w
     ``words`` to mark those words in it, ``anchor`` scrolls to an element (the console's message elements have the
     message id as their id)."""
     url = reverse("agents_admin:thread_detail", args=[thread_id])
-    query = {"around": around} if around is not None else {}
+    query: dict[str, object] = {"around": around} if around is not None else {}
     if words:
         query["hl"] = " ".join(words)
     if query:
@@ -525,16 +525,19 @@ def _thread_stats_postgres(q: str, thread_ids: list[str]) -> dict[str, _ThreadSt
     return {thread_id: _ThreadStats(matches) for thread_id, matches in found.items()}
 
 
-def _hit_snippets(q: str, stats: dict[str, _ThreadStats], shown: list[str], *, postgres: bool) -> dict[str, Message]:
-    """The shown hits (each thread's HITS_SHOWN newest) with their snippets as ``snippet``, by id; one query."""
+def _hit_snippets(
+    q: str, stats: dict[str, _ThreadStats], shown: list[str], *, postgres: bool
+) -> tuple[dict[str, Message], dict[str, str]]:
+    """The shown hits (each thread's HITS_SHOWN newest) and their snippets, by message id; one or two queries."""
     wanted = [(message_id, key) for t in shown for message_id, key in stats[t].matches[:HITS_SHOWN]]
     rows = Message.objects.filter(id__in=[message_id for message_id, _key in wanted]).only(
         "id", "thread_id", "seq", "role", "created_at"
     )
     if postgres:
-        rows = rows.annotate(snippet=RawSQL(_PG_HEADLINE, [q]))
-        return {message.id: message for message in rows}
-    messages = {message.id: message for message in rows}
+        headlined = list(rows.annotate(snippet=RawSQL(_PG_HEADLINE, [q])))
+        return {m.id: m for m in headlined}, {m.id: getattr(m, "snippet", "") for m in headlined}
+    messages: dict[str, Message] = {message.id: message for message in rows}
+    snippets: dict[str, str] = {}
     rowids = {key: message_id for message_id, key in wanted}
     if rowids:
         # The snippets come from the full-text index, each match looked up by its rowid.
@@ -545,15 +548,14 @@ def _hit_snippets(q: str, stats: dict[str, _ThreadStats], shown: list[str], *, p
         with connection.cursor() as db:
             db.execute(sql, [MARK_START, MARK_END, f"text : ({fts5_query(q)})", *rowids])
             for rowid, snippet in db.fetchall():
-                if rowids[rowid] in messages:
-                    messages[rowids[rowid]].snippet = snippet
-    return messages
+                snippets[rowids[rowid]] = snippet
+    return messages, snippets
 
 
 def _thread_hits(q: str, shown: list[str], stats: dict[str, _ThreadStats], *, postgres: bool) -> list[ThreadHits]:
     if not shown:
         return []
-    messages = _hit_snippets(q, stats, shown, postgres=postgres)
+    messages, snippets = _hit_snippets(q, stats, shown, postgres=postgres)
     threads = Thread.objects.filter(pk__in=shown).select_related("last_agent").only(*THREAD_FIELDS).in_bulk()
     prefetch_related_objects(list(threads.values()), "flags")
     groups = []
@@ -569,7 +571,7 @@ def _thread_hits(q: str, shown: list[str], stats: dict[str, _ThreadStats], *, po
             message = messages.get(message_id)
             if message is None:
                 continue
-            snippet = getattr(message, "snippet", None) or ""
+            snippet = snippets.get(message_id) or ""
             url = thread_url(thread_id, around=message.seq, anchor=message_id, words=marked_words(snippet, q))
             group.hits.append(SearchHit(message=message, snippet=highlight(snippet), url=url))
         groups.append(group)

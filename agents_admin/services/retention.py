@@ -670,7 +670,7 @@ def _report_errors(report: PurgeReport, errors: list[str]) -> None:
 
 
 # How a thread went, by the report's trigger; every other trigger is a retention policy's purge.
-TOMBSTONE_HOW = {
+TOMBSTONE_HOW: dict[str, str] = {
     PurgeReport.Trigger.API: ThreadTombstone.How.API,
     PurgeReport.Trigger.CONSOLE_DELETE: ThreadTombstone.How.CONSOLE,
 }

@@ -108,7 +108,8 @@ def _mark_hit(request: HtmxHttpRequest, page: MessagePage) -> None:
     words = re.findall(r"\w+", request.GET.get("hl", ""))[:MARKED_WORDS]
     for message in page.messages:
         if message.seq == around:
-            message.hit, message.marks = True, words
+            # Display-only attributes the message template reads (class and marks), not model fields.
+            message.hit, message.marks = True, words  # type: ignore[attr-defined]
 
 
 def _later_before(request: HtmxHttpRequest, thread: Thread, page: MessagePage) -> int | None:
