@@ -163,14 +163,8 @@ class ChatCompletionsProvider:
                     response.read()
                     return _reply_from_json(response, request)
                 return _reply_from_stream(response, request, checkpoint)
-        except httpx.TimeoutException as exc:
-            raise TransientProviderError(
-                "timeout", f"The model endpoint did not answer in time ({type(exc).__name__})."
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransientProviderError(
-                "connection_error", f"Could not reach the model endpoint: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise transport_error(exc, endpoint="model endpoint") from exc
 
     def _body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": [_wire_message(m) for m in request.messages]}
@@ -195,6 +189,13 @@ class ChatCompletionsProvider:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+
+def transport_error(exc: httpx.TransportError, *, endpoint: str) -> TransientProviderError:
+    """A timeout or connection failure as the transient error a caller retries."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientProviderError("timeout", f"The {endpoint} did not answer in time ({type(exc).__name__}).")
+    return TransientProviderError("connection_error", f"Could not reach the {endpoint}: {type(exc).__name__}: {exc}")
 
 
 def _wire_message(message: ChatMessage) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from agents_admin.providers.base import PermanentProviderError, TransientProviderError
+from agents_admin.providers.base import PermanentProviderError
 from agents_admin.providers.chat_completions import (
     CONNECT_TIMEOUT,
     POOL_TIMEOUT,
@@ -20,6 +20,7 @@ from agents_admin.providers.chat_completions import (
     Auth,
     _raise_for_status,
     http_client,
+    transport_error,
 )
 
 # Texts per call: the service's limit is 2,048 inputs; smaller calls keep a slow local server's answer timely.
@@ -48,14 +49,8 @@ class EmbeddingsProvider:
         headers = {"Content-Type": "application/json", **self.auth.headers()}
         try:
             response = http_client().post(self.url, params=self.params, json=body, headers=headers, timeout=timeout)
-        except httpx.TimeoutException as exc:
-            raise TransientProviderError(
-                "timeout", f"The embeddings endpoint did not answer in time ({type(exc).__name__})."
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransientProviderError(
-                "connection_error", f"Could not reach the embeddings endpoint: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise transport_error(exc, endpoint="embeddings endpoint") from exc
         _raise_for_status(response)
         return _vectors(response, expected=len(texts))
 
