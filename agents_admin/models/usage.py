@@ -13,6 +13,9 @@ LATENCY_BOUNDS_MS = (250, 500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 60_00
 LATENCY_FIELDS = tuple(f"latency_b{i:02d}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
 # A rollup row's key: the period and the start of its bucket, then the dimensions usage is broken down by.
 DIMENSIONS = ("project_ref", "agent_ref", "model", "connection_ref", "principal")
+# The daily summary rows keep these and leave connection and principal blank: the usual view (all keys and users,
+# broken down by agent, project or model) reads several times fewer rows than from the full daily rows.
+SUMMARY_DIMENSIONS = ("project_ref", "agent_ref", "model")
 KEY_FIELDS = ("period", "bucket", *DIMENSIONS)
 STATUS_FIELDS = {
     "completed": "runs_completed",
@@ -35,6 +38,9 @@ COUNTER_FIELDS = (
 class UsagePeriod(models.TextChoices):
     HOUR = "hour"
     DAY = "day"
+    # A day per project, agent and model (connection and principal blank): the same counts as the "day" rows,
+    # summed over connections and principals.
+    DAY_SUMMARY = "dsum", "Day summary"
 
 
 class UsageKey(models.Model):

@@ -1,8 +1,9 @@
 """Reads of usage: series over time, breakdowns, error codes and cost, all from the rollups (never the runs).
 
 Ranges up to 7 days sum hourly rows, longer ones daily rows, so a page reads at most a few hundred buckets
-whatever the number of runs behind them. Prices are applied per model and day at read time, each day at the
-price in force then.
+whatever the number of runs behind them; a daily view that neither filters nor breaks down by connection or
+principal reads the daily summary rows (per project, agent and model), several times fewer. Prices are applied
+per model and day at read time, each day at the price in force then.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ DIMENSION_COLUMNS = {
     "connection": "connection_ref",
     "principal": "principal",
 }
+# Dimensions the daily summary rows keep (URL names).
+SUMMARY_DIMENSIONS = {"project", "agent", "model"}
 BREAKDOWN_LIMIT = 20
 TOP_ERRORS = 10
 
@@ -90,12 +93,19 @@ class UsageFilters:
         count = int((self.end - self.start) / self.step)
         return [self.start + i * self.step for i in range(count)]
 
+    @property
+    def read_period(self) -> str:
+        """The rows to read: a daily view that needs no connection or principal reads the summary rows."""
+        if self.period == UsagePeriod.DAY and self.by in SUMMARY_DIMENSIONS and set(self.dims) <= SUMMARY_DIMENSIONS:
+            return UsagePeriod.DAY_SUMMARY
+        return self.period
+
     def rollups(self) -> Any:
-        rows = UsageRollup.objects.filter(period=self.period, bucket__gte=self.start, bucket__lt=self.end)
+        rows = UsageRollup.objects.filter(period=self.read_period, bucket__gte=self.start, bucket__lt=self.end)
         return rows.filter(**{DIMENSION_COLUMNS[name]: value for name, value in self.dims.items()})
 
     def errors(self) -> Any:
-        rows = UsageErrorCount.objects.filter(period=self.period, bucket__gte=self.start, bucket__lt=self.end)
+        rows = UsageErrorCount.objects.filter(period=self.read_period, bucket__gte=self.start, bucket__lt=self.end)
         return rows.filter(**{DIMENSION_COLUMNS[name]: value for name, value in self.dims.items()})
 
 

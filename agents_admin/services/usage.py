@@ -1,4 +1,5 @@
-"""Usage rollups: each finished run adds its counts to an hourly and a daily row, exactly once.
+"""Usage rollups: each finished run adds its counts to an hourly row, a daily row and a daily summary row (per
+project, agent and model), exactly once.
 
 The live path is ``usage_record_run``, called by ``run_transition`` in the same transaction (and the same UPDATE)
 that moves a run to its final status and sets ``Run.usage_counted``; as that transition succeeds for one caller
@@ -105,8 +106,14 @@ class UsageTally:
         latency = None
         if status in ANSWERED and run["completed_at"] is not None:
             latency = max(0, int((run["completed_at"] - created).total_seconds() * 1000))
-        for period, start in ((UsagePeriod.HOUR, hour_start(created)), (UsagePeriod.DAY, day_start(created))):
-            key: Key = (str(period), start, *dims)
+        day = day_start(created)
+        summary = (*dims[:3], "", "")  # SUMMARY_DIMENSIONS, the rest blank
+        keys: tuple[Key, ...] = (
+            (UsagePeriod.HOUR.value, hour_start(created), *dims),
+            (UsagePeriod.DAY.value, day, *dims),
+            (UsagePeriod.DAY_SUMMARY.value, day, *summary),
+        )
+        for key in keys:
             row = self.rows[key]
             row[STATUS_FIELDS[status]] += 1
             row["prompt_tokens"] += run["prompt_tokens"] or 0
@@ -130,16 +137,16 @@ class UsageTally:
 
     def write(self) -> None:
         """Add the tally to the tables (inside the caller's transaction). Rows that take the same increments (a
-        run's hour and day rows) are updated by one statement."""
+        run's hour, day and summary rows) are updated by one statement."""
         same: dict[tuple[Any, ...], list[Key]] = defaultdict(list)
         for key, counters in self.rows.items():
-            same[(key[2:], tuple(counters.items()))].append(key)
-        for (_, counters), keys in same.items():
+            same[tuple(counters.items())].append(key)
+        for counters, keys in same.items():
             _increment(UsageRollup, keys, dict(counters))
-        same_errors: dict[tuple[Any, ...], list[Key]] = defaultdict(list)
+        same_errors: dict[tuple[str, int], list[Key]] = defaultdict(list)
         for (key, code), count in self.errors.items():
-            same_errors[(key[2:], code, count)].append(key)
-        for (_, code, count), keys in same_errors.items():
+            same_errors[(code, count)].append(key)
+        for (code, count), keys in same_errors.items():
             _increment(UsageErrorCount, keys, {"count": count}, code=code)
         self.rows.clear()
         self.errors.clear()
@@ -197,9 +204,12 @@ def _increment(
         f"{q} = {table}.{q} + excluded.{q}" for q in (connection.ops.quote_name(n) for n in counters if counters[n])
     )
     conflict = ", ".join(connection.ops.quote_name(name) for name in key_columns)
+    # The bucket as the ORM stores it (SQLite: text without the offset), so the unique key and equality lookups
+    # meet the rows written by bulk loads and read by the selectors.
+    bucket = model._meta.get_field("bucket")
     params: list[Any] = []
-    for key in keys:
-        params += [*key, *extra.values(), *counters.values()]
+    for period, start, *dims in keys:
+        params += [period, bucket.get_db_prep_value(start, connection), *dims, *extra.values(), *counters.values()]
     sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(keys))} "
     sql += f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django import template
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin.lib.markdown import mark_words, markdown_html
+from agents_admin.models.usage import STATUS_FIELDS
 from agents_admin.selectors.access import audit_changes, object_link
 
 register = template.Library()
@@ -84,6 +86,32 @@ def money(amounts: dict[str, Any] | None) -> str:
     if not amounts:
         return "—"
     return " + ".join(f"{float(amount):,.2f} {currency}" for currency, amount in sorted(amounts.items()))
+
+
+# Each usage chart's table: the cells of one point, and what its row's link adds to the point's runs link.
+_USAGE_TABLES: dict[str, tuple[Callable[[dict[str, Any]], tuple[Any, ...]], str]] = {
+    "runs": (lambda p: tuple(p["runs"][status] for status in STATUS_FIELDS), ""),
+    "tokens": (lambda p: (p["prompt_tokens"], p["completion_tokens"], p["tool_calls"]), ""),
+    "latency": (lambda p: (latency(p["latency_p50_ms"]), latency(p["latency_p95_ms"])), "&status=completed"),
+    "errors": (lambda p: (p["runs"]["failed"], percent(p["error_rate"])), "&status=failed"),
+    "cost": (lambda p: (money(p["cost"]),), ""),
+}
+
+
+@register.simple_tag
+def usage_table_rows(points: list[dict[str, Any]], chart: str) -> SafeString:
+    """The rows of a usage chart's table, one per point, its label linking to the runs it counted.
+
+    Built here rather than by a template loop: 90 points x 5 tables of template variables were half the 90-day
+    page's CPU (bench --only usage)."""
+    cells, suffix = _USAGE_TABLES[chart]
+    rows = [
+        f'<tr><th scope="row"><a href="{escape(p["runs_url"] + suffix)}">{escape(p["label"])}</a></th>'
+        + "".join(f"<td>{value if type(value) is int else escape(value)}</td>" for value in cells(p))
+        + "</tr>"
+        for p in points
+    ]
+    return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
 
 
 @register.filter

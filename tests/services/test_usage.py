@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from agents_admin.models import AuditEvent, Run, RunStep, Thread, UsageErrorCount, UsageRollup
@@ -97,11 +99,12 @@ def mix() -> list[Run]:
     return runs
 
 
-def test_rollups_equal_a_recount_of_the_runs_in_both_periods(mix: list[Run]) -> None:
+def test_rollups_equal_a_recount_of_the_runs_in_every_period(mix: list[Run]) -> None:
     expected = recount(mix)
     assert expected["totals"]["tool_calls"] == 1 and expected["errors"] == {"offline_model_failure": 1}
     assert rollups("hour") == expected
     assert rollups("day") == expected
+    assert rollups("dsum") == expected
     assert all(run.usage_counted for run in Run.objects.all())
 
 
@@ -140,6 +143,7 @@ def test_rollups_stay_when_retention_purges_the_threads(mix: list[Run]) -> None:
     expected["totals"] = +expected["totals"]
     assert rollups("hour") == expected
     assert rollups("day") == expected
+    assert rollups("dsum") == expected
 
 
 def test_a_run_finished_elsewhere_is_counted_by_the_backfill_once() -> None:
@@ -149,14 +153,15 @@ def test_a_run_finished_elsewhere_is_counted_by_the_backfill_once() -> None:
     assert usage_backfill() == 1
     assert usage_backfill() == 0
     assert rollups("hour") == {"totals": Counter(runs_failed=1), "errors": Counter(rate_limit=1)}
+    assert rollups("dsum") == rollups("day") == rollups("hour")
 
 
 def test_a_recount_rebuilds_the_same_rollups_and_is_audited(mix: list[Run]) -> None:
-    before = {"hour": rollups("hour"), "day": rollups("day")}
+    before = {period: rollups(period) for period in ("hour", "day", "dsum")}
     UsageRollup.objects.update(prompt_tokens=0)  # damage, as a bug or a manual edit would
     counted = usage_rebuild(since=timezone.now() - timedelta(days=1), actor_label="cli")
     assert counted == len(mix)
-    assert {"hour": rollups("hour"), "day": rollups("day")} == before
+    assert {period: rollups(period) for period in ("hour", "day", "dsum")} == before
     assert AuditEvent.objects.filter(action="usage.recount").count() == 1
 
 
@@ -170,3 +175,23 @@ def test_usage_is_broken_down_by_who_started_the_run() -> None:
     assert list(UsageRollup.objects.filter(period="hour").values_list("principal", "project_ref", "agent_ref")) == [
         ("api-key:ak_test", str(agent.project_id), agent.id)
     ]
+    # Buckets are stored as the ORM stores them, so an equality lookup meets the row the engine wrote.
+    run.refresh_from_db()
+    day = run.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert UsageRollup.objects.filter(period="day", bucket=day, agent_ref=agent.id).count() == 1
+    # The daily summary sums over principals and connections: one row per day, project, agent and model.
+    assert list(UsageRollup.objects.filter(period="dsum").values_list("principal", "project_ref", "agent_ref")) == [
+        ("", str(agent.project_id), agent.id)
+    ]
+
+
+def test_the_migration_builds_the_daily_summary_the_engine_keeps(mix: list[Run]) -> None:
+    before = sorted(UsageRollup.objects.filter(period="dsum").values_list("bucket", "agent_ref", "runs_completed"))
+    errors = sorted(UsageErrorCount.objects.filter(period="dsum").values_list("bucket", "code", "count"))
+    UsageRollup.objects.filter(period="dsum").update(runs_completed=0)  # damage, to be rebuilt
+    import_module("agents_admin.migrations.0020_usage_day_summary").build(django_apps, None)
+    assert (
+        sorted(UsageRollup.objects.filter(period="dsum").values_list("bucket", "agent_ref", "runs_completed")) == before
+    )
+    assert sorted(UsageErrorCount.objects.filter(period="dsum").values_list("bucket", "code", "count")) == errors
+    assert rollups("dsum") == recount(mix)

@@ -175,3 +175,19 @@ def test_home_numbers_agree_with_each_other_while_runs_are_live(admin_client: Cl
     assert dict(glance.context["runs_by_status"]) == {**by_status, "queued": 0, "completed": 4}
     usage = admin_client.get("/usage/data.json?range=24h").json()
     assert sum(usage["totals"]["runs"].values()) == glance.context["runs_24h"]
+
+
+def test_daily_views_read_the_summary_rows_and_agree_with_the_full_rows(
+    admin_client: Client, runs: dict[str, list[Run]]
+) -> None:
+    # By agent, project or model the daily summary rows suffice; by principal (or connection) the full rows.
+    reads = {by: admin_client.get(f"/usage/?range=30d&by={by}").context["report"].filters.read_period
+             for by in ("agent", "principal")}  # fmt: skip
+    assert reads == {"agent": "dsum", "principal": "day"}
+    summary = admin_client.get("/usage/data.json?range=30d&by=agent")
+    full = admin_client.get("/usage/data.json?range=30d&by=principal")
+    assert (summary.json()["totals"], summary.json()["points"]) == (full.json()["totals"], full.json()["points"])
+    assert summary.json()["totals"]["runs"] == {"completed": 3, "failed": 1, "cancelled": 1, "expired": 0,
+                                                "incomplete": 0}  # fmt: skip
+    assert [b["runs"] for b in summary.json()["breakdown"]] == [3, 2]
+    assert [b["runs"] for b in full.json()["breakdown"]] == [5]
