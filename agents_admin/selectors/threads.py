@@ -16,8 +16,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet, Value, prefetch_related_objects
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 from django.http import Http404
 from django.utils import timezone
 
@@ -247,7 +259,9 @@ def thread_filter_choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]
     """The thread filter's choices: (name, display name) of every project by name, and (id, name) of every agent
     by name then id. One query for both small tables, so a filtered list costs one read of choices."""
     projects = Project.objects.order_by().values(kind=Value(0), key=F("name"), label=F("display_name"), sort=F("name"))
-    agents = Agent.objects.order_by().values(kind=Value(1), key=F("id"), label=F("name"), sort=F("name"))
+    # An agent is named with its project: two projects may each have a "support" agent.
+    label = Concat(F("name"), Value(" · "), F("project__name"), output_field=CharField())
+    agents = Agent.objects.order_by().values(kind=Value(1), key=F("id"), label=label, sort=F("name"))
     rows = list(projects.union(agents, all=True).order_by("kind", "sort", "key"))
     return (
         [(row["key"], row["label"]) for row in rows if row["kind"] == 0],
@@ -287,7 +301,7 @@ def thread_list(
     free tag or a project); the hold is a probe of the open-holds index for each row of the page.
     """
     column = SORTS.get(sort, SORTS[DEFAULT_SORT])
-    qs = threads_matching(filters or ThreadFilters(), paged=True).select_related("last_agent")
+    qs = threads_matching(filters or ThreadFilters(), paged=True).select_related("last_agent", "project")
     qs = qs.annotate(on_hold=Exists(holds_active(timezone.now()).filter(thread=OuterRef("pk"))))
     qs = qs.order_by(f"-{column}", "-id")
     position = _cursor_decode(cursor, column)
@@ -402,6 +416,57 @@ def thread_runs(thread_id: str, *, limit: int = THREAD_RUNS) -> list[Run]:
     runs = Run.objects.filter(thread_id=thread_id).only(*RUN_FIELDS)
     runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
     return list(runs.order_by("-created_at", "-id")[:limit])
+
+
+# At most this many runs are placed among one page's messages (the newest of its window); a page holds 50 messages.
+TRANSCRIPT_RUNS = 100
+
+
+def transcript_runs(thread_id: str, page: MessagePage, *, before: int | None) -> list[Run]:
+    """The runs started while the page's messages were the thread's newest, oldest first: from the page's first
+    message (from the start on the first page) to the next page's first message (no end on the latest page).
+    One query on the (thread, created_at) index."""
+    runs = Run.objects.filter(thread_id=thread_id).only(*RUN_FIELDS)
+    runs = runs.annotate(agent_name=F("agent__name"), connection_name=F("connection__name"))
+    if page.earlier_before is not None and page.messages:
+        runs = runs.filter(created_at__gte=page.messages[0].created_at)
+    if before is not None:
+        following = Message.objects.filter(thread_id=thread_id, seq__gte=before).order_by("seq")
+        runs = runs.filter(created_at__lt=Subquery(following.values("created_at")[:1]))
+    return list(runs.order_by("-created_at", "-id")[:TRANSCRIPT_RUNS])[::-1]
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One item of the thread page's transcript: a message, or a run placed where it happened."""
+
+    message: Message | None = None
+    run: Run | None = None
+
+
+def transcript(messages: list[Message], runs: list[Run], *, panel_run_id: str | None = None) -> list[TranscriptEntry]:
+    """Messages in order, each run after the message it answered: just before its first reply when that is on the
+    page, else after the last message written before it started, so a run that failed, was cancelled or expired
+    without a reply shows where it happened. A completed run whose replies are on the page needs no line of its
+    own (each reply carries its run); the run panel's run always has its place."""
+    first_reply: dict[str, int] = {}
+    for index, message in enumerate(messages):
+        if message.run_id is not None:
+            first_reply.setdefault(message.run_id, index)
+    placed: dict[int, list[Run]] = {}
+    for run in runs:
+        if run.id in first_reply and run.status == RunStatus.COMPLETED and run.id != panel_run_id:
+            continue
+        at = first_reply.get(run.id)
+        if at is None:
+            at = max((i + 1 for i, m in enumerate(messages) if m.created_at <= run.created_at), default=0)
+        placed.setdefault(at, []).append(run)
+    entries: list[TranscriptEntry] = []
+    for index, message in enumerate(messages):
+        entries.extend(TranscriptEntry(run=run) for run in placed.get(index, ()))
+        entries.append(TranscriptEntry(message=message))
+    entries.extend(TranscriptEntry(run=run) for run in placed.get(len(messages), ()))
+    return entries
 
 
 @dataclass(frozen=True)

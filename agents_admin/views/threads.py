@@ -32,6 +32,8 @@ from agents_admin.selectors.threads import (
     thread_delete_effect,
     thread_get,
     thread_runs,
+    transcript,
+    transcript_runs,
 )
 from agents_admin.selectors.traces import run_trace
 from agents_admin.services.audit import thread_view_record
@@ -136,19 +138,27 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     # The latest run's messages live in the run panel (they change while it runs) as long as they are the
     # thread's last ones; once the conversation moved on they show in the history, in order.
     live = panel is not None and shown == latest and run_messages_at_tail(thread, panel)
-    if panel is not None and shown == latest:
-        panel.show_messages = live
+    before = _before(request)
     page = message_page(
         thread.id,
-        before=_before(request),
+        before=before,
         exclude_run_id=latest.id if live and latest else None,
         steps_also_for=shown,  # the panel's steps come with the page's, in one query
     )
     _mark_hit(request, page)
+    if panel is not None:
+        # An earlier run's replies show in the history when they are on this page, else in its panel.
+        panel.show_messages = live if shown == latest else all(m.run_id != shown.id for m in page.messages)
+    entries = transcript(
+        page.messages, transcript_runs(thread.id, page, before=before), panel_run_id=shown and shown.id
+    )
     return {
         "thread": thread,
         "page": page,
         "later_before": _later_before(request, thread, page),
+        "transcript": entries,
+        # The panel sits after the message its run answered; a run off this page gets it below the history.
+        "panel_placed": panel is not None and any(entry.run == shown for entry in entries),
         "panel": panel,
         "runs": runs,
         "message_form": forms.get("message_form") or MessageForm(),
@@ -176,8 +186,9 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         # Earlier pages lie before any run panel messages, so nothing needs leaving out here.
         before = _before(request)
         page = message_page(thread.id, before=before)
+        entries = transcript(page.messages, transcript_runs(thread.id, page, before=before))
         thread_view_record(thread=thread, actor=request.user, request=request, part="messages", before=before)
-        return render_page(request, DETAIL, {"thread": thread, "page": page}, partial="messages")
+        return render_page(request, DETAIL, {"thread": thread, "page": page, "transcript": entries}, partial="messages")
     # Every response that carries message text is one record: this page, and each htmx page or poll after it.
     thread_view_record(thread=thread, actor=request.user, request=request)
     return render_page(request, DETAIL, _detail(request, thread), partial="messages")

@@ -327,16 +327,18 @@ def test_the_detail_page_costs_a_fixed_number_of_queries(
     session = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1  # with Redis the session comes from the cache
     # Session, user, thread, the audit record, runs (with their agents' and connections' names), the panel's
     # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, agents,
-    # flags, notes: the same for 5 messages of one run as for 50 of several. The runs are read with only the
-    # columns the page shows, so a template touching another one would add a query per run here.
+    # flags, notes, the runs placed among the messages: the same for 5 messages of one run as for 50 of several.
+    # The runs are read with only the columns the page shows, so a template touching another one would add a
+    # query per run here.
     for thread in (small, big):
-        with django_assert_num_queries(session + 11):  # + the hold in force, for the header
+        with django_assert_num_queries(session + 12):  # + the hold in force, for the header
             response = admin_client.get(_detail(thread))
         assert response.status_code == 200 and response.content.decode().count('<details class="msg-run">') > 0
     assert len(response.context["page"].messages) == 50
     assert len({m.run_id for m in response.context["page"].messages if m.run_id}) == 5
-    # An earlier page: session, user, thread, its messages, their runs' steps, the audit record.
-    with django_assert_num_queries(session + 5):
+    # An earlier page: session, user, thread, its messages, their runs' steps, the runs placed among them, the
+    # audit record.
+    with django_assert_num_queries(session + 6):
         admin_client.get(_detail(big), {"before": 30}, **HX)
 
 
@@ -672,10 +674,81 @@ def test_the_history_shows_each_reply_with_its_run_status_and_tool_calls(admin_c
     assert "msg-assistant" in panel and "msg-run" not in panel
     make_message(run.thread, "thanks")
     body = admin_client.get(_detail(run.thread)).content.decode()
-    history = _between(body, 'id="history"', "</section>")
+    history = _between(body, 'id="history"', 'class="card composer"')  # the run's panel is in it, in place
     badge = '<span class="badge badge-completed" title="completed" data-status="completed">Completed</span>'
     summary = f"<summary>Run <code>{run.id}</code> {badge}</summary>"
     assert f'<details class="msg-run">{summary}' in history
     assert "Tool Calls</span>" in history and "→ <code>&lt;sunny&gt;</code>" in history
     assert "awaiting output" not in history
     assert history.count("<article ") == run.thread.messages.count() == 3
+
+
+# --- the transcript: each run where it happened ------------------------------------------------------------
+
+
+def _run_ended(thread: Thread, agent: Agent, status: str, **fields: object) -> Run:
+    run = make_run(thread=thread, agent=agent)
+    Run.objects.filter(pk=run.pk).update(status=status, **fields)
+    run.refresh_from_db()
+    return run
+
+
+def test_runs_that_ended_without_a_reply_show_where_they_happened_with_their_error(admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(project=agent.project, messages=["first question"])
+    error = {"code": "rate_limit_exceeded", "message": "The model said <slow down>."}
+    failed = _run_ended(thread, agent, "failed", last_error=error, failed_at=timezone.now())
+    make_message(thread, "second question")
+    cancelled = _run_ended(thread, agent, "cancelled", cancelled_at=timezone.now())
+    make_message(thread, "third question")
+    expired = _run_ended(thread, agent, "expired")
+    make_message(thread, "fourth question")
+    last = make_run(thread=thread, agent=agent)
+    message_create(thread=thread, role="assistant", content="the last answer", run=last)
+    Run.objects.filter(pk=last.pk).update(status="completed")
+    make_message(thread, "thanks")
+    body = admin_client.get(_detail(thread)).content.decode()
+    order = [
+        body.index("first question"),
+        body.index(f'id="transcript-{failed.id}"'),
+        body.index("second question"),
+        body.index(f'id="transcript-{cancelled.id}"'),
+        body.index("third question"),
+        body.index(f'id="transcript-{expired.id}"'),
+        body.index("fourth question"),
+    ]
+    assert order == sorted(order)
+    failed_line = _between(body, f'id="transcript-{failed.id}"', "</div>")
+    assert "badge-failed" in failed_line and "rate_limit_exceeded" in failed_line
+    assert "The model said &lt;slow down&gt;." in failed_line
+    assert "Expired: it did not finish before" in _between(body, f'id="transcript-{expired.id}"', "</div>")
+    assert "badge-cancelled" in _between(body, f'id="transcript-{cancelled.id}"', "</div>")
+    # The latest run's panel is not pinned under the newer message: it sits after the message its run answered.
+    assert body.index("fourth question") < body.index('id="run-panel"') < body.index("the last answer")
+    assert body.index("the last answer") < body.index("thanks")
+
+
+def test_the_run_panel_sits_after_the_message_it_answered_and_its_replies_follow(admin_client: Client) -> None:
+    run = make_run(text="question one")
+    message_create(thread=run.thread, role="assistant", content="answer one", run=run)
+    Run.objects.filter(pk=run.pk).update(status="completed")
+    make_message(run.thread, "question two")
+    body = admin_client.get(_detail(run.thread)).content.decode()
+    assert body.index("question one") < body.index('id="run-panel"') < body.index("answer one")
+    assert body.index("answer one") < body.index("question two")
+    assert body.count("answer one") == 1
+
+
+def test_an_earlier_page_places_its_own_runs_only(admin_client: Client) -> None:
+    agent = make_agent()
+    thread = make_thread(project=agent.project, messages=["oldest"])
+    early = _run_ended(thread, agent, "failed", last_error={"code": "server_error", "message": "early"})
+    _add_messages(thread, 60)
+    late = _run_ended(thread, agent, "failed", last_error={"code": "server_error", "message": "late"})
+    make_message(thread, "newest")
+    latest = admin_client.get(_detail(thread)).content.decode()
+    assert f"transcript-{early.id}" not in latest and 'id="run-panel"' in latest  # the latest run: its panel
+    first_page = thread.messages.order_by("seq")[50].seq
+    earlier = admin_client.get(_detail(thread), {"before": first_page}, **HX).content.decode()
+    assert f"transcript-{early.id}" in earlier and f"transcript-{late.id}" not in earlier
+    assert earlier.index("oldest") < earlier.index(f"transcript-{early.id}") < earlier.index("message number 2<")
