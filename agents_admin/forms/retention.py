@@ -13,6 +13,13 @@ from agents_admin.services.audit import Actor
 from agents_admin.services.retention import policy_clean
 
 
+class AgentInProjectChoiceField(forms.ModelMultipleChoiceField):
+    """Agents named with their project: two projects may each have a "support" agent."""
+
+    def label_from_instance(self, obj: Agent) -> str:  # type: ignore[override]
+        return f"{obj} ({obj.project})"
+
+
 class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
     name = forms.CharField(max_length=200)
     project = forms.ModelChoiceField(
@@ -21,7 +28,7 @@ class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
         empty_label="— Instance-wide default —",
         help_text="Leave empty for the instance-wide default, which covers every thread.",
     )
-    agents = forms.ModelMultipleChoiceField(
+    agents = AgentInProjectChoiceField(
         queryset=Agent.objects.select_related("project").order_by("project__name", "name", "id"),
         required=False,
         help_text="Only threads whose latest run used one of these agents.",

@@ -37,7 +37,7 @@ def agent_for_name(*, project: Project, name: str, lock: bool = False) -> Agent 
 
 def agent_list() -> list[Agent]:
     # Agents are few (a project's configuration), so one bounded page is enough for the console.
-    return list(Agent.objects.order_by("name", "id")[:500])
+    return list(Agent.objects.select_related("project").order_by("name", "id")[:500])
 
 
 @dataclass

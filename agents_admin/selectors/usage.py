@@ -296,7 +296,11 @@ def _dimension_choices() -> dict[str, list[tuple[str, str]]]:
     recent = UsageRollup.objects.filter(period=UsagePeriod.DAY, bucket__gte=since)
     return {
         "project": [(str(pk), name) for pk, name in Project.objects.order_by("name").values_list("id", "name")],
-        "agent": [(pk, name) for pk, name in Agent.objects.order_by("name").values_list("id", "name")[:500]],
+        # An agent is named with its project: two projects may each have a "support" agent.
+        "agent": [
+            (pk, f"{name} ({project})")
+            for pk, name, project in Agent.objects.order_by("name").values_list("id", "name", "project__name")[:500]
+        ],
         "model": [(m, m) for m in recent.values_list("model", flat=True).distinct().order_by("model")[:200]],
         "connection": [
             (str(pk), name) for pk, name in ModelConnection.objects.order_by("name").values_list("id", "name")

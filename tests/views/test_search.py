@@ -70,7 +70,8 @@ def test_the_filters_offer_every_agent_and_project_by_name(admin_client: Client)
     make_agent(name="Zed", project=make_project("side-desk"))
     body = admin_client.get(reverse("agents_admin:search")).content.decode()
     options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)
-    assert (named.id, "", f"Billing &lt;bot&gt; ({named.id})") in options
+    # Agents are named with their project: two projects may each have a "support" agent.
+    assert (named.id, "", f"Billing &lt;bot&gt; · {named.project.name} ({named.id})") in options
     assert ("side-desk", "", "Side-Desk") in options
 
 
