@@ -582,7 +582,7 @@ def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> N
     assert '<span class="tag">customer: &lt;acme &amp; co&gt;</span>' in row
     assert '<span class="tag">note: ' + "x" * 29 + "…</span>" in row  # long values are cut in lists
     assert (
-        "<td>Billing &lt;bot&gt;</td>" in row
+        f'<td>Billing &lt;bot&gt;<br><small class="muted">{thread.project}</small></td>' in row  # projects mix here
         and '<span class="badge badge-queued" title="queued" data-status="queued">Queued</span>' in row
     )
     assert '<a class="tag" href="/threads/?flag=needs-follow-up" title="Threads flagged needs-follow-up">' in row
@@ -592,7 +592,7 @@ def test_a_thread_row_shows_what_a_reviewer_scans_for(admin_client: Client) -> N
 def test_a_thread_without_runs_says_so(admin_client: Client) -> None:
     make_thread()
     body = admin_client.get(reverse("agents_admin:thread_list")).content.decode()
-    assert "<td>—</td>" in body and '<span class="badge badge-none">no runs</span>' in body
+    assert "<td>—<br>" in body and '<span class="badge badge-none">no runs</span>' in body
 
 
 def test_metadata_shows_whatever_its_keys_are_called(admin_client: Client) -> None:
