@@ -10,6 +10,7 @@ from agents_admin.views import (
     connections,
     exports,
     home,
+    profiles,
     remote,
     retention,
     review,
@@ -112,6 +113,7 @@ urlpatterns: list = [
 
 # Support review: search, jump, notes, flags, exports (issue 7).
 urlpatterns += [
+    path("account/time-zone/", profiles.time_zone_edit, name="time_zone"),
     path("search/", search.search, name="search"),
     path("jump/", search.jump, name="jump"),
     path("threads/<str:thread_id>/notes/", review.thread_notes, name="thread_notes"),

@@ -164,6 +164,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication: idle sign-out and the forced change of a one-time password (console sessions only).
     "agents_admin.views.middleware.AccountMiddleware",
+    # After HtmxMiddleware (it reads request.htmx): an htmx region swap carries the pending toasts out of band.
+    "agents_admin.views.toasts.HtmxToastsMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

@@ -8,6 +8,7 @@ way, and a code is never accepted twice (``last_t``), so a code seen over someon
 from __future__ import annotations
 
 import time
+import zoneinfo
 from base64 import b32encode
 
 from django.contrib.auth import password_validation
@@ -24,6 +25,9 @@ from agents_admin.services.audit import Actor, audit_record
 # Session keys. The time of the last activity (epoch seconds) and whether a password change is pending.
 LAST_ACTIVITY = "account:last_activity"
 MUST_CHANGE_PASSWORD = "account:must_change_password"
+# The zone the console shows this person's times in (blank: the browser's); base.html reads it, so no page pays a
+# query for it.
+TIME_ZONE = "time_zone"
 # Idle time is tracked to the minute: the session is rewritten at most once a minute, not on every request.
 ACTIVITY_RESOLUTION_SECONDS = 60
 DEVICE_NAME = "Authenticator app"
@@ -40,9 +44,11 @@ def user_profile_get(user: User) -> UserProfile:
 
 def account_session_start(*, request: HttpRequest, user: User) -> None:
     """At sign-in: start the idle clock, and remember in the session whether the password must be changed first
-    (so that the check on every later request reads the session, not the database)."""
+    (so that the check on every later request reads the session, not the database) and the person's time zone."""
     request.session[LAST_ACTIVITY] = int(time.time())
-    if user_profile_get(user).must_change_password:
+    profile = user_profile_get(user)
+    request.session[TIME_ZONE] = profile.time_zone
+    if profile.must_change_password:
         request.session[MUST_CHANGE_PASSWORD] = True
 
 
@@ -169,3 +175,14 @@ def totp_remove(*, user: User, actor: Actor, request: HttpRequest | None = None)
                 object_id=str(user.pk), request=request, before={"second_factor": "totp"}, after={"second_factor": ""},
             )  # fmt: skip
     return was_on
+
+
+def user_time_zone_set(*, user: AbstractBaseUser, time_zone: str) -> UserProfile:
+    """The zone the console shows this person's times in: an IANA name ("Europe/Paris"), or blank for the
+    browser's own zone."""
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise InvalidInput(f"Unknown time zone '{time_zone}': use a name such as Europe/Paris.", param="time_zone")
+    profile = user_profile_get(user)
+    profile.time_zone = time_zone
+    profile.save(update_fields=["time_zone"])
+    return profile

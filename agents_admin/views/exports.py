@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -91,6 +92,7 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     except ServiceError as error:
         form.add_error("format", error.message)
         return render(request, "agents_admin/export_start.html", {"form": form, "limited": True}, status=429)
+    messages.success(request, "Export started; this page follows it.")
     return redirect("agents_admin:export_job", job_id=job.pk)
 
 

@@ -131,6 +131,7 @@ def retention_policy_delete(request: HtmxHttpRequest, policy_id: int) -> HttpRes
 def retention_policy_dry_run(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     policy = get_object_or_404(RetentionPolicy, pk=policy_id)
     report = retention.purge_start(policy=policy, trigger=PurgeReport.Trigger.MANUAL, actor=request.user, dry_run=True)
+    messages.success(request, f"Dry run of “{policy.name}” started; this report follows it.")
     return redirect("agents_admin:purge_report_detail", report_id=report.pk)
 
 
@@ -223,6 +224,7 @@ def thread_hold_place(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         except ServiceError as error:
             _form_error(form, error)
         else:
+            messages.success(request, "Hold placed: retention skips this thread while it lasts.")
             if not getattr(request, "htmx", False):
                 return redirect("agents_admin:thread_holds", thread_id=thread.pk)
             form = HoldForm()

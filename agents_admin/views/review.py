@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -38,6 +39,7 @@ def thread_notes(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         except ServiceError as error:
             form.add_error(error.param if error.param in form.fields else None, error.message)
         else:
+            messages.success(request, "Note added.")
             if not wants_partial(request):
                 return redirect("agents_admin:thread_notes", thread_id=thread.id)
             form = NoteForm()
@@ -61,6 +63,8 @@ def thread_flags(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
             except ServiceError as error:
                 flag_error = error.message
             else:
+                name, on = form.cleaned_data["name"], form.cleaned_data["on"]
+                messages.success(request, f"Flag “{name}” {'set' if on else 'cleared'}.")
                 if not wants_partial(request):
                     return redirect("agents_admin:thread_flags", thread_id=thread.id)
         else:

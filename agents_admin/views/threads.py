@@ -90,6 +90,7 @@ def thread_create_view(request: HtmxHttpRequest) -> HttpResponse:
         except ServiceError as error:
             form.add_service_error(error)
         else:
+            messages.success(request, "Thread created: write its first message.")
             return redirect("agents_admin:thread_detail", thread_id=thread.id)
     return render_page(request, "agents_admin/thread_form.html", {"form": form}, partial="form")
 
@@ -228,6 +229,7 @@ def message_add(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         except ServiceError as error:
             (run_form or form).add_service_error(error)
         else:
+            messages.success(request, f"Message sent; {agent} is running." if agent else "Message sent.")
             return redirect("agents_admin:thread_detail", thread_id=thread.id)
     forms: dict[str, Any] = {"message_form": form}
     if run_form is not None:
@@ -246,6 +248,7 @@ def run_start(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         except ServiceError as error:
             form.add_service_error(error)
         else:
+            messages.success(request, f"Run of {form.cleaned_data['agent']} started.")
             return redirect("agents_admin:thread_detail", thread_id=thread.id)
     return render(request, DETAIL, _detail(request, thread, run_form=form))
 
@@ -259,6 +262,7 @@ def run_cancel_view(request: HtmxHttpRequest, thread_id: str, run_id: str) -> Ht
         run_cancel(run=run, actor=request.user)
     except ServiceError as error:
         return render(request, DETAIL, _detail(request, thread, action_error=error.message))
+    messages.success(request, f"Run {run.id} is being cancelled.")
     return redirect("agents_admin:thread_detail", thread_id=thread.id)
 
 
@@ -274,6 +278,7 @@ def run_tool_outputs(request: HtmxHttpRequest, thread_id: str, run_id: str) -> H
         except ServiceError as error:
             form.add_service_error(error)
         else:
+            messages.success(request, "Tool outputs submitted; the run goes on.")
             return redirect("agents_admin:thread_detail", thread_id=thread.id)
     return render(request, DETAIL, _detail(request, thread, run=run, tool_form=form))
 

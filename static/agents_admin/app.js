@@ -71,7 +71,10 @@ window.addEventListener("resize", () => markScrollableTables(document));
 const RELATIVE_UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
 function showTimes(root) {
   const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  // The person's own zone (their setting, in the session), else the browser's.
+  const timeZone = document.body.dataset.timeZone || undefined;
   const absolute = new Intl.DateTimeFormat(undefined, {
+    timeZone,
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
   for (const el of root.querySelectorAll("time[data-when]")) {
@@ -85,3 +88,13 @@ function showTimes(root) {
 }
 document.addEventListener("DOMContentLoaded", () => showTimes(document));
 document.addEventListener("htmx:afterSettle", (event) => showTimes(event.target));
+
+// Toasts confirm and go: each fades out after a few seconds (errors stay until the next page).
+function dismissToasts() {
+  for (const toast of document.querySelectorAll("#toasts .toast:not(.toast-error):not([data-timed])")) {
+    toast.dataset.timed = "1";
+    setTimeout(() => toast.remove(), 6000);
+  }
+}
+document.addEventListener("DOMContentLoaded", dismissToasts);
+document.addEventListener("htmx:afterSettle", dismissToasts);
