@@ -6,11 +6,13 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
 from django.template.loader import get_template
 from django.urls import reverse
+from django.utils import dateformat
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -202,3 +204,20 @@ def status_label(status: str | None) -> str:
     if not status:
         return ""
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+@register.simple_tag
+def when(at: datetime | None, fmt: str = "Y-m-d H:i", empty: str = "") -> str:
+    """A moment as the console shows it: a <time> with the absolute UTC time, labelled UTC (what a page without
+    JavaScript reads); app.js makes it relative, with the absolute time in the person's zone on hover."""
+    if at is None:
+        return format_html("{}", empty)
+    if not isinstance(at, datetime):  # a day: no zone to speak of
+        return format_html("{}", dateformat.format(at, fmt))
+    utc = at.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" data-when title="{} UTC">{} UTC</time>',
+        utc.isoformat(),
+        dateformat.format(utc, "Y-m-d H:i:s"),
+        dateformat.format(utc, fmt),
+    )
