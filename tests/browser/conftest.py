@@ -81,14 +81,19 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-@pytest.fixture
-def signed_in(page: Any, admin_user: User) -> Any:
+def sign_in(page: Any) -> Any:
+    """Signs the admin in through the login form."""
     page.goto("/login/")
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("admin-pass-123")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login/" not in url)
     return page
+
+
+@pytest.fixture
+def signed_in(page: Any, admin_user: User) -> Any:
+    return sign_in(page)
 
 
 def screenshot(page: Any, name: str) -> None:

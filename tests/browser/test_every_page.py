@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from tests.architecture.test_permissions import console_patterns, sample_objects, url_for
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -42,11 +42,7 @@ def walker(browser: Any, live_server: Any, admin_user: User) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url)
     context.add_init_script(CSP_LISTENER)
     page = context.new_page()
-    page.goto("/login/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill("admin-pass-123")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
+    sign_in(page)
     yield page
     context.close()
 
