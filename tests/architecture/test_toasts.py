@@ -18,6 +18,7 @@ REDIRECTS = {"redirect", "HttpResponseClientRedirect", "HttpResponseRedirect"}
 EXEMPT = {
     "auth.entra_login": "sends the browser to the identity provider (a GET)",
     "auth.entra_callback": "the signed-in console is the confirmation",
+    "auth.login_code": "the second sign-in step: the signed-in console is the confirmation",
     "review_queues.item_next": "opens the next item to review, nothing changed",
     "review_queues.queue_list": "a GET that forwards",
 }
