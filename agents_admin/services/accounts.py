@@ -12,6 +12,7 @@ import zoneinfo
 from base64 import b32encode
 
 from django.contrib.auth import password_validation
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
