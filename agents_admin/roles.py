@@ -18,6 +18,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ADMIN: (
         "view_conversations",
         "review_conversations",
+        "comment_messages",
+        "share_views",
         "view_agent_config",
         "edit_agents",
         "operate_runs",
@@ -33,15 +35,17 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     OPERATOR: (
         "view_conversations",
         "review_conversations",
+        "comment_messages",
+        "share_views",
         "view_agent_config",
         "edit_agents",
         "operate_runs",
         "delete_threads",
         "view_usage",
     ),
-    # Support staff: read conversations, add notes and flags, request holds, export. No agent configuration,
-    # no runs, no deletion, no retention.
-    REVIEWER: ("view_conversations", "review_conversations"),
+    # Support staff: read conversations, add notes, flags and message comments, request holds, export. No agent
+    # configuration, no runs, no deletion, no retention, no shared views.
+    REVIEWER: ("view_conversations", "review_conversations", "comment_messages"),
     AUDITOR: ("view_audit", "view_usage"),
 }
 ROLES = tuple(ROLE_PERMISSIONS)

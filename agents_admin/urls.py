@@ -118,6 +118,26 @@ urlpatterns += [
     path("jump/", search.jump, name="jump"),
     path("threads/<str:thread_id>/notes/", review.thread_notes, name="thread_notes"),
     path("threads/<str:thread_id>/flags/", review.thread_flags, name="thread_flags"),
+    path(
+        "threads/<str:thread_id>/messages/<str:message_id>/comments/",
+        review.message_comments_view,
+        name="message_comments",
+    ),
+    path(
+        "threads/<str:thread_id>/messages/<str:message_id>/comments/new/",
+        review.message_comment_add_view,
+        name="message_comment_add",
+    ),
+    path(
+        "threads/<str:thread_id>/comments/<int:comment_id>/edit/",
+        review.message_comment_edit,
+        name="message_comment_edit",
+    ),
+    path(
+        "threads/<str:thread_id>/comments/<int:comment_id>/delete/",
+        review.message_comment_delete_view,
+        name="message_comment_delete",
+    ),
     path("threads/<str:thread_id>/export/", exports.thread_export, name="thread_export"),
     path("exports/threads/", exports.threads_export, name="threads_export"),
     path("exports/", exports.export_start, name="export_start"),

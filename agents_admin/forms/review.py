@@ -1,4 +1,4 @@
-"""Forms for support review: internal notes and flags on a thread."""
+"""Forms for support review: internal notes and flags on a thread, comments on a message."""
 
 from __future__ import annotations
 
@@ -20,3 +20,7 @@ class FlagForm(forms.Form):
         if not FLAG_NAME.match(name):
             raise forms.ValidationError("A flag is lower-case letters, digits and '-'.")
         return name
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", max_length=5_000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -14,9 +14,10 @@ from agents_admin.models.projects import Project
 from agents_admin.models.remote import RemoteProject, SyncRecord
 from agents_admin.models.responses import Response
 from agents_admin.models.retention import PurgeReport, RetentionPolicy, ThreadHold, ThreadTombstone
-from agents_admin.models.review import ThreadFlag, ThreadNote
+from agents_admin.models.review import MessageComment, ThreadFlag, ThreadNote
 from agents_admin.models.review_queues import Review, ReviewItem, ReviewQueue, ReviewQueueReviewer
 from agents_admin.models.runs import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, Run, RunStatus, RunStep
+from agents_admin.models.saved_views import SavedView
 from agents_admin.models.threads import Message, Thread
 from agents_admin.models.traces import RunSpan
 from agents_admin.models.usage import ModelPrice, UsageErrorCount, UsagePeriod, UsageRollup
@@ -33,6 +34,7 @@ __all__ = [
     "ExportJob",
     "File",
     "Message",
+    "MessageComment",
     "ModelConnection",
     "ModelPrice",
     "Project",
@@ -48,6 +50,7 @@ __all__ = [
     "RunSpan",
     "RunStatus",
     "RunStep",
+    "SavedView",
     "SyncRecord",
     "TERMINAL_RUN_STATUSES",
     "Thread",

@@ -19,6 +19,8 @@ class Project(models.Model):
         permissions = [
             ("view_conversations", "Read threads and messages"),
             ("review_conversations", "Add notes and flags, request holds, export, work review queues"),
+            ("comment_messages", "Comment on a message; edit and delete one's own comments"),
+            ("share_views", "Save views of Threads and Search shared with everyone"),
             ("manage_review_queues", "Define review queues: their threads, reviewers and rubric"),
             ("view_agent_config", "See agents and their configuration"),
             ("edit_agents", "Create, edit and delete agents"),

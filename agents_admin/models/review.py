@@ -54,3 +54,32 @@ class ThreadFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.thread_id}"
+
+
+class MessageComment(models.Model):
+    """A reviewer's comment on one message, shown beside it in the transcript; conversation data, so it goes with
+    its message and thread.
+
+    The message key does nothing on delete at the ORM level: a message's delete stays one statement (a cascading
+    key would make Django read every message first), so each path that deletes messages deletes their comments
+    first (retention's delete and trim, deleting a message); the database's key refuses a path that forgets.
+    """
+
+    thread = models.ForeignKey("Thread", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey("Message", on_delete=models.DO_NOTHING, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(null=True, blank=True)  # set when edited
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["message", "created_at"], name="msgcomment_message_created"),
+            models.Index(fields=["thread", "created_at"], name="msgcomment_thread_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment on {self.message_id}"

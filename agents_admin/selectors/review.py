@@ -1,4 +1,5 @@
-"""Reads for support review: a thread's flags and its latest internal notes (the thread page's review panel)."""
+"""Reads for support review: a thread's flags and latest internal notes (the thread page's review panel), and the
+comments on messages."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db.models import F, Prefetch, prefetch_related_objects
+from django.http import Http404
 
-from agents_admin.models import Thread, ThreadFlag, ThreadNote
+from agents_admin.models import Message, MessageComment, Thread, ThreadFlag, ThreadNote
 
 NOTES_SHOWN = 50
 
@@ -40,3 +42,32 @@ def thread_review(thread: Thread, **extra: Any) -> dict[str, Any]:
     }
     context.update(extra)
     return context
+
+
+def message_comments_attach(messages: list[Message]) -> None:
+    """Read the comments of these messages (with their authors' names) in one query, so the transcript's
+    ``message.comments.all`` costs nothing more; no query when there are no messages."""
+    comments = MessageComment.objects.select_related("author").order_by("created_at", "id")
+    prefetch_related_objects(messages, Prefetch("comments", queryset=comments))
+
+
+def message_comments(message: Message) -> Message:
+    """The message with its comments read (for the comments region alone)."""
+    message_comments_attach([message])
+    return message
+
+
+def message_get(thread_id: str, message_id: str) -> Message:
+    """A message of this thread, or 404."""
+    message = Message.objects.filter(pk=message_id, thread_id=thread_id).only("id", "thread_id", "seq").first()
+    if message is None:
+        raise Http404("No such message in this thread.")
+    return message
+
+
+def comment_own(thread_id: str, comment_id: int, user: Any) -> MessageComment:
+    """A comment of this thread written by ``user``; 404 for anyone else's (one edits and deletes only one's own)."""
+    comment = MessageComment.objects.filter(pk=comment_id, thread_id=thread_id, author_id=user.pk).first()
+    if comment is None:
+        raise Http404("No such comment of yours.")
+    return comment

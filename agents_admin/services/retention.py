@@ -35,6 +35,7 @@ from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import (
     ACTIVE_RUN_STATUSES,
     Message,
+    MessageComment,
     Project,
     PurgeReport,
     Response,
@@ -717,10 +718,10 @@ def _tombstones_write(thread_ids: list[str], *, now: datetime, how: str, by: str
         cursor.execute(sql, [stamp, how, by, report_id, *thread_ids])
 
 
-# What points at a thread, emptied by thread id before the threads go, children before their parents (a review
-# before its item, a response before its run). tests/services/test_retention.py checks that these, with Run's
+# What points at a thread, emptied by thread id before the threads go, children before their parents (a comment
+# before its message, a review before its item, a response before its run). tests/services/test_retention.py checks that these, with Run's
 # and Response's SET_NULL references below, are every relation to Thread and Run.
-THREAD_CHILDREN = (RunSpan, RunStep, Message, Review, ReviewItem, ThreadNote, ThreadFlag, Response)
+THREAD_CHILDREN = (MessageComment, RunSpan, RunStep, Message, Review, ReviewItem, ThreadNote, ThreadFlag, Response)
 
 
 def _thread_rows_delete(thread_ids: QuerySet[Any]) -> dict[str, int]:
@@ -730,14 +731,14 @@ def _thread_rows_delete(thread_ids: QuerySet[Any]) -> dict[str, int]:
     answering or following one of these) forgets it as SET_NULL says, and then the runs and the threads, which
     nothing points at any more, go with one plain DELETE each."""
     by_thread = {"thread_id__in": thread_ids}
-    deleted = {model: model.objects.filter(**by_thread).delete()[0] for model in THREAD_CHILDREN[:3]}
+    deleted = {model: model.objects.filter(**by_thread).delete()[0] for model in THREAD_CHILDREN[:4]}
     runs = Run.objects.filter(**by_thread)
     Response.objects.filter(answers_run__in=runs.values("pk")).exclude(**by_thread).update(answers_run=None)
     responses = Response.objects.filter(**by_thread)
     Response.objects.filter(previous_response__in=responses.values("pk")).exclude(**by_thread).update(
         previous_response=None
     )
-    for model in THREAD_CHILDREN[3:]:
+    for model in THREAD_CHILDREN[4:]:
         model.objects.filter(**by_thread).delete()
     run_count = _delete_plain(runs)
     # Only holds that no longer hold: an active one stays and refuses the thread's delete (the whole batch rolls
@@ -772,6 +773,7 @@ def _trim_threads(thread_ids: list[str], *, keep: int, report: PurgeReport) -> d
         first_kept = next(iter(boundary), None)
         if first_kept is None:
             continue
+        MessageComment.objects.filter(thread_id=thread_id, message__seq__lt=first_kept).delete()
         deleted = Message.objects.filter(thread_id=thread_id, seq__lt=first_kept).delete()[0]
         if not deleted:
             continue

@@ -1,4 +1,4 @@
-"""Writes for support review: internal notes and flags (tags) on threads."""
+"""Writes for support review: internal notes and flags (tags) on threads, and comments on messages."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from agents_admin.errors import InvalidInput, LimitExceeded
-from agents_admin.models import Thread, ThreadFlag, ThreadNote
+from agents_admin.models import Message, MessageComment, Thread, ThreadFlag, ThreadNote
 from agents_admin.services.audit import audit_record
 from agents_admin.validation import FLAG_NAME
 
 MAX_NOTE_LENGTH = 10_000
 MAX_FLAGS_PER_THREAD = 20
+MAX_COMMENT_LENGTH = 5_000
+MAX_COMMENTS_PER_MESSAGE = 100
 
 
 def user_or_none(user: Any) -> User | None:
@@ -82,3 +85,54 @@ def _thread_column_set(thread: Thread, name: str, *, on: bool) -> None:
     if column is not None:
         Thread.objects.filter(pk=thread.pk).update(**{column: on})
         setattr(thread, column, on)
+
+
+def _comment_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise InvalidInput("A comment must not be empty.", param="body")
+    if len(body) > MAX_COMMENT_LENGTH:
+        raise InvalidInput(f"A comment is at most {MAX_COMMENT_LENGTH} characters.", param="body")
+    return body
+
+
+def message_comment_add(*, message: Message, author: Any, body: str) -> MessageComment:
+    """Comment on one message of a thread; audited as ``comment.create``."""
+    body = _comment_body(body)
+    with transaction.atomic():
+        if MessageComment.objects.filter(message=message).count() >= MAX_COMMENTS_PER_MESSAGE:
+            raise LimitExceeded(f"A message has at most {MAX_COMMENTS_PER_MESSAGE} comments.", param="body")
+        comment = MessageComment.objects.create(
+            thread_id=message.thread_id, message=message, author=user_or_none(author), body=body
+        )
+        _comment_audit("comment.create", comment, actor=author, after={"body": body})
+    return comment
+
+
+def message_comment_update(*, comment: MessageComment, actor: Any, body: str) -> MessageComment:
+    """Change the text of a comment (the caller checked it is the actor's own); audited with before and after."""
+    body = _comment_body(body)
+    if body == comment.body:
+        return comment
+    before = comment.body
+    with transaction.atomic():
+        comment.body, comment.updated_at = body, timezone.now()
+        comment.save(update_fields=["body", "updated_at"])
+        _comment_audit("comment.update", comment, actor=actor, before={"body": before}, after={"body": body})
+    return comment
+
+
+def message_comment_delete(*, comment: MessageComment, actor: Any) -> None:
+    """Delete a comment (the caller checked it is the actor's own and the person confirmed); audited."""
+    with transaction.atomic():
+        MessageComment.objects.filter(pk=comment.pk).delete()
+        _comment_audit("comment.delete", comment, actor=actor, before={"body": comment.body})
+
+
+def _comment_audit(action: str, comment: MessageComment, *, actor: Any, **change: dict[str, Any]) -> None:
+    project_id = Thread.objects.filter(pk=comment.thread_id).values_list("project_id", flat=True).first()
+    audit_record(
+        action=action, actor=actor, object_type="comment", object_id=str(comment.pk), project_id=project_id,
+        before={"thread_id": comment.thread_id, "message_id": comment.message_id, **change.get("before", {})},
+        after={"thread_id": comment.thread_id, "message_id": comment.message_id, **change.get("after", {})},
+    )  # fmt: skip

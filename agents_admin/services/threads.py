@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agents_admin import ids, validation
 from agents_admin.errors import Conflict, InvalidInput
-from agents_admin.models import ACTIVE_RUN_STATUSES, Message, Project, PurgeReport, Run, Thread
+from agents_admin.models import ACTIVE_RUN_STATUSES, Message, MessageComment, Project, PurgeReport, Run, Thread
 from agents_admin.selectors.retention import thread_is_held
 from agents_admin.services import retention
 from agents_admin.services.audit import Actor, audit_record
@@ -118,6 +118,7 @@ def message_delete(*, message: Message, actor: Actor = None, actor_label: str = 
             )
         if thread_is_held(thread_id, timezone.now()):
             raise Conflict(f"Thread {thread_id} is on hold; nothing in it can be deleted.", code="thread_on_hold")
+        MessageComment.objects.filter(message_id=message.pk).delete()  # its comments go with it
         Message.objects.filter(pk=message.pk).delete()
         later = Message.objects.filter(thread_id=thread_id, seq__gt=message.seq)
         # Two steps so no row ever takes a seq another row still has (the unique constraint is not deferred).

@@ -18,6 +18,7 @@ from agents_admin.forms.review_queues import ReviewForm, ReviewQueueForm, SkipFo
 from agents_admin.forms.threads import ThreadFilterForm
 from agents_admin.models import ReviewItem, ReviewQueue, ThreadFlag
 from agents_admin.selectors import review_queues as sel
+from agents_admin.selectors.review import message_comments_attach
 from agents_admin.selectors.threads import ThreadFilters, message_page
 from agents_admin.services import review_queues as svc
 from agents_admin.services.audit import thread_view_record
@@ -198,11 +199,13 @@ def review_item(request: HtmxHttpRequest, queue_id: int, item_id: int) -> HttpRe
 
 def _item_context(queue: ReviewQueue, item: ReviewItem, form: ReviewForm, skip_form: SkipForm) -> dict[str, Any]:
     reviews = sel.item_reviews(item)
+    page = message_page(item.thread_id, per_page=ITEM_MESSAGES)
+    message_comments_attach(page.messages)  # the comments beside each message, in one query
     return {
         "queue": queue,
         "item": item,
         "thread": item.thread,
-        "page": message_page(item.thread_id, per_page=ITEM_MESSAGES),
+        "page": page,
         "form": form,
         "skip_form": skip_form,
         "reviews": [(review, sel.review_answers(queue.rubric, review)) for review in reviews],

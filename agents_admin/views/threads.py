@@ -22,6 +22,7 @@ from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
 from agents_admin.selectors.retention import thread_hold_current, thread_tombstone, thread_trim_report
+from agents_admin.selectors.review import message_comments_attach
 from agents_admin.selectors.review_queues import reviews_shown
 from agents_admin.selectors.runs import run_get, run_messages_at_tail
 from agents_admin.selectors.search import MARKED_WORDS
@@ -153,6 +154,8 @@ def _detail(request: HtmxHttpRequest, thread: Thread, *, run: Run | None = None,
     entries = transcript(
         page.messages, transcript_runs(thread.id, page, before=before), panel_run_id=shown and shown.id
     )
+    # The comments beside each message shown, the history's and the panel's, in one query.
+    message_comments_attach(page.messages + (panel.messages if panel and panel.show_messages else []))
     return {
         "thread": thread,
         "page": page,
@@ -188,6 +191,7 @@ def thread_detail(request: HtmxHttpRequest, thread_id: str) -> HttpResponse:
         before = _before(request)
         page = message_page(thread.id, before=before)
         entries = transcript(page.messages, transcript_runs(thread.id, page, before=before))
+        message_comments_attach(page.messages)
         thread_view_record(thread=thread, actor=request.user, request=request, part="messages", before=before)
         return render_page(request, DETAIL, {"thread": thread, "page": page, "transcript": entries}, partial="messages")
     # Every response that carries message text is one record: this page, and each htmx page or poll after it.
@@ -208,6 +212,7 @@ def run_panel(request: HtmxHttpRequest, thread_id: str, run_id: str) -> HttpResp
         context = {**_detail(request, thread, run=run), "trace": run_trace(run)}
         return render_page(request, DETAIL, context, partial="run_panel")
     panel = run_selectors.run_panel(run)
+    message_comments_attach(panel.messages)
     thread_view_record(thread=thread, actor=request.user, request=request, part="run_panel", run=run.id)
     context = {"thread": thread, "panel": panel, "tool_form": ToolOutputsForm(run=run), "oob": True}
     response = render_page(request, DETAIL, context, partial="run_panel")

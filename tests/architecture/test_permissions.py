@@ -15,11 +15,12 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import ExportJob, ModelPrice, ReviewItem, Run, SyncRecord
+from agents_admin.models import ExportJob, Message, ModelPrice, ReviewItem, Run, SyncRecord
 from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention, review_queues
 from agents_admin.services.connections import connection_create
 from agents_admin.services.remote import remote_project_create
+from agents_admin.services.review import message_comment_add
 from agents_admin.services.vector_stores import vector_store_create
 from tests.factories import make_agent, make_run, make_thread
 
@@ -82,6 +83,8 @@ def sample_objects() -> dict[str, str]:
         model="gpt-4o", effective_from=datetime.date(2026, 1, 1), input_per_million=2, output_per_million=8
     )
     store = vector_store_create(project=run.thread.project, name="perm")
+    message = Message.objects.filter(thread_id=run.thread_id).first()
+    comment = message_comment_add(message=message, author=someone, body="perm")  # someone else's: 404 to others
     return {
         "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
@@ -100,6 +103,8 @@ def sample_objects() -> dict[str, str]:
         "price_id": str(price.pk),
         "chart": "runs",
         "store_id": store.id,
+        "message_id": message.id,
+        "comment_id": str(comment.pk),
     }
 
 

@@ -326,19 +326,19 @@ def test_the_detail_page_costs_a_fixed_number_of_queries(
     big = _thread_with_runs(agent, runs=8, replies=10)
     session = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1  # with Redis the session comes from the cache
     # Session, user, thread, the audit record, runs (with their agents' and connections' names), the panel's
-    # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, agents,
-    # flags, notes, the runs placed among the messages: the same for 5 messages of one run as for 50 of several.
-    # The runs are read with only the columns the page shows, so a template touching another one would add a
-    # query per run here.
+    # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, the
+    # comments of the messages shown, agents, flags, notes, the runs placed among the messages: the same for 5
+    # messages of one run as for 50 of several. The runs are read with only the columns the page shows, so a
+    # template touching another one would add a query per run here.
     for thread in (small, big):
-        with django_assert_num_queries(session + 12):  # + the hold in force, for the header
+        with django_assert_num_queries(session + 13):  # + the hold in force, for the header
             response = admin_client.get(_detail(thread))
         assert response.status_code == 200 and response.content.decode().count('<details class="msg-run">') > 0
     assert len(response.context["page"].messages) == 50
     assert len({m.run_id for m in response.context["page"].messages if m.run_id}) == 5
-    # An earlier page: session, user, thread, its messages, their runs' steps, the runs placed among them, the
-    # audit record.
-    with django_assert_num_queries(session + 6):
+    # An earlier page: session, user, thread, its messages, their runs' steps, their comments, the runs placed among
+    # them, the audit record.
+    with django_assert_num_queries(session + 7):
         admin_client.get(_detail(big), {"before": 30}, **HX)
 
 
