@@ -16,6 +16,7 @@ from agents_admin.views import (
     review,
     review_queues,
     runs,
+    saved_views,
     search,
     threads,
     traces,
@@ -118,6 +119,10 @@ urlpatterns += [
     path("jump/", search.jump, name="jump"),
     path("threads/<str:thread_id>/notes/", review.thread_notes, name="thread_notes"),
     path("threads/<str:thread_id>/flags/", review.thread_flags, name="thread_flags"),
+    path("views/", saved_views.saved_view_list, name="saved_view_list"),
+    path("views/new/", saved_views.saved_view_create_view, name="saved_view_create"),
+    path("views/<int:view_id>/", saved_views.saved_view_edit, name="saved_view_edit"),
+    path("views/<int:view_id>/delete/", saved_views.saved_view_delete_view, name="saved_view_delete"),
     path(
         "threads/<str:thread_id>/messages/<str:message_id>/comments/",
         review.message_comments_view,

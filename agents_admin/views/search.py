@@ -7,12 +7,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from agents_admin.forms.search import SearchForm
-from agents_admin.models import ThreadFlag
+from agents_admin.models import SavedView, ThreadFlag
 from agents_admin.selectors.search import object_url, thread_search
 from agents_admin.selectors.threads import thread_list
 from agents_admin.services.audit import search_record
 from agents_admin.views.access import capability_required
 from agents_admin.views.common import HtmxHttpRequest, render_page, wants_partial
+from agents_admin.views.saved_views import saved_views_context
 
 PAGE = "agents_admin/search.html"
 
@@ -24,7 +25,13 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     threads matching the filters; newest first."""
     form = SearchForm(data=request.GET or None)
     filters, q, cursor = form.filters(), form.search_text, form.cursor_value
-    context = {"form": form, "q": q, "query": form.query_without_cursor(), "standard_flags": ThreadFlag.STANDARD}
+    context = {
+        "form": form,
+        "q": q,
+        "query": form.query_without_cursor(),
+        "standard_flags": ThreadFlag.STANDARD,
+        **saved_views_context(request, SavedView.Page.SEARCH),
+    }
     if form.refused:  # 400 for a page; an htmx region gets 200, as htmx swaps no 4xx answer in
         return render_page(request, PAGE, context, partial="results", status=200 if wants_partial(request) else 400)
     if q:

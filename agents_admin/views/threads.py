@@ -17,7 +17,7 @@ from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.runs import RunStartForm, ToolOutputsForm
 from agents_admin.forms.threads import MessageForm, ThreadCreateForm, ThreadListForm
 from agents_admin.ids import small_int
-from agents_admin.models import ACTIVE_RUN_STATUSES, Run, Thread, ThreadFlag
+from agents_admin.models import ACTIVE_RUN_STATUSES, Run, SavedView, Thread, ThreadFlag
 from agents_admin.selectors import runs as run_selectors
 from agents_admin.selectors import threads as thread_selectors
 from agents_admin.selectors.agents import agents_for_thread
@@ -44,6 +44,7 @@ from agents_admin.services.threads import thread_create, thread_delete
 from agents_admin.views.access import ViewFunc, can, capability_required
 from agents_admin.views.common import HtmxHttpRequest, confirmed, render_page, wants_partial
 from agents_admin.views.review import review_context
+from agents_admin.views.saved_views import saved_views_context
 
 DETAIL = "agents_admin/thread_detail.html"
 
@@ -77,6 +78,7 @@ def thread_list(request: HtmxHttpRequest) -> HttpResponse:
         "count": thread_selectors.thread_count(filters),
         "query": form.query_without_cursor(),
         "standard_flags": ThreadFlag.STANDARD,
+        **saved_views_context(request, SavedView.Page.THREADS),
     }
     return render_page(request, "agents_admin/thread_list.html", context, partial="results")
 

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents_admin.models import ExportJob, Message, ModelPrice, ReviewItem, Run, SyncRecord
+from agents_admin.models import ExportJob, Message, ModelPrice, ReviewItem, Run, SavedView, SyncRecord
 from agents_admin.roles import ROLES, perm, roles_sync
 from agents_admin.services import retention, review_queues
 from agents_admin.services.connections import connection_create
@@ -85,6 +85,7 @@ def sample_objects() -> dict[str, str]:
     store = vector_store_create(project=run.thread.project, name="perm")
     message = Message.objects.filter(thread_id=run.thread_id).first()
     comment = message_comment_add(message=message, author=someone, body="perm")  # someone else's: 404 to others
+    view = SavedView.objects.create(owner=someone, page="threads", name="perm", params={"flag": "vip"}, shared=True)
     return {
         "user_id": str(someone.pk),
         "agent_id": run.agent_ref,
@@ -105,6 +106,7 @@ def sample_objects() -> dict[str, str]:
         "store_id": store.id,
         "message_id": message.id,
         "comment_id": str(comment.pk),
+        "view_id": str(view.pk),
     }
 
 

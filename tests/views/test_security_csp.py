@@ -10,8 +10,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from agents_admin.models import ReviewItem, ReviewQueueReviewer, Run, RunStep
+from agents_admin.models import Message, ReviewItem, ReviewQueueReviewer, Run, RunStep
 from agents_admin.services.audit import audit_record
+from agents_admin.services.review import message_comment_add
 from tests.architecture.test_permissions import console_patterns, sample_objects, url_for
 from tests.factories import WEATHER_TOOL, make_agent, make_message, make_run, make_thread
 
@@ -74,7 +75,12 @@ def rich_objects(url_objects: dict[str, str], admin_user: User) -> dict[str, str
     # The admin reviews the sample queue, so its item page (the rubric beside the thread) renders for them too.
     ReviewQueueReviewer.objects.create(queue_id=int(url_objects["queue_id"]), user=admin_user)
     ReviewItem.objects.filter(pk=int(url_objects["item_id"])).update(assigned_to=admin_user)
-    return {**url_objects, "thread_id": thread.id, "run_id": run.id}
+    message = Message.objects.filter(thread=thread).first()
+    assert message is not None
+    comment = message_comment_add(message=message, author=admin_user, body="a comment")  # theirs: editable
+    return {
+        **url_objects, "thread_id": thread.id, "run_id": run.id, "message_id": message.id, "comment_id": str(comment.pk)
+    }  # fmt: skip
 
 
 def test_every_console_page_and_partial_renders_without_inline_script_or_style(
@@ -94,6 +100,8 @@ def test_every_console_page_and_partial_renders_without_inline_script_or_style(
             # ?format= (400), a queued export job has no file yet (404), /jump/ without an id is "not found".
             expected = (200, 400, 404) if url == "/jump/" or "export" in url else (200, 286)
             if url.endswith("/next/"):  # a review queue's "next item" opens the item by redirecting to it
+                expected = (302,)
+            if url.endswith("/comments/") and not headers:  # a message's comments region: the page goes to the message
                 expected = (302,)
             assert response.status_code in expected, url
             pages += 1
