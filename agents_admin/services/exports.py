@@ -29,7 +29,18 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from agents_admin.errors import InvalidInput, LimitExceeded
-from agents_admin.models import ExportJob, Message, Thread
+from agents_admin.models import (
+    ExportJob,
+    Message,
+    MessageComment,
+    Review,
+    Run,
+    RunStep,
+    Thread,
+    ThreadFlag,
+    ThreadNote,
+)
+from agents_admin.selectors.review_queues import review_answers
 from agents_admin.selectors.threads import ThreadFilters, threads_matching
 from agents_admin.services.audit import export_read_record
 from agents_admin.services.dispatch import EXPORT_JOB_RUN, task_send
@@ -54,7 +65,9 @@ FIELDS = (
     "content",
     "metadata",
 )
-CSV_FIELDS = ("thread_id", "message_id", "seq", "role", "created_at", "status", "agent_id", "run_id", "text")
+# ``type`` says what a row is: a message, or what surrounds it (tool_call, run_error, comment, note, flags, review);
+# for those ``role`` names who (the tool, the author) and ``text`` holds the readable content.
+CSV_FIELDS = ("thread_id", "message_id", "seq", "role", "created_at", "status", "agent_id", "run_id", "text", "type")
 # Spreadsheets run a cell that starts with one of these as a formula; such cells get a leading apostrophe.
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS_FOR_FILTERS = (ExportJob.Format.JSONL, ExportJob.Format.CSV)
@@ -135,6 +148,125 @@ def filtered_message_batches(
         last_id = ids[-1]
 
 
+# --- everything around the messages: tool calls, run errors, comments, notes, flags, reviews -------------------
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def _tool_call_item(thread_id: str, step: dict[str, Any], call: Any) -> dict[str, Any]:
+    """One tool call of a step: a function's name, arguments and output, or a hosted tool's type and details."""
+    call = call if isinstance(call, dict) else {}
+    kind = str(call.get("type") or "function")
+    details = call.get(kind) if isinstance(call.get(kind), dict) else {}
+    return {
+        "type": "tool_call",
+        "thread_id": thread_id,
+        "run_id": step["run_id"],
+        "step_id": step["id"],
+        "call_id": call.get("id", ""),
+        "created_at": _iso(step["created_at"]),
+        "status": step["status"],
+        "tool": kind,
+        "name": details.get("name", kind),
+        "arguments": details.get("arguments", {k: v for k, v in details.items() if k != "output"}),
+        "output": details.get("output"),
+    }
+
+
+class _ThreadExtras:
+    """What surrounds the messages of some threads, read in a few queries per batch of threads (never per message).
+
+    ``runs`` are each thread's runs, oldest first, with their tool calls and error as export items; the writer puts
+    a run's items before the first message written after the run started (its answer), so they read in order.
+    """
+
+    def __init__(self, thread_ids: list[str]) -> None:
+        self.head: dict[str, list[dict[str, Any]]] = {t: [] for t in thread_ids}
+        self.runs: dict[str, list[tuple[datetime, list[dict[str, Any]]]]] = {t: [] for t in thread_ids}
+        self.comments: dict[str, dict[str, list[dict[str, Any]]]] = {}  # thread -> message -> comments
+        flags: dict[str, list[str]] = {}
+        for thread_id, name in ThreadFlag.objects.filter(thread_id__in=thread_ids).values_list("thread_id", "name"):
+            flags.setdefault(thread_id, []).append(name)
+        for thread_id, names in flags.items():
+            self.head[thread_id].append({"type": "flags", "thread_id": thread_id, "flags": sorted(names)})
+        notes = (
+            ThreadNote.objects.filter(thread_id__in=thread_ids).select_related("author").order_by("created_at", "id")
+        )
+        for note in notes:
+            self.head[note.thread_id].append(
+                {"type": "note", "thread_id": note.thread_id, "author": _username(note.author),
+                 "created_at": _iso(note.created_at), "body": note.body}
+            )  # fmt: skip
+        reviews = Review.objects.filter(thread_id__in=thread_ids).select_related("queue", "reviewer")
+        for review in reviews.order_by("created_at", "id"):
+            self.head[review.thread_id].append(
+                {"type": "review", "thread_id": review.thread_id, "queue": review.queue.name,
+                 "reviewer": _username(review.reviewer), "created_at": _iso(review.created_at),
+                 "skipped": review.skipped, "skip_reason": review.skip_reason,
+                 "scores": dict(review_answers(review.queue.rubric, review)) if not review.skipped else {}}
+            )  # fmt: skip
+        comments = MessageComment.objects.filter(thread_id__in=thread_ids).select_related("author")
+        for comment in comments.order_by("created_at", "id"):
+            self.comments.setdefault(comment.thread_id, {}).setdefault(comment.message_id, []).append(
+                {"type": "comment", "thread_id": comment.thread_id, "message_id": comment.message_id,
+                 "author": _username(comment.author), "created_at": _iso(comment.created_at),
+                 "edited_at": _iso(comment.updated_at), "body": comment.body}
+            )  # fmt: skip
+        self._runs(thread_ids)
+
+    def _runs(self, thread_ids: list[str]) -> None:
+        steps: dict[str, list[dict[str, Any]]] = {}
+        tool_steps = RunStep.objects.filter(thread_id__in=thread_ids, type="tool_calls").order_by("created_at", "id")
+        for step in tool_steps.values("id", "run_id", "thread_id", "status", "created_at", "step_details"):
+            details = step["step_details"] if isinstance(step["step_details"], dict) else {}
+            calls = details.get("tool_calls") if isinstance(details.get("tool_calls"), list) else []
+            steps.setdefault(step["run_id"], []).extend(_tool_call_item(step["thread_id"], step, c) for c in calls)
+        runs = Run.objects.filter(thread_id__in=thread_ids).order_by("created_at", "id")
+        for run in runs.values("id", "thread_id", "status", "created_at", "failed_at", "last_error"):
+            items = steps.get(run["id"], [])
+            error = run["last_error"] if isinstance(run["last_error"], dict) else None
+            if error:
+                items = [*items, {"type": "run_error", "thread_id": run["thread_id"], "run_id": run["id"],
+                                  "created_at": _iso(run["failed_at"] or run["created_at"]), "status": run["status"],
+                                  "code": error.get("code", ""), "message": error.get("message", "")}]  # fmt: skip
+            if items:
+                self.runs[run["thread_id"]].append((run["created_at"], items))
+
+
+def _flat(runs: list[tuple[datetime, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    return [item for _, items in runs for item in items]
+
+
+def _everything(batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """(items, messages among them) per batch of messages. Each thread opens with its flags, notes and reviews;
+    then come its messages in order, each run's tool calls and error before the first message written after the
+    run started (its answer), each message's comments after it. Memory holds one batch and the extras of the
+    threads that start in it (a thread without messages has nothing to export)."""
+    current: str | None = None
+    pending: list[tuple[datetime, list[dict[str, Any]]]] = []
+    comments: dict[str, list[dict[str, Any]]] = {}
+    for rows in batches:
+        items: list[dict[str, Any]] = []
+        starting = sorted({row["thread_id"] for row in rows} - {current})
+        extras = _ThreadExtras(starting) if starting else None
+        for row in rows:
+            if row["thread_id"] != current:
+                assert extras is not None  # a new thread is always one of ``starting``
+                items.extend(_flat(pending))
+                current = row["thread_id"]
+                items.extend(extras.head[current])
+                pending, comments = extras.runs[current], extras.comments.get(current, {})
+            while pending and pending[0][0] <= row["created_at"]:
+                items.extend(pending.pop(0)[1])
+            items.append({"type": "message", **row})
+            items.extend(comments.pop(row["id"], []))
+        yield items, len(rows)
+    if pending:
+        yield _flat(pending), 0
+
+
 # --- formats --------------------------------------------------------------------------------------------------
 
 
@@ -142,54 +274,77 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def _jsonl(batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
-    for rows in batches:
-        lines = []
-        for row in rows:
-            item = {
-                "thread_id": row["thread_id"],
-                "id": row["id"],
-                "seq": row["seq"],
-                "role": row["role"],
-                "created_at": _iso(row["created_at"]),
-                "status": row["status"],
-                "agent_id": row["agent_id"],
-                "run_id": row["run_id"],
-                "text": row["text"],
-                "content": row["content"],
-                "metadata": row["metadata"],
-            }
-            lines.append(json.dumps(item, ensure_ascii=False) + "\n")
-        yield "".join(lines), len(rows)
+def _message_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "thread_id": row["thread_id"],
+        "id": row["id"],
+        "seq": row["seq"],
+        "role": row["role"],
+        "created_at": _iso(row["created_at"]),
+        "status": row["status"],
+        "agent_id": row["agent_id"],
+        "run_id": row["run_id"],
+        "text": row["text"],
+        "content": row["content"],
+        "metadata": row["metadata"],
+    }
+
+
+def _jsonl(batches: Iterator[tuple[list[dict[str, Any]], int]]) -> Iterator[tuple[str, int]]:
+    """One JSON object a line, its ``type`` first: message, tool_call, run_error, comment, note, flags or review."""
+    for items, count in batches:
+        lines = [
+            json.dumps(_message_json(item) if item["type"] == "message" else item, ensure_ascii=False) + "\n"
+            for item in items
+        ]
+        yield "".join(lines), count
 
 
 def csv_cell(value: str) -> str:
     return "'" + value if value.startswith(CSV_FORMULA_START) else value
 
 
-def _csv(batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _csv_row(item: dict[str, Any]) -> list[Any]:
+    """The CSV_FIELDS of one item: a message as it is; the others with who in ``role`` and what in ``text``."""
+    kind = item["type"]
+    if kind == "message":
+        return [
+            item["thread_id"], item["id"], item["seq"], item["role"], _iso(item["created_at"]), item["status"],
+            item["agent_id"] or "", item["run_id"] or "", csv_cell(item["text"]), kind,
+        ]  # fmt: skip
+    role, text, status, run_id, message_id = "", "", "", "", ""
+    if kind == "tool_call":
+        role, status, run_id = item["name"], item["status"], item["run_id"]
+        text = f"{item['name']}({_json_text(item['arguments'])}) -> {_json_text(item['output'])}"
+    elif kind == "run_error":
+        role, status, run_id, text = "run", item["status"], item["run_id"], f"{item['code']}: {item['message']}"
+    elif kind in ("comment", "note"):
+        role, text, message_id = item["author"], item["body"], item.get("message_id", "")
+    elif kind == "flags":
+        text = ", ".join(item["flags"])
+    elif kind == "review":
+        role = item["reviewer"]
+        answers = "; ".join(f"{label}: {answer}" for label, answer in item["scores"].items())
+        text = f"skipped: {item['skip_reason']}" if item["skipped"] else f"{item['queue']}: {answers}"
+    created = item.get("created_at", "")
+    return [item["thread_id"], message_id, "", csv_cell(role), created, status, "", run_id, csv_cell(text), kind]
+
+
+def _csv(batches: Iterator[tuple[list[dict[str, Any]], int]]) -> Iterator[tuple[str, int]]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
     yield buffer.getvalue(), 0
-    for rows in batches:
+    for items, count in batches:
         buffer.seek(0)
         buffer.truncate()
-        for row in rows:
-            writer.writerow(
-                [
-                    row["thread_id"],
-                    row["id"],
-                    row["seq"],
-                    row["role"],
-                    _iso(row["created_at"]),
-                    row["status"],
-                    row["agent_id"] or "",
-                    row["run_id"] or "",
-                    csv_cell(row["text"]),
-                ]
-            )
-        yield buffer.getvalue(), len(rows)
+        writer.writerows(_csv_row(item) for item in items)
+        yield buffer.getvalue(), count
 
 
 def _fenced(text: str, info: str = "text") -> str:
@@ -201,26 +356,63 @@ def _fenced(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{text}\n{fence}\n"
 
 
-def _markdown(thread: Thread, batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[str, int]]:
+def _md_inline(value: Any) -> str:
+    """Text for a Markdown heading or list item: one line, Markdown's and HTML's special characters escaped."""
+    text = " ".join(str(value).split())
+    return re.sub(r"([\\`*_\[\]<>#|!])", r"\\\1", text)
+
+
+def _md_block(value: Any, info: str = "text") -> str:
+    """A value (text, or JSON of anything else) in a fence of its own (``_fenced``), then a blank line."""
+    return _fenced(_json_text(value), info) + "\n"
+
+
+def _md_item(item: dict[str, Any]) -> str:
+    kind, when = item["type"], _md_inline(item.get("created_at", ""))
+    if kind == "message":
+        row = item
+        return f"## {row['seq']}. {row['role']} · {_iso(row['created_at'])}\n\n<!-- {row['id']} -->\n\n" + _md_block(
+            row["text"]
+        )
+    if kind == "tool_call":
+        head = f"#### Tool call: {_md_inline(item['name'])} · run {_md_inline(item['run_id'])} · {when}\n\n"
+        return f"{head}Arguments:\n\n{_md_block(item['arguments'], 'json')}Output:\n\n{_md_block(item['output'] or '')}"
+    if kind == "run_error":
+        head = f"#### Run {_md_inline(item['run_id'])} {_md_inline(item['status'])} · {when}\n\n"
+        return head + _md_block(f"{item['code']}: {item['message']}")
+    if kind == "comment":
+        return f"#### Comment by {_md_inline(item['author'] or 'a deleted user')} · {when}\n\n{_md_block(item['body'])}"
+    if kind == "note":
+        return f"### Note by {_md_inline(item['author'] or 'a deleted user')} · {when}\n\n{_md_block(item['body'])}"
+    if kind == "flags":
+        return "Flags: " + ", ".join(_md_inline(name) for name in item["flags"]) + "\n\n"
+    # a review
+    head = (
+        f"### Review in {_md_inline(item['queue'])} by {_md_inline(item['reviewer'] or 'a deleted user')} · {when}\n\n"
+    )
+    if item["skipped"]:
+        return f"{head}Skipped: {_md_inline(item['skip_reason'])}\n\n"
+    answers = "".join(
+        f"- {_md_inline(label)}: {_md_inline(answer or '—')}\n" for label, answer in item["scores"].items()
+    )
+    return head + answers + "\n"
+
+
+def _markdown(thread: Thread, batches: Iterator[tuple[list[dict[str, Any]], int]]) -> Iterator[tuple[str, int]]:
     """A readable transcript: one ``##`` heading per message, written only by us (sequence, role, time, id); each
-    message's text in a fence of its own (``_fenced``), as is the thread's metadata."""
+    message's text in a fence of its own (``_fenced``), as is the thread's metadata and everything around the
+    messages (tool calls, errors, comments, notes), whose names are escaped (``_md_inline``)."""
     header = f"# Thread {thread.id}\n\n- Created: {_iso(thread.created_at)}\n- Messages: {thread.message_count}\n"
     if thread.metadata:
         header += "- Metadata:\n\n" + _fenced(json.dumps(thread.metadata, ensure_ascii=False), "json")
     yield header + "\n", 0
-    for rows in batches:
-        parts = [
-            f"## {row['seq']}. {row['role']} · {_iso(row['created_at'])}\n\n<!-- {row['id']} -->\n\n"
-            + _fenced(row["text"])
-            + "\n"
-            for row in rows
-        ]
-        yield "".join(parts), len(rows)
+    for items, count in batches:
+        yield "".join(_md_item(item) for item in items), count
 
 
 def thread_export_chunks(*, thread: Thread, fmt: str) -> Iterator[tuple[str, int]]:
     """(text, messages in it) chunks of one thread's export."""
-    batches = thread_message_batches(thread.id)
+    batches = _everything(thread_message_batches(thread.id))
     if fmt == ExportJob.Format.JSONL:
         return _jsonl(batches)
     if fmt == ExportJob.Format.CSV:
@@ -231,12 +423,10 @@ def thread_export_chunks(*, thread: Thread, fmt: str) -> Iterator[tuple[str, int
 
 
 def filtered_export_chunks(*, filters: ThreadFilters, fmt: str) -> Iterator[tuple[str, int]]:
-    batches = filtered_message_batches(filters)
-    if fmt == ExportJob.Format.JSONL:
-        return _jsonl(batches)
-    if fmt == ExportJob.Format.CSV:
-        return _csv(batches)
-    raise InvalidInput("Exports of many threads are JSON Lines or CSV.", param="format")
+    if fmt not in FORMATS_FOR_FILTERS:
+        raise InvalidInput("Exports of many threads are JSON Lines or CSV.", param="format")
+    batches = _everything(filtered_message_batches(filters))
+    return _jsonl(batches) if fmt == ExportJob.Format.JSONL else _csv(batches)
 
 
 def filtered_export_estimate(filters: ThreadFilters) -> int:

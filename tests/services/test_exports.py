@@ -14,17 +14,20 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from agents_admin.models import ExportJob, Message, Thread
+from agents_admin.models import ExportJob, Message, ReviewItem, Run, RunStep, Thread
 from agents_admin.selectors.threads import ThreadFilters
-from agents_admin.services import exports
-from agents_admin.services.review import thread_flag_set
+from agents_admin.services import exports, review_queues
+from agents_admin.services.review import message_comment_add, thread_flag_set, thread_note_add
+from agents_admin.services.threads import message_create
 from dashboard.celery import app
 from tests.conftest import wait_for
-from tests.factories import make_thread
+from tests.factories import make_agent, make_thread
 
 TRICKY = [
     "Plain hello",
@@ -47,11 +50,11 @@ def db_messages(*threads: Thread) -> list[tuple[str, str, int, str, str]]:
 
 def from_jsonl(text: str) -> list[tuple[str, str, int, str, str]]:
     items = [json.loads(line) for line in text.splitlines() if line]
-    return [(i["thread_id"], i["id"], i["seq"], i["role"], i["text"]) for i in items]
+    return [(i["thread_id"], i["id"], i["seq"], i["role"], i["text"]) for i in items if i["type"] == "message"]
 
 
 def from_csv(text: str) -> list[tuple[str, str, int, str, str]]:
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = [row for row in csv.DictReader(io.StringIO(text, newline="")) if row["type"] == "message"]
     result = []
     for row in rows:
         value = row["text"]
@@ -459,3 +462,121 @@ def test_an_export_whose_real_worker_is_killed_mid_write_is_failed_and_its_parti
     assert not part.exists() and not list(exports.exports_dir().glob(f"export-{job.pk}.*"))
     body = admin_client.get(reverse("agents_admin:export_job", args=[job.pk])).content.decode()
     assert "the worker stopped while writing this export; start it again" in body
+
+
+# --- everything around the messages -------------------------------------------------------------------------
+
+
+def _thread_with_everything(reviewer: User) -> tuple[Thread, list[Message]]:
+    """A thread where a run called a tool then answered, a later run failed; with a comment on the answer, a note,
+    flags and a review of a queue's rubric."""
+    thread = make_thread(messages=["What is the weather in Paris?"])
+    agent = make_agent()
+    run = Run.objects.create(
+        thread=thread, agent=agent, agent_ref=agent.id, agent_version=1, model="gpt-4o", status="completed",
+        expires_at=timezone.now(),
+    )  # fmt: skip
+    RunStep.objects.create(
+        run=run, thread=thread, type="tool_calls", status="completed",
+        step_details={"type": "tool_calls", "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}', "output": "18 C, ```sunny```"}}
+        ]},
+    )  # fmt: skip
+    answer = message_create(thread=thread, role="assistant", content="It is 18 C and sunny.", run=run)
+    failed = Run.objects.create(
+        thread=thread, agent=agent, agent_ref=agent.id, agent_version=1, model="gpt-4o", status="failed",
+        expires_at=timezone.now(), failed_at=timezone.now(),
+        last_error={"code": "server_error", "message": "The model endpoint answered 502."},
+    )  # fmt: skip
+    assert failed.pk
+    message_comment_add(message=answer, author=reviewer, body="Correct, but cite the source.\n## not a heading")
+    thread_note_add(thread=thread, author=reviewer, body="Customer asked twice.")
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
+    queue = review_queues.queue_create(
+        data={"name": "Weekly QA", "scope": "backfill", "reviewers": [reviewer],
+              "rubric": [{"label": "Helpful", "kind": "yes_no", "required": True}]}
+    )  # fmt: skip
+    item = ReviewItem.objects.create(queue=queue, thread=thread)
+    review_queues.review_submit(item=item, reviewer=reviewer, scores={queue.rubric[0]["key"]: True})
+    return thread, list(Message.objects.filter(thread=thread).order_by("seq"))
+
+
+@pytest.mark.django_db
+def test_json_lines_carry_tool_calls_errors_comments_notes_flags_and_reviews_in_order(
+    admin_client: Client, admin_user: User
+) -> None:
+    thread, (question, answer) = _thread_with_everything(admin_user)
+    text = streamed(admin_client.get(reverse("agents_admin:thread_export", args=[thread.id]), {"format": "jsonl"}))
+    items = [json.loads(line) for line in text.splitlines()]
+    assert [i["type"] for i in items] == [
+        "flags", "note", "review", "message", "tool_call", "message", "comment", "run_error",
+    ]  # fmt: skip
+    flags, note, review, first, call, second, comment, error = items
+    assert flags["flags"] == ["escalated"] and note["body"] == "Customer asked twice." and note["author"] == "admin"
+    assert review["queue"] == "Weekly QA" and review["scores"] == {"Helpful": "yes"} and review["reviewer"] == "admin"
+    assert (first["id"], second["id"]) == (question.id, answer.id)
+    assert call["name"] == "get_weather" and call["arguments"] == '{"city": "Paris"}'
+    assert call["output"] == "18 C, ```sunny```" and call["run_id"] == answer.run_id
+    assert comment["message_id"] == answer.id and comment["body"].startswith("Correct, but cite")
+    assert error["code"] == "server_error" and "502" in error["message"]
+
+
+@pytest.mark.django_db
+def test_csv_and_markdown_carry_them_too_labelled_and_fenced(admin_client: Client, admin_user: User) -> None:
+    thread, (question, answer) = _thread_with_everything(admin_user)
+    url = reverse("agents_admin:thread_export", args=[thread.id])
+    rows = list(csv.DictReader(io.StringIO(streamed(admin_client.get(url, {"format": "csv"})), newline="")))
+    assert [r["type"] for r in rows] == [
+        "flags", "note", "review", "message", "tool_call", "message", "comment", "run_error",
+    ]  # fmt: skip
+    assert rows[4]["text"] == 'get_weather({"city": "Paris"}) -> 18 C, ```sunny```'
+    assert rows[6]["message_id"] == answer.id and rows[6]["role"] == "admin"
+    assert rows[7]["text"] == "server_error: The model endpoint answered 502."
+    assert rows[2]["text"] == "Weekly QA: Helpful: yes"
+    text = streamed(admin_client.get(url, {"format": "md"}))
+    order = [text.index(part) for part in (
+        "Flags: escalated", "### Note by admin", "### Review in Weekly QA by admin", "- Helpful: yes", question.text,
+        "#### Tool call: get\\_weather", "Arguments:", "Output:", answer.text, "#### Comment by admin",
+        " failed · ", "server_error: The model endpoint",
+    )]  # fmt: skip
+    assert order == sorted(order)
+    # Backticks inside a block get a longer fence; a comment cannot start a heading of its own.
+    assert "````\n18 C, ```sunny```\n````" in text
+    assert "\n## not a heading" in text and "```\nCorrect, but cite the source.\n## not a heading\n```" in text
+
+
+@pytest.mark.django_db
+def test_a_filtered_export_carries_everything_of_each_thread_and_progress_counts_messages(
+    admin_user: User,
+) -> None:
+    thread, messages = _thread_with_everything(admin_user)
+    other = make_thread(messages=["plain"])
+    thread_flag_set(thread=other, name="escalated", on=True, actor=None)
+    chunks = list(exports.filtered_export_chunks(filters=ThreadFilters(flag="escalated"), fmt="jsonl"))
+    assert sum(count for _, count in chunks) == len(messages) + 1
+    items = [json.loads(line) for text, _ in chunks for line in text.splitlines()]
+    by_thread = {t: [i["type"] for i in items if i["thread_id"] == t] for t in (thread.id, other.id)}
+    assert by_thread[other.id] == ["flags", "message"]
+    assert by_thread[thread.id].count("tool_call") == 1 and by_thread[thread.id].count("comment") == 1
+    # Each thread's items are together: a thread's lines never interleave with another's.
+    threads_in_order = [i["thread_id"] for i in items]
+    assert threads_in_order == sorted(threads_in_order, key=threads_in_order.index)
+
+
+@pytest.mark.django_db
+def test_the_extras_of_many_threads_cost_a_few_queries_per_batch_not_per_thread(admin_user: User) -> None:
+    threads = [make_thread(messages=["a", "b"], metadata={"k": "v"}) for _ in range(6)]
+    for thread in threads:
+        message_comment_add(message=Message.objects.filter(thread=thread).first(), author=admin_user, body="c")
+        thread_note_add(thread=thread, author=admin_user, body="n")
+    filters = ThreadFilters(metadata_key="k", metadata_value="v")
+    with CaptureQueriesContext(connection) as few:
+        list(exports._everything(exports.filtered_message_batches(filters, batch_size=100, thread_batch=2)))
+    with CaptureQueriesContext(connection) as many:
+        items = [
+            i for b, _ in exports._everything(exports.filtered_message_batches(filters, batch_size=100)) for i in b
+        ]
+    assert len([i for i in items if i["type"] == "comment"]) == 6
+    assert len(many) < len(few)  # one batch of six threads reads less than three batches of two
+    assert len(many) <= 12
