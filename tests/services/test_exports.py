@@ -542,8 +542,8 @@ def test_csv_and_markdown_carry_them_too_labelled_and_fenced(admin_client: Clien
     )]  # fmt: skip
     assert order == sorted(order)
     # Backticks inside a block get a longer fence; a comment cannot start a heading of its own.
-    assert "````\n18 C, ```sunny```\n````" in text
-    assert "\n## not a heading" in text and "```\nCorrect, but cite the source.\n## not a heading\n```" in text
+    assert "````text\n18 C, ```sunny```\n````" in text
+    assert "\n## not a heading" in text and "```text\nCorrect, but cite the source.\n## not a heading\n```" in text
 
 
 @pytest.mark.django_db
