@@ -719,8 +719,8 @@ def _tombstones_write(thread_ids: list[str], *, now: datetime, how: str, by: str
 
 
 # What points at a thread, emptied by thread id before the threads go, children before their parents (a comment
-# before its message, a review before its item, a response before its run). tests/services/test_retention.py checks that these, with Run's
-# and Response's SET_NULL references below, are every relation to Thread and Run.
+# before its message, a review before its item, a response before its run). tests/services/test_retention.py
+# checks that these, with Run's and Response's SET_NULL references below, are every relation to Thread and Run.
 THREAD_CHILDREN = (MessageComment, RunSpan, RunStep, Message, Review, ReviewItem, ThreadNote, ThreadFlag, Response)
 
 
