@@ -123,6 +123,7 @@ def message_comment_add_view(request: HtmxHttpRequest, thread_id: str, message_i
         except ServiceError as error:
             form.add_error("body", error.message)
         else:
+            messages.success(request, "Comment added.")
             return _comments(request, message)
     if wants_partial(request):
         return _comments(request, message, comment_form=form)
@@ -142,6 +143,7 @@ def message_comment_edit(request: HtmxHttpRequest, thread_id: str, comment_id: i
         except ServiceError as error:
             form.add_error("body", error.message)
         else:
+            messages.success(request, "Comment saved.")
             return _comments(request, message_get(thread_id, comment.message_id))
     context = {"mode": "edit", "comment": comment, "form": form, "in_place": wants_partial(request)}
     if wants_partial(request):
@@ -160,6 +162,7 @@ def message_comment_delete_view(request: HtmxHttpRequest, thread_id: str, commen
     )  # fmt: skip
     if confirmed(request, form):
         message_comment_delete(comment=comment, actor=request.user)
+        messages.success(request, "Comment deleted.")
         return _comments(request, message_get(thread_id, comment.message_id))
     if wants_partial(request):
         context = {"comment": comment, "confirm_form": form.fresh() if form.is_bound else form, "in_place": True}
