@@ -70,7 +70,27 @@ def raw(body: bytes, status: int = 200, content_type: str = "application/json") 
 SYNONYMS = {"automobile": "car", "vehicle": "car", "cars": "car", "lodging": "hotel", "accommodation": "hotel",
             "hotels": "hotel", "espresso": "coffee", "cleaned": "descaled"}  # fmt: skip
 EMBEDDING_DIMENSIONS = 256
-STOP_WORDS = frozenset("the and are for how what where when who with which does from this that your into".split())
+STOP_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "are",
+        "for",
+        "how",
+        "what",
+        "where",
+        "when",
+        "who",
+        "with",
+        "which",
+        "does",
+        "from",
+        "this",
+        "that",
+        "your",
+        "into",
+    ]
+)
 
 
 def fake_embedding(text: str) -> list[float]:
