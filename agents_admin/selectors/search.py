@@ -406,7 +406,11 @@ def message_search(
 
 # --- grouped by thread ----------------------------------------------------------------------------------------
 
-THREAD_FIELDS = ("id", "title", "message_count", "last_activity_at", "last_agent", "last_agent__name")
+# The project too: a page mixes threads (and so agents) of several projects.
+THREAD_FIELDS = (
+    "id", "title", "message_count", "last_activity_at", "last_agent", "last_agent__name", "project", "project__name",
+    "project__display_name",
+)  # fmt: skip
 
 
 @dataclass
@@ -556,7 +560,7 @@ def _thread_hits(q: str, shown: list[str], stats: dict[str, _ThreadStats], *, po
     if not shown:
         return []
     messages, snippets = _hit_snippets(q, stats, shown, postgres=postgres)
-    threads = Thread.objects.filter(pk__in=shown).select_related("last_agent").only(*THREAD_FIELDS).in_bulk()
+    threads = Thread.objects.filter(pk__in=shown).select_related("last_agent", "project").only(*THREAD_FIELDS).in_bulk()
     prefetch_related_objects(list(threads.values()), "flags")
     groups = []
     for thread_id in shown:

@@ -187,10 +187,12 @@ def test_a_page_of_results_costs_a_bounded_number_of_queries(
         thread = make_thread(messages=[f"battery drains fast {i}"])
         Thread.objects.filter(pk=thread.pk).update(last_agent=agent)
         thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
-    with django_assert_max_num_queries(10):  # type: ignore[operator]
+    # session, user, the saved views above the form, the audit record, the matches with their messages and
+    # snippets (4), the threads, their flags, the filter choices
+    with django_assert_max_num_queries(11):  # type: ignore[operator]
         response = admin_client.get(reverse("agents_admin:search"), {"q": "battery"})
     assert response.content.decode().count('class="card hit-thread"') == 20
-    with django_assert_max_num_queries(10):  # type: ignore[operator]
+    with django_assert_max_num_queries(11):  # type: ignore[operator]
         response = admin_client.get(reverse("agents_admin:search"), {"flag": "escalated"})
     assert response.content.decode().count('title="Threads flagged escalated">escalated</a>') == 25
 

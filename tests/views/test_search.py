@@ -29,6 +29,8 @@ def test_hits_are_grouped_per_thread_and_link_to_the_message_with_the_match_mark
     group = body[body.index(f'<a class="hit-title" href="/threads/{thread.id}/">hello</a>') :]
     group = group[: group.index("</ol>")]
     assert '<span class="hit-count">1 hit</span>' in group and "· Billing &lt;bot&gt;" in group
+    # Its project too: a page of hits mixes the projects' threads and agents.
+    assert f'<span class="hit-project">{thread.project}</span>' in group
     other = body[body.index(f'href="/threads/{never_ran.id}/">a refund for the run-less thread</a>') :]
     other = other[: other.index("</ol>")]
     assert '<span class="hit-count">2 hits</span>' in other and "Billing" not in other
