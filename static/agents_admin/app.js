@@ -98,3 +98,18 @@ function dismissToasts() {
 }
 document.addEventListener("DOMContentLoaded", dismissToasts);
 document.addEventListener("htmx:afterSettle", dismissToasts);
+
+// A run that ends gives the run buttons back in place, as a reload would: once no run panel on the page is polling
+// (the panel stops polling when its run is no longer active), the run buttons the page disabled are usable again.
+document.addEventListener("htmx:afterSettle", () => {
+  const waiting = document.getElementById("run-active-help");
+  if (!waiting || document.querySelector("#run-panel[hx-trigger]")) return;
+  for (const id of ["send-and-run", "start-run"]) {
+    const button = document.getElementById(id);
+    if (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-describedby");
+    }
+  }
+  waiting.remove();
+});

@@ -1,5 +1,5 @@
 """The thread page's composer: "Send and run" adds the message and runs the chosen agent in place, with no jump
-to the top, the agent remembered, and the run buttons disabled while the run is active."""
+to the top, the agent remembered, and the run buttons disabled while the run is active and back when it ends."""
 
 from __future__ import annotations
 
@@ -42,5 +42,9 @@ def test_send_and_run_keeps_the_scroll_position_and_the_agent(signed_in: Any, ce
     run = Run.objects.get(thread=thread)
     assert run.agent_id == second.id
     screenshot(page, "thread-composer")
+    # When the run ends the buttons come back in place, with no reload.
+    expect(page.locator(".composer").get_by_role("button", name="Send and run")).to_be_enabled(timeout=30_000)
+    expect(page.get_by_role("button", name="Start run")).to_be_enabled()
+    assert page.evaluate("window.__noReload") is True
     page.reload()
     expect(page.locator(".composer").get_by_label("Agent")).to_have_value(second.id)  # remembered
