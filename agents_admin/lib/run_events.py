@@ -16,10 +16,13 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
-import redis.asyncio as aioredis
+if TYPE_CHECKING:
+    import redis
+
+# redis-py is imported where it is used: importing it loads OpenTelemetry's SDK whenever that is installed, which a
+# process with tracing off must not pay for (tests/services/test_telemetry.py).
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ _clients_lock = threading.Lock()
 
 def client(url: str) -> redis.Redis:
     """One connection pool per process and URL (a forked worker process makes its own)."""
+    import redis
+
     key = (os.getpid(), url)
     with _clients_lock:
         found = _clients.get(key)
@@ -54,6 +59,8 @@ def client(url: str) -> redis.Redis:
 
 def publish(url: str, run_id: str) -> None:
     """Tell the streams of ``run_id`` to look again; never raises (a stream also looks on its own, more slowly)."""
+    import redis
+
     try:
         client(url).publish(CHANNEL_PREFIX + run_id, b"")
     except redis.RedisError as exc:
@@ -64,6 +71,8 @@ def publish(url: str, run_id: str) -> None:
 def subscription(url: str, run_id: str) -> Iterator[Any]:
     """A blocking subscription to one run's notices, for synchronous code that waits for a run: yields a function
     ``wait(timeout) -> bool`` (True: a notice came), or None when the server cannot be reached."""
+    import redis
+
     pubsub = None
     try:
         pubsub = client(url).pubsub(ignore_subscribe_messages=True)
@@ -148,6 +157,8 @@ class Hub:
         while True:
             connection: Any = None
             try:
+                import redis.asyncio as aioredis
+
                 connection = aioredis.Redis.from_url(self.url, socket_connect_timeout=SOCKET_TIMEOUT)
                 pubsub = connection.pubsub(ignore_subscribe_messages=True)
                 await pubsub.psubscribe(CHANNEL_PREFIX + "*")

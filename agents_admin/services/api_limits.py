@@ -13,7 +13,6 @@ import logging
 import secrets
 import time
 
-import redis
 from django.conf import settings
 
 from agents_admin.errors import RateLimited
@@ -43,6 +42,8 @@ def _streams_key(api_key_id: int) -> str:
 
 def stream_slot_take(*, api_key_id: int) -> str:
     """Take one of the key's stream slots; returns its token. Raises RateLimited when all are taken."""
+    import redis  # where it is used: see lib/run_events.py
+
     token = secrets.token_hex(8)
     limit = settings.API_STREAMS_PER_KEY
     if limit <= 0:
@@ -66,6 +67,8 @@ def stream_slot_take(*, api_key_id: int) -> str:
 
 
 def stream_slot_renew(*, api_key_id: int, token: str) -> None:
+    import redis  # where it is used: see lib/run_events.py
+
     if settings.API_STREAMS_PER_KEY <= 0:
         return
     try:
@@ -75,6 +78,8 @@ def stream_slot_renew(*, api_key_id: int, token: str) -> None:
 
 
 def stream_slot_release(*, api_key_id: int, token: str) -> None:
+    import redis  # where it is used: see lib/run_events.py
+
     try:
         client(settings.RUN_EVENTS_URL).zrem(_streams_key(api_key_id), token)
     except redis.RedisError as exc:
@@ -91,6 +96,8 @@ def streams_open(*, api_key_id: int) -> int:
 
 def run_create_allow(*, api_key_id: int) -> None:
     """Count a run the key is about to create; raises RateLimited past API_RUNS_PER_MINUTE_PER_KEY this minute."""
+    import redis  # where it is used: see lib/run_events.py
+
     limit = settings.API_RUNS_PER_MINUTE_PER_KEY
     if limit <= 0:
         return
