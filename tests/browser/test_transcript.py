@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -22,12 +23,16 @@ def test_a_failed_run_shows_between_the_message_it_answered_and_the_next(signed_
     agent = make_agent(name="Support bot")
     thread = make_thread(project=agent.project, messages=["Where is my parcel?"])
     error = {"code": "rate_limit_exceeded", "message": "The model endpoint answered 429: slow down."}
-    failed = make_run(thread=thread, agent=agent)
-    Run.objects.filter(pk=failed.pk).update(status="failed", last_error=error, failed_at=timezone.now())
+    # Each run ends in the transaction that made it: its task is sent on commit, and a worker left running by an
+    # earlier test then finds it ended instead of answering it.
+    with transaction.atomic():
+        failed = make_run(thread=thread, agent=agent)
+        Run.objects.filter(pk=failed.pk).update(status="failed", last_error=error, failed_at=timezone.now())
     make_message(thread, "Hello? Anyone there?")
-    answered = make_run(thread=thread, agent=agent)
-    message_create(thread=thread, role="assistant", content="It left the depot this morning.", run=answered)
-    Run.objects.filter(pk=answered.pk).update(status="completed", completed_at=timezone.now())
+    with transaction.atomic():
+        answered = make_run(thread=thread, agent=agent)
+        message_create(thread=thread, role="assistant", content="It left the depot this morning.", run=answered)
+        Run.objects.filter(pk=answered.pk).update(status="completed", completed_at=timezone.now())
     page.goto(f"/threads/{thread.id}/")
     line = page.locator(f"#transcript-{failed.id}")
     expect(line).to_contain_text("Failed")
