@@ -49,6 +49,18 @@ def _thread_ids(client: FoundryClient, remote: RemoteProject) -> Iterator[str]:
             yield str(remote_id)
 
 
+def _threads(client: FoundryClient, remote: RemoteProject, seen: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each thread the remote lists, read whole (one deleted since it was listed is passed over); its id is added
+    to ``seen``, so the conversations that are those threads are not exported again."""
+    for thread_id in _thread_ids(client, remote):
+        try:
+            thread = client.thread_get(thread_id)
+        except FoundryNotFound:
+            continue
+        seen.add(thread_id)
+        yield thread_id, thread
+
+
 def _v2_agents(client: FoundryClient, classic_ids: set[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The remote's v2 agents with their versions (oldest first), but those that are classic agents seen through
     the v2 protocol (their ``agent_guid`` is a classic id already exported); none from a remote without v2."""
@@ -91,12 +103,7 @@ def remote_project_export_lines(*, remote: RemoteProject) -> Iterator[str]:
         classic_ids.add(agent["id"])
         yield _line("agent", remote, agent)
     thread_ids: set[str] = set()
-    for thread_id in _thread_ids(client, remote):
-        try:
-            thread = client.thread_get(thread_id)
-        except FoundryNotFound:
-            continue  # deleted since it was listed
-        thread_ids.add(thread_id)
+    for thread_id, thread in _threads(client, remote, thread_ids):
         yield _line("thread", remote, thread)
         for message in client.messages(thread_id):
             yield _line("message", remote, message)
@@ -164,12 +171,7 @@ def remote_project_v2_export_lines(*, remote: RemoteProject) -> Iterator[str]:
                 "agent.version", remote, f"{name}:{version.get('version')}", body, name=name, dropped=dropped
             )
     thread_ids: set[str] = set()
-    for thread_id in _thread_ids(client, remote):
-        try:
-            thread = client.thread_get(thread_id)
-        except FoundryNotFound:
-            continue  # deleted since it was listed
-        thread_ids.add(thread_id)
+    for thread_id, thread in _threads(client, remote, thread_ids):
         converted = (classic_message_item(message) for message in client.messages(thread_id))
         yield from _conversation_lines(remote, thread_id, dict(thread.get("metadata") or {}), converted)
     for conversation in _v2_conversations(client, thread_ids):
