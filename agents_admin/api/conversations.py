@@ -7,15 +7,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 
 from agents_admin.api.base import Call, ok, opt_dict, opt_list
 from agents_admin.api.errors import ApiError, invalid, not_found
-from agents_admin.api.pagination import page
-from agents_admin.api.v2_shapes import conversation_json, message_item_json
+from agents_admin.api.pagination import envelope, limit_and_order, page
+from agents_admin.api.v2_shapes import conversation_item_json, conversation_json, message_item_json
 from agents_admin.models import Message, Thread
 from agents_admin.selectors.agents import agent_for_name
-from agents_admin.selectors.conversations import conversations_of
+from agents_admin.selectors.conversations import (
+    ConversationItem,
+    conversation_item,
+    conversation_items_page,
+    conversations_of,
+)
 from agents_admin.services.files import files_check_content
 from agents_admin.services.stores import messages_add
 from agents_admin.services.threads import message_delete, thread_create, thread_delete, thread_update
@@ -150,30 +156,60 @@ def item_create(call: Call, conversation_id: str) -> HttpResponseBase:
     return ok({"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"], "has_more": False})
 
 
+def _items_source() -> QuerySet[Message]:
+    return Message.objects.select_related("run__response")
+
+
+def _cursor(call: Call, thread: Thread, param: str) -> ConversationItem | None:
+    item_id = call.query.get(param)
+    if not item_id:
+        return None
+    item = conversation_item(thread=thread, item_id=item_id, messages=_items_source())
+    if item is None:
+        raise invalid(f"No item with id '{item_id}' in this list.", param=param)
+    return item
+
+
 def item_list(call: Call, conversation_id: str) -> HttpResponseBase:
-    """List a conversation's items (newest first unless ``order=asc``)."""
+    """List a conversation's items (newest first unless ``order=asc``): its messages, with the function calls its
+    responses made and the function outputs they were given, in the order they entered the conversation."""
     thread = get_conversation(call, conversation_id)
     _check_include(call)
-    messages = Message.objects.filter(thread=thread).select_related("run__response")
-    return ok(page(messages, call.query, message_item_json, keys=("seq",)))
+    limit, descending = limit_and_order(call.query)
+    result = conversation_items_page(
+        thread=thread,
+        messages=_items_source(),
+        limit=limit,
+        descending=descending,
+        after=_cursor(call, thread, "after"),
+        before=_cursor(call, thread, "before"),
+    )
+    return ok(envelope([conversation_item_json(item) for item in result.items], has_more=result.has_more))
 
 
-def _get_item(call: Call, conversation_id: str, item_id: str) -> Message:
+def _get_item(call: Call, conversation_id: str, item_id: str) -> ConversationItem:
     thread = get_conversation(call, conversation_id)
-    message = Message.objects.filter(thread=thread, pk=item_id).select_related("run__response").first()
-    if message is None:
+    item = conversation_item(thread=thread, item_id=item_id, messages=_items_source())
+    if item is None:
         raise not_found("item", item_id)
-    return message
+    return item
 
 
 def item_retrieve(call: Call, conversation_id: str, item_id: str) -> HttpResponseBase:
     """Get one item."""
     _check_include(call)
-    return ok(message_item_json(_get_item(call, conversation_id, item_id)))
+    return ok(conversation_item_json(_get_item(call, conversation_id, item_id)))
 
 
 def item_delete(call: Call, conversation_id: str, item_id: str) -> HttpResponseBase:
-    """Delete one item; answers with the conversation."""
-    message = _get_item(call, conversation_id, item_id)
-    message_delete(message=message, actor_label=call.actor_label)
-    return ok(conversation_json(Thread.objects.get(pk=message.thread_id)))
+    """Delete one message item; answers with the conversation. A function call or output is part of the response
+    that made or took it (its run's trace reads it), so it goes with that response, not alone."""
+    item = _get_item(call, conversation_id, item_id)
+    if item.message is None:
+        raise invalid(
+            f"Item '{item_id}' is a {'function call' if item.call else 'function output'} of response "
+            f"{item.response.id if item.response else ''}; it is kept while the response is, so delete the response.",
+            param="item_id",
+        )
+    message_delete(message=item.message, actor_label=call.actor_label)
+    return ok(conversation_json(Thread.objects.get(pk=item.message.thread_id)))

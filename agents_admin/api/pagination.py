@@ -34,12 +34,8 @@ def page(
     agent's name, ``name:version``); ``serialize_many`` serializes the whole page at once when each row needs a
     read of its own.
     """
-    limit = _limit(query.get("limit"))
-    order = query.get("order") or "desc"
-    if order not in ("asc", "desc"):
-        raise invalid("order must be 'asc' or 'desc'.", param="order")
+    limit, descending = limit_and_order(query)
     after, before = query.get("after"), query.get("before")
-    descending = order == "desc"
     reverse = False
     if after and before:
         # The window strictly between the two cursors, read from ``after`` on: the official clients send the
@@ -62,6 +58,11 @@ def page(
     if reverse:
         rows.reverse()
     data = serialize_many(rows) if serialize_many else [serialize(row) for row in rows]
+    return envelope(data, has_more=has_more)
+
+
+def envelope(data: list[dict[str, Any]], *, has_more: bool) -> dict[str, Any]:
+    """The list envelope around one page's serialized items."""
     return {
         "object": "list",
         "data": data,
@@ -70,6 +71,14 @@ def page(
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
+
+
+def limit_and_order(query: QueryDict) -> tuple[int, bool]:
+    """The page size and whether the list reads newest first (``order=desc``, the default), checked."""
+    order = query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise invalid("order must be 'asc' or 'desc'.", param="order")
+    return _limit(query.get("limit")), order == "desc"
 
 
 def _limit(raw: str | None) -> int:

@@ -13,6 +13,7 @@ from agents_admin.api.errors import ApiError
 from agents_admin.api.serializers import ts
 from agents_admin.lib.v2_definitions import text_from_response_format, tools_to_v2
 from agents_admin.models import Agent, AgentVersion, Message, Response, Run, RunStatus, RunStep, Thread
+from agents_admin.selectors.conversations import ConversationItem
 
 # What a prompt agent's definition may carry, beyond ``kind``.
 DEFINITION_KEYS = ("model", "instructions", "tools", "temperature", "top_p", "tool_choice", "text")
@@ -156,21 +157,36 @@ FINAL_RESPONSE_STATUSES = ("completed", "incomplete", "failed", "cancelled")
 
 def function_call_items(run: Run) -> list[dict[str, Any]]:
     """The run's function calls as ``function_call`` output items (ids derived from the call ids, so stable)."""
-    items = []
-    for step in RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS).order_by("created_at", "id"):
-        for call in step.tool_calls:
-            function = call.get("function") or {}
-            items.append(
-                {
-                    "type": "function_call",
-                    "id": f"fc_{call.get('id', '')}",
-                    "call_id": call.get("id"),
-                    "name": function.get("name"),
-                    "arguments": function.get("arguments") or "",
-                    "status": "completed",
-                }
-            )
-    return items
+    steps = RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS).order_by("created_at", "id")
+    return [function_call_json(call) for step in steps for call in step.tool_calls]
+
+
+def function_call_json(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    return {
+        "type": "function_call",
+        "id": f"fc_{call.get('id', '')}",
+        "call_id": call.get("id"),
+        "name": function.get("name"),
+        "arguments": function.get("arguments") or "",
+        "status": "completed",
+    }
+
+
+def conversation_item_json(item: ConversationItem) -> dict[str, Any]:
+    """A conversation's item: a message, a response's function call, or a function output it was given."""
+    if item.message is not None:
+        return message_item_json(item.message)
+    if item.call is not None:
+        return function_call_json(item.call)
+    output = item.output or {}
+    return {
+        "type": "function_call_output",
+        "id": item.id,
+        "call_id": output.get("call_id"),
+        "output": output.get("output"),
+        "status": "completed",
+    }
 
 
 def output_message_json(message: Message) -> dict[str, Any]:

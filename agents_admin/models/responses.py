@@ -28,12 +28,20 @@ class Response(models.Model):
     background = models.BooleanField(default=False)
     # The input items as received, with the ids of the messages they became.
     input_items = models.JSONField(default=list, blank=True)
+    # Where the response stands among the conversation's messages (message seq values): its input's other items
+    # (function_call_output) come after message ``input_seq``, its input messages follow, and the function calls
+    # it made come after message ``after_seq``. The conversation's item list interleaves them by these.
+    input_seq = models.PositiveIntegerField(null=True, blank=True)
+    after_seq = models.PositiveIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["thread", "-created_at"], name="response_thread_created")]
+        indexes = [
+            models.Index(fields=["thread", "-created_at"], name="response_thread_created"),
+            models.Index(fields=["thread", "input_seq"], name="response_thread_input_seq"),
+        ]
 
     def __str__(self) -> str:
         return self.id

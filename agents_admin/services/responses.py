@@ -89,6 +89,8 @@ def response_create(*, request: ResponseRequest, actor: Actor = None, actor_labe
             in_conversation=r.in_conversation,
             background=r.background,
             input_items=_items_with_ids(r.input.items, added),
+            input_seq=before,
+            after_seq=before + len(added),
             metadata=metadata,
         )
     return response

@@ -171,6 +171,19 @@ def test_function_calling_round_trip(celery_worker: Worker, openai_client: OpenA
     assert [r.status for r in runs] == ["completed", "completed"]
     [step] = runs[0].steps.filter(type="tool_calls")
     assert step.tool_calls[0]["function"]["output"] == json.dumps({"temp_c": 21})
+    # The conversation lists the call and its output where they happened, between the question and the answer.
+    items = list(openai_client.conversations.items.list(conversation.id, order="asc"))
+    assert [i.type for i in items] == ["message", "function_call", "function_call_output", "message"]
+    assert items[1].id == call.id and items[1].call_id == items[2].call_id == call.call_id
+    assert json.loads(items[2].output) == {"temp_c": 21} and '"temp_c": 21' in items[3].content[0].text
+    assert [i.id for i in openai_client.conversations.items.list(conversation.id, limit=1)] == [
+        i.id for i in reversed(items)
+    ]
+    got = openai_client.conversations.items.retrieve(items[1].id, conversation_id=conversation.id)
+    assert got.type == "function_call" and got.name == "get_weather"
+    with pytest.raises(openai.BadRequestError) as kept:
+        openai_client.conversations.items.delete(items[2].id, conversation_id=conversation.id)
+    assert kept.value.param == "item_id" and second.id in kept.value.message
     with pytest.raises(openai.BadRequestError) as unknown:
         openai_client.responses.create(
             input=[{"type": "function_call_output", "call_id": "call_nope", "output": "x"}],
