@@ -342,8 +342,6 @@ def _execute(run: Run, stream: _Stream) -> None:
         reply = _call_model(run, stream, recorder)
         reply = _hosted_tools_run(run, reply, stream, recorder)
         _finish(run, reply, stream, recorder)
-        if stream.searches > 0:
-            tools.answer_cite(run.id)
     except Cancelled:
         recorder.close_open_call(RunSpan.Status.CANCELLED)
         _stop(run, stream, recorder)
@@ -750,6 +748,12 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
         # The step is created before its message and completed after it.
         step_created = timezone.now()
         message = _message_final(run, stream, reply.text, now, status=status)
+        if stream.searches > 0 or (
+            stream.searches < 0 and any(t.get("type") == "file_search" for t in run.tools or [])
+        ):
+            # In the transaction that completes the run: a client that reads the run completed reads its
+            # answer's file_citation annotations with it, never the bare markers first.
+            tools.answer_cite(run.id, message.pk)
         step_done = {"status": RunStep.Status.COMPLETED, "completed_at": timezone.now(), **step_usage}
         if stream.step is not None:
             RunStep.objects.filter(pk=stream.step.pk).update(**step_done)

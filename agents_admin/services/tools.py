@@ -572,11 +572,12 @@ def file_searches_done(run_id: str) -> int:
     return len(_file_search_entries(run_id))
 
 
-def answer_cite(run_id: str) -> None:
-    """Add ``file_citation`` annotations to the run's answer for the file search markers it copied."""
+def answer_cite(run_id: str, message_id: str) -> None:
+    """Add ``file_citation`` annotations to the run's answer for the file search markers it copied (called in
+    the transaction that completes the run)."""
     searches = _file_search_entries(run_id)
-    message = Message.objects.filter(run_id=run_id, role=Message.Role.ASSISTANT).order_by("-seq").first()
-    if message is None or not searches:
+    message = Message.objects.filter(pk=message_id).first() if searches else None
+    if message is None:
         return
     content = []
     for part in message.content or []:

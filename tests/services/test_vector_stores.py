@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents_admin.errors import InvalidInput
 from agents_admin.lib.vectors import rank_fusion
-from agents_admin.models import AuditEvent, File, Message, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
+from agents_admin.models import AuditEvent, File, Message, Run, RunStep, VectorStore, VectorStoreChunk, VectorStoreFile
 from agents_admin.selectors.vector_stores import chunks_search
 from agents_admin.services.connections import connection_create
 from agents_admin.services.files import file_create
@@ -156,6 +157,36 @@ def test_a_run_searches_the_files_and_cites_the_pdf() -> None:
     assert citation["type"] == "file_citation" and citation["file_citation"]["file_id"] == pdf.id
     assert answer["value"][citation["start_index"] : citation["end_index"]] == citation["text"]
     assert citation["text"] == "【0:0†handbook.pdf】"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_reads_the_run_completed_reads_its_citations_with_it() -> None:
+    """At the commit that makes the run completed (what any client polling the run sees first), the answer
+    already carries its file_citation annotations: never the bare markers followed by a later write."""
+    store, pdf, _ = handbook_store()
+    agent = make_agent(
+        tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [store.id]}}
+    )
+    run = make_run(agent=agent, text="What is the reimbursement limit for hotel stays in Lisbon?")
+    seen: list[tuple[str, list[Any]]] = []
+
+    def read_as_a_client() -> None:
+        status = Run.objects.values_list("status", flat=True).get(pk=run.pk)
+        answer = Message.objects.filter(run=run, role="assistant").values_list("content", flat=True).first()
+        seen.append((status, answer[0]["text"]["annotations"] if answer else []))
+
+    def at_each_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.lstrip().upper().startswith("UPDATE") and "completed" in (params or ()):
+            transaction.on_commit(read_as_a_client)  # runs once the statement's transaction commits
+        return result
+
+    with connection.execute_wrapper(at_each_commit):
+        run_execute(run_id=run.id)
+    completed = [annotations for status, annotations in seen if status == "completed"]
+    assert completed, seen
+    first = completed[0]
+    assert [a["file_citation"]["file_id"] for a in first] == [pdf.id]
 
 
 def test_attachments_for_file_search_go_through_the_threads_own_store() -> None:
