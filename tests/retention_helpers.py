@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from agents_admin.models import Agent, Project, RetentionPolicy, Run, RunStep, Thread
+from agents_admin.models import Agent, Project, RetentionPolicy, Run, RunStep, Thread, VectorStore, VectorStoreFile
+from agents_admin.services.files import file_create
 from agents_admin.services.retention import policy_next_run, policy_save
+from agents_admin.services.vector_stores import vector_store_create, vector_store_file_index
+from tests.documents import NOTES_MARKDOWN
 from tests.factories import make_project, make_thread
 
 
@@ -62,3 +66,18 @@ def make_policy(*, enabled: bool = True, **fields: Any) -> RetentionPolicy:
         RetentionPolicy.objects.filter(pk=policy.pk).update(enabled=True, next_run_at=next_run_at)
         policy.refresh_from_db()
     return policy
+
+
+def indexed_store(project: Project, *, idle_days: float, files: int = 1, **fields: Any) -> VectorStore:
+    """A store of ``files`` indexed Markdown files, last searched ``idle_days`` ago."""
+    uploads = [
+        file_create(project=project, upload=SimpleUploadedFile(f"notes{i}.md", NOTES_MARKDOWN.encode()),
+                    purpose="assistants")
+        for i in range(files)
+    ]  # fmt: skip
+    store = vector_store_create(project=project, name=f"idle {idle_days}", file_ids=[f.id for f in uploads], **fields)
+    for entry_id in VectorStoreFile.objects.filter(vector_store=store).values_list("id", flat=True):
+        vector_store_file_index(entry_id=entry_id)
+    VectorStore.objects.filter(pk=store.pk).update(last_active_at=timezone.now() - timedelta(days=idle_days))
+    store.refresh_from_db()
+    return store

@@ -22,6 +22,13 @@ class AgentInProjectChoiceField(forms.ModelMultipleChoiceField):
 
 class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
     name = forms.CharField(max_length=200)
+    target = forms.ChoiceField(
+        choices=RetentionPolicy.Target.choices,
+        required=False,  # left out: threads, as before vector stores could be purged
+        label="Purges",
+        help_text="Vector stores: deleted once idle (or created) N days ago, or past their own expires_after; "
+        "agents, metadata and trim do not apply.",
+    )
     project = forms.ModelChoiceField(
         queryset=Project.objects.order_by("name"),
         required=False,
@@ -75,6 +82,7 @@ class RetentionPolicyForm(ServiceErrorMixin, forms.Form):
     def initial_for(policy: RetentionPolicy) -> dict[str, Any]:
         return {
             "name": policy.name,
+            "target": policy.target,
             "project": policy.project_id,
             "agents": list(policy.agents.values_list("pk", flat=True)),
             "metadata_key": policy.metadata_key,

@@ -32,7 +32,13 @@ class RetentionPolicy(models.Model):
         DAILY = "daily", "Daily at a time (UTC)"
         INTERVAL = "interval", "Every N hours"
 
+    class Target(models.TextChoices):
+        THREADS = "threads", "Threads"
+        VECTOR_STORES = "vector_stores", "Vector stores (file search indexes)"
+
     name = models.CharField(max_length=200)
+    # What the policy purges: threads, or vector stores (idle for N days, or past their own expires_after).
+    target = models.CharField(max_length=16, choices=Target.choices, default=Target.THREADS)
     project = models.ForeignKey("Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     # Optional narrowing: threads whose latest run used one of these agents.
     agents = models.ManyToManyField(Agent, blank=True, related_name="+")
@@ -130,6 +136,9 @@ class PurgeReport(models.Model):
     # Kept so the report still says which policy it was after the policy is deleted.
     policy_name = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=8, default=RetentionPolicy.Action.DELETE)
+    target = models.CharField(
+        max_length=16, choices=RetentionPolicy.Target.choices, default=RetentionPolicy.Target.THREADS
+    )
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -150,6 +159,10 @@ class PurgeReport(models.Model):
     runs = models.PositiveIntegerField(default=0)
     steps = models.PositiveBigIntegerField(default=0)
     files = models.PositiveIntegerField(default=0)
+    # A vector-store policy's counts: stores, their indexed chunks and bytes of text (``files``: their file entries).
+    vector_stores = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveBigIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
     skipped_held = models.PositiveIntegerField(default=0)
     skipped_active = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
@@ -24,6 +24,8 @@ from agents_admin.models import (
     Thread,
     ThreadHold,
     ThreadTombstone,
+    VectorStore,
+    VectorStoreFile,
 )
 
 PAGE_SIZE = 50
@@ -50,6 +52,7 @@ class Plan:
     action: str
     keep_last: int | None
     now: datetime
+    target: str = RetentionPolicy.Target.THREADS
 
 
 def holds_active(now: datetime) -> QuerySet[ThreadHold]:
@@ -116,10 +119,35 @@ def plan_eligible(plan: Plan) -> QuerySet[Thread]:
     return plan_scope(plan).filter(~_held(plan.now), ~_running())
 
 
+def stores_eligible(plan: Plan) -> QuerySet[VectorStore]:
+    """A vector-store policy's stores: idle (or created) before the cutoff, or past their own ``expires_at``
+    (the ``expires_after`` their creator set), in the policy's project when it has one."""
+    qs = VectorStore.objects.filter(Q(**{f"{plan.ts_field}__lte": plan.cutoff}) | Q(expires_at__lte=plan.now))
+    if plan.project_id is not None:
+        qs = qs.filter(project_id=plan.project_id)
+    return qs
+
+
+def stores_size(store_ids: QuerySet[VectorStore] | list[str]) -> dict[str, int]:
+    """What deleting these stores removes: file entries, indexed chunks and bytes of text (one query over the
+    file entries, never the chunks)."""
+    totals = VectorStoreFile.objects.filter(vector_store_id__in=store_ids).aggregate(
+        files=Count("id"), chunks=Sum("chunk_count"), bytes=Sum("usage_bytes")
+    )
+    return {"files": totals["files"], "chunks": totals["chunks"] or 0, "bytes": totals["bytes"] or 0}
+
+
+def _targets(plan: Plan) -> QuerySet[Any]:
+    if plan.target == RetentionPolicy.Target.VECTOR_STORES:
+        return stores_eligible(plan).annotate(message_count=Value(0))
+    return plan_eligible(plan)
+
+
 def candidate_batches(
     plan: Plan, *, after: tuple[datetime, str] | None = None, batch_size: int = 200
 ) -> Iterator[list[Candidate]]:
-    """Eligible threads, oldest first, ``batch_size`` at a time, from just after the keyset position ``after``.
+    """Eligible threads (or a vector-store policy's stores), oldest first, ``batch_size`` at a time, from just
+    after the keyset position ``after``.
 
     Each batch is a fresh query from the last position, so rows deleted meanwhile simply no longer appear and
     nothing is held in memory beyond one batch.
@@ -127,7 +155,7 @@ def candidate_batches(
     field = plan.ts_field
     position = after
     while True:
-        qs = plan_eligible(plan)
+        qs = _targets(plan)
         if position is not None:
             # A row-value comparison, (ts, id) > (…, …), so PostgreSQL walks the index in order from the position
             # and stops at the limit; the OR-spelled form made it collect and sort every remaining row per batch.
@@ -144,11 +172,13 @@ def candidate_batches(
 
 
 def candidate_count(plan: Plan) -> int:
-    return plan_eligible(plan).count()
+    return _targets(plan).count()
 
 
 def skipped_counts(plan: Plan) -> tuple[int, int]:
     """(held, active run) among the threads in scope: what the purge leaves alone and why."""
+    if plan.target == RetentionPolicy.Target.VECTOR_STORES:
+        return 0, 0
     scope = plan_scope(plan)
     held = scope.filter(_held(plan.now)).count()
     active = scope.filter(~_held(plan.now), _running()).count()

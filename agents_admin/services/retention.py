@@ -50,6 +50,8 @@ from agents_admin.models import (
     ThreadHold,
     ThreadNote,
     ThreadTombstone,
+    VectorStore,
+    VectorStoreChunk,
 )
 from agents_admin.selectors import retention as sel
 from agents_admin.services import dispatch
@@ -70,6 +72,7 @@ STALE_AFTER = timedelta(minutes=5)
 DRY_RUN_FRESH_FOR = timedelta(hours=1)
 # The fields that decide which threads a policy picks and what it does to them (schedule and name do not).
 SELECTION_FIELDS = (
+    "target",
     "project",
     "metadata_key",
     "metadata_value",
@@ -83,6 +86,7 @@ SELECTION_FIELDS = (
 # What a policy is made of, as ``policy_clean`` and ``policy_save`` take it (the console form's fields).
 POLICY_FIELDS = (
     "name",
+    "target",
     "project",
     "agents",
     "metadata_key",
@@ -103,14 +107,19 @@ POLICY_FIELDS = (
 
 
 def policy_default() -> RetentionPolicy | None:
-    return RetentionPolicy.objects.filter(project__isnull=True).order_by("id").first()
+    """The instance-wide thread policy (the one project thread policies may only be stricter than)."""
+    return (
+        RetentionPolicy.objects.filter(project__isnull=True, target=RetentionPolicy.Target.THREADS)
+        .order_by("id")
+        .first()
+    )
 
 
 def policy_effective(policy: RetentionPolicy, *, default: RetentionPolicy | None) -> tuple[int, int | None]:
     """(days, keep_last) this policy really applies, after the stricter-than-default rule (``default`` is
     ``policy_default()``, passed in so a list computes it once)."""
     days, keep = policy.days, policy.keep_last_messages
-    if policy.is_default or policy.allow_less_strict:
+    if policy.is_default or policy.allow_less_strict or policy.target != RetentionPolicy.Target.THREADS:
         return days, keep
     if default is None or not default.enabled:
         return days, keep
@@ -145,6 +154,7 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
     if unknown:
         raise InvalidInput(f"Unknown policy field {unknown[0]!r}.", param=unknown[0])
     name = (fields.get("name") or "").strip()
+    target = fields.get("target") or RetentionPolicy.Target.THREADS
     project: Project | None = fields.get("project")
     agents = list(fields.get("agents") or ())
     metadata_key = fields.get("metadata_key") or ""
@@ -159,6 +169,11 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
     allow_less_strict = bool(fields.get("allow_less_strict", False))
     if not name:
         raise InvalidInput("Give the policy a name.", param="name")
+    if target not in RetentionPolicy.Target.values:
+        raise InvalidInput("Choose what the policy purges: threads or vector stores.", param="target")
+    stores = target == RetentionPolicy.Target.VECTOR_STORES
+    if stores:
+        _store_policy_check(agents, metadata_key, action, allow_less_strict)
     if criterion not in RetentionPolicy.Criterion.values:
         raise InvalidInput("Choose a criterion.", param="criterion")
     if days is None or days < 0 or days > MAX_DAYS:
@@ -181,14 +196,14 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
         raise InvalidInput("Choose a schedule.", param="schedule")
 
     if project is None:
-        other = RetentionPolicy.objects.filter(project__isnull=True)
+        other = RetentionPolicy.objects.filter(project__isnull=True, target=target)
         if policy is not None and policy.pk:
             other = other.exclude(pk=policy.pk)
         existing = other.first()
         if existing is not None:
+            kind = "vector-store policy" if stores else "default policy"
             raise InvalidInput(
-                f"There is already an instance-wide default policy ({existing.name}); choose a project.",
-                param="project",
+                f"There is already an instance-wide {kind} ({existing.name}); choose a project.", param="project"
             )
         if agents or metadata_key:
             raise InvalidInput(
@@ -206,7 +221,7 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
             param="allow_less_strict",
         )
     default = policy_default()
-    if project is not None and not allow_less_strict and default is not None and default.enabled:
+    if project is not None and not stores and not allow_less_strict and default is not None and default.enabled:
         if default.criterion == criterion and days > default.days:
             raise InvalidInput(
                 f"A project policy may only be stricter than the instance default ({default.days} days); "
@@ -225,6 +240,7 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
             )
     return {
         "name": name,
+        "target": target,
         "project": project,
         "agents": agents,
         "metadata_key": metadata_key,
@@ -241,6 +257,19 @@ def policy_clean(fields: dict[str, Any], *, policy: RetentionPolicy | None, acto
         # Left out, it stays as it is (a new policy starts disabled).
         "enabled": _enabled_clean(bool(fields.get("enabled", policy is not None and policy.enabled)), policy=policy),
     }
+
+
+def _store_policy_check(agents: list[Any], metadata_key: str, action: str, allow_less_strict: bool) -> None:
+    """A vector-store policy deletes whole stores by age; the thread narrowings and trim do not apply to it."""
+    if agents:
+        raise InvalidInput("A vector-store policy covers a project's stores; it has no agents to narrow by.",
+                           param="agents")  # fmt: skip
+    if metadata_key:
+        raise InvalidInput("A vector-store policy has no metadata narrowing; leave it empty.", param="metadata_key")
+    if action != RetentionPolicy.Action.DELETE:
+        raise InvalidInput("A vector-store policy deletes the stores; choose Delete.", param="action")
+    if allow_less_strict:
+        raise InvalidInput("Only a thread policy can be allowed to be less strict.", param="allow_less_strict")
 
 
 def _enabled_clean(enabled: bool, *, policy: RetentionPolicy | None) -> bool:
@@ -385,6 +414,8 @@ def policy_delete(*, policy: RetentionPolicy, actor: Actor = None, actor_label: 
 
 def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None = None) -> sel.Plan:
     days, keep = policy_effective(policy, default=policy_default())
+    # A thread's last message or run, a store's last search.
+    idle_field = "last_active_at" if policy.target == RetentionPolicy.Target.VECTOR_STORES else "last_activity_at"
     return sel.Plan(
         policy_id=policy.pk,
         is_default=policy.is_default,
@@ -392,11 +423,12 @@ def plan_for(policy: RetentionPolicy, *, now: datetime, cutoff: datetime | None 
         agent_ids=tuple(policy.agents.values_list("pk", flat=True)),
         metadata_key=policy.metadata_key,
         metadata_value=policy.metadata_value,
-        ts_field="created_at" if policy.criterion == RetentionPolicy.Criterion.CREATED_DAYS else "last_activity_at",
+        ts_field="created_at" if policy.criterion == RetentionPolicy.Criterion.CREATED_DAYS else idle_field,
         cutoff=cutoff if cutoff is not None else now - timedelta(days=days),
         action=policy.action,
         keep_last=keep,
         now=now,
+        target=policy.target,
     )
 
 
@@ -468,6 +500,7 @@ def purge_start(
             policy=policy,
             policy_name=policy.name,
             action=policy.action,
+            target=policy.target,
             trigger=trigger,
             triggered_by=_user_or_none(actor),
             dry_run=dry_run,
@@ -477,7 +510,8 @@ def purge_start(
         audit_record(
             action="purge.start", actor=actor, actor_label=actor_label or _trigger_label(trigger, actor),
             object_type="purge_report", object_id=report.pk, project_id=policy.project_id,
-            after={"policy": policy.pk, "policy_name": policy.name, "action": policy.action, "dry_run": dry_run,
+            after={"policy": policy.pk, "policy_name": policy.name, "action": policy.action, "target": policy.target,
+                   "dry_run": dry_run,
                    "trigger": trigger, "cutoff": cutoff.isoformat() if cutoff else None},
         )  # fmt: skip
         if enqueue:
@@ -584,10 +618,18 @@ def _finish(report: PurgeReport, status: str, *, began: float | None = None, err
         report.refresh_from_db()
         audit_record(
             action="purge.finish", actor_label="retention", object_type="purge_report", object_id=report.pk,
-            after={"status": status, "dry_run": report.dry_run, "threads": report.threads,
-                   "messages": report.messages, "runs": report.runs, "error": error},
+            after={"status": status, "dry_run": report.dry_run, **_report_counts(report), "error": error},
         )  # fmt: skip
     return report
+
+
+def _report_counts(report: PurgeReport) -> dict[str, int]:
+    """What a purge removed (or a dry run would), by its target."""
+    if report.target == RetentionPolicy.Target.VECTOR_STORES:
+        names = ("vector_stores", "files", "chunks", "bytes")
+    else:
+        names = ("threads", "messages", "runs")
+    return {name: getattr(report, name) for name in names}
 
 
 def _cursor_decode(cursor: Any) -> tuple[datetime, str] | None:
@@ -618,6 +660,9 @@ def _advance(report: PurgeReport, batch: list[sel.Candidate], affected: list[sel
 
 def _preview_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
     ids = [c.id for c in batch]
+    if plan.target == RetentionPolicy.Target.VECTOR_STORES:
+        _advance(report, batch, batch, vector_stores=len(batch), **sel.stores_size(ids))
+        return
     if plan.action == RetentionPolicy.Action.TRIM:
         keep = plan.keep_last or 0
         counts = {"threads": len(batch), "messages": sum(max(0, c.message_count - keep) for c in batch)}
@@ -634,6 +679,9 @@ def _preview_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidat
 
 def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
     ids = [c.id for c in batch]
+    if plan.target == RetentionPolicy.Target.VECTOR_STORES:
+        _stores_purge_batch(report, plan, batch)
+        return
     if plan.action == RetentionPolicy.Action.DELETE:
         # Threads mirrored from a remote Foundry project go on the remote first (HTTP, outside the transaction);
         # one the remote refuses stays whole here and is named in the report.
@@ -662,6 +710,26 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
         else:
             counts = threads_delete([c.id for c in affected], report=report, by=report.policy_name)
         _advance(report, batch, affected, skipped_held=held, skipped_active=active, **counts)
+
+
+def _stores_purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]) -> None:
+    """Delete a batch of a vector-store policy's stores with their file entries and index (the uploaded files
+    stay: they belong to the project). A store searched since the batch was read is no longer idle and stays."""
+    with transaction.atomic():
+        # Another sweep (or the expiry beat) holding some of these rows keeps them; we skip rather than wait.
+        locked = list(
+            VectorStore.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[c.id for c in batch])
+            .values_list("pk", flat=True)
+        )
+        eligible = set(sel.stores_eligible(plan).filter(pk__in=locked).values_list("pk", flat=True))
+        affected = [c for c in batch if c.id in eligible]
+        ids = [c.id for c in affected]
+        counts = {"vector_stores": len(ids), **sel.stores_size(ids)} if ids else {}
+        if ids:
+            VectorStoreChunk.objects.filter(vector_store_id__in=ids).delete()
+            VectorStore.objects.filter(pk__in=ids).delete()
+        _advance(report, batch, affected, **counts)
 
 
 def _report_errors(report: PurgeReport, errors: list[str]) -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents_admin.models import Project, PurgeReport, RetentionPolicy, Thread, ThreadHold
 from agents_admin.services import retention
 from tests.factories import make_project
-from tests.retention_helpers import make_aged_thread, make_policy
+from tests.retention_helpers import indexed_store, make_aged_thread, make_policy
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -247,3 +247,36 @@ def test_lists_cost_a_fixed_number_of_queries(admin_client: Client, django_asser
     for name in ("retention_policy_list", "purge_report_list", "hold_list"):
         with django_assert_max_num_queries(8):
             assert admin_client.get(reverse(f"agents_admin:{name}")).status_code == 200
+
+
+def test_a_vector_store_policy_from_the_form_to_its_dry_run_and_run(admin_client: Client) -> None:
+    project = make_project()
+    idle = indexed_store(project, idle_days=45, files=2)
+    kept = indexed_store(project, idle_days=1)
+    refused = admin_client.post(
+        reverse("agents_admin:retention_policy_create"),
+        form_data(name="Stores", target="vector_stores", project=project.pk, action="trim", keep_last_messages="3"),
+    )
+    assert refused.status_code == 200 and "choose Delete" in refused.content.decode()
+    assert not RetentionPolicy.objects.exists()
+    admin_client.post(
+        reverse("agents_admin:retention_policy_create"),
+        form_data(name="Stores", target="vector_stores", project=project.pk, days="30"),
+    )
+    policy = RetentionPolicy.objects.get()
+    assert policy.target == "vector_stores" and not policy.enabled
+    admin_client.post(reverse("agents_admin:retention_policy_dry_run", args=[policy.pk]))
+    preview = PurgeReport.objects.get()
+    retention.purge_execute(report_id=preview.pk)
+    preview.refresh_from_db()
+    page = admin_client.get(reverse("agents_admin:retention_policy_detail", args=[policy.pk])).content.decode()
+    assert idle.id in page and kept.id not in page and "<dt>Chunks</dt>" in page
+    assert f"Run now: deletes 1 vector store, 2 files, {preview.chunks} chunks" in page
+    report = admin_client.get(reverse("agents_admin:purge_report_detail", args=[preview.pk])).content.decode()
+    assert "candidate vector stores examined" in report
+    admin_client.post(reverse("agents_admin:retention_policy_run", args=[policy.pk]), {"preview": preview.pk})
+    real = PurgeReport.objects.get(dry_run=False)
+    retention.purge_execute(report_id=real.pk)
+    assert list(project.vector_stores.values_list("id", flat=True)) == [kept.id]
+    listing = admin_client.get(reverse("agents_admin:purge_report_list")).content.decode()
+    assert "deletes 1 vector store" in listing and "(vector stores)" in listing
