@@ -11,10 +11,14 @@
   embeddings calls); recall is reported for full text alone and for hybrid.
 
 Everything lives in a project named ``bench-file-search``, emptied before and after; use a scratch database.
+``--keep`` leaves the project (and its large store) in place after the run, and ``--reuse`` times the queries
+over the store a ``--keep`` run left instead of indexing a new one (indexing and recall are then not measured):
+generate once with ``--keep``, then measure queries as often as needed on a quiet machine.
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import random
 import statistics
@@ -24,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 from agents_admin.models import File, ModelConnection, Project, VectorStore, VectorStoreFile
@@ -99,9 +103,15 @@ class Command(BaseCommand):
         parser.add_argument("--embeddings-url", default="", help="OpenAI-compatible base URL ending in /v1.")
         parser.add_argument("--embeddings-model", default="all-minilm-l6-v2")
         parser.add_argument("--labelled", default=str(LABELLED_SET), help="The handbook set's JSON file.")
+        parser.add_argument("--keep", action="store_true", help="Leave the project and its stores in place.")
+        parser.add_argument("--reuse", action="store_true", help="Time queries over the store a --keep run left.")
+        parser.add_argument("--profile", default="", help="Write a cProfile of the timed queries to this file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         rng = random.Random(21)
+        if options["reuse"]:
+            self.stdout.write(json.dumps(self._reuse(rng, options), indent=2))
+            return
         Project.objects.filter(name=BENCH_PROJECT).delete()
         project = Project.objects.create(name=BENCH_PROJECT, display_name="Bench file search")
         embeddings: dict[str, Any] = {}
@@ -121,8 +131,21 @@ class Command(BaseCommand):
                 **self._recall_handbook(project, labelled, embeddings),
             }
         finally:
-            Project.objects.filter(name=BENCH_PROJECT).delete()
+            if not options["keep"]:
+                Project.objects.filter(name=BENCH_PROJECT).delete()
         self.stdout.write(json.dumps(result, indent=2))
+
+    def _reuse(self, rng: random.Random, options: dict[str, Any]) -> dict[str, Any]:
+        store = VectorStore.objects.filter(project__name=BENCH_PROJECT, name="size").first()
+        if store is None:
+            raise CommandError("No store to reuse: run once with --keep first.")
+        chunks = sum(VectorStoreFile.objects.filter(vector_store=store).values_list("chunk_count", flat=True))
+        return {
+            "database": connection.vendor,
+            "search": "hybrid" if store.embedding_connection_id else "full_text",
+            "chunks": chunks,
+            **self._queries(store, rng, options),
+        }
 
     def _file(self, store: VectorStore, name: str, text: str) -> File:
         file = File(project=store.project, filename=name, bytes=len(text), purpose="assistants")
@@ -151,6 +174,13 @@ class Command(BaseCommand):
         for number in range(max(options["chunks"] // per_file, 1)):
             seconds += self._index(store, f"doc{number}.txt", prose(rng, per_file * 55), strategy)
         chunks = sum(VectorStoreFile.objects.filter(vector_store=store).values_list("chunk_count", flat=True))
+        return {
+            "chunks": chunks,
+            "index_chunks_per_second": round(chunks / seconds, 1),
+            **self._queries(store, rng, options),
+        }
+
+    def _queries(self, store: VectorStore, rng: random.Random, options: dict[str, Any]) -> dict[str, Any]:
         store.refresh_from_db()
         questions = [
             " ".join(rng.choices(_VOCABULARY, weights=_WEIGHTS, k=rng.randint(3, 8)))
@@ -160,14 +190,21 @@ class Command(BaseCommand):
         chunks_retrieve(store_ids=[store.id], query=questions[0], limit=20)
         first = (time.perf_counter() - started) * 1000
         timings = []
+        profiler = cProfile.Profile() if options["profile"] else None
         for question in questions[1:]:
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             chunks_retrieve(store_ids=[store.id], query=question, limit=20)
+            if profiler is not None:
+                profiler.disable()
             timings.append((time.perf_counter() - started) * 1000)
+        if profiler is not None:
+            profiler.dump_stats(options["profile"])
         timings.sort()
+        if not timings:
+            return {"first_query_ms": round(first, 1)}
         return {
-            "chunks": chunks,
-            "index_chunks_per_second": round(chunks / seconds, 1),
             "first_query_ms": round(first, 1),
             "query_ms_p50": round(statistics.median(timings), 1),
             "query_ms_p95": round(timings[int(len(timings) * 0.95) - 1], 1),
