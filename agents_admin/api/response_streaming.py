@@ -5,7 +5,8 @@ the worker writes it), computed so that what is known at one moment is always a 
 text deltas are whole words, and the word still being written waits for the next one. So event N is the same
 whoever asks and whenever, and a stream resumes after any ``sequence_number`` (``starting_after``) by computing
 the events again and skipping the ones already seen. Background responses stream the same way. Streams are
-served asynchronously and woken by the worker's notices, as the classic ones are (streaming.py).
+served asynchronously and woken by the worker's notices, as the classic ones are (streaming.py), and the text of
+the message being written comes from the worker's text notices as the model produces it, ahead of the store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agents_admin.api.v2_shapes import (
     response_json,
     response_messages,
 )
+from agents_admin.lib import run_events
 from agents_admin.models import Message, Response, Run
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,9 @@ def text_chunks(text: str, *, final: bool) -> list[str]:
     return chunks
 
 
-def response_events(response: Response) -> tuple[list[dict[str, Any]], bool]:
-    """Every event of ``response`` known now, in order (without sequence numbers), and whether that is all."""
+def response_events(response: Response, writing: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Every event of ``response`` known now, in order (without sequence numbers), and whether that is all. A
+    message still being written comes last; ``writing``, if given, gets its id, output index and text."""
     run = Run.objects.get(pk=response.run_id)
     calls = function_call_items(run)
     messages = response_messages(run)
@@ -98,6 +101,8 @@ def response_events(response: Response) -> tuple[list[dict[str, Any]], bool]:
         index += 1
     for message in messages:
         if not _message_events(events, message, index):
+            if writing is not None:
+                writing.update(id=message.id, output_index=index, text=message.text)
             return events, False
         index += 1
     if status in FINAL_RESPONSE_STATUSES:
@@ -137,18 +142,53 @@ def response_stream(
     return sse_response(_events(response, starting_after, slot))
 
 
+def _text_delta(writing: dict[str, Any], chunk: str, number: int) -> dict[str, Any]:
+    where = {"item_id": writing["id"], "output_index": writing["output_index"], "content_index": 0}
+    return {"type": "response.output_text.delta", **where, "delta": chunk, "logprobs": [], "sequence_number": number}
+
+
 async def _events(response: Response, starting_after: int, slot: StreamSlot | None) -> AsyncIterator[bytes]:
     sent = starting_after + 1
+    # The message being written (as of the last look, and the worker's text notices since): its text, and how many
+    # of its deltas the client has. Text from a notice is the text the store will have at the next checkpoint, so
+    # its deltas are the ones a later look computes: the events stay the same whoever asks and whenever.
+    writing: dict[str, Any] = {}
 
     def look() -> tuple[list[bytes], bool]:
-        nonlocal sent
-        events, done = response_events(response)
+        nonlocal sent, writing
+        found: dict[str, Any] = {}
+        events, done = response_events(response, found)
         chunks = [sse({**events[number], "sequence_number": number}) for number in range(sent, len(events))]
+        # Events past these were the deltas of the message being written, sent from its notices.
+        ahead = max(sent - len(events), 0)
         sent = max(sent, len(events))
+        if found:
+            if writing.get("id") == found["id"] and writing["text"].startswith(found["text"]):
+                found["text"] = writing["text"]
+            deltas = sum(1 for e in events if e["type"] == "response.output_text.delta" and e["item_id"] == found["id"])
+            found["deltas"] = deltas + ahead
+        writing = found
         return chunks, done
 
+    def text(notices: list[run_events.TextNotice]) -> list[bytes]:
+        nonlocal sent
+        chunks: list[bytes] = []
+        for notice in notices:
+            if notice.message_id != writing.get("id"):
+                continue
+            known = writing["text"]
+            shown = len(known) - notice.offset
+            if shown < 0 or shown >= len(notice.text) or not notice.text.startswith(known[notice.offset :]):
+                continue
+            writing["text"] = known + notice.text[shown:]
+            for piece in text_chunks(writing["text"], final=False)[writing["deltas"] :]:
+                chunks.append(sse(_text_delta(writing, piece, sent)))
+                sent += 1
+                writing["deltas"] += 1
+        return chunks
+
     try:
-        async for chunk in watch_run(response.run_id, slot, look):
+        async for chunk in watch_run(response.run_id, slot, look, text):
             yield chunk
     except Exception:
         logger.exception("stream of response %s failed", response.id)

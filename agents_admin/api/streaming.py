@@ -1,6 +1,8 @@
 """Streaming runs as server-sent events, served asynchronously (under ASGI an open stream waits as a coroutine and
-holds no server worker), woken when the worker says its run changed (lib/run_events.py) to read the Run row, its
-steps and its assistant message from the store (a cheap poll when the notices' server cannot be reached).
+holds no server worker nor thread), woken when the worker says its run changed (lib/run_events.py) to read the Run
+row, its steps and its assistant message from the store (a cheap poll when the notices' server cannot be reached).
+The answer's text also comes in the worker's text notices as the model produces it, between the checkpoints that
+write it to the store: a delta is shown from whichever source has it first, each piece once.
 
 Framing the Azure SDK parses (reference section 5): ``event: <name>\\ndata: <one-line JSON>\\n\\n`` per event,
 LF only, ending with ``event: done`` / ``data: [DONE]``. The worker writes partial text into an in-progress
@@ -22,7 +24,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -158,15 +159,17 @@ async def watch_run[T](
     run_id: str,
     slot: StreamSlot | None,
     look: Callable[[], tuple[list[T], bool]],
+    text: Callable[[list[run_events.TextNotice]], list[T]] | None = None,
 ) -> AsyncIterator[T]:
-    """What ``look`` finds each time the run may have changed, until it says it is done.
+    """What ``look`` finds each time the run may have changed, until it says it is done, and what ``text`` makes
+    of the worker's text notices as they come (without ``text``, they are not needed: the next look has it).
 
     ``look`` reads the store (synchronously, on the look pool's threads); the stream waits between looks for a
     notice that the run changed, at most STREAM_IDLE_SECONDS (STREAM_POLL_SECONDS while notices are down).
+    ``text`` runs in the event loop between looks, never during one. Nothing here runs in the request's own
+    thread (asgiref's thread-sensitive one): an open stream holds no thread.
     """
     hub = run_events.hub(settings.RUN_EVENTS_URL)
-    # The view's database connection is not needed while the stream waits.
-    await sync_to_async(_connection_release)()
     renewed = time.monotonic()
     # The run expires on its own; this only guards against a stream outliving everything.
     deadline = time.monotonic() + settings.RUN_EXPIRY_SECONDS + 60
@@ -174,20 +177,39 @@ async def watch_run[T](
         with hub.watch(run_id) as inbox:
             # Subscribed before the first look, so a change made after it is never missed.
             await hub.ready(SUBSCRIBE_WAIT_SECONDS)
+            # Text notices that came after the notice that asked for the look: shown after it.
+            later: list[run_events.TextNotice] = []
             while time.monotonic() < deadline:
                 items, done = await LOOKS.run(look)
                 for item in items:
                     yield item
                 if done:
                     return
+                if later and text is not None:
+                    for item in text(later):
+                        yield item
+                later = []
                 if slot is not None and time.monotonic() - renewed > STREAM_RENEW_SECONDS:
                     renewed = time.monotonic()
-                    await sync_to_async(slot.renew)()
+                    await LOOKS.run(slot.renew)
                 idle = settings.STREAM_IDLE_SECONDS if hub.healthy else settings.STREAM_POLL_SECONDS
-                await inbox.wait(idle)
+                look_at = time.monotonic() + idle
+                # Text notices are shown as they come; the next look is for an empty notice, or when idle.
+                while True:
+                    woken = await inbox.wait(max(look_at - time.monotonic(), 0.0))
+                    notices = inbox.take()
+                    asked = [i for i, notice in enumerate(notices) if notice is None]
+                    now = notices[: asked[-1]] if asked else notices
+                    later = [n for n in notices[asked[-1] + 1 :] if n is not None] if asked else []
+                    texts = [n for n in now if n is not None]
+                    if texts and text is not None:
+                        for item in text(texts):
+                            yield item
+                    if asked or not woken or time.monotonic() >= look_at:
+                        break
     finally:
         if slot is not None:
-            await sync_to_async(slot.release)()
+            await LOOKS.run(slot.release)
 
 
 def event_stream(
@@ -272,20 +294,33 @@ class _Watcher:
                 yield sse("thread.message.in_progress", start)
             sent, text = self.sent_text[message.id], message.text
             if len(text) > len(sent) and text.startswith(sent):
-                piece = text[len(sent) :]
-                self.sent_text[message.id] = text
-                delta = {"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}
-                yield sse(
-                    "thread.message.delta",
-                    {
-                        "id": message.id,
-                        "object": "thread.message.delta",
-                        "delta": {"role": "assistant", "content": [delta]},
-                    },
-                )
+                yield self._delta(message.id, text[len(sent) :])
             if message.status != Message.Status.IN_PROGRESS:
                 self.finished_messages.add(message.id)
                 yield sse(f"thread.message.{message.status}", message_json(message))
+
+    def text(self, notices: list[run_events.TextNotice]) -> list[bytes]:
+        """The deltas of the worker's text notices: a piece is shown if its message has been shown and is not
+        finished, and it continues the text shown so far (a notice missed before it leaves a gap, and the store's
+        text, at the next checkpoint, fills it); what was already shown, from the store or a notice, is not."""
+        chunks = []
+        for notice in notices:
+            sent = self.sent_text.get(notice.message_id)
+            if sent is None or notice.message_id in self.finished_messages:
+                continue
+            shown = len(sent) - notice.offset
+            if shown < 0 or shown >= len(notice.text) or not notice.text.startswith(sent[notice.offset :]):
+                continue
+            chunks.append(self._delta(notice.message_id, notice.text[shown:]))
+        return chunks
+
+    def _delta(self, message_id: str, piece: str) -> bytes:
+        self.sent_text[message_id] += piece
+        delta = {"index": 0, "type": "text", "text": {"value": piece, "annotations": []}}
+        return sse(
+            "thread.message.delta",
+            {"id": message_id, "object": "thread.message.delta", "delta": {"role": "assistant", "content": [delta]}},
+        )
 
     def _steps(self, steps: list[RunStep], *, final: bool, started_only: bool = False) -> Iterator[bytes]:
         for step in steps:
@@ -343,8 +378,12 @@ async def _events(
             chunks.extend(watcher.poll(run))
         return chunks, not watcher.again and (run.is_terminal or run.status == RunStatus.REQUIRES_ACTION)
 
+    def text(notices: list[run_events.TextNotice]) -> list[bytes]:
+        watcher = state.get("watcher")
+        return watcher.text(notices) if watcher is not None else []
+
     try:
-        async for chunk in watch_run(run_id, slot, look):
+        async for chunk in watch_run(run_id, slot, look, text):
             yield chunk
     except Exception:
         logger.exception("stream of run %s failed", run_id)

@@ -2,20 +2,30 @@
 
 The worker publishes a notice after each write a stream would show (a status change, a step, the streamed text
 at each checkpoint); the web process holds one subscription per event loop (``Hub``) and wakes the streams of that
-run. A notice carries nothing a stream relies on: the stream reads the store when it wakes, so a lost notice only
-delays news until the stream's next look. The server is Redis when configured, else the embedded broker (a Valkey
-server on a unix socket): both speak pub/sub.
+run, which then read the store. Such a notice is empty: a lost one only delays news until the stream's next look.
+
+The worker also publishes the answer's text as the model produces it (``publish_text``), between the checkpoints
+that write it to the store: a ``TextNotice`` names the message, where the piece starts in its text, and the piece.
+A stream shows it at once if it continues what the stream has shown; a stream that missed one shows nothing of
+it until the store has the text (the next checkpoint), so the two sources never show a piece twice or out of order.
+
+The server is Redis when configured, else the embedded broker (a Valkey server on a unix socket): both speak
+pub/sub.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import json
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +41,8 @@ CHANNEL_PREFIX = "agents_admin:run:"
 RECONNECT_SECONDS = 1.0
 # Redis calls from a request never wait longer than this: the store, not the notices, is the source of truth.
 SOCKET_TIMEOUT = 2.0
+# Notices a stream keeps while it is busy (a slow client); older ones are dropped and the store catches up.
+INBOX_NOTICES = 1000
 
 
 def redis_url(broker_url: str) -> str:
@@ -57,14 +69,44 @@ def client(url: str) -> redis.Redis:
         return found
 
 
-def publish(url: str, run_id: str) -> None:
-    """Tell the streams of ``run_id`` to look again; never raises (a stream also looks on its own, more slowly)."""
+@dataclass(frozen=True)
+class TextNotice:
+    """Text the model produced for ``message_id``: ``text`` goes at ``offset`` in the message's text so far."""
+
+    message_id: str
+    offset: int
+    text: str
+
+    def encode(self) -> bytes:
+        return json.dumps({"m": self.message_id, "o": self.offset, "t": self.text}, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes | str) -> TextNotice | None:
+        """The notice in ``data``, or None if it is not one (an empty notice: the run changed in the store)."""
+        if not data:
+            return None
+        try:
+            found = json.loads(data)
+            notice = cls(str(found["m"]), int(found["o"]), str(found["t"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return notice if notice.offset >= 0 else None
+
+
+def publish(url: str, run_id: str, data: bytes = b"") -> None:
+    """Tell the streams of ``run_id`` to look again (or, with ``data``, what the model wrote); never raises (a
+    stream also looks on its own, more slowly)."""
     import redis
 
     try:
-        client(url).publish(CHANNEL_PREFIX + run_id, b"")
+        client(url).publish(CHANNEL_PREFIX + run_id, data)
     except redis.RedisError as exc:
         logger.debug("could not publish a notice for run %s: %s", run_id, exc)
+
+
+def publish_text(url: str, run_id: str, notice: TextNotice) -> None:
+    """Hand the streams of ``run_id`` a piece of the answer as it is produced; never raises."""
+    publish(url, run_id, notice.encode())
 
 
 @contextlib.contextmanager
@@ -83,10 +125,16 @@ def subscription(url: str, run_id: str) -> Iterator[Any]:
 
     def wait(timeout: float) -> bool:
         assert pubsub is not None
+        deadline = time.monotonic() + timeout
         try:
-            return pubsub.get_message(timeout=timeout) is not None
+            while (left := deadline - time.monotonic()) > 0:
+                message = pubsub.get_message(timeout=left)
+                # Text notices say nothing about the run's state: only an empty one does.
+                if message is not None and not message.get("data"):
+                    return True
         except redis.RedisError:
-            return False
+            pass
+        return False
 
     try:
         yield wait if pubsub is not None else None
@@ -97,10 +145,24 @@ def subscription(url: str, run_id: str) -> Iterator[Any]:
 
 
 class Inbox:
-    """One stream's doorbell: set when a notice for its run arrives."""
+    """One stream's doorbell, rung when a notice for its run arrives; it keeps the notices in the order they came
+    (None: look at the store)."""
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self.notices: collections.deque[TextNotice | None] = collections.deque()
+
+    def put(self, notice: TextNotice | None) -> None:
+        if len(self.notices) >= INBOX_NOTICES:
+            self.notices.popleft()
+        self.notices.append(notice)
+        self.event.set()
+
+    def take(self) -> list[TextNotice | None]:
+        """The notices since the last take, in order."""
+        notices = list(self.notices)
+        self.notices.clear()
+        return notices
 
     async def wait(self, timeout: float) -> bool:
         """Wait for a notice (True) or ``timeout`` seconds (False); a notice that came meanwhile counts."""
@@ -170,8 +232,11 @@ class Hub:
                         continue
                     channel = message["channel"]
                     run_id = channel.decode() if isinstance(channel, bytes) else str(channel)
-                    for inbox in self.inboxes.get(run_id.removeprefix(CHANNEL_PREFIX), ()):
-                        inbox.event.set()
+                    inboxes = self.inboxes.get(run_id.removeprefix(CHANNEL_PREFIX))
+                    if inboxes:
+                        notice = TextNotice.decode(message.get("data") or b"")
+                        for inbox in inboxes:
+                            inbox.put(notice)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -188,7 +253,7 @@ class Hub:
     def _wake_all(self) -> None:
         for inboxes in self.inboxes.values():
             for inbox in inboxes:
-                inbox.event.set()
+                inbox.put(None)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -52,7 +52,7 @@ from agents_admin.services import tools
 from agents_admin.services.audit import Actor
 from agents_admin.services.context import ModelInput, model_input
 from agents_admin.services.dispatch import RUN_EXECUTE, RUNS_QUEUE, queue_length, task_send
-from agents_admin.services.run_events import run_changed
+from agents_admin.services.run_events import run_changed, text_produced
 from agents_admin.services.run_status import run_steps_close, run_transition, thread_run_touch
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create, thread_create
@@ -65,7 +65,8 @@ logger = logging.getLogger(__name__)
 MAX_PROVIDER_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
-# How often a working run writes its heartbeat and streamed text (seconds).
+# How often a run that waits (a retry's backoff, a connected agent's run) checks it was not cancelled, in seconds
+# (its streamed text is written every RUN_CHECKPOINT_SECONDS).
 CHECKPOINT_INTERVAL = 0.4
 # A claimed run is re-dispatched at most this many times after its worker vanished.
 MAX_CLAIMS = 3
@@ -641,17 +642,22 @@ class _Stream:
     step: RunStep | None = None
     last_flush: float = 0.0
     text: str = ""
+    # The message's text the streams were handed so far (by the checkpoint that made the message, then by notices).
+    published: str = ""
     # File searches this run has made (their citation markers are numbered); -1 until first counted.
     searches: int = -1
     # Whether the run has answered tool calls the model must be shown (False: the thread's messages suffice).
     tool_turns: bool = True
 
     def checkpoint(self, text: str) -> None:
-        """At most every CHECKPOINT_INTERVAL: write the text so far with one statement that also notices a
-        cancel or expiry (the write is conditional on the run still being in progress). The lease thread, not
-        this, keeps the heartbeat."""
+        """Hand open streams what the model added at once (a text notice, once the message exists); at most every
+        RUN_CHECKPOINT_SECONDS, write the text so far with one statement that also notices a cancel or expiry (the
+        write is conditional on the run still being in progress). The lease thread, not this, keeps the
+        heartbeat."""
         self.text = text
-        if time.monotonic() - self.last_flush < CHECKPOINT_INTERVAL:
+        if self.message is not None and text != self.published:
+            self._publish(text)
+        if time.monotonic() - self.last_flush < settings.RUN_CHECKPOINT_SECONDS:
             return
         self.last_flush = time.monotonic()
         if not text or self.message is None:
@@ -669,6 +675,14 @@ class _Stream:
             raise Cancelled()
         run_changed(self.run.id)
 
+    def _publish(self, text: str) -> None:
+        # What continues the text published so far goes as a piece; a text that does not (a retried model call
+        # starts again) goes whole, from the start, and a stream that has shown more than it agrees with ignores it.
+        offset = len(self.published) if text.startswith(self.published) else 0
+        self.published = text
+        assert self.message is not None
+        text_produced(self.run.id, message_id=self.message.id, offset=offset, text=text[offset:])
+
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
@@ -685,6 +699,7 @@ class _Stream:
         self.message = _reply_create(
             self.run, text, status=Message.Status.IN_PROGRESS, run_status=RunStatus.IN_PROGRESS, now=step_created
         )
+        self.published = text
         self.step = RunStep.objects.create(
             run=self.run,
             thread_id=self.run.thread_id,

@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from agents_admin.api.streaming import _Watcher, event_stream
+from agents_admin.lib import run_events
 from agents_admin.models import Message, Run, RunStep
 from agents_admin.services.threads import message_create
 from tests.factories import make_run
@@ -130,3 +131,51 @@ def test_a_poll_that_reads_around_a_commit_keeps_the_step_after_its_message(tran
     assert names == ["event: thread.message.delta", "event: thread.message.completed",
                      "event: thread.run.step.completed"]  # fmt: skip
     assert not watcher.again
+
+
+def test_text_from_notices_and_from_the_store_is_shown_once_in_order(transactional_db: None) -> None:
+    """The worker hands the streams each piece of the answer in a notice, and writes the text to the store at its
+    checkpoints: a stream shows a piece from whichever comes first, and a stream that missed a notice shows
+    nothing after the gap until the store has the text."""
+    run = make_run(text="hi")
+    Run.objects.filter(pk=run.pk).update(status="in_progress", started_at=timezone.now())
+    message = message_create(
+        thread=run.thread, role="assistant", content="One", run=run, agent_id=run.agent_ref, status="in_progress"
+    )
+    run.refresh_from_db()
+    watcher = _Watcher(run, resumed=False)
+    shown: list[str] = []
+
+    def deltas(chunks: Any) -> list[str]:
+        found = []
+        for chunk in chunks:
+            name, data = chunk.decode().strip("\n").split("\n")
+            if name == "event: thread.message.delta":
+                found.append(json.loads(data.removeprefix("data: "))["delta"]["content"][0]["text"]["value"])
+        shown.extend(found)
+        return found
+
+    def notice(offset: int, text: str) -> run_events.TextNotice:
+        return run_events.TextNotice(message.id, offset, text)
+
+    # A notice for a message the stream has not shown yet is left to the store.
+    assert deltas(watcher.text([run_events.TextNotice("msg_other", 0, "x")])) == []
+    assert deltas(watcher.poll(run)) == ["One"]
+    assert deltas(watcher.text([notice(3, " two"), notice(7, " three")])) == [" two", " three"]
+    # Already shown (a notice repeated, or one a stream saw after the store's text): nothing.
+    assert deltas(watcher.text([notice(3, " two")])) == []
+    # " four" is missed: " five" waits for the store.
+    assert deltas(watcher.text([notice(18, " five")])) == []
+    Message.objects.filter(pk=message.pk).update(text="One two three four five")
+    assert deltas(watcher.poll(run)) == [" four five"]
+    # A notice that overlaps what was shown gives only what is new; one that disagrees with it (a model call
+    # retried from the start) gives nothing.
+    assert deltas(watcher.text([notice(19, "five six")])) == [" six"]
+    assert deltas(watcher.text([notice(0, "Another answer that is longer than the first")])) == []
+    Message.objects.filter(pk=message.pk).update(
+        text="One two three four five six seven", status="completed", completed_at=timezone.now()
+    )
+    assert deltas(watcher.poll(run)) == [" seven"]
+    # Finished: notices that come late show nothing.
+    assert deltas(watcher.text([notice(33, " eight")])) == []
+    assert "".join(shown) == "One two three four five six seven"

@@ -8,8 +8,9 @@ open), and measures:
 - a plain GET (``GET /threads/{id}``, authenticated, one database read) p50/p95, before and while they are open;
 - the web process's resident memory before and after, per open stream;
 - producer -> client latency: for ``--live`` of those runs, this process plays the worker with the run engine's own
-  code (``run_claim``, then the streamed message's checkpoints): the time from just before a checkpoint's write to
-  the moment its ``thread.message.delta`` reaches the client.
+  code (``run_claim``, then the streamed message's checkpoints, as a model's tokens call them: a text notice each,
+  a write to the store every RUN_CHECKPOINT_SECONDS): the time from the moment a piece is handed to the checkpoint
+  to the moment its ``thread.message.delta`` reaches the client.
 
 Everything lives in a project named ``bench-streams``, emptied before and after; use a scratch database
 (``make bench-streams`` does).
@@ -89,7 +90,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--streams", type=int, default=200)
         parser.add_argument("--live", type=int, default=20, help="Streams whose runs this process writes into.")
-        parser.add_argument("--deltas", type=int, default=10, help="Deltas written into each live run.")
+        parser.add_argument("--deltas", type=int, default=20, help="Pieces of text produced for each live run.")
         parser.add_argument("--gets", type=int, default=200, help="Plain GETs per measurement.")
         parser.add_argument("--server", choices=sorted(SERVERS), default="uvicorn")
         parser.add_argument("--port", type=int, default=8215)
@@ -266,8 +267,8 @@ class Command(BaseCommand):
                             arrivals.setdefault(piece + " ", now)
 
     def _produce(self, run_ids: list[str], deltas: int, produced: dict[str, dict[str, float]]) -> None:
-        """The worker's side, with the run engine's code: claim each run, then write its message delta by delta
-        (a checkpoint each, as a model streaming slowly would cause), round-robin over the runs."""
+        """The worker's side, with the run engine's code: claim each run, then hand its checkpoint the text piece
+        by piece as a model's tokens would (round-robin over the runs, about 7 pieces a second each)."""
         try:
             streams = {}
             for run_id in run_ids:
@@ -278,11 +279,10 @@ class Command(BaseCommand):
             for number in range(deltas):
                 for run_id, stream in streams.items():
                     piece = f"w{number}-{run_id[-6:]} "
-                    stream.last_flush = 0.0  # every delta is a checkpoint here
                     produced[run_id][piece] = time.perf_counter()
                     stream.checkpoint(stream.text + piece)
-                    time.sleep(0.01)
-                time.sleep(0.2)
+                    time.sleep(0.005)
+                time.sleep(0.05)
         finally:
             connection.close()
 
