@@ -18,12 +18,12 @@ import pytest
 import uvicorn
 from azure.ai.agents import AgentsClient
 from azure.core.credentials import AccessToken
-from django.core.asgi import get_asgi_application
 
 from agents_admin.api.streaming import LOOKS
 from agents_admin.management.commands.make_dev_cert import make_cert
 from agents_admin.models import Project
 from agents_admin.services.api_keys import api_key_create
+from dashboard.asgi_handler import StreamingASGIHandler
 from tests.factories import make_project
 
 
@@ -44,7 +44,7 @@ class HttpsServer:
         self.port = self.socket.getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            get_asgi_application(),
+            StreamingASGIHandler(),
             ssl_certfile=str(cert),
             ssl_keyfile=str(key),
             lifespan="off",

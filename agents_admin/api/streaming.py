@@ -149,12 +149,6 @@ class LookPool:
 LOOKS = LookPool()
 
 
-def _connection_release() -> None:
-    # Never inside a transaction (a test's): closing there would break it.
-    if not connection.in_atomic_block:
-        connection.close()
-
-
 async def watch_run[T](
     run_id: str,
     slot: StreamSlot | None,
