@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from agents_admin.selectors import usage as usage_selectors
 from agents_admin.services import exports, maintenance, remote, retention, review_queues, runs, usage, vector_stores
 from agents_admin.services.remote_sync import remote_sync_execute
 
@@ -122,6 +123,13 @@ def remote_syncs_due() -> int:
 def usage_backfill() -> int:
     """Beat, every 5 minutes: count finished runs that no transition counted (mirrored runs, older runs)."""
     return usage.usage_backfill()
+
+
+@shared_task(name="agents_admin.tasks.usage_choices_refresh")
+def usage_choices_refresh() -> int:
+    """Beat, every minute: the usage page's filter choices (models and principals of 90 days of rollups), read
+    here so that no page request waits for the scan."""
+    return sum(len(values) for values in usage_selectors.dimension_choices_refresh().values())
 
 
 @shared_task(name="agents_admin.tasks.review_intake")

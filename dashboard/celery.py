@@ -38,6 +38,8 @@ app.conf.beat_schedule = {
     "reconcile-exports": {"task": "agents_admin.tasks.exports_reconcile", "schedule": 60.0},
     # Runs the engine counts as they finish; this catches mirrored runs and runs finished before the rollups.
     "usage-backfill": {"task": "agents_admin.tasks.usage_backfill", "schedule": 300.0},
+    # The usage page's filter choices, read off the request path (selectors.usage.dimension_choices).
+    "usage-choices": {"task": "agents_admin.tasks.usage_choices_refresh", "schedule": 60.0},
     # Review queues take new threads in bounded windows (services.review_queues.queue_intake).
     "review-intake": {"task": "agents_admin.tasks.review_intake", "schedule": 60.0},
     # Vector stores expire in days; a ten-minute pass is precise enough.

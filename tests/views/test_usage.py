@@ -15,6 +15,8 @@ from django.utils import timezone
 from agents_admin.models import AuditEvent, ModelPrice, Run
 from agents_admin.services.runs import run_cancel, run_execute
 from agents_admin.services.usage import usage_rebuild
+from agents_admin.tasks import usage_choices_refresh
+from dashboard.celery import app
 from tests.factories import make_agent, make_run
 from tests.personas import client_for, user_with_role
 
@@ -191,3 +193,21 @@ def test_daily_views_read_the_summary_rows_and_agree_with_the_full_rows(
                                                 "incomplete": 0}  # fmt: skip
     assert [b["runs"] for b in summary.json()["breakdown"]] == [3, 2]
     assert [b["runs"] for b in full.json()["breakdown"]] == [5]
+
+
+def test_the_filter_choices_are_refreshed_by_the_beat_not_by_a_page(admin_client: Client, runs) -> None:
+    entry = next(e for e in app.conf.beat_schedule.values() if e["task"] == "agents_admin.tasks.usage_choices_refresh")
+    assert entry["schedule"] <= 60
+    assert app.amqp.router.route({}, entry["task"])["queue"].name == "maintenance"
+
+    def models() -> set[str]:
+        form = admin_client.get("/usage/?range=30d").context["form"]
+        return {value for value, _label in form.fields["model"].choices if value}
+
+    assert models() == {"gpt-4o", "gpt-4o-mini"}
+    finished("Hello", agent=make_agent(name="Triage bot", model="o3-mini"))
+    # The page reads the choices it was given (a scan of 90 days of rollups is the beat's work) …
+    assert models() == {"gpt-4o", "gpt-4o-mini"}
+    usage_choices_refresh()
+    # … and lists the new model once the beat's task has run.
+    assert models() == {"gpt-4o", "gpt-4o-mini", "o3-mini"}
