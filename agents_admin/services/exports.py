@@ -110,32 +110,43 @@ def _file_remove(path: Path) -> bool:
     return True
 
 
-# --- sources: keyset batches of message rows ----------------------------------------------------------------
+# --- sources: keyset batches of message rows, each with the threads it covers ---------------------------------
+
+# A batch: the threads it opens (in id order, those without messages included) and messages of those threads (and
+# of the thread the previous batch ended in) in (thread_id, seq) order.
+Batch = tuple[list[str], list[dict[str, Any]]]
 
 
-def _batches(qs: Any, *, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Rows of ``qs`` (messages of some threads) in (thread_id, seq) order, ``batch_size`` per query."""
+def _batches(qs: Any, thread_ids: list[str], *, batch_size: int) -> Iterator[Batch]:
+    """Messages of ``thread_ids`` (in the database's id order; ``qs`` is already filtered to them), ``batch_size``
+    per query, each batch with the threads it opens: those up to its last message's thread, and with the last batch
+    every one left, so a thread without messages is opened in its place and never dropped."""
+    threads = list(thread_ids)
+    position = {thread_id: i for i, thread_id in enumerate(threads)}
+    opened = 0
     after: tuple[str, int] | None = None
     while True:
         page = qs
         if after is not None:
             page = page.filter(Q(thread_id__gt=after[0]) | Q(thread_id=after[0], seq__gt=after[1]))
         rows = list(page.order_by("thread_id", "seq").values(*FIELDS)[:batch_size])
-        if not rows:
+        last = len(rows) < batch_size
+        upto = len(threads) if last else position[rows[-1]["thread_id"]] + 1
+        if rows or upto > opened:
+            yield threads[opened:upto], rows
+        if last:
             return
-        yield rows
-        if len(rows) < batch_size:
-            return
+        opened = upto
         after = (rows[-1]["thread_id"], rows[-1]["seq"])
 
 
-def thread_message_batches(thread_id: str, *, batch_size: int = MESSAGE_BATCH) -> Iterator[list[dict[str, Any]]]:
-    return _batches(Message.objects.filter(thread_id=thread_id), batch_size=batch_size)
+def thread_message_batches(thread_id: str, *, batch_size: int = MESSAGE_BATCH) -> Iterator[Batch]:
+    return _batches(Message.objects.filter(thread_id=thread_id), [thread_id], batch_size=batch_size)
 
 
 def filtered_message_batches(
     filters: ThreadFilters, *, batch_size: int = MESSAGE_BATCH, thread_batch: int = THREAD_BATCH
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Batch]:
     """Messages of every thread matching ``filters``, threads in id order, a bounded batch of threads at a time."""
     last_id = ""
     while True:
@@ -144,7 +155,7 @@ def filtered_message_batches(
         )
         if not ids:
             return
-        yield from _batches(Message.objects.filter(thread_id__in=ids), batch_size=batch_size)
+        yield from _batches(Message.objects.filter(thread_id__in=ids), ids, batch_size=batch_size)
         last_id = ids[-1]
 
 
@@ -239,29 +250,33 @@ def _flat(runs: list[tuple[datetime, list[dict[str, Any]]]]) -> list[dict[str, A
     return [item for _, items in runs for item in items]
 
 
-def _everything(batches: Iterator[list[dict[str, Any]]]) -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """(items, messages among them) per batch of messages. Each thread opens with its flags, notes and reviews;
-    then come its messages in order, each run's tool calls and error before the first message written after the
-    run started (its answer), each message's comments after it. Memory holds one batch and the extras of the
-    threads that start in it (a thread without messages has nothing to export)."""
+def _everything(batches: Iterator[Batch]) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """(items, messages among them) per batch. Each thread opens with its flags, notes and reviews; then come its
+    messages in order, each run's tool calls and error before the first message written after the run started (its
+    answer), each message's comments after it. A thread without messages has its flags, notes, reviews and runs all
+    the same. Memory holds one batch and the extras of the threads it opens."""
     current: str | None = None
     pending: list[tuple[datetime, list[dict[str, Any]]]] = []
     comments: dict[str, list[dict[str, Any]]] = {}
-    for rows in batches:
+    for opened, rows in batches:
         items: list[dict[str, Any]] = []
-        starting = sorted({row["thread_id"] for row in rows} - {current})
-        extras = _ThreadExtras(starting) if starting else None
+        messages: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            if row["thread_id"] != current:
-                assert extras is not None  # a new thread is always one of ``starting``
+            messages.setdefault(row["thread_id"], []).append(row)
+        extras = _ThreadExtras(opened) if opened else None
+        for thread_id in [current, *opened] if current in messages else opened:
+            if thread_id != current:
+                assert extras is not None  # every thread but the one the previous batch ended in is opened here
                 items.extend(_flat(pending))
-                current = row["thread_id"]
-                items.extend(extras.head[current])
-                pending, comments = extras.runs[current], extras.comments.get(current, {})
-            while pending and pending[0][0] <= row["created_at"]:
-                items.extend(pending.pop(0)[1])
-            items.append({"type": "message", **row})
-            items.extend(comments.pop(row["id"], []))
+                current = thread_id
+                items.extend(extras.head[thread_id])
+                pending, comments = extras.runs[thread_id], extras.comments.get(thread_id, {})
+            for row in messages.pop(thread_id, []):
+                while pending and pending[0][0] <= row["created_at"]:
+                    items.extend(pending.pop(0)[1])
+                items.append({"type": "message", **row})
+                items.extend(comments.pop(row["id"], []))
+        assert not messages, "a batch held messages of a thread it did not open"
         yield items, len(rows)
     if pending:
         yield _flat(pending), 0

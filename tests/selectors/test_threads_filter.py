@@ -91,7 +91,7 @@ def _everywhere(client: Client, user: User, query: dict[str, str]) -> list[set[s
     job = exports.export_job_create(actor=user, fmt="jsonl", filters=ThreadFilterForm(data=query).filters())
     stored = ExportJob.objects.get(pk=job.pk)  # what a worker reads back
     in_job = {
-        row["thread_id"] for batch in exports.filtered_message_batches(exports.job_filters(stored)) for row in batch
+        thread_id for opened, _ in exports.filtered_message_batches(exports.job_filters(stored)) for thread_id in opened
     }
     return [listed, searched, streamed, in_job]
 

@@ -126,7 +126,7 @@ def test_keyset_batches_cover_every_message_of_every_matching_thread_once() -> N
     threads = [make_thread(messages=[f"t{i} m{j}" for j in range(i + 1)], metadata={"k": "v"}) for i in range(5)]
     make_thread(messages=["not exported"], metadata={"k": "other"})
     filters = ThreadFilters(metadata_key="k", metadata_value="v")
-    batches = list(exports.filtered_message_batches(filters, batch_size=2, thread_batch=2))
+    batches = [rows for _, rows in exports.filtered_message_batches(filters, batch_size=2, thread_batch=2)]
     assert max(len(b) for b in batches) == 2
     rows = [(r["thread_id"], r["id"], r["seq"], r["role"], r["text"]) for b in batches for r in b]
     assert rows == db_messages(*threads)
@@ -580,3 +580,78 @@ def test_the_extras_of_many_threads_cost_a_few_queries_per_batch_not_per_thread(
     assert len([i for i in items if i["type"] == "comment"]) == 6
     assert len(many) < len(few)  # one batch of six threads reads less than three batches of two
     assert len(many) <= 12
+
+
+def _empty_thread_with_extras(reviewer: User) -> Thread:
+    """A thread with no messages that a reviewer still worked on: a flag, a note and a failed run's error."""
+    thread = make_thread(metadata={"k": "v"})
+    thread_flag_set(thread=thread, name="escalated", on=True, actor=None)
+    thread_note_add(thread=thread, author=reviewer, body="Customer called; nothing was written yet.")
+    agent = make_agent()
+    Run.objects.create(
+        thread=thread, agent=agent, agent_ref=agent.id, agent_version=1, model="gpt-4o", status="failed",
+        expires_at=timezone.now(), failed_at=timezone.now(),
+        last_error={"code": "server_error", "message": "The model endpoint answered 502."},
+    )  # fmt: skip
+    return thread
+
+
+@pytest.mark.django_db
+def test_a_thread_with_no_messages_still_exports_its_flags_notes_and_run_errors(
+    admin_client: Client, admin_user: User, settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path  # the job's file is this test's own
+    thread = _empty_thread_with_extras(admin_user)
+    url = reverse("agents_admin:thread_export", args=[thread.id])
+    items = [json.loads(line) for line in streamed(admin_client.get(url, {"format": "jsonl"})).splitlines()]
+    assert [i["type"] for i in items] == ["flags", "note", "run_error"]
+    assert items[1]["body"] == "Customer called; nothing was written yet." and items[2]["code"] == "server_error"
+    rows = list(csv.DictReader(io.StringIO(streamed(admin_client.get(url, {"format": "csv"})), newline="")))
+    assert [(r["thread_id"], r["type"]) for r in rows] == [
+        (thread.id, "flags"),
+        (thread.id, "note"),
+        (thread.id, "run_error"),
+    ]
+    text = streamed(admin_client.get(url, {"format": "md"}))
+    assert "Flags: escalated" in text and "### Note by admin" in text and "server_error: The model endpoint" in text
+    # The background job writes (and the download serves) the same.
+    job = exports.export_job_create(actor=admin_user, fmt="md", thread=thread)
+    assert exports.export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.COMPLETED
+    assert (
+        "### Note by admin"
+        in b"".join(admin_client.get(reverse("agents_admin:export_download", args=[job.pk])).streaming_content).decode()
+    )
+
+
+@pytest.mark.django_db
+def test_a_filtered_export_carries_threads_without_messages_in_their_place(
+    admin_user: User, settings: Any, tmp_path: Path
+) -> None:
+    """Empty threads before, between and after threads with messages, across thread and message batches."""
+    settings.VAR_DIR = tmp_path  # the jobs' files are this test's own
+    threads = [make_thread(messages=["a", "b", "c"] if i % 2 else [], metadata={"k": "v"}) for i in range(7)]
+    for thread in threads:
+        thread_note_add(thread=thread, author=admin_user, body=f"note on {thread.id}")
+    empty = _empty_thread_with_extras(admin_user)
+    filters = ThreadFilters(metadata_key="k", metadata_value="v")
+    in_id_order = list(Thread.objects.filter(metadata__k="v").order_by("id").values_list("id", flat=True))
+    assert len(in_id_order) == 8 and empty.id in in_id_order
+    for thread_batch, batch_size in ((500, 2000), (2, 2), (3, 1), (1, 5)):
+        batches = exports.filtered_message_batches(filters, batch_size=batch_size, thread_batch=thread_batch)
+        items = [i for chunk, _ in exports._everything(batches) for i in chunk]
+        notes = [i["thread_id"] for i in items if i["type"] == "note"]
+        assert notes == in_id_order, (thread_batch, batch_size)
+        # Each thread's items are together and in id order; the messages are all there once.
+        assert list(dict.fromkeys(i["thread_id"] for i in items)) == in_id_order
+        messages = [(i["thread_id"], i["id"], i["seq"], i["role"], i["text"]) for i in items if i["type"] == "message"]
+        assert messages == db_messages(*threads)
+    # Inline and as a job, in both formats.
+    for fmt in ("jsonl", "csv"):
+        text = "".join(t for t, _ in exports.filtered_export_chunks(filters=filters, fmt=fmt))
+        assert all(f"note on {t.id}" in text for t in threads) and "server_error" in text
+        job = exports.export_job_create(actor=admin_user, fmt=fmt, filters=filters)
+        assert exports.export_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        assert Path(job.file_path).read_bytes().decode() == text
