@@ -1,13 +1,17 @@
-"""Sign-in events go to the audit log; role groups are synced after every migrate."""
+"""Sign-in events go to the audit log; role groups are synced after every migrate; a saved view's change (on any
+path: the console, the Django admin, its owner's deletion) refreshes the menus that list saved views."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from agents_admin.models import SavedView
 from agents_admin.roles import roles_sync
+from agents_admin.selectors.saved_views import saved_views_changed
 from agents_admin.services.accounts import account_session_start
 from agents_admin.services.audit import audit_record
 
@@ -37,3 +41,9 @@ def _sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
 
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     roles_sync()
+
+
+@receiver(post_save, sender=SavedView)
+@receiver(post_delete, sender=SavedView)
+def _saved_view_changed(sender: Any, **kwargs: Any) -> None:
+    saved_views_changed()

@@ -18,8 +18,11 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from agents_admin.lib.markdown import mark_words, markdown_html
+from agents_admin.models import SavedView
 from agents_admin.models.usage import STATUS_FIELDS
 from agents_admin.selectors.access import audit_changes, object_link
+from agents_admin.selectors.saved_views import VIEW_URL_NAMES, saved_views_menu
+from agents_admin.services.saved_views import saved_view_params
 
 register = template.Library()
 
@@ -158,6 +161,27 @@ def nav_link(context: template.Context, url_name: str, label: str, key: str = ""
         mark_safe(' aria-current="page"') if current else "",
         label,
     )
+
+
+@register.simple_tag(takes_context=True)
+def menu_saved_views(context: template.Context) -> list[tuple[str, str, bool, bool]]:
+    """The person's first saved views for the menu as (name, url, current, shared). The one open on this page is
+    ``current``: the Threads or Search page with exactly the view's parameters."""
+    request = context.get("request")
+    views = saved_views_menu(request.user)
+    here = None
+    match = getattr(request, "resolver_match", None)
+    for page, url_name in VIEW_URL_NAMES.items():
+        if match is not None and match.view_name == url_name:
+            here = (page, SavedView(params=saved_view_params(page, request.GET)).query_string)
+    links = []
+    for view in views:
+        url = reverse(VIEW_URL_NAMES[SavedView.Page(view.page)])
+        links.append(
+            (view.name, f"{url}?{view.query_string}" if view.query_string else url,
+             here == (view.page, view.query_string), view.shared)
+        )  # fmt: skip
+    return links
 
 
 def _count(n: int, one: str, many: str) -> str:

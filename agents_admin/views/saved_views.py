@@ -14,7 +14,7 @@ from agents_admin.errors import ServiceError
 from agents_admin.forms.confirm import ConfirmForm
 from agents_admin.forms.saved_views import SavedViewCreateForm, SavedViewForm
 from agents_admin.models import SavedView
-from agents_admin.selectors.saved_views import saved_view_editable, saved_views_for
+from agents_admin.selectors.saved_views import VIEW_URL_NAMES, saved_view_editable, saved_views_for
 from agents_admin.services.saved_views import (
     saved_view_create,
     saved_view_delete,
@@ -25,12 +25,11 @@ from agents_admin.views.access import capability_required
 from agents_admin.views.common import Confirmation, HtmxHttpRequest, confirmed, render_confirm, wants_partial
 
 FORM = "agents_admin/saved_view_form.html"
-PAGES = {SavedView.Page.THREADS: "agents_admin:thread_list", SavedView.Page.SEARCH: "agents_admin:search"}
 
 
 def view_url(view: SavedView) -> str:
     query = view.query_string
-    return reverse(PAGES[SavedView.Page(view.page)]) + (f"?{query}" if query else "")
+    return reverse(VIEW_URL_NAMES[SavedView.Page(view.page)]) + (f"?{query}" if query else "")
 
 
 def saved_views_context(request: HtmxHttpRequest, page: str) -> dict[str, Any]:

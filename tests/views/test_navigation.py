@@ -24,7 +24,7 @@ def groups(html: str) -> dict[str, list[str]]:
     """Each group's heading and the link labels under it, in order."""
     found: dict[str, list[str]] = {}
     for name, body in re.findall(
-        r'<p class="nav-group" id="nav-\w+">(\w+)</p>\s*<ul[^>]*>(.*?)</ul>', menu(html), re.S
+        r'<p class="nav-group" id="nav-\w+">([\w ]+)</p>\s*<ul[^>]*>(.*?)</ul>', menu(html), re.S
     ):
         found[name] = re.findall(r"<a [^>]*>([^<]+)</a>", body)
     return found
@@ -38,6 +38,7 @@ def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
     html = admin_client.get("/").content.decode()
     assert groups(html) == {
         "Work": ["Threads", "Search", "Review queue", "Needs action"],
+        "Saved views": ["All views…"],
         "Build": ["Agents", "Vector stores"],
         "Govern": ["Usage", "Retention", "Audit"],
         "Settings": ["Connections", "Remote projects", "Model prices", "Users", "API keys"],
@@ -51,6 +52,7 @@ def test_the_admin_sees_every_group_in_order(admin_client: Client) -> None:
         ("/threads/", "Threads"),
         ("/threads/new/", "Threads"),
         ("/search/", "Search"),
+        ("/views/", "All views…"),
         ("/review/", "Review queue"),
         ("/review/queues/", "Review queue"),
         ("/runs/needs-action/", "Needs action"),
@@ -79,7 +81,7 @@ def test_a_reviewer_sees_only_what_they_may_open() -> None:
     html = client_for(user_with_role("Reviewer")).get("/threads/").content.decode()
     shown = groups(html)
     assert "Build" not in shown and "Settings" not in shown
-    assert shown["Work"] == ["Threads", "Search", "Review queue"]
+    assert shown["Work"] == ["Threads", "Search", "Review queue"] and shown["Saved views"] == ["All views…"]
 
 
 def test_the_needs_action_count_is_live_and_capped(admin_client: Client) -> None:

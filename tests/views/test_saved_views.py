@@ -16,7 +16,7 @@ from agents_admin.models import AuditEvent, SavedView
 from agents_admin.roles import ADMIN, OPERATOR, REVIEWER
 from agents_admin.services.review import thread_flag_set
 from agents_admin.services.saved_views import saved_view_create
-from tests.confirm_helpers import confirmation_token
+from tests.confirm_helpers import confirm_post, confirmation_token
 from tests.factories import make_thread
 from tests.personas import client_for, user_with_role
 
@@ -61,9 +61,10 @@ def test_a_search_view_keeps_its_words_and_filters(reviewer: User) -> None:
     assert view.page == "search" and view.params == {"q": "refund late", "on_hold": "on"}
     page = client.get(reverse("agents_admin:search")).content.decode()
     assert 'href="/search/?on_hold=on&amp;q=refund+late"' in page and "Late refunds on hold" in page
-    # Search's own views only: a Threads view is not listed here.
+    # Search's own views only above its filters: a Threads view is not listed there (the menu has every page's).
     _save(client, "threads", "flag=vip", "VIPs")
-    assert ">VIPs</a>" not in client.get(reverse("agents_admin:search")).content.decode()
+    page = client.get(reverse("agents_admin:search")).content.decode()
+    assert ">VIPs</a>" not in _bar(page) and ">VIPs</a>" in _menu(page)
 
 
 def test_a_shared_view_is_listed_for_everyone_and_a_personal_one_only_for_its_owner() -> None:
@@ -149,3 +150,76 @@ def test_the_results_region_carries_the_current_filters_and_lists_no_views(revie
     with CaptureQueriesContext(connection) as six:
         page = client.get(reverse("agents_admin:thread_list"), {"flag": "vip"}).content.decode()
     assert len(six) == len(one) and "T4" in page  # the list (with its owners) is one query
+
+
+# --- the menu -------------------------------------------------------------------------------------------------
+
+
+def _bar(page: str) -> str:
+    """The page's own list of views, above its filters."""
+    match = re.search(r'<nav class="saved-views".*?</nav>', page, flags=re.S)
+    assert match, "no saved views above the filters"
+    return match.group(0)
+
+
+def _menu(page: str) -> str:
+    """The menu's "Saved views" list of a page."""
+    match = re.search(r'<ul class="nav-list nav-views"[^>]*>(.*?)</ul>', page, flags=re.S)
+    assert match, "no saved views in the menu"
+    return match.group(1)
+
+
+def test_the_menu_lists_the_first_views_on_every_page_and_marks_the_open_one(reviewer: User) -> None:
+    operator = user_with_role(OPERATOR, "olga")
+    for i in range(6):
+        saved_view_create(owner=reviewer, page="threads", name=f"Mine {i}", query={"flag": f"f{i}"})
+    saved_view_create(owner=operator, page="search", name="All refunds", query={"q": "refund"}, shared=True)
+    saved_view_create(owner=operator, page="threads", name="Olga's own", query={})
+    for i in range(3):
+        saved_view_create(owner=reviewer, page="search", name=f"Zed {i}", query={"q": f"w{i}"})
+    client = client_for(reviewer)
+    menu = _menu(client.get(reverse("agents_admin:home")).content.decode())
+    names = re.findall(r'title="([^"]+)"', menu)
+    # The first 8 by name (own and shared, as /views/ orders them), never someone else's personal view.
+    assert names == ["All refunds (shared)", *[f"Mine {i}" for i in range(6)], "Zed 0"]
+    assert 'href="/search/?q=refund"' in menu and 'href="/threads/?flag=f3"' in menu
+    assert 'href="/views/">All views…</a>' in menu and "aria-current" not in menu
+    # Opened from the menu, the view is marked there; the same page with other filters marks nothing.
+    opened = _menu(client.get("/threads/?flag=f3").content.decode())
+    assert re.findall(r'aria-current="page">([^<]+)<', opened) == ["Mine 3"]
+    assert "aria-current" not in _menu(client.get("/threads/?flag=f3&has_notes=on").content.decode())
+    assert 'aria-current="page">All views' in _menu(
+        client.get(reverse("agents_admin:saved_view_list")).content.decode()
+    )
+
+
+def test_the_menu_costs_no_query_until_a_view_changes_anywhere(reviewer: User) -> None:
+    operator = user_with_role(OPERATOR, "olga")
+    mine = saved_view_create(owner=reviewer, page="threads", name="Mine", query={})
+    client = client_for(reviewer)
+    client.get(reverse("agents_admin:home"))  # fills the menu's cache entry
+    with CaptureQueriesContext(connection) as warm:
+        page = client.get(reverse("agents_admin:home")).content.decode()
+    assert "Mine" in _menu(page) and not [q for q in warm.captured_queries if "savedview" in q["sql"]]
+    # Someone else shares a view, renames it, then is deleted: each change shows on my next page.
+    shared = saved_view_create(owner=operator, page="search", name="Shared", query={"q": "x"}, shared=True)
+    assert "Shared (shared)" in _menu(client.get(reverse("agents_admin:home")).content.decode())
+    SavedView.objects.filter(pk=shared.pk).update(name="stale")  # a bulk update sends no signal: the cache holds
+    assert "Shared (shared)" in _menu(client.get(reverse("agents_admin:home")).content.decode())
+    shared.name = "Renamed"
+    shared.save()
+    assert "Renamed (shared)" in _menu(client.get(reverse("agents_admin:home")).content.decode())
+    operator.delete()
+    menu = _menu(client.get(reverse("agents_admin:home")).content.decode())
+    assert "Renamed" not in menu and "Mine" in menu
+    # My own delete, through the console.
+    confirm_post(client, reverse("agents_admin:saved_view_delete", args=[mine.pk]))
+    assert not SavedView.objects.exists()
+    assert "Mine" not in _menu(client.get(reverse("agents_admin:home")).content.decode())
+
+
+def test_people_who_cannot_read_conversations_have_no_saved_views_in_their_menu() -> None:
+    from agents_admin.roles import AUDITOR
+
+    page = client_for(user_with_role(AUDITOR, "audrey")).get(reverse("agents_admin:home")).content.decode()
+    assert "nav-views" not in page and "All views" not in page

@@ -161,6 +161,7 @@ def test_the_list_costs_a_fixed_number_of_queries(admin_client: Client, django_a
     agent = make_agent()
     for _ in range(30):
         make_run(agent=agent)
+    admin_client.get(reverse("agents_admin:home"))  # fills the menu's saved views cache (cold: one query more)
     # The count of matches is one more query, bounded (it reads at most COUNT_EXACT_LIMIT + 1 index entries).
     with django_assert_max_num_queries(7):
         response = admin_client.get(reverse("agents_admin:thread_list"))
@@ -233,6 +234,7 @@ def test_flags_cost_one_query_per_page_whatever_the_number_of_flagged_rows(
     agent = make_agent()
     threads = [make_run(agent=agent).thread for _ in range(30)]
     url = reverse("agents_admin:thread_list")
+    admin_client.get(reverse("agents_admin:home"))  # fills the menu's saved views cache (cold: one query more)
     with CaptureQueriesContext(connection) as unflagged:
         admin_client.get(url)
     for thread in threads:
@@ -326,6 +328,7 @@ def test_the_detail_page_costs_a_fixed_number_of_queries(
     small = _thread_with_runs(agent, runs=1, replies=3)
     big = _thread_with_runs(agent, runs=8, replies=10)
     session = 0 if settings.SESSION_ENGINE.endswith("cached_db") else 1  # with Redis the session comes from the cache
+    admin_client.get(reverse("agents_admin:home"))  # fills the menu's saved views cache (cold: one query more)
     # Session, user, thread, the audit record, runs (with their agents' and connections' names), the panel's
     # messages, the page's messages with their runs' statuses, the steps of those runs and of the panel's, the
     # comments of the messages shown, agents, flags, notes, the runs placed among the messages: the same for 5
