@@ -47,7 +47,8 @@ app.conf.beat_schedule = {
 }
 
 
-# Run expiry and reconciliation happen in beat's own process, not through the broker: a run past its expiry is
+# Run expiry, reconciliation and settling (finished runs' usage and spans, services/usage.runs_settle) happen in
+# beat's own process, not through the broker: a run past its expiry is
 # expired and a run whose worker died is queued again even while no worker is up (or the workers are stuck).
 RUN_SWEEP_SECONDS = 5.0
 
@@ -61,12 +62,14 @@ def _run_sweeps() -> None:
     from django.db import close_old_connections
 
     from agents_admin.services.runs import runs_expire, runs_reconcile
+    from agents_admin.services.usage import runs_settle
 
     while True:
         time.sleep(RUN_SWEEP_SECONDS)
         try:
             runs_expire()
             runs_reconcile()
+            runs_settle()
         except Exception:
             logger.exception("run sweep failed; trying again in %s s", RUN_SWEEP_SECONDS)
         finally:

@@ -19,6 +19,9 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
 - ``RUN_SOFT_TIME_LIMIT`` (int, default 540): the worker stops a model call after this many seconds.
 - ``RUN_LEASE_SECONDS`` (int, default 15): a run whose worker has not renewed its claim this long is taken back;
   ``RUN_REQUEUE_SECONDS`` (int, default 30): a queued run not picked up this long is sent to the broker again.
+- ``RUN_SETTLE_BATCH`` (int, default 20), ``RUN_SETTLE_SECONDS`` (float, default 1): a worker adds its finished
+  runs to the usage rollups and stores their trace spans, in one transaction, after this many runs or this long
+  after the first (docs/reliability.md).
 - ``OFFLINE_SLOW_SECONDS`` (float, default 5): how long the offline model's "slow" answer takes.
 - ``VECTOR_STORE_EXPIRED_KEEP_DAYS`` (int, default 30): an expired vector store (``expires_after``) is deleted
   this many days after it expired; until then the API shows it ``expired``.
@@ -421,6 +424,10 @@ LOGGING = {
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 15)
 # A queued run no worker claimed this long lost its broker message; the reconciler sends it again.
 RUN_REQUEUE_SECONDS = env_int("RUN_REQUEUE_SECONDS", 30)
+# A worker process settles finished runs (usage rollups and stored trace spans, a batch per transaction) after
+# this many of its runs ended, or this long after the first of them did; beat's run sweep settles the rest.
+RUN_SETTLE_BATCH = env_int("RUN_SETTLE_BATCH", 20)
+RUN_SETTLE_SECONDS = env_float("RUN_SETTLE_SECONDS", 1.0)
 # A deleted thread's tombstone (its URL's 410 page) is pruned this many days after the delete.
 THREAD_TOMBSTONE_DAYS = env_int("THREAD_TOMBSTONE_DAYS", 365)
 # Exports of more messages than this are written by a worker instead of streamed into the response.

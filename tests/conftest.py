@@ -30,6 +30,16 @@ if not version("azure-ai-projects").startswith("2."):
 pytest_plugins = ["tests.model_server"]
 
 
+# Tests look at a run's usage and stored spans as soon as it ends: every worker settles after each run (the
+# batching itself is tested in tests/services/test_runs.py).
+os.environ.setdefault("RUN_SETTLE_BATCH", "1")
+
+
+@pytest.fixture(autouse=True)
+def _settle_each_run(settings: Any) -> None:
+    settings.RUN_SETTLE_BATCH = int(os.environ["RUN_SETTLE_BATCH"])
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> Iterator[None]:
     """Each test gets an empty in-process cache (the real one is shared: files or Redis next to the broker)."""

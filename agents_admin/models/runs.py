@@ -97,6 +97,9 @@ class Run(models.Model):
     principal = models.CharField(max_length=150, blank=True, default="")
     # Set in the same transaction that adds the finished run to the usage rollups, so it is counted once.
     usage_counted = models.BooleanField(default=False)
+    # A finished turn's trace spans, written with its final status and moved to RunSpan with its usage by the
+    # next settle (services/usage.runs_settle), a batch of runs at a time; NULL once moved.
+    trace_pending = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

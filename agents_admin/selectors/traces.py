@@ -71,7 +71,9 @@ def run_end(run: Run) -> datetime | None:
 def run_trace(run: Run) -> RunTrace:
     """The waterfall of ``run``: its spans in order with the moments between them (claimed, and the end), and any
     tool calls still waiting for outputs. Two queries: the spans, and the tool-call steps."""
-    spans = list(RunSpan.objects.filter(run=run).order_by("started_at", "id"))
+    # A finished run not settled yet still carries its spans in its own row (services/usage.runs_settle).
+    pending = RunSpan.from_pending(run.id, run.thread_id, run.trace_pending)
+    spans = sorted([*RunSpan.objects.filter(run=run), *pending], key=lambda span: (span.started_at, span.id or 0))
     answered = {str(s.attributes.get("step_id")) for s in spans if s.kind == RunSpan.Kind.TOOL_CALL}
     waiting = list(
         RunStep.objects.filter(run=run, type=RunStep.Type.TOOL_CALLS)

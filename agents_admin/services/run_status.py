@@ -16,14 +16,18 @@ from agents_admin.services.run_events import run_changed
 from agents_admin.services.usage import usage_record_run
 
 
-def run_transition(run_id: str, sources: list[str], target: str, *, held: Run | None = None, **fields: Any) -> bool:
+def run_transition(
+    run_id: str, sources: list[str], target: str, *, held: Run | None = None, settle_later: bool = False, **fields: Any
+) -> bool:
     """Move the run from one of ``sources`` to ``target``; True only if this call made the change.
 
     A final status is the one place a run is added to the usage rollups: the same UPDATE marks it counted and
     the same transaction adds it, so only the call that made the change counts it. ``held``: the run as the
     caller holds it (thread loaded), so the rollup is written from it without reading the run back.
+    ``settle_later`` (the worker's answered runs): the run is left uncounted, and the next settle adds it with a
+    batch of others (services/usage.runs_settle), so the run's own transaction writes no rollup.
     """
-    if target not in TERMINAL_RUN_STATUSES:
+    if target not in TERMINAL_RUN_STATUSES or settle_later:
         changed = Run.objects.filter(pk=run_id, status__in=sources).update(status=target, **fields)
     else:
         with transaction.atomic(savepoint=False):

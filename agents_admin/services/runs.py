@@ -57,6 +57,7 @@ from agents_admin.services.run_status import run_steps_close, run_transition, th
 from agents_admin.services.stores import RunOptions, store_for
 from agents_admin.services.threads import message_create, thread_create
 from agents_admin.services.traces import RunRecorder, run_ended
+from agents_admin.services.usage import runs_settle
 from agents_admin.services.vector_stores import stores_ready
 
 logger = logging.getLogger(__name__)
@@ -317,6 +318,7 @@ def run_execute(*, run_id: str) -> None:
         _execute(run, stream)
     finally:
         _RENEWER.release(run.id)
+    _SETTLER.ran()
 
 
 def _run_for_execute(run_id: str) -> Run:
@@ -411,6 +413,32 @@ class _LeaseRenewer:
 
 
 _RENEWER = _LeaseRenewer()
+
+
+class _Settler:
+    """A worker process settles the runs finished since its last settle (their usage rollups and spans, a batch
+    in one transaction: services/usage.runs_settle) once RUN_SETTLE_BATCH of its runs have ended or the first of
+    them ended RUN_SETTLE_SECONDS ago; beat's run sweep settles the rest every few seconds. Settling takes every
+    finished run still unsettled, not only this process's."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.since = 0.0
+
+    def ran(self) -> None:
+        if not self.ended:
+            self.since = time.monotonic()
+        self.ended += 1
+        if self.ended < settings.RUN_SETTLE_BATCH and time.monotonic() - self.since < settings.RUN_SETTLE_SECONDS:
+            return
+        self.ended = 0
+        try:
+            runs_settle(batches=1)
+        except Exception:  # beat's sweep settles them later; never fail the task for it
+            logger.warning("could not settle finished runs", exc_info=True)
+
+
+_SETTLER = _Settler()
 
 
 def _call_model(run: Run, stream: _Stream, recorder: RunRecorder) -> ModelReply:
@@ -758,8 +786,13 @@ def _finish(run: Run, reply: ModelReply, stream: _Stream, recorder: RunRecorder)
         extra: dict[str, Any] = {"completed_at": now, **usage}
         if incomplete:
             extra["incomplete_details"] = {"reason": "max_completion_tokens"}
-        if not run_transition(run.id, [RunStatus.IN_PROGRESS], status, held=run, **extra):
+        # The trace goes in the same UPDATE, and the usage rollups are left to the next settle (runs_settle):
+        # both are written for a batch of runs at once, outside this transaction.
+        if not run_transition(
+            run.id, [RunStatus.IN_PROGRESS], status, settle_later=True, trace_pending=recorder.pending(), **extra
+        ):
             raise Cancelled()
+        recorder.handed_over()
         # The step is created before its message and completed after it.
         step_created = timezone.now()
         message = _message_final(run, stream, reply.text, now, status=status)

@@ -233,6 +233,18 @@ class RunRecorder:
         else:
             call.fail(code, message)
 
+    def pending(self) -> list[dict[str, Any]] | None:
+        """The spans gathered so far as JSON, for the run's final UPDATE (``Run.trace_pending``): the next settle
+        moves them to RunSpan with other runs' (services/usage.runs_settle). None when there are none. They stay
+        here until ``handed_over``, so a transition that loses keeps them for ``flush``."""
+        if not self.spans:
+            return None
+        return [span.pending_record() for span in self.spans]
+
+    def handed_over(self) -> None:
+        """The spans went out with the run's final status (``pending``); nothing is left to flush."""
+        self.spans = []
+
     def flush(self) -> None:
         """Write the spans gathered so far (one INSERT) and hand them to the OpenTelemetry exporter."""
         if not self.spans:
@@ -244,6 +256,19 @@ class RunRecorder:
             logger.exception("could not record the trace of run %s", self.run.id)
             return
         telemetry.spans_ended(self.run, spans)
+
+
+def pending_spans_write(rows: list[dict[str, Any]]) -> None:
+    """Move the pending spans of these runs (dicts with ``id``, ``thread_id``, ``trace_pending``) to RunSpan in
+    one INSERT, inside the settle's transaction, and hand them to the OpenTelemetry exporter."""
+    spans = [span for row in rows for span in RunSpan.from_pending(row["id"], row["thread_id"], row["trace_pending"])]
+    if not spans:
+        return
+    RunSpan.objects.bulk_create(spans)
+    if telemetry.enabled():
+        runs = Run.objects.in_bulk({span.run_id for span in spans})
+        for span in spans:
+            telemetry.spans_ended(runs[span.run_id], [span])
 
 
 def run_ended(run_id: str) -> None:

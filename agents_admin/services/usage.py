@@ -1,12 +1,14 @@
 """Usage rollups: each finished run adds its counts to an hourly row, a daily row and a daily summary row (per
 project, agent and model), exactly once.
 
-The live path is ``usage_record_run``, called by ``run_transition`` in the same transaction (and the same UPDATE)
-that moves a run to its final status and sets ``Run.usage_counted``; as that transition succeeds for one caller
-only, a redelivered task, a second worker or a race with cancel/expiry never counts a run twice. Runs that reach
-their final status another way (mirrored from a remote project) or before rollups existed are picked up by
-``usage_backfill`` (beat, every few minutes, and the ``usage_rebuild`` command), which claims each run with the
-same marker. ``usage_rebuild`` recounts a range from the runs still present.
+A run the worker answered is counted by ``runs_settle``, with a batch of other finished runs, in one transaction
+that also sets their ``Run.usage_counted`` (and stores their trace spans); other final statuses (cancel, expiry,
+failure) go through ``usage_record_run``, called by ``run_transition`` in the same transaction (and the same
+UPDATE) that moves the run to its final status and sets the marker. Either way only the transaction that changes
+the marker counts the run, so a redelivered task, a second worker or a race with cancel/expiry never counts it
+twice. Runs that reach their final status another way (mirrored from a remote project) or before rollups existed
+are picked up by ``usage_backfill`` (beat, every few minutes, and the ``usage_rebuild`` command), which claims
+each run with the same marker. ``usage_rebuild`` recounts a range from the runs still present.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ RUN_USAGE_FIELDS = (
 )
 ANSWERED = (RunStatus.COMPLETED, RunStatus.INCOMPLETE)
 BACKFILL_BATCH = 500
+# Runs per settle transaction (runs_settle): large enough that a burst's rollups and spans cost a fraction of a
+# statement per run, small enough that its INSERT of spans stays a few hundred kilobytes.
+SETTLE_BATCH = 100
 
 Key = tuple[str, datetime, str, str, str, str, str]
 
@@ -272,20 +277,50 @@ def _uncounted(since: datetime | None = None) -> Any:
 
 def usage_count_threads(thread_ids: list[str] | QuerySet[Any]) -> int:
     """Count the uncounted finished runs of these threads, before they are deleted (retention)."""
-    return _count_batch(_uncounted().filter(thread_id__in=thread_ids))
+    return _count_batch(_uncounted().filter(thread_id__in=thread_ids), spans=False)
 
 
-def _count_batch(candidates: Any, limit: int | None = None) -> int:
+def runs_settle(*, batches: int | None = None) -> int:
+    """Settle the runs the engine finished (``run_transition(..., settle_later=True)``): add them to the usage
+    rollups and move their trace spans to RunSpan, SETTLE_BATCH runs per transaction (a few statements each);
+    ``batches`` bounds how many transactions. Returns how many runs.
+
+    Exactly once: a batch locks its runs (skipping those another settle holds; SQLite's writes are serialised),
+    marks them counted and writes their rollups and spans in the same transaction. Nothing is lost when a worker
+    dies: a finished run carries its counts and its spans in its own row until it is settled, by the worker's
+    next runs, beat's run sweep (every 5 s) or the usage backfill.
+    """
+    total = 0
+    while batches is None or batches > 0:
+        counted = _count_batch(_uncounted(), SETTLE_BATCH)
+        total += counted
+        batches = None if batches is None else batches - 1
+        if counted < SETTLE_BATCH:  # the last of them (no read of an empty batch after it)
+            break
+    return total
+
+
+def _count_batch(candidates: Any, limit: int | None = None, *, spans: bool = True) -> int:
+    """Count a batch of finished runs: one locked read of them, one UPDATE marking them counted, their tool-call
+    steps when any was offered tools, the rollup upserts, and their pending spans in one INSERT (not ``spans``:
+    runs about to be deleted)."""
+    from agents_admin.services.traces import pending_spans_write
+
+    fields = (*RUN_USAGE_FIELDS, "thread_id", "tools", *(("trace_pending",) if spans else ()))
     with transaction.atomic():
         locked = candidates.order_by("created_at", "id").select_for_update(skip_locked=True, of=("self",))
-        ids = list(locked.values_list("id", flat=True)[:limit] if limit else locked.values_list("id", flat=True))
-        if not ids:
+        runs = list(locked.values(*fields)[:limit] if limit else locked.values(*fields))
+        if not runs:
             return 0
-        Run.objects.filter(pk__in=ids).update(usage_counted=True)
+        ids = [run["id"] for run in runs]
+        Run.objects.filter(pk__in=ids).update(usage_counted=True, **({"trace_pending": None} if spans else {}))
         tally = UsageTally()
-        tool_calls = _tool_calls_by_run(ids)
-        for run in Run.objects.filter(pk__in=ids).values(*RUN_USAGE_FIELDS):
+        # A run offered no tool made no tool call: steps are only read for the runs that were offered some.
+        tool_calls = _tool_calls_by_run(offered) if (offered := [run["id"] for run in runs if run["tools"]]) else {}
+        for run in runs:
             tally.add(run, tool_calls=tool_calls.get(run["id"], 0))
+        if spans:
+            pending_spans_write([run for run in runs if run["trace_pending"]])
         tally.write()
     return len(ids)
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from agents_admin.errors import Conflict, InvalidInput
 from agents_admin.models import Message, Run, RunSpan, RunStep, UsageRollup
+from agents_admin.selectors.traces import run_trace
 from agents_admin.services import runs
 from agents_admin.services.agents import agent_delete
 from agents_admin.services.runs import (
@@ -28,6 +29,7 @@ from agents_admin.services.runs import (
     worker_token,
 )
 from agents_admin.services.threads import message_create
+from agents_admin.services.usage import runs_settle
 from tests.factories import make_agent, make_project, make_run, make_thread
 
 pytestmark = pytest.mark.django_db
@@ -202,26 +204,75 @@ def test_a_run_created_while_the_broker_is_unreachable_stays_queued_for_the_reco
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
-def test_a_turn_reads_three_times_and_writes_each_table_once() -> None:
+def _statements(queries: CaptureQueriesContext) -> tuple[list[str], list[str]]:
+    sql = [q["sql"].lstrip().upper() for q in queries.captured_queries]
+    statements = [s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"))]
+    return statements, [s.split("(")[0].split(" SET ")[0] for s in statements if s.startswith(WRITES)]
+
+
+@pytest.fixture
+def settle_in_batches(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's settle as configured by default (tests otherwise settle after each run), counted afresh."""
+    settings.RUN_SETTLE_BATCH, settings.RUN_SETTLE_SECONDS = 20, 60.0
+    monkeypatch.setattr(runs, "_SETTLER", runs._Settler())
+
+
+def test_a_turn_reads_three_times_and_writes_four_tables(settle_in_batches) -> None:
     run = make_run(text="Hello")
     with CaptureQueriesContext(connection) as queries:
         run_execute(run_id=run.id)
-    sql = [q["sql"].lstrip().upper() for q in queries.captured_queries]
-    statements = [s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK"))]
-    writes = [s.split("(")[0].split(" SET ")[0] for s in statements if s.startswith(WRITES)]
-    # The claim; then the run, its usage rollup, the thread's list columns, the reply, its step and the trace.
-    assert len(writes) == 7 and len(set(writes)) == 6
+    statements, writes = _statements(queries)
+    # The claim; then the run's final status (with its trace), the thread's list columns, the reply and its step.
+    assert len(writes) == 5 and len(set(writes)) == 4, writes
     # Reads: the run with its thread, the connection the model resolves to, the thread's messages.
-    assert len(statements) == 10, statements
+    assert len(statements) == 8, statements
     run.refresh_from_db()
     thread = run.thread
-    assert run.status == "completed" and run.usage_counted
+    assert run.status == "completed"
     assert (thread.message_count, thread.last_run_status) == (2, "completed")
     reply = Message.objects.get(run=run)
     assert (reply.seq, reply.status, reply.agent_id) == (2, "completed", run.agent_id)
     assert RunStep.objects.get(run=run).step_details["message_creation"]["message_id"] == reply.id
-    assert RunSpan.objects.filter(run=run).count() == 2
-    assert sum(UsageRollup.objects.filter(period="hour").values_list("runs_completed", flat=True)) == 1
+    # The trace page shows the spans the run carries until they are settled.
+    assert [row.kind for row in run_trace(run).rows if row.span is not None] == ["queue", "model_call"]
+    assert not RunSpan.objects.filter(run=run).exists() and not run.usage_counted
+
+
+def test_finished_runs_are_settled_in_batches_once_even_after_their_worker_died(settle_in_batches) -> None:
+    """Usage rollups and stored spans are written for many runs at once; a run's own row carries them until then,
+    so a worker that dies after a run ended loses nothing, and a redelivered task counts nothing twice."""
+    agent = make_agent()
+    finished = [make_run(agent=agent, text=f"Question {n}") for n in range(5)]
+    for run in finished:
+        run_execute(run_id=run.id)
+    # The worker is gone now (nothing settled in it); its redelivered tasks find the runs ended.
+    for run in finished:
+        run_execute(run_id=run.id)
+    assert not UsageRollup.objects.exists()
+    with CaptureQueriesContext(connection) as queries:
+        assert runs_settle() == 5
+    statements, writes = _statements(queries)
+    # One locked read, one UPDATE marking them counted, one INSERT of all the spans, one upsert of the rollups
+    # (their hour, day and summary rows take the same increments).
+    assert len(statements) == 4 and len(writes) == 3, statements
+    assert runs_settle() == 0
+    assert sum(UsageRollup.objects.filter(period="hour").values_list("runs_completed", flat=True)) == 5
+    assert RunSpan.objects.filter(run__in=finished).count() == 10
+    assert not Run.objects.filter(trace_pending__isnull=False).exists()
+    for run in finished:
+        run.refresh_from_db()
+        assert [row.kind for row in run_trace(run).rows if row.span is not None] == ["queue", "model_call"]
+
+
+def test_a_worker_settles_once_its_batch_of_runs_ended(settle_in_batches, settings) -> None:
+    settings.RUN_SETTLE_BATCH = 3
+    runs_made = [make_run(text=f"Question {n}") for n in range(3)]
+    for run in runs_made[:2]:
+        run_execute(run_id=run.id)
+    assert not UsageRollup.objects.exists()
+    run_execute(run_id=runs_made[2].id)
+    assert sum(UsageRollup.objects.filter(period="hour").values_list("runs_completed", flat=True)) == 3
+    assert RunSpan.objects.filter(run__in=runs_made).count() == 6
 
 
 def test_a_reply_names_no_agent_once_its_agent_was_deleted_during_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
