@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 
@@ -35,6 +35,8 @@ class Candidate(NamedTuple):
     ts: datetime
     id: str
     message_count: int
+    # Set for a thread mirrored from a remote project (it goes on the remote first).
+    remote_project_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,9 @@ def stores_size(store_ids: QuerySet[VectorStore] | list[str]) -> dict[str, int]:
 
 def _targets(plan: Plan) -> QuerySet[Any]:
     if plan.target == RetentionPolicy.Target.VECTOR_STORES:
-        return stores_eligible(plan).annotate(message_count=Value(0))
+        return stores_eligible(plan).annotate(
+            message_count=Value(0), remote_project_id=Value(None, output_field=IntegerField())
+        )
     return plan_eligible(plan)
 
 
@@ -161,7 +165,10 @@ def candidate_batches(
             # and stops at the limit; the OR-spelled form made it collect and sort every remaining row per batch.
             qs = qs.filter(TupleGreaterThan(Tuple(F(field), F("id")), position))
         rows = [
-            Candidate(*row) for row in qs.order_by(field, "id").values_list(field, "id", "message_count")[:batch_size]
+            Candidate(*row)
+            for row in qs.order_by(field, "id").values_list(field, "id", "message_count", "remote_project_id")[
+                :batch_size
+            ]
         ]
         if not rows:
             return

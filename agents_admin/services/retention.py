@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, ProtectedError, Q, QuerySet
+from django.db.models import Exists, F, ProtectedError, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
@@ -682,9 +682,10 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
     if plan.target == RetentionPolicy.Target.VECTOR_STORES:
         _stores_purge_batch(report, plan, batch)
         return
-    if plan.action == RetentionPolicy.Action.DELETE:
+    if plan.action == RetentionPolicy.Action.DELETE and any(c.remote_project_id for c in batch):
         # Threads mirrored from a remote Foundry project go on the remote first (HTTP, outside the transaction);
-        # one the remote refuses stays whole here and is named in the report.
+        # one the remote refuses stays whole here and is named in the report. A batch of local threads only (the
+        # usual case) skips this.
         eligible_now = list(sel.plan_eligible(plan).filter(pk__in=ids).values_list("pk", flat=True))
         deletable, failures = threads_delete_at_source(thread_ids=eligible_now)
         refused = set(eligible_now) - set(deletable)
@@ -693,16 +694,19 @@ def _purge_batch(report: PurgeReport, plan: sel.Plan, batch: list[sel.Candidate]
         ids = [pk for pk in ids if pk not in refused]
         batch = [c for c in batch if c.id not in refused] or batch[:0]
     with transaction.atomic():
-        # Another sweep holding some of these rows keeps them; we skip rather than wait or fail.
-        locked = list(
-            Thread.objects.select_for_update(skip_locked=True).filter(pk__in=ids).values_list("pk", flat=True)
+        # The batch's threads still eligible, locked, in one statement; another sweep holding some of these rows
+        # keeps them (we skip rather than wait or fail).
+        eligible = set(
+            sel.plan_eligible(plan)
+            .filter(pk__in=ids)
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)
         )
-        eligible = set(sel.plan_eligible(plan).filter(pk__in=locked).values_list("pk", flat=True))
         affected = [c for c in batch if c.id in eligible]
         held = active = 0
-        if len(eligible) < len(locked):
+        if len(eligible) < len(ids):
             # Put on hold or given a run since the batch was read: counted as skipped, left alone.
-            rest = sel.plan_scope(plan).filter(pk__in=[pk for pk in locked if pk not in eligible])
+            rest = sel.plan_scope(plan).filter(pk__in=[pk for pk in ids if pk not in eligible])
             held = rest.filter(pk__in=sel.holds_active(plan.now).values("thread_id")).count()
             active = rest.filter(pk__in=Run.objects.filter(status__in=ACTIVE_RUN_STATUSES).values("thread_id")).count()
         if plan.action == RetentionPolicy.Action.TRIM:
@@ -799,24 +803,43 @@ def _thread_rows_delete(thread_ids: QuerySet[Any]) -> dict[str, int]:
     answering or following one of these) forgets it as SET_NULL says, and then the runs and the threads, which
     nothing points at any more, go with one plain DELETE each."""
     by_thread = {"thread_id__in": thread_ids}
-    deleted = {model: model.objects.filter(**by_thread).delete()[0] for model in THREAD_CHILDREN[:4]}
     runs = Run.objects.filter(**by_thread)
-    Response.objects.filter(answers_run__in=runs.values("pk")).exclude(**by_thread).update(answers_run=None)
     responses = Response.objects.filter(**by_thread)
-    Response.objects.filter(previous_response__in=responses.values("pk")).exclude(**by_thread).update(
-        previous_response=None
-    )
+    answering = Response.objects.filter(answers_run__in=runs.values("pk")).exclude(**by_thread)
+    following = Response.objects.filter(previous_response__in=responses.values("pk")).exclude(**by_thread)
+    holds = ThreadHold.objects.filter(**by_thread)
+    # What the rarer relations hold for the batch, in one statement: most batches have no comment, review, note,
+    # flag, response or hold, and skip their statements.
+    rare = {model: model.objects.filter(**by_thread) for model in (MessageComment, *THREAD_CHILDREN[4:])}
+    present = _present({**rare, "answering": answering, "following": following, ThreadHold: holds})
+    if MessageComment in present:
+        rare[MessageComment].delete()
+    deleted = {model: model.objects.filter(**by_thread).delete()[0] for model in THREAD_CHILDREN[1:4]}
+    if "answering" in present:
+        answering.update(answers_run=None)
+    if "following" in present:
+        following.update(previous_response=None)
     for model in THREAD_CHILDREN[4:]:
-        model.objects.filter(**by_thread).delete()
+        if model in present:
+            rare[model].delete()
     run_count = _delete_plain(runs)
     # Only holds that no longer hold: an active one stays and refuses the thread's delete (the whole batch rolls
     # back) even if a caller skipped the check.
-    holds = ThreadHold.objects.filter(**by_thread)
-    holds.exclude(pk__in=sel.holds_active(timezone.now())).delete()
-    if holds.exists():
-        raise ProtectedError("A thread on hold cannot be deleted.", set(holds))
+    if ThreadHold in present:
+        holds.exclude(pk__in=sel.holds_active(timezone.now())).delete()
+        if holds.exists():
+            raise ProtectedError("A thread on hold cannot be deleted.", set(holds))
     thread_count = _delete_plain(Thread.objects.filter(pk__in=thread_ids))
     return {"threads": thread_count, "messages": deleted[Message], "runs": run_count, "steps": deleted[RunStep]}
+
+
+def _present(probes: dict[Any, QuerySet[Any]]) -> set[Any]:
+    """Which of these querysets have rows, in one statement (an EXISTS each, read as one row)."""
+    names = {f"p{index}": key for index, key in enumerate(probes)}
+    exists = {name: Exists(probes[key]) for name, key in names.items()}
+    row = ThreadTombstone.objects.order_by().annotate(**exists).values(*names)[:1]
+    found = next(iter(row), None)
+    return {key for name, key in names.items() if found is None or found[name]}
 
 
 def _delete_plain(rows: QuerySet[Any]) -> int:
