@@ -4,11 +4,16 @@ Ranking is by relevance, over the chunks of the given stores only. SQLite: the F
 ranked by ``bm25``. PostgreSQL: the stored ``to_tsvector('english', text)`` column (GIN index) ranked by
 ``ts_rank_cd``. The question's words are OR-ed, so a chunk that holds some of them still matches and the
 ranking decides; scores are scaled so the best chunk of a search scores 1.
+
+On PostgreSQL the chunks ranked are those holding the question's rarest words (by the column's statistics, see
+``_match_lexemes``): ranking every chunk that holds a word most chunks have was nearly all of a query's time at
+100k chunks, and such a word decides no ranking (``ts_rank_cd`` has no inverse document frequency).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,15 +80,84 @@ def _search_sqlite(store_ids: list[str], terms: list[str], limit: int) -> list[t
         return [(row[0], row[1], row[2], float(row[3])) for row in cursor.fetchall()]
 
 
+# PostgreSQL: about how many chunks a search ranks at most, by the statistics (see _match_lexemes).
+MATCH_BUDGET_ROWS = 2000
+# How long a process keeps the chunk column's statistics (ANALYZE, by autovacuum, refreshes them).
+STATS_TTL_SECONDS = 600
+_lexeme_stats: dict[str, Any] = {"at": -STATS_TTL_SECONDS, "freqs": {}, "rows": 0.0}
+
+
 def _search_postgresql(store_ids: list[str], terms: list[str], limit: int) -> list[tuple[int, str, str, float]]:
-    sql = """
-        SELECT c.id, c.file_id, c.text, ts_rank_cd(c.search_vector, q) AS score
-        FROM agents_admin_vectorstorechunk c, to_tsquery('english', %s) q
-        WHERE c.vector_store_id = ANY(%s) AND c.search_vector @@ q
-        ORDER BY score DESC, c.id LIMIT %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [" | ".join(terms), list(store_ids), limit])
+        cursor.execute(
+            "SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', t))) FROM unnest(%s::text[]) t",
+            [terms],
+        )
+        lexemes = sorted(row[0] for row in cursor.fetchall())
+        if not lexemes:
+            return []
+        # Matched on the rarest words, ranked on all of them.
+        sql = """
+            SELECT c.id, c.file_id, c.text, ts_rank_cd(c.search_vector, %s::tsquery) AS score
+            FROM agents_admin_vectorstorechunk c
+            WHERE c.vector_store_id = ANY(%s) AND c.search_vector @@ %s::tsquery
+            ORDER BY score DESC, c.id LIMIT %s"""
+        ranked, matched = _tsquery(lexemes), _tsquery(_match_lexemes(lexemes))
+        cursor.execute(sql, [ranked, list(store_ids), matched, limit])
         return [(row[0], row[1], row[2], float(row[3])) for row in cursor.fetchall()]
+
+
+def _tsquery(lexemes: list[str]) -> str:
+    """Lexemes (already normalised) OR-ed, quoted as tsquery input takes them."""
+    return " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
+
+
+def _match_lexemes(lexemes: list[str]) -> list[str]:
+    """The query's lexemes a chunk must hold one of to be ranked: the rarest first, while the chunks they are
+    expected to match (PostgreSQL's element frequencies for the column, times its rows) stay within
+    MATCH_BUDGET_ROWS, and always the rarest. A word held by most chunks (its frequency is in the statistics)
+    then only ranks; a word too rare to have a frequency counts as matching nothing. Without statistics (a
+    table never analysed) every lexeme matches, as before."""
+    freqs, rows = _column_stats()
+    if not freqs:
+        return lexemes
+    chosen: list[str] = []
+    expected = 0.0
+    for lexeme in sorted(lexemes, key=lambda lex: (freqs.get(lex, 0.0), lex)):
+        more = freqs.get(lexeme, 0.0) * rows
+        if chosen and expected + more > MATCH_BUDGET_ROWS:
+            break
+        chosen.append(lexeme)
+        expected += more
+    return chosen
+
+
+def _column_stats() -> tuple[dict[str, float], float]:
+    """The search column's most common lexemes with the share of rows holding each, and the table's rows, from
+    pg_stats (kept for STATS_TTL_SECONDS in this process: one cheap catalogue read now and then)."""
+    now = time.monotonic()
+    if now - _lexeme_stats["at"] < STATS_TTL_SECONDS:
+        return _lexeme_stats["freqs"], _lexeme_stats["rows"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+            FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(quote_ident(s.schemaname) || '.' || s.tablename)
+            WHERE s.schemaname = current_schema() AND s.tablename = 'agents_admin_vectorstorechunk'
+              AND s.attname = 'search_vector'"""
+        )
+        row = cursor.fetchone()
+    freqs: dict[str, float] = {}
+    rows = 0.0
+    if row is not None and row[0] is not None:
+        freqs = {lexeme: float(freq) for lexeme, freq in zip(row[0], row[1], strict=False)}
+        rows = max(float(row[2] or 0), 0.0)
+    _lexeme_stats.update(at=now, freqs=freqs, rows=rows)
+    return freqs, rows
+
+
+def column_stats_forget() -> None:
+    """Read the column's statistics afresh on the next search (tests, after an ANALYZE)."""
+    _lexeme_stats["at"] = -STATS_TTL_SECONDS
 
 
 # --- vectors (hybrid search) ------------------------------------------------------------------------------

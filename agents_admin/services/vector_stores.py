@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -251,7 +251,33 @@ def vector_stores_expire(*, now: datetime | None = None) -> int:
     deleted = _expired_stores_delete(now - timedelta(days=settings.VECTOR_STORE_EXPIRED_KEEP_DAYS))
     if expired or deleted:
         logger.info("expired %d vector stores, deleted %d expired ones", expired, deleted)
+    chunk_stats_refresh()
     return expired
+
+
+# ANALYZE the chunk table when this share of its rows changed since the last one (autovacuum's default).
+CHUNK_STATS_STALE_SHARE = 0.1
+
+
+def chunk_stats_refresh(*, force: bool = False) -> bool:
+    """PostgreSQL: refresh the chunk table's statistics when a tenth of it changed since they were taken, as
+    autovacuum would (a server running without it included). The full-text search reads them to match on the
+    question's rarer words (selectors.vector_stores._match_lexemes). True when it ran ANALYZE."""
+    if connection.vendor != "postgresql":
+        return False
+    table = VectorStoreChunk._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables WHERE relid = to_regclass(%s)", [table]
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        changed, live = row
+        if not force and changed <= max(live, 1) * CHUNK_STATS_STALE_SHARE + 50:
+            return False
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    return True
 
 
 def _expired_stores_delete(cutoff: datetime) -> int:

@@ -21,6 +21,7 @@ from agents_admin.services.runs import run_execute
 from agents_admin.services.threads import message_create, thread_update
 from agents_admin.services.vector_stores import (
     EXPIRY_ACTOR,
+    chunk_stats_refresh,
     chunks_retrieve,
     file_batch_create,
     vector_store_create,
@@ -284,3 +285,31 @@ def test_a_search_falls_back_to_full_text_when_the_query_cannot_be_embedded(mode
 def test_rank_fusion_rewards_chunks_both_rankings_place_high() -> None:
     fused = rank_fusion([1, 2, 3], [3, 4, 1])
     assert [chunk_id for chunk_id, _ in fused][:2] == [1, 3] and {i for i, _ in fused} == {1, 2, 3, 4}
+
+
+def test_postgresql_ranks_the_chunks_holding_the_questions_rarest_words(monkeypatch: Any) -> None:
+    """A word most chunks hold only ranks: the chunks matched are those holding the question's rarer words (by
+    the column's statistics), so a search at 100k chunks no longer ranks every chunk that says "policy"."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's column statistics")
+    from agents_admin.selectors import vector_stores as selectors
+
+    filler = "The travel policy applies to every employee and every trip booked through the agency portal. " * 4
+    text = "".join(f"Section {n}. {filler[:380]}\n\n" for n in range(200))
+    text += "Visitors park for free at the Porto office on weekends, under the same policy.\n\n"
+    strategy = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+    store = vector_store_create(
+        project=make_project(), name="Policies", file_ids=[upload("policy.txt", text.encode()).id],
+        chunking_strategy=strategy,
+    )  # fmt: skip
+    index_all()
+    assert chunk_stats_refresh(force=True)  # what the beat does once a tenth of the table changed
+    selectors.column_stats_forget()
+    monkeypatch.setattr(selectors, "MATCH_BUDGET_ROWS", 20)
+    try:
+        hits = chunks_search(store_ids=[store.id], query="What is the policy on visitors parking?", limit=20)
+        assert "Porto" in hits[0].text and len(hits) == 1  # "policy" chunks alone are not ranked
+        # A question of common words only still answers, matched on the rarest of them.
+        assert len(chunks_search(store_ids=[store.id], query="travel policy", limit=20)) == 20
+    finally:
+        selectors.column_stats_forget()
