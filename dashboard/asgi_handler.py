@@ -6,17 +6,23 @@ request ends: for a stream, until its last event, so every open stream held an i
 serves the request only until its response is ready (every middleware has run, ``process_response`` included),
 closes its database connections, and ends; the stream's body is then sent from the event loop alone. Any
 thread-sensitive call made after that (closing the response) gets a fresh thread, ended with the request.
+
+At most ``WEB_REQUEST_THREADS`` requests of a process are in that phase at once (the others wait their turn in
+the event loop), so 200 streams opened at once do not ask the database for 200 connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 from django.http import HttpRequest
@@ -36,6 +42,10 @@ class RequestThread(Executor):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
             return self._pool.submit(fn, *args, **kwargs)
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
 
     def release(self) -> None:
         with self._lock:
@@ -58,6 +68,18 @@ def _connections_close() -> None:
             connection.close()
 
 
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _request_slots() -> asyncio.Semaphore:
+    """The running event loop's turns for requests being answered (WEB_REQUEST_THREADS)."""
+    loop = asyncio.get_running_loop()
+    found = _slots.get(loop)
+    if found is None:
+        found = _slots[loop] = asyncio.Semaphore(max(1, settings.WEB_REQUEST_THREADS))
+    return found
+
+
 class StreamingASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -73,9 +95,10 @@ class StreamingASGIHandler(ASGIHandler):
             thread.release()
 
     async def run_get_response(self, request: HttpRequest) -> HttpResponseBase:
-        response = await super().run_get_response(request)
-        thread = _request_thread.get(None)
-        if thread is not None:
-            await sync_to_async(_connections_close)()
-            thread.release()
+        async with _request_slots():
+            response = await super().run_get_response(request)
+            thread = _request_thread.get(None)
+            if thread is not None and thread.started:
+                await sync_to_async(_connections_close)()
+                thread.release()
         return response

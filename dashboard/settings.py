@@ -44,8 +44,10 @@ Every variable (a secret may also be read from a file named by ``<NAME>_FILE``):
   with ``Retry-After``. 0 turns a limit off. ``STREAM_IDLE_SECONDS`` (5): how often an open stream looks at the
   store without a notice; ``STREAM_POLL_SECONDS`` (0.1): how often when the notices' server is unreachable;
   ``STREAM_DB_THREADS`` (4): threads per web process making those looks (each with one database connection).
-  ``RUN_CHECKPOINT_SECONDS`` (0.4): how often a worker writes an answer being streamed to the database (streams
-  get each piece at once in a notice; the store is what a stream that missed one catches up from).
+  ``WEB_REQUEST_THREADS`` (32): requests a web process answers at once (a thread and a database connection each,
+  until the response is ready; a stream's body holds neither). ``RUN_CHECKPOINT_SECONDS`` (0.4): how often a
+  worker writes an answer being streamed to the database (streams get each piece at once in a notice; the store
+  is what a stream that missed one catches up from).
 - ``API_MAX_JSON_BYTES`` (int, default 8 MiB) and ``API_MAX_FILE_BYTES`` (int, default 512 MiB): REST API
   request limits (413 above them).
 - ``SECURE_SSL_REDIRECT``, ``SESSION_COOKIE_SECURE`` (bool, default: not DEBUG) and
@@ -393,6 +395,9 @@ STREAM_IDLE_SECONDS = env_float("STREAM_IDLE_SECONDS", 5.0)
 STREAM_POLL_SECONDS = env_float("STREAM_POLL_SECONDS", 0.1)
 # Threads (and so at most database connections) per web process that make the open streams' looks at the store.
 STREAM_DB_THREADS = env_int("STREAM_DB_THREADS", 4)
+# Requests a web process answers at once (each in a thread of its own, with a database connection, until its
+# response is ready: a stream's body holds neither); the others wait their turn (dashboard/asgi_handler.py).
+WEB_REQUEST_THREADS = env_int("WEB_REQUEST_THREADS", 32)
 # A worker writes the answer it is streaming to the database this often (each piece reaches streams at once in a
 # notice; the store is what a stream that missed one catches up from, and what everything else reads).
 RUN_CHECKPOINT_SECONDS = env_float("RUN_CHECKPOINT_SECONDS", 0.4)

@@ -116,6 +116,27 @@ def test_a_streamed_response_sends_the_documented_events_in_order(
     assert Message.objects.get(pk=final.output[0].id).text == final.output_text
 
 
+@pytest.mark.timeout(120)
+def test_a_streamed_response_gets_the_words_between_the_workers_checkpoints_and_replays_them_alike(
+    own_workers: list[Worker], openai_client: OpenAI, agent: str
+) -> None:
+    """This worker writes the answer to the store once a minute: the stream still gets it word by word as the
+    model produces it (the worker's notices), and reading the finished response's stream again gives the very
+    same events, numbers and deltas."""
+    own_workers.append(Worker(RUN_CHECKPOINT_SECONDS="60", OFFLINE_SLOW_SECONDS="2"))
+    events = list(
+        openai_client.responses.create(input="/slow tell me a story", stream=True, extra_body=agent_ref(agent))
+    )
+    assert events[-1].type == "response.completed"
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    text = events[-1].response.output_text
+    assert "".join(deltas) == text and len(deltas) > len(text.split(" ")) // 2
+    replay = list(openai_client.responses.retrieve(events[-1].response.id, stream=True))
+    assert [(e.sequence_number, e.type, getattr(e, "delta", None)) for e in replay] == [
+        (e.sequence_number, e.type, getattr(e, "delta", None)) for e in events
+    ]
+
+
 def test_a_background_response_is_polled_resumed_and_another_cancelled(
     celery_worker: Worker, openai_client: OpenAI, agent: str
 ) -> None:
