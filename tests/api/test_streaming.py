@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.db import transaction
 from django.utils import timezone
 
 from agents_admin.api.streaming import _Watcher, event_stream
 from agents_admin.lib import run_events
 from agents_admin.models import Message, Run, RunStep
+from agents_admin.services.runs import worker_token
 from agents_admin.services.threads import message_create
 from tests.factories import make_run
 
@@ -137,8 +139,13 @@ def test_text_from_notices_and_from_the_store_is_shown_once_in_order(transaction
     """The worker hands the streams each piece of the answer in a notice, and writes the text to the store at its
     checkpoints: a stream shows a piece from whichever comes first, and a stream that missed a notice shows
     nothing after the gap until the store has the text."""
-    run = make_run(text="hi")
-    Run.objects.filter(pk=run.pk).update(status="in_progress", started_at=timezone.now())
+    # Claimed by this process as it is made, so a worker left running by an earlier test never answers it.
+    with transaction.atomic():
+        run = make_run(text="hi")
+        now = timezone.now()
+        Run.objects.filter(pk=run.pk).update(
+            status="in_progress", started_at=now, heartbeat_at=now, claimed_by=worker_token()
+        )
     message = message_create(
         thread=run.thread, role="assistant", content="One", run=run, agent_id=run.agent_ref, status="in_progress"
     )
