@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min, Sum
 
-from agents_admin.models import TERMINAL_RUN_STATUSES, Message, Run, RunStatus, Thread, UsageRollup
+from agents_admin.models import TERMINAL_RUN_STATUSES, Agent, Message, Run, RunStatus, Thread, UsageRollup
 from agents_admin.selectors.search import message_search
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +49,15 @@ def test_generated_runs_spread_over_the_days_and_their_rollups_match_them() -> N
         assert rolled["completed"] == by_status.get("completed", 0)
         assert rolled["failed"] == by_status.get("failed", 0)
         assert rolled["prompt"] == runs.aggregate(n=Sum("prompt_tokens"))["n"]
+
+
+def test_a_second_load_adds_runs_to_the_same_agents() -> None:
+    # Growing a dataset (100k runs, then 1M) keeps the usage page's breakdown the same size.
+    call_command("generate_demo_data", threads=10, messages=20, big_threads=0, runs=30, stdout=None)
+    agents = set(Agent.objects.values_list("id", flat=True))
+    call_command("generate_demo_data", threads=10, messages=0, big_threads=0, runs=100, stdout=None)
+    assert set(Agent.objects.values_list("id", flat=True)) == agents and len(agents) == 8
+    assert set(Run.objects.values_list("agent_id", flat=True)) <= agents and Run.objects.count() > 100
 
 
 def test_generated_messages_are_in_the_full_text_index() -> None:
