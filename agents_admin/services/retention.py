@@ -61,7 +61,10 @@ from agents_admin.services.usage import usage_count_threads
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+# Threads per batch (one transaction). 1,000 rather than 200: the purge's own statements per batch (selection,
+# lock, tombstones, probe, report) cost as much as the deletes at 200 (0.55x a raw SQL delete of the same rows,
+# SQLite); at 1,000 the purge runs at 0.79x (bench_retention, docs/retention.md). Memory stays bounded by it.
+BATCH_SIZE = 1000
 SAMPLE_SIZE = 20
 MAX_ERRORS = 50
 MAX_DAYS = 36_500
