@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from agents_admin.models import Agent, Project, Thread
-from agents_admin.services import run_status, stores
+from agents_admin.services import run_status, stores, usage
 from agents_admin.services.runs import run_create, run_execute
 from agents_admin.services.stores import RunOptions
 from agents_admin.services.threads import message_create, thread_create
@@ -59,9 +59,13 @@ class Command(BaseCommand):
 
     def _round(self, agent: Agent, threads: list[Thread], *, rollups: bool) -> tuple[float, float, float]:
         """One round: runs/s by the wall clock, runs per CPU second of this process, queries per run."""
-        # Without: the engine's final transition as it was before rollups (no marker, no rollup write).
-        patch = mock.patch.object(run_status, "usage_record_run", lambda run_id, **_: None) if not rollups else None
-        if patch:
+        # Without: no rollup write, neither in a run's final transition (runs that end unanswered) nor in the
+        # settle that adds the answered runs in batches (it still marks them counted and moves their spans).
+        patches = [
+            mock.patch.object(run_status, "usage_record_run", lambda run_id, **_: None),
+            mock.patch.object(usage.UsageTally, "write", lambda self: None),
+        ] if not rollups else []  # fmt: skip
+        for patch in patches:
             patch.start()
         try:
             statements = 0
@@ -77,8 +81,11 @@ class Command(BaseCommand):
                 for thread in threads:
                     run = run_create(thread=thread, agent=agent, options=RunOptions())
                     run_execute(run_id=run.id)
+                # Each round settles its own runs (a worker settles every 20 runs or 1 s, which would otherwise
+                # fall in every other round): the rollups of the answered runs are written here.
+                usage.runs_settle()
                 wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             return len(threads) / wall, len(threads) / cpu, statements / len(threads)
         finally:
-            if patch:
+            for patch in patches:
                 patch.stop()
