@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from agents_admin.models import Message, Run
+from agents_admin.models import Message, Run, RunSpan, UsageRollup
 from agents_admin.services.runs import run_claim, worker_token
 from agents_admin.services.threads import message_create
-from tests.conftest import ROOT, Worker, wait_for_status, worker_env
+from tests.conftest import ROOT, Worker, wait_for, wait_for_status, worker_env
 from tests.factories import make_run
 
 pytestmark = pytest.mark.worker
@@ -89,3 +89,21 @@ def test_with_no_worker_beat_expires_a_queued_run_and_requeues_a_dead_claim(own_
     own_workers.append(Worker())
     wait_for_status(orphan, "completed", timeout=timeout)
     assert list(Message.objects.filter(run=orphan, role="assistant").values_list("status", flat=True)) == ["completed"]
+
+
+def test_with_no_worker_beat_settles_a_finished_run_its_worker_left_uncounted(own_workers: list[Worker], beat) -> None:
+    """A worker settles its finished runs in batches; one that died before its batch left them uncounted, with
+    their spans in their own rows. Beat's sweep counts them (usage rollups) and stores the spans, no worker up."""
+    run = make_run(text="answered, then the worker died")
+    now = timezone.now()
+    span = {"kind": "model_call", "name": "offline", "status": "ok", "started_at": now.isoformat()}
+    pending = [{**span, "ended_at": (now + timedelta(milliseconds=3)).isoformat()}]
+    Run.objects.filter(pk=run.pk).update(
+        status="completed", completed_at=now, prompt_tokens=3, completion_tokens=4, total_tokens=7,
+        usage_counted=False, trace_pending=pending,
+    )  # fmt: skip
+    wait_for(lambda: Run.objects.filter(pk=run.pk, usage_counted=True).exists(), timeout=30)
+    hours = UsageRollup.objects.filter(period="hour", agent_ref=run.agent_id)
+    assert sum(hours.values_list("runs_completed", flat=True)) == 1
+    assert sum(hours.values_list("completion_tokens", flat=True)) == 4
+    assert list(RunSpan.objects.filter(run=run).values_list("kind", "name")) == [("model_call", "offline")]
